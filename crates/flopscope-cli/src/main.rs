@@ -1,0 +1,154 @@
+//! The `flopscope` command: argument parsing, output selection and exit codes only; every
+//! number comes from the `flopscope` library.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use flopscope::export::{
+    csv::Csv, json::Json, markdown::Markdown, table::Table, Exporter, RowOptions,
+};
+use flopscope::{Error, Options};
+
+/// Parameters, MACs, FLOPs and memory of neural networks, layer by layer.
+#[derive(Parser)]
+#[command(name = "flopscope", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Static analysis of a model: parameters, MACs, FLOPs and bytes per layer (no weights needed).
+    Profile(ProfileArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+}
+
+#[derive(clap::Args)]
+struct ProfileArgs {
+    /// ONNX model file.
+    model: PathBuf,
+    /// Size of a symbolic dim, e.g. `--dim batch=8 --dim seq=128` (unbound dims default to 1).
+    #[arg(long = "dim", value_name = "NAME=N")]
+    dims: Vec<String>,
+    /// Full shape of an input, e.g. `--input input=1x3x224x224` (the name may be left out when
+    /// the model has one input).
+    #[arg(long = "input", value_name = "[NAME=]AxBxC")]
+    inputs: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+    /// Fold layers by module path to this depth (`/layer1/layer1.0/conv1` has depth 3).
+    #[arg(long)]
+    depth: Option<usize>,
+    /// Show only the N rows with the most FLOPs.
+    #[arg(long)]
+    top: Option<usize>,
+    /// Also show nodes with no parameters and no FLOPs (reshapes, shape arithmetic).
+    #[arg(long)]
+    all: bool,
+}
+
+fn parse_dim(s: &str) -> Result<(String, u64), Error> {
+    let bad = || Error::Usage(format!("--dim expects NAME=N with N ≥ 1, got '{s}'"));
+    let (k, v) = s.split_once('=').ok_or_else(bad)?;
+    let n: u64 = v.trim().parse().map_err(|_| bad())?;
+    if k.trim().is_empty() || n == 0 {
+        return Err(bad());
+    }
+    Ok((k.trim().to_string(), n))
+}
+
+fn parse_input(s: &str) -> Result<(Option<String>, Vec<u64>), Error> {
+    let (name, dims) = match s.rsplit_once('=') {
+        Some((n, d)) => (Some(n.trim().to_string()), d),
+        None => (None, s),
+    };
+    let shape = dims
+        .split(['x', 'X', ','])
+        .map(|d| d.trim().parse::<u64>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            Error::Usage(format!(
+                "--input expects [NAME=]AxBxC with numbers, got '{s}'"
+            ))
+        })?;
+    Ok((name, shape))
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Profile(a) => {
+            let opts = Options {
+                dims: a
+                    .dims
+                    .iter()
+                    .map(|s| parse_dim(s))
+                    .collect::<Result<_, _>>()?,
+                inputs: a
+                    .inputs
+                    .iter()
+                    .map(|s| parse_input(s))
+                    .collect::<Result<_, _>>()?,
+            };
+            let p = flopscope::profile_path(&a.model, &opts)?;
+            let rows = RowOptions {
+                depth: a.depth,
+                top: a.top,
+                all: a.all,
+            };
+            let exporter: Box<dyn Exporter> = match a.format {
+                Format::Table => Box::new(Table { rows }),
+                Format::Json => Box::new(Json),
+                Format::Csv => Box::new(Csv),
+                Format::Markdown => Box::new(Markdown { rows }),
+            };
+            let text = exporter.render(&p);
+            if !matches!(a.format, Format::Table | Format::Markdown) {
+                // Machine formats keep warnings in the document; repeat them for the person.
+                for w in &p.warnings {
+                    eprintln!("warning: {w}");
+                }
+            }
+            write_out(a.output.as_ref(), &text)
+        }
+    }
+}
+
+fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), Error> {
+    match path {
+        Some(p) => std::fs::write(p, text).map_err(|source| Error::Io {
+            path: p.clone(),
+            source,
+        }),
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = out.write_all(text.as_bytes());
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flopscope: error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

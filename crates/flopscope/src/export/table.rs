@@ -1,0 +1,195 @@
+//! Terminal table, readable at 100 columns: layers, then a by-op-type summary, then totals.
+
+use std::fmt::Write;
+
+use super::{grouped, human, human_bytes, pct, rows, Exporter, RowOptions};
+use crate::profile::Profile;
+
+/// The human-readable terminal report.
+pub struct Table {
+    /// Which layer rows to show.
+    pub rows: RowOptions,
+}
+
+/// Cuts `s` to `w` chars, keeping its end (the most specific part of a name).
+fn fit_left(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        s.to_string()
+    } else {
+        let tail: String = s.chars().skip(n - (w - 1)).collect();
+        format!("…{tail}")
+    }
+}
+
+fn fit_right(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(w - 1).collect();
+        format!("{head}…")
+    }
+}
+
+fn opt_human(v: Option<u64>) -> String {
+    v.map(human).unwrap_or_else(|| "?".into())
+}
+
+impl Exporter for Table {
+    fn render(&self, p: &Profile) -> String {
+        let mut o = String::new();
+        let t = &p.totals;
+        let (rs, hidden) = rows(p, &self.rows);
+        let _ = writeln!(
+            o,
+            "{:<32}  {:<13}  {:<16}  {:>7}  {:>7}  {:>7}  {:>5}",
+            "Layer", "Op", "Output", "Params", "MACs", "FLOPs", "%FLOP"
+        );
+        let _ = writeln!(o, "{}", "─".repeat(99));
+        for r in &rs {
+            let _ = writeln!(
+                o,
+                "{:<32}  {:<13}  {:<16}  {:>7}  {:>7}  {:>7}  {:>5}",
+                fit_left(&r.name, 32),
+                fit_right(&r.op, 13),
+                fit_right(&r.output, 16),
+                if r.params > 0 {
+                    human(r.params)
+                } else {
+                    "-".into()
+                },
+                opt_human(r.macs),
+                opt_human(r.flops),
+                pct(r.flops, t.flops),
+            );
+        }
+        if hidden > 0 {
+            let _ = writeln!(
+                o,
+                "({hidden} nodes with no parameters and no FLOPs hidden; --all shows them)"
+            );
+        }
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "{:<32}  {:>6}  {:>9}  {:>9}  {:>9}  {:>6}",
+            "By op type", "Nodes", "Params", "MACs", "FLOPs", "%FLOP"
+        );
+        let _ = writeln!(o, "{}", "─".repeat(80));
+        for r in &p.by_op_type {
+            let unknown = if r.cost_unknown > 0 {
+                format!("  ({} unknown)", r.cost_unknown)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                o,
+                "{:<32}  {:>6}  {:>9}  {:>9}  {:>9}  {:>6}{unknown}",
+                fit_left(&r.op, 32),
+                r.count,
+                if r.params > 0 {
+                    human(r.params)
+                } else {
+                    "-".into()
+                },
+                human(r.macs),
+                human(r.flops),
+                pct(Some(r.flops), t.flops),
+            );
+        }
+        let _ = writeln!(o);
+        let lb = if t.nodes_cost_unknown > 0 {
+            " (lower bound)"
+        } else {
+            ""
+        };
+        let dtypes: Vec<String> = t
+            .params_by_dtype
+            .iter()
+            .map(|(d, c)| format!("{} {d}", human_bytes(c.bytes)))
+            .collect();
+        let _ = writeln!(o, "Totals for {}", p.model.source);
+        let binds: Vec<String> = p.bindings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let ins: Vec<String> = p
+            .inputs
+            .iter()
+            .map(|i| format!("{} {} {}", i.name, i.dtype, super::shape_str(&i.shape)))
+            .collect();
+        let _ = writeln!(
+            o,
+            "  inputs           {}{}",
+            ins.join(", "),
+            if binds.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", binds.join(", "))
+            }
+        );
+        let _ = writeln!(
+            o,
+            "  parameters       {:<9} {} ({})",
+            human(t.params),
+            grouped(t.params),
+            dtypes.join(", ")
+        );
+        if t.buffers > 0 {
+            let _ = writeln!(
+                o,
+                "  buffers          {:<9} {} (BatchNorm running statistics)",
+                human(t.buffers),
+                grouped(t.buffers)
+            );
+        }
+        let _ = writeln!(o, "  MACs             {:<9} {}{lb}  multiply-accumulates: the \"FLOPs\" of most CNN papers", human(t.macs), grouped(t.macs));
+        let _ = writeln!(
+            o,
+            "  FLOPs            {:<9} {}{lb}  = 2 × MACs + {} other operations",
+            human(t.flops),
+            grouped(t.flops),
+            human(t.flops.saturating_sub(2 * t.macs))
+        );
+        let _ = writeln!(o, "  weights          {}", human_bytes(t.weight_bytes));
+        let _ = writeln!(
+            o,
+            "  activations      {} written, peak {} live",
+            human_bytes(t.activation_bytes),
+            human_bytes(t.peak_activation_bytes)
+        );
+        let _ = writeln!(
+            o,
+            "  memory traffic   {} read, {} written",
+            human_bytes(t.bytes_read),
+            human_bytes(t.bytes_written)
+        );
+        if let Some(f) = &p.formulas {
+            let _ = writeln!(
+                o,
+                "\nExact totals in {} (checked at {:?}):",
+                f.symbols.join(", "),
+                f.checked_at
+            );
+            let _ = writeln!(o, "  MACs  = {}", f.macs.text);
+            let _ = writeln!(o, "  FLOPs = {}", f.flops.text);
+        }
+        if !p.unsupported.is_empty() {
+            let _ = writeln!(o, "\nCost unknown (not counted above):");
+            for u in &p.unsupported {
+                let _ = writeln!(
+                    o,
+                    "  {} × {}: {} (e.g. {})",
+                    u.count,
+                    u.op,
+                    u.reason,
+                    u.examples.join(", ")
+                );
+            }
+        }
+        if !p.warnings.is_empty() {
+            let _ = writeln!(o);
+            for w in &p.warnings {
+                let _ = writeln!(o, "warning: {w}");
+            }
+        }
+        o
+    }
+}

@@ -1,0 +1,391 @@
+//! The in-memory graph every source (ONNX file, built-in architecture) is turned into.
+//!
+//! A graph holds declarations only: dtypes, declared dims (possibly symbolic), attributes, and
+//! where initializer bytes live. Concrete shapes are computed by [`crate::infer`] for a given
+//! binding of the symbolic dims.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use bytes::Bytes;
+
+/// Index of a value (tensor) in [`Graph::values`].
+pub type ValueId = usize;
+
+/// Element type of a tensor, following ONNX `TensorProto.DataType` (variants named as in numpy).
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DType {
+    F32,
+    U8,
+    I8,
+    U16,
+    I16,
+    I32,
+    I64,
+    Str,
+    Bool,
+    F16,
+    F64,
+    U32,
+    U64,
+    C64,
+    C128,
+    BF16,
+    F8,
+    U4,
+    I4,
+    F4,
+    U2,
+    I2,
+    /// A code this build does not know; counted as 0 bytes and never as a parameter.
+    Unknown(i32),
+}
+
+impl DType {
+    /// Maps an ONNX `DataType` code.
+    pub fn from_onnx(code: i32) -> DType {
+        match code {
+            1 => DType::F32,
+            2 => DType::U8,
+            3 => DType::I8,
+            4 => DType::U16,
+            5 => DType::I16,
+            6 => DType::I32,
+            7 => DType::I64,
+            8 => DType::Str,
+            9 => DType::Bool,
+            10 => DType::F16,
+            11 => DType::F64,
+            12 => DType::U32,
+            13 => DType::U64,
+            14 => DType::C64,
+            15 => DType::C128,
+            16 => DType::BF16,
+            17..=20 | 24 => DType::F8,
+            21 => DType::U4,
+            22 => DType::I4,
+            23 => DType::F4,
+            25 => DType::U2,
+            26 => DType::I2,
+            c => DType::Unknown(c),
+        }
+    }
+
+    /// The ONNX `DataType` code (for writing models back).
+    pub fn to_onnx(self) -> i32 {
+        match self {
+            DType::F32 => 1,
+            DType::U8 => 2,
+            DType::I8 => 3,
+            DType::U16 => 4,
+            DType::I16 => 5,
+            DType::I32 => 6,
+            DType::I64 => 7,
+            DType::Str => 8,
+            DType::Bool => 9,
+            DType::F16 => 10,
+            DType::F64 => 11,
+            DType::U32 => 12,
+            DType::U64 => 13,
+            DType::C64 => 14,
+            DType::C128 => 15,
+            DType::BF16 => 16,
+            DType::F8 => 17,
+            DType::U4 => 21,
+            DType::I4 => 22,
+            DType::F4 => 23,
+            DType::U2 => 25,
+            DType::I2 => 26,
+            DType::Unknown(c) => c,
+        }
+    }
+
+    /// Storage bits per element (strings count as pointers: 64).
+    pub fn bits(self) -> u64 {
+        match self {
+            DType::F64 | DType::I64 | DType::U64 | DType::C64 | DType::Str => 64,
+            DType::C128 => 128,
+            DType::F32 | DType::I32 | DType::U32 => 32,
+            DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 16,
+            DType::U8 | DType::I8 | DType::Bool | DType::F8 => 8,
+            DType::U4 | DType::I4 | DType::F4 => 4,
+            DType::U2 | DType::I2 => 2,
+            DType::Unknown(_) => 0,
+        }
+    }
+
+    /// Floating-point types: their initializers are parameters and their arithmetic is FLOPs.
+    pub fn is_float(self) -> bool {
+        matches!(
+            self,
+            DType::F32
+                | DType::F16
+                | DType::F64
+                | DType::BF16
+                | DType::F8
+                | DType::F4
+                | DType::C64
+                | DType::C128
+        )
+    }
+
+    /// Integer and boolean types: small tensors of these are folded to values.
+    pub fn is_int_like(self) -> bool {
+        matches!(
+            self,
+            DType::U8
+                | DType::I8
+                | DType::U16
+                | DType::I16
+                | DType::I32
+                | DType::I64
+                | DType::U32
+                | DType::U64
+                | DType::Bool
+        )
+    }
+
+    /// Lower-case name as numpy spells it (`float32`, `int64`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "float32",
+            DType::U8 => "uint8",
+            DType::I8 => "int8",
+            DType::U16 => "uint16",
+            DType::I16 => "int16",
+            DType::I32 => "int32",
+            DType::I64 => "int64",
+            DType::Str => "string",
+            DType::Bool => "bool",
+            DType::F16 => "float16",
+            DType::F64 => "float64",
+            DType::U32 => "uint32",
+            DType::U64 => "uint64",
+            DType::C64 => "complex64",
+            DType::C128 => "complex128",
+            DType::BF16 => "bfloat16",
+            DType::F8 => "float8",
+            DType::U4 => "uint4",
+            DType::I4 => "int4",
+            DType::F4 => "float4",
+            DType::U2 => "uint2",
+            DType::I2 => "int2",
+            DType::Unknown(_) => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A declared dimension: a number, or a symbol bound at analysis time.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Dim {
+    /// A fixed size.
+    Known(u64),
+    /// A named size such as `batch` or `seq`.
+    Sym(String),
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dim::Known(n) => write!(f, "{n}"),
+            Dim::Sym(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Where a value comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValueKind {
+    /// A graph input fed by the user.
+    Input,
+    /// An initializer (index into [`Graph::initializers`]).
+    Initializer(usize),
+    /// Produced by a node.
+    NodeOutput,
+    /// Defined in an enclosing graph (names a value of a subgraph's parent).
+    Outer,
+}
+
+/// A tensor declaration.
+#[derive(Clone, Debug)]
+pub struct Value {
+    /// The name that nodes use to refer to it.
+    pub name: String,
+    /// How it is produced.
+    pub kind: ValueKind,
+    /// Declared element type, when the file says.
+    pub dtype: Option<DType>,
+    /// Declared dims (from inputs, outputs or `value_info`), when the file says.
+    pub shape: Option<Vec<Dim>>,
+}
+
+/// Where an initializer's bytes are.
+#[derive(Clone, Debug)]
+pub enum TensorData {
+    /// Little-endian raw bytes, sliced from the memory map (no copy).
+    Raw(Bytes),
+    /// Typed fields (`int64_data`, `float_data`, …) decoded to numbers.
+    Ints(Vec<i64>),
+    /// Typed floating-point fields.
+    Floats(Vec<f64>),
+    /// In an external file next to the model.
+    External {
+        /// Resolved path (inside the model's folder).
+        path: std::path::PathBuf,
+        /// Byte offset in that file.
+        offset: u64,
+        /// Byte length, when given.
+        length: Option<u64>,
+        /// Whether the file exists and covers the range.
+        present: bool,
+    },
+    /// No data at all (declared dims only).
+    None,
+}
+
+/// A constant tensor stored in the model.
+#[derive(Clone, Debug)]
+pub struct Initializer {
+    /// The value it defines.
+    pub value: ValueId,
+    /// Element type.
+    pub dtype: DType,
+    /// Dimensions.
+    pub dims: Vec<u64>,
+    /// Its bytes.
+    pub data: TensorData,
+}
+
+/// An attribute value.
+#[derive(Clone, Debug)]
+pub enum Attr {
+    /// `i`
+    Int(i64),
+    /// `f`
+    Float(f32),
+    /// `s`
+    Str(String),
+    /// `ints`
+    Ints(Vec<i64>),
+    /// `floats`
+    Floats(Vec<f32>),
+    /// `strings`
+    Strs(Vec<String>),
+    /// `t`: a constant tensor (dims, dtype, data).
+    Tensor(Box<Initializer>),
+    /// `g`: a subgraph (If/Loop/Scan bodies).
+    Graph(Box<Graph>),
+    /// `graphs`
+    Graphs(Vec<Graph>),
+    /// Anything else (sparse tensors, type protos): kept by name only.
+    Other,
+}
+
+/// One operator application.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// Node name as exported (may be empty in the file; then generated).
+    pub name: String,
+    /// Operator type, e.g. `Conv`.
+    pub op_type: String,
+    /// Operator domain; empty for the default ONNX domain.
+    pub domain: String,
+    /// Inputs; `None` for an omitted optional input (`""`).
+    pub inputs: Vec<Option<ValueId>>,
+    /// Outputs; `None` for an omitted optional output.
+    pub outputs: Vec<Option<ValueId>>,
+    /// Attributes by name.
+    pub attrs: HashMap<String, Attr>,
+    /// Module path the exporter recorded (`["layer1", "layer1.0", "conv1"]`).
+    pub scope: Vec<String>,
+}
+
+impl Node {
+    /// An integer attribute, or `default`.
+    pub fn attr_int(&self, name: &str, default: i64) -> i64 {
+        match self.attrs.get(name) {
+            Some(Attr::Int(v)) => *v,
+            _ => default,
+        }
+    }
+    /// A float attribute, or `default`.
+    pub fn attr_float(&self, name: &str, default: f32) -> f32 {
+        match self.attrs.get(name) {
+            Some(Attr::Float(v)) => *v,
+            _ => default,
+        }
+    }
+    /// An integer-list attribute.
+    pub fn attr_ints(&self, name: &str) -> Option<&[i64]> {
+        match self.attrs.get(name) {
+            Some(Attr::Ints(v)) => Some(v),
+            _ => None,
+        }
+    }
+    /// A float-list attribute.
+    pub fn attr_floats(&self, name: &str) -> Option<&[f32]> {
+        match self.attrs.get(name) {
+            Some(Attr::Floats(v)) => Some(v),
+            _ => None,
+        }
+    }
+    /// A string attribute.
+    pub fn attr_str(&self, name: &str) -> Option<&str> {
+        match self.attrs.get(name) {
+            Some(Attr::Str(v)) => Some(v),
+            _ => None,
+        }
+    }
+    /// The `i`-th input, if present.
+    pub fn input(&self, i: usize) -> Option<ValueId> {
+        self.inputs.get(i).copied().flatten()
+    }
+}
+
+/// A computation graph (the main graph or a subgraph).
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    /// Graph name.
+    pub name: String,
+    /// All tensors, indexed by [`ValueId`].
+    pub values: Vec<Value>,
+    /// Constant tensors.
+    pub initializers: Vec<Initializer>,
+    /// Operators, in file order.
+    pub nodes: Vec<Node>,
+    /// User-fed inputs (initializers excluded).
+    pub inputs: Vec<ValueId>,
+    /// Graph outputs.
+    pub outputs: Vec<ValueId>,
+    /// Opset version per domain (`""` is the default ONNX domain).
+    pub opsets: HashMap<String, i64>,
+}
+
+impl Graph {
+    /// Opset version of the default ONNX domain.
+    pub fn opset(&self) -> i64 {
+        self.opsets.get("").copied().unwrap_or(0)
+    }
+
+    /// Symbols named by the inputs' declared dims, in first-seen order.
+    pub fn input_symbols(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for &v in &self.inputs {
+            for d in self.values[v].shape.iter().flatten() {
+                if let Dim::Sym(s) = d {
+                    if !out.contains(s) {
+                        out.push(s.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,216 @@
+//! flopscope: parameters, MACs, FLOPs and memory of neural networks, layer by layer.
+//!
+//! Pipeline: load (ONNX → [`graph::Graph`]) → shapes and costs ([`infer`], one rule per operator
+//! in [`ops`]) → [`profile::Profile`] → exporters ([`export`]). Every formula is written in
+//! `docs/counting.md`.
+//!
+//! ```no_run
+//! let p = flopscope::profile_path("resnet18.onnx".as_ref(), &flopscope::Options::default())?;
+//! println!("{} params, {} MACs", p.totals.params, p.totals.macs);
+//! # Ok::<(), flopscope::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod control;
+pub mod error;
+pub mod export;
+pub mod formula;
+pub mod graph;
+pub mod infer;
+pub mod load;
+pub mod ops;
+pub mod profile;
+
+/// Types generated from the vendored `onnx.proto` (ONNX 1.23, Apache-2.0).
+#[allow(missing_docs, clippy::all)]
+pub mod onnx_pb {
+    include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
+}
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+pub use error::{Error, Result};
+use graph::{Dim, Graph};
+pub use profile::Profile;
+
+/// What to analyse: sizes for symbolic dims and explicit input shapes.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `--dim name=N`: a size for a named symbolic dim.
+    pub dims: Vec<(String, u64)>,
+    /// `--input [name=]AxBxC`: a full shape for an input (the only input when unnamed).
+    pub inputs: Vec<(Option<String>, Vec<u64>)>,
+}
+
+/// Profiles an ONNX file.
+pub fn profile_path(path: &Path, opts: &Options) -> Result<Profile> {
+    let m = load::load_onnx(path)?;
+    let info = profile::ModelInfo {
+        source: path.display().to_string(),
+        producer: m.producer.clone(),
+        ir_version: m.ir_version,
+        opset: m.graph.opset(),
+        nodes: m.graph.nodes.len(),
+        weights: m.weights,
+        file_bytes: m.file_bytes,
+    };
+    profile_graph(&m.graph, info, opts)
+}
+
+/// Profiles a graph (loaded or built).
+pub fn profile_graph(g: &Graph, model: profile::ModelInfo, opts: &Options) -> Result<Profile> {
+    let symbols = g.input_symbols();
+    let mut bindings: HashMap<String, u64> = HashMap::new();
+    let mut shapes: HashMap<graph::ValueId, Vec<u64>> = HashMap::new();
+    for (name, shape) in &opts.inputs {
+        let id = match name {
+            Some(n) => *g
+                .inputs
+                .iter()
+                .find(|&&v| &g.values[v].name == n)
+                .ok_or_else(|| {
+                    Error::Usage(format!("no input named '{n}' (inputs: {})", input_names(g)))
+                })?,
+            None if g.inputs.len() == 1 => g.inputs[0],
+            None => {
+                return Err(Error::Usage(format!(
+                    "the model has several inputs: name one as --input NAME=AxB (inputs: {})",
+                    input_names(g)
+                )))
+            }
+        };
+        let v = &g.values[id];
+        if let Some(decl) = &v.shape {
+            if decl.len() != shape.len() {
+                return Err(Error::Usage(format!(
+                    "input '{}' has rank {} ({}), got {} dims",
+                    v.name,
+                    decl.len(),
+                    decl.iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join("x"),
+                    shape.len()
+                )));
+            }
+            for (d, &s) in decl.iter().zip(shape) {
+                if let Dim::Sym(sym) = d {
+                    if let Some(prev) = bindings.insert(sym.clone(), s) {
+                        if prev != s {
+                            return Err(Error::Usage(format!(
+                                "dim '{sym}' is given as {prev} and {s}"
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        shapes.insert(id, shape.clone());
+    }
+    for (name, n) in &opts.dims {
+        if !symbols.contains(name) {
+            return Err(Error::Usage(format!(
+                "no symbolic dim named '{name}' (the inputs' symbolic dims: {})",
+                if symbols.is_empty() {
+                    "none".to_string()
+                } else {
+                    symbols.join(", ")
+                }
+            )));
+        }
+        bindings.insert(name.clone(), *n);
+    }
+    let unbound: Vec<String> = symbols
+        .iter()
+        .filter(|s| !bindings.contains_key(*s))
+        .cloned()
+        .collect();
+    let mut warnings = Vec::new();
+    for s in &unbound {
+        bindings.insert(s.clone(), 1);
+        warnings.push(format!(
+            "dim '{s}' is not bound: using 1 (set it with --dim {s}=N)"
+        ));
+    }
+    let input_shapes = |b: &HashMap<String, u64>| -> HashMap<graph::ValueId, Vec<u64>> {
+        let mut m = shapes.clone();
+        for &v in &g.inputs {
+            if let Some(s) = g.values[v]
+                .shape
+                .as_deref()
+                .and_then(|d| infer::resolve_dims(d, b))
+            {
+                m.entry(v).or_insert(s);
+            }
+        }
+        m
+    };
+    let no_outer = |_: &str| None;
+    let a = infer::analyze(g, &input_shapes(&bindings), &bindings, &no_outer)?;
+    let sorted: BTreeMap<String, u64> = bindings.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let mut p = profile::build(g, &a, model.clone(), sorted);
+    for &v in &g.inputs {
+        if a.tensors[v].is_none() {
+            warnings.push(format!(
+                "input '{}' has no declared shape: give one with --input {}=AxB",
+                g.values[v].name, g.values[v].name
+            ));
+        }
+    }
+    if !unbound.is_empty() {
+        let eval = |pt: &[u64]| -> std::result::Result<Vec<u64>, String> {
+            let mut b = bindings.clone();
+            for (s, &x) in unbound.iter().zip(pt) {
+                b.insert(s.clone(), x);
+            }
+            let a = infer::analyze(g, &input_shapes(&b), &b, &no_outer).map_err(|e| {
+                let at: Vec<String> = unbound
+                    .iter()
+                    .zip(pt)
+                    .map(|(s, x)| format!("{s}={x}"))
+                    .collect();
+                format!("at {}: {e}", at.join(", "))
+            })?;
+            let q = profile::build(g, &a, model.clone(), BTreeMap::new());
+            if q.totals.nodes_cost_unknown > 0 {
+                return Err("some node costs are unknown".into());
+            }
+            let t = q.totals;
+            Ok(vec![
+                t.macs,
+                t.flops,
+                t.activation_bytes,
+                t.bytes_read,
+                t.bytes_written,
+            ])
+        };
+        match formula::fit(&unbound, 5, eval) {
+            Ok((mut polys, checked_at)) => {
+                let mut next = || polys.remove(0);
+                p.formulas = Some(profile::Formulas {
+                    symbols: unbound.clone(),
+                    macs: next(),
+                    flops: next(),
+                    activation_bytes: next(),
+                    bytes_read: next(),
+                    bytes_written: next(),
+                    checked_at,
+                });
+            }
+            Err(why) => warnings.push(format!("no exact formula in {}: {why}", unbound.join(", "))),
+        }
+    }
+    warnings.append(&mut p.warnings);
+    p.warnings = warnings;
+    Ok(p)
+}
+
+fn input_names(g: &Graph) -> String {
+    g.inputs
+        .iter()
+        .map(|&v| g.values[v].name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,6 @@
+//! Readers that turn a model source into a [`crate::graph::Graph`].
+
+pub mod external;
+pub mod onnx;
+
+pub use self::onnx::{load_onnx, LoadedModel, WeightsStatus};

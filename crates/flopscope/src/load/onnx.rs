@@ -1,0 +1,482 @@
+//! ONNX protobuf reader: memory-maps the file and decodes it without copying weight bytes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use prost::Message;
+
+use crate::error::{Error, Result};
+use crate::graph::{Attr, DType, Dim, Graph, Initializer, Node, TensorData, Value, ValueKind};
+use crate::onnx_pb as pb;
+
+/// Oldest default-domain opset accepted: before 7, broadcasting was an attribute with other rules.
+pub const MIN_OPSET: i64 = 7;
+/// Newest default-domain opset accepted (ONNX 1.23).
+pub const MAX_OPSET: i64 = 28;
+/// Deepest nesting of subgraphs accepted.
+const MAX_GRAPH_DEPTH: usize = 64;
+
+/// Whether the weights' bytes are there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightsStatus {
+    /// Every initializer's bytes are in the model file or an existing external file.
+    Present,
+    /// Some external data files are missing: analysis runs from declared dims.
+    Absent,
+    /// The model has no initializers.
+    None,
+}
+
+/// A model read from disk, with facts about the file.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// The main graph.
+    pub graph: Graph,
+    /// ONNX IR version.
+    pub ir_version: i64,
+    /// Exporter name and version.
+    pub producer: String,
+    /// Whether weights are present.
+    pub weights: WeightsStatus,
+    /// Size of the model file in bytes.
+    pub file_bytes: u64,
+}
+
+/// Reads an ONNX model. The file is memory-mapped; `raw_data` fields are slices of the map.
+pub fn load_onnx(path: &Path) -> Result<LoadedModel> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if meta.is_dir() {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("is a directory"),
+        });
+    }
+    let malformed = |reason: String| Error::Malformed {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if meta.len() == 0 {
+        return Err(malformed("the file is empty".into()));
+    }
+    // SAFETY: the map is read-only; a file changed underneath us could yield garbage, which the
+    // decoder treats like any malformed input (it never trusts lengths without bounds checks).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    let bytes = Bytes::from_owner(map);
+    let model = pb::ModelProto::decode(bytes).map_err(|e| malformed(decode_reason(&e)))?;
+    let Some(gp) = model.graph.as_ref() else {
+        return Err(malformed(
+            "no graph in the file (is it an ONNX model?)".into(),
+        ));
+    };
+    let ir_version = model.ir_version.unwrap_or(0);
+    if ir_version < 3 {
+        return Err(malformed(format!(
+            "IR version {ir_version} is not a valid ONNX IR version (is it an ONNX model?)"
+        )));
+    }
+    let mut opsets = HashMap::new();
+    for o in &model.opset_import {
+        let d = o.domain().to_string();
+        let d = if d == "ai.onnx" { String::new() } else { d };
+        opsets.insert(d, o.version());
+    }
+    let v = opsets.get("").copied().unwrap_or(0);
+    if v == 0 && !gp.node.iter().all(|n| !n.domain().is_empty()) {
+        return Err(Error::Unsupported(
+            "the model imports no opset of the default ONNX domain".into(),
+        ));
+    }
+    if v != 0 && !(MIN_OPSET..=MAX_OPSET).contains(&v) {
+        return Err(Error::Unsupported(format!(
+            "opset {v} of the default ONNX domain (supported: {MIN_OPSET} to {MAX_OPSET})"
+        )));
+    }
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let base = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base
+    };
+    let mut cx = Converter {
+        base,
+        opsets,
+        depth: 0,
+    };
+    let graph = cx.graph(gp, None)?;
+    let weights = weights_status(&graph);
+    Ok(LoadedModel {
+        graph,
+        ir_version,
+        producer: format!("{} {}", model.producer_name(), model.producer_version())
+            .trim()
+            .to_string(),
+        weights,
+        file_bytes: meta.len(),
+    })
+}
+
+fn decode_reason(e: &prost::DecodeError) -> String {
+    let s = e.to_string();
+    let s = s.replace("failed to decode Protobuf message: ", "");
+    format!("protobuf decoding failed ({s}); the file is truncated or not ONNX")
+}
+
+fn weights_status(g: &Graph) -> WeightsStatus {
+    let mut any = false;
+    for init in &g.initializers {
+        any = true;
+        if let TensorData::External { present: false, .. } = init.data {
+            return WeightsStatus::Absent;
+        }
+    }
+    if any {
+        WeightsStatus::Present
+    } else {
+        WeightsStatus::None
+    }
+}
+
+struct Converter {
+    base: PathBuf,
+    opsets: HashMap<String, i64>,
+    depth: usize,
+}
+
+/// Value names visible from an enclosing graph.
+type Scope<'a> = Option<&'a HashMap<String, ValueId>>;
+use crate::graph::ValueId;
+
+impl Converter {
+    fn graph(&mut self, gp: &pb::GraphProto, outer: Scope<'_>) -> Result<Graph> {
+        self.depth += 1;
+        if self.depth > MAX_GRAPH_DEPTH {
+            return Err(Error::Invalid(format!(
+                "subgraphs nested deeper than {MAX_GRAPH_DEPTH} levels"
+            )));
+        }
+        let mut g = Graph {
+            name: gp.name().to_string(),
+            opsets: self.opsets.clone(),
+            ..Graph::default()
+        };
+        let mut ids: HashMap<String, ValueId> = HashMap::new();
+        fn add(
+            g: &mut Graph,
+            ids: &mut HashMap<String, ValueId>,
+            name: &str,
+            kind: ValueKind,
+        ) -> ValueId {
+            let id = g.values.len();
+            g.values.push(Value {
+                name: name.to_string(),
+                kind,
+                dtype: None,
+                shape: None,
+            });
+            ids.insert(name.to_string(), id);
+            id
+        }
+        for t in &gp.initializer {
+            let name = t.name();
+            if ids.contains_key(name) {
+                return Err(Error::Invalid(format!(
+                    "initializer '{name}' is defined twice"
+                )));
+            }
+            let idx = g.initializers.len();
+            let id = add(&mut g, &mut ids, name, ValueKind::Initializer(idx));
+            let init = self.tensor(t, id)?;
+            g.values[id].dtype = Some(init.dtype);
+            g.values[id].shape = Some(init.dims.iter().map(|&d| Dim::Known(d)).collect());
+            g.initializers.push(init);
+        }
+        for vi in &gp.input {
+            // Old exporters list initializers among the inputs too: those are not user inputs.
+            if ids.contains_key(vi.name()) {
+                continue;
+            }
+            let id = add(&mut g, &mut ids, vi.name(), ValueKind::Input);
+            g.inputs.push(id);
+        }
+        for (i, n) in gp.node.iter().enumerate() {
+            for o in n.output.iter().filter(|o| !o.is_empty()) {
+                if ids.contains_key(o) {
+                    return Err(Error::Invalid(format!(
+                        "value '{o}' is produced twice (second time by node '{}')",
+                        node_name(n, i)
+                    )));
+                }
+                add(&mut g, &mut ids, o, ValueKind::NodeOutput);
+            }
+        }
+        // Names used but not defined here come from an enclosing graph, or nowhere (an error).
+        for (i, n) in gp.node.iter().enumerate() {
+            for inp in n.input.iter().filter(|s| !s.is_empty()) {
+                if !ids.contains_key(inp) {
+                    if outer.is_some_and(|o| o.contains_key(inp)) || self.depth > 1 {
+                        add(&mut g, &mut ids, inp, ValueKind::Outer);
+                    } else {
+                        return Err(Error::Invalid(format!(
+                            "node '{}' ({}) uses '{inp}', which no node, input or initializer produces",
+                            node_name(n, i),
+                            n.op_type()
+                        )));
+                    }
+                }
+            }
+        }
+        for vi in gp.input.iter().chain(&gp.output).chain(&gp.value_info) {
+            if let Some(&id) = ids.get(vi.name()) {
+                let (dt, shape) = value_type(vi);
+                let v = &mut g.values[id];
+                if v.dtype.is_none() {
+                    v.dtype = dt;
+                }
+                if v.shape.is_none() || v.kind == ValueKind::Input {
+                    if let Some(mut s) = shape {
+                        if v.kind == ValueKind::Input {
+                            // Give anonymous dims a name the user can bind.
+                            for (ax, d) in s.iter_mut().enumerate() {
+                                if matches!(d, Dim::Sym(x) if x.is_empty()) {
+                                    *d = Dim::Sym(format!("{}_dim{ax}", vi.name()));
+                                }
+                            }
+                        }
+                        v.shape = Some(s);
+                    }
+                }
+            }
+        }
+        for o in &gp.output {
+            match ids.get(o.name()) {
+                Some(&id) => g.outputs.push(id),
+                None => {
+                    return Err(Error::Invalid(format!(
+                        "graph output '{}' is never produced",
+                        o.name()
+                    )))
+                }
+            }
+        }
+        let visible = merged_scope(&ids, outer);
+        for (i, n) in gp.node.iter().enumerate() {
+            let mut attrs = HashMap::new();
+            for a in &n.attribute {
+                let v = self.attr(a, &visible)?;
+                attrs.insert(a.name().to_string(), v);
+            }
+            let name = node_name(n, i);
+            let domain = match n.domain() {
+                "ai.onnx" => "",
+                d => d,
+            };
+            if !g.opsets.contains_key(domain) && !self.opsets.contains_key(domain) {
+                return Err(Error::Invalid(format!(
+                    "node '{name}' ({}) is in domain '{domain}', which the model does not import",
+                    n.op_type()
+                )));
+            }
+            let scope = node_scope(n, &name);
+            let look = |s: &String| {
+                if s.is_empty() {
+                    None
+                } else {
+                    ids.get(s).copied()
+                }
+            };
+            g.nodes.push(Node {
+                name,
+                op_type: n.op_type().to_string(),
+                domain: domain.to_string(),
+                inputs: n.input.iter().map(look).collect(),
+                outputs: n.output.iter().map(look).collect(),
+                attrs,
+                scope,
+            });
+        }
+        self.depth -= 1;
+        Ok(g)
+    }
+
+    fn tensor(&self, t: &pb::TensorProto, value: ValueId) -> Result<Initializer> {
+        let name = t.name();
+        let mut dims = Vec::with_capacity(t.dims.len());
+        for &d in &t.dims {
+            if d < 0 {
+                return Err(Error::Invalid(format!(
+                    "tensor '{name}' has a negative dim ({d})"
+                )));
+            }
+            dims.push(d as u64);
+        }
+        let dtype = DType::from_onnx(t.data_type());
+        let external = t.data_location == Some(pb::tensor_proto::DataLocation::External as i32);
+        let data = if external {
+            let mut location = "";
+            let mut offset = 0u64;
+            let mut length = None;
+            for e in &t.external_data {
+                let num = || {
+                    e.value().parse::<u64>().map_err(|_| {
+                        Error::Invalid(format!(
+                            "tensor '{name}': external data {} '{}' is not a number",
+                            e.key(),
+                            e.value()
+                        ))
+                    })
+                };
+                match e.key() {
+                    "location" => location = e.value(),
+                    "offset" => offset = num()?,
+                    "length" => length = Some(num()?),
+                    _ => {}
+                }
+            }
+            crate::load::external::resolve(&self.base, name, location, offset, length)?
+        } else if let Some(raw) = &t.raw_data {
+            TensorData::Raw(raw.clone())
+        } else if !t.int64_data.is_empty() {
+            TensorData::Ints(t.int64_data.clone())
+        } else if !t.int32_data.is_empty() {
+            TensorData::Ints(t.int32_data.iter().map(|&x| x as i64).collect())
+        } else if !t.uint64_data.is_empty() {
+            TensorData::Ints(t.uint64_data.iter().map(|&x| x as i64).collect())
+        } else if !t.float_data.is_empty() {
+            TensorData::Floats(t.float_data.iter().map(|&x| x as f64).collect())
+        } else if !t.double_data.is_empty() {
+            TensorData::Floats(t.double_data.clone())
+        } else {
+            TensorData::None
+        };
+        Ok(Initializer {
+            value,
+            dtype,
+            dims,
+            data,
+        })
+    }
+
+    fn attr(&mut self, a: &pb::AttributeProto, visible: &HashMap<String, ValueId>) -> Result<Attr> {
+        use pb::attribute_proto::AttributeType as T;
+        let ty = a.r#type();
+        Ok(match ty {
+            T::Int => Attr::Int(a.i()),
+            T::Float => Attr::Float(a.f()),
+            T::String => Attr::Str(String::from_utf8_lossy(a.s()).into_owned()),
+            T::Ints => Attr::Ints(a.ints.clone()),
+            T::Floats => Attr::Floats(a.floats.clone()),
+            T::Strings => Attr::Strs(
+                a.strings
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect(),
+            ),
+            T::Tensor => match &a.t {
+                Some(t) => Attr::Tensor(Box::new(self.tensor(t, usize::MAX)?)),
+                None => Attr::Other,
+            },
+            T::Graph => match &a.g {
+                Some(g) => Attr::Graph(Box::new(self.graph(g, Some(visible))?)),
+                None => Attr::Other,
+            },
+            T::Graphs => {
+                let mut gs = Vec::new();
+                for g in &a.graphs {
+                    gs.push(self.graph(g, Some(visible))?);
+                }
+                Attr::Graphs(gs)
+            }
+            // Untyped attributes (very old exporters): infer from which field is set.
+            T::Undefined => {
+                if !a.ints.is_empty() {
+                    Attr::Ints(a.ints.clone())
+                } else if !a.floats.is_empty() {
+                    Attr::Floats(a.floats.clone())
+                } else if a.s.is_some() {
+                    Attr::Str(String::from_utf8_lossy(a.s()).into_owned())
+                } else if a.f.is_some() {
+                    Attr::Float(a.f())
+                } else if a.i.is_some() {
+                    Attr::Int(a.i())
+                } else {
+                    Attr::Other
+                }
+            }
+            _ => Attr::Other,
+        })
+    }
+}
+
+fn merged_scope(ids: &HashMap<String, ValueId>, outer: Scope<'_>) -> HashMap<String, ValueId> {
+    let mut m = outer.cloned().unwrap_or_default();
+    m.extend(ids.iter().map(|(k, v)| (k.clone(), *v)));
+    m
+}
+
+fn node_name(n: &pb::NodeProto, i: usize) -> String {
+    match n.name() {
+        "" => format!("{}_{i}", n.op_type()),
+        s => s.to_string(),
+    }
+}
+
+/// Module path of a node: from the dynamo exporter's `name_scopes` metadata, else from a
+/// TorchScript-style name (`/layer1/layer1.0/conv1/Conv` → `layer1 / layer1.0 / conv1`).
+fn node_scope(n: &pb::NodeProto, name: &str) -> Vec<String> {
+    if let Some(p) = n
+        .metadata_props
+        .iter()
+        .find(|p| p.key() == "pkg.torch.onnx.name_scopes")
+    {
+        let mut parts: Vec<String> = p
+            .value()
+            .split(['\'', '"'])
+            .skip(1)
+            .step_by(2)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        parts.pop(); // the aten op itself
+        return parts;
+    }
+    if name.starts_with('/') {
+        let mut parts: Vec<String> = name
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        parts.pop(); // the op name
+        return parts;
+    }
+    Vec::new()
+}
+
+fn value_type(vi: &pb::ValueInfoProto) -> (Option<DType>, Option<Vec<Dim>>) {
+    use pb::tensor_shape_proto::dimension::Value as D;
+    use pb::type_proto::Value as V;
+    let Some(V::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return (None, None);
+    };
+    let dt = t.elem_type.filter(|&c| c != 0).map(DType::from_onnx);
+    let shape = t.shape.as_ref().map(|s| {
+        s.dim
+            .iter()
+            .map(|d| match &d.value {
+                Some(D::DimValue(v)) if *v >= 0 => Dim::Known(*v as u64),
+                Some(D::DimParam(p)) => Dim::Sym(p.clone()),
+                _ => Dim::Sym(String::new()),
+            })
+            .collect()
+    });
+    (dt, shape)
+}

@@ -1,0 +1,230 @@
+//! Attention family: ONNX `Attention` (opset 23) and Microsoft's `MultiHeadAttention` and
+//! `Attention` contrib ops. See `docs/counting.md`, "Attention".
+//!
+//! With L query positions, S key positions, H heads, head sizes dk and dv:
+//! MACs = B · H · L · S · (dk + dv) (scores QKᵀ and the weighted sum with V), plus the input
+//! projection B · L · Din · (Dq + Dk + Dv) for Microsoft's `Attention`. FLOPs = 2 · MACs +
+//! B · H · L · S · (1 scale + 5 softmax [+ 1 mask add]) + 1 per projection bias element.
+//! Exported graphs that spell attention as MatMul/Softmax/MatMul are counted by those ops.
+
+use super::{invalid, mul, Cost, Ctx, OpDef, OpError, Tensor};
+
+/// Default-domain rules.
+pub fn lookup(op: &str) -> Option<OpDef> {
+    (op == "Attention").then_some(OpDef {
+        infer: infer_onnx,
+        cost: cost_onnx,
+    })
+}
+
+/// Microsoft-domain rules.
+pub fn lookup_ms(op: &str) -> Option<OpDef> {
+    Some(match op {
+        "MultiHeadAttention" => OpDef {
+            infer: infer_mha,
+            cost: cost_mha,
+        },
+        "Attention" => OpDef {
+            infer: infer_ms_attention,
+            cost: cost_ms_attention,
+        },
+        _ => return None,
+    })
+}
+
+/// Batch, heads, L, S, dk, dv of ONNX Attention.
+struct Dims {
+    b: u64,
+    h: u64,
+    l: u64,
+    s: u64,
+    dk: u64,
+    dv: u64,
+    kv_heads: u64,
+    past: u64,
+}
+
+fn onnx_dims(cx: &Ctx) -> Result<Dims, OpError> {
+    let (q, k, v) = (cx.shape(0)?, cx.shape(1)?, cx.shape(2)?);
+    let past = match cx.opt(4).and_then(|t| t.shape.as_deref()) {
+        Some(p) if p.len() == 4 => p[2],
+        _ => 0,
+    };
+    let d = match (q.len(), k.len(), v.len()) {
+        (4, 4, 4) => Dims {
+            b: q[0],
+            h: q[1],
+            l: q[2],
+            s: k[2] + past,
+            dk: q[3],
+            dv: v[3],
+            kv_heads: k[1],
+            past,
+        },
+        (3, 3, 3) => {
+            let h = cx.node.attr_int("q_num_heads", 0);
+            let kvh = cx.node.attr_int("kv_num_heads", 0);
+            if h < 1 || kvh < 1 || q[2] % h as u64 != 0 || v[2] % kvh as u64 != 0 {
+                return invalid(
+                    "3-D inputs need q_num_heads and kv_num_heads dividing the hidden sizes",
+                );
+            }
+            Dims {
+                b: q[0],
+                h: h as u64,
+                l: q[1],
+                s: k[1] + past,
+                dk: q[2] / h as u64,
+                dv: v[2] / kvh as u64,
+                kv_heads: kvh as u64,
+                past,
+            }
+        }
+        _ => {
+            return invalid(format!(
+                "Q {q:?}, K {k:?}, V {v:?} must all be 3-D or all 4-D"
+            ))
+        }
+    };
+    if d.kv_heads == 0 || d.h % d.kv_heads != 0 {
+        return invalid(format!(
+            "{} query heads are not a multiple of {} key/value heads",
+            d.h, d.kv_heads
+        ));
+    }
+    Ok(d)
+}
+
+fn infer_onnx(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
+    let d = onnx_dims(cx)?;
+    let dt = cx.dtype(0)?;
+    let y = if cx.rank(0)? == 4 {
+        vec![d.b, d.h, d.l, d.dv]
+    } else {
+        vec![d.b, d.l, d.h * d.dv]
+    };
+    Ok(vec![
+        Tensor::new(dt, y),
+        Tensor::new(dt, vec![d.b, d.kv_heads, d.s, d.dk]),
+        Tensor::new(dt, vec![d.b, d.kv_heads, d.s, d.dv]),
+        Tensor::new(dt, vec![d.b, d.h, d.l, d.s]),
+    ])
+}
+
+fn attention_cost(
+    b: u64,
+    h: u64,
+    l: u64,
+    s: u64,
+    dk: u64,
+    dv: u64,
+    mask: bool,
+) -> Result<Cost, OpError> {
+    let scores = mul(&[b, h, l, s])?;
+    let macs = mul(&[scores, dk + dv])?;
+    Cost::products(macs, mul(&[scores, 6 + mask as u64])?)
+}
+
+fn cost_onnx(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let d = onnx_dims(cx)?;
+    let _ = d.past;
+    attention_cost(d.b, d.h, d.l, d.s, d.dk, d.dv, cx.opt(3).is_some())
+}
+
+fn mha_dims(cx: &Ctx) -> Result<[u64; 6], OpError> {
+    let q = cx.shape(0)?;
+    let h = cx.node.attr_int("num_heads", 0);
+    if q.len() != 3 || h < 1 || q[2] % h as u64 != 0 {
+        return invalid(format!(
+            "query {q:?} must be [B, L, D] with num_heads dividing D"
+        ));
+    }
+    let h = h as u64;
+    let (s, dv) = match (
+        cx.opt(1).and_then(|t| t.shape.as_deref()),
+        cx.opt(2).and_then(|t| t.shape.as_deref()),
+    ) {
+        (Some(k), Some(v)) if k.len() == 3 && v.len() == 3 => (k[1], v[2]),
+        _ => (q[1], q[2]), // packed QKV or self-attention
+    };
+    Ok([q[0], h, q[1], s, q[2] / h, dv / h])
+}
+
+fn infer_mha(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
+    let [b, h, l, _, _, dv] = mha_dims(cx)?;
+    Ok(vec![Tensor::new(cx.dtype(0)?, vec![b, l, h * dv])])
+}
+
+fn cost_mha(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let [b, h, l, s, dk, dv] = mha_dims(cx)?;
+    attention_cost(b, h, l, s, dk, dv, cx.opt(4).is_some())
+}
+
+fn ms_attention_dims(cx: &Ctx) -> Result<(u64, u64, u64, u64, u64, u64), OpError> {
+    let x = cx.shape(0)?;
+    let w = cx.shape(1)?;
+    let h = cx.node.attr_int("num_heads", 0);
+    if x.len() != 3 || w.len() != 2 || w[0] != x[2] || h < 1 {
+        return invalid(format!(
+            "input {x:?} and weights {w:?} must be [B, L, Din] and [Din, 3·D]"
+        ));
+    }
+    let (dq, dk, dv) = match cx.node.attr_ints("qkv_hidden_sizes") {
+        Some([a, b, c]) => (*a as u64, *b as u64, *c as u64),
+        _ => (w[1] / 3, w[1] / 3, w[1] / 3),
+    };
+    if dq + dk + dv != w[1] || dq != dk {
+        return invalid(format!("weights {w:?} do not split into Q, K, V sizes"));
+    }
+    Ok((x[0], x[1], x[2], h as u64, dq, dv))
+}
+
+fn infer_ms_attention(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
+    let (b, l, _, _, _, dv) = ms_attention_dims(cx)?;
+    Ok(vec![Tensor::new(cx.dtype(0)?, vec![b, l, dv])])
+}
+
+fn cost_ms_attention(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let (b, l, din, h, dq, dv) = ms_attention_dims(cx)?;
+    let proj_out = dq * 2 + dv;
+    let proj = mul(&[b, l, din, proj_out])?;
+    let bias = if cx.opt(2).is_some() {
+        mul(&[b, l, proj_out])?
+    } else {
+        0
+    };
+    let att = attention_cost(b, h, l, l, dq / h, dv / h, cx.opt(3).is_some())?;
+    Ok(Cost {
+        macs: proj + att.macs,
+        flops: 2 * proj + bias + att.flops,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+
+    #[test]
+    fn attention_quadratic_in_sequence() {
+        // B=1, H=12, head 64: MACs = 12 · L · L · 128. At L=128: 25,165,824; at 256: ×4.
+        let at = |l: u64| {
+            let q = f32t(&[1, 12, l, 64]);
+            run1("Attention", &[q.clone(), q.clone(), q], &[]).cost.macs
+        };
+        assert_eq!(at(128), 12 * 128 * 128 * 128);
+        assert_eq!(at(256), 4 * at(128));
+    }
+
+    #[test]
+    fn microsoft_attention_adds_projection() {
+        // B=1, L=8, Din=D=16, 2 heads: projection 8·16·48 = 6144; scores+context 2·8·8·(8+8) = 2048.
+        let r = run_dom(
+            "com.microsoft",
+            "Attention",
+            &[f32t(&[1, 8, 16]), f32t(&[16, 48]), f32t(&[48])],
+            &[a_int("num_heads", 2)],
+        );
+        assert_eq!(r.shape, vec![1, 8, 16]);
+        assert_eq!(r.cost.macs, 6144 + 2048);
+    }
+}

@@ -1,0 +1,161 @@
+//! Normalization family: BatchNormalization, LayerNormalization, GroupNormalization,
+//! InstanceNormalization, RMSNormalization, LpNormalization, MeanVarianceNormalization, and
+//! Softmax/LogSoftmax/Hardmax (a normalization along one axis). Output shape = input shape.
+//! Cost: FLOPs per element from [`flops_per_element`]; per-row constants (a square root, a
+//! division of the sums) are ignored. See `docs/counting.md`, "Normalization".
+
+use super::{axis, numel, Cost, Ctx, OpDef, OpError, Tensor};
+use crate::graph::DType;
+
+/// FLOPs per input element.
+///
+/// Statistics: mean (1 add), centring (1 sub), variance (1 mul + 1 add), scaling by 1/σ (1 mul)
+/// = 5; an affine scale adds 1 and a shift 1. Inference BatchNormalization is folded to one
+/// multiply and one add per element (per-channel factors precomputed) = 2. Softmax: max (1),
+/// subtract (1), exp (1), sum (1), divide (1) = 5.
+pub fn flops_per_element(op: &str, has_bias: bool) -> Option<u64> {
+    Some(match op {
+        "BatchNormalization" => 2,
+        "LayerNormalization" => 6 + has_bias as u64,
+        "GroupNormalization" | "InstanceNormalization" => 7,
+        "MeanVarianceNormalization" => 5,
+        "RMSNormalization" | "SimplifiedLayerNormalization" => 4,
+        "SkipSimplifiedLayerNormalization" => 5 + has_bias as u64,
+        "SkipLayerNormalization" => 7 + 1 + has_bias as u64,
+        "LpNormalization" => 3,
+        "Softmax" | "LogSoftmax" => 5,
+        "Hardmax" => 1,
+        _ => return None,
+    })
+}
+
+/// Rules for the ops of this family.
+pub fn lookup(op: &str) -> Option<OpDef> {
+    match op {
+        "LayerNormalization" | "RMSNormalization" => Some(OpDef {
+            infer: infer_layer_norm,
+            cost: cost_norm,
+        }),
+        _ if flops_per_element(op, false).is_some() && !op.starts_with("Skip") => Some(OpDef {
+            infer: infer_same,
+            cost: cost_norm,
+        }),
+        _ => None,
+    }
+}
+
+/// Rules for Microsoft-domain fused normalizations.
+pub fn lookup_ms(op: &str) -> Option<OpDef> {
+    match op {
+        "SkipLayerNormalization" | "SkipSimplifiedLayerNormalization" => Some(OpDef {
+            infer: infer_skip,
+            cost: cost_norm,
+        }),
+        "SimplifiedLayerNormalization" => Some(OpDef {
+            infer: infer_layer_norm,
+            cost: cost_norm,
+        }),
+        _ => None,
+    }
+}
+
+fn infer_same(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
+    let shape = cx.shape(0)?.to_vec();
+    let dt = cx.dtype(0)?;
+    if cx.node.op_type == "BatchNormalization" && shape.len() >= 2 {
+        if let Some(s) = cx.opt(1).and_then(|t| t.shape.as_deref()) {
+            if s != [shape[1]] {
+                return super::invalid(format!(
+                    "scale has shape {s:?} but the input has {} channels",
+                    shape[1]
+                ));
+            }
+        }
+    }
+    Ok(vec![Tensor::new(dt, shape)])
+}
+
+fn infer_layer_norm(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
+    let x = cx.shape(0)?;
+    let ax = axis(cx.node.attr_int("axis", -1), x.len())?;
+    let stats: Vec<u64> = x
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if i < ax { d } else { 1 })
+        .collect();
+    Ok(vec![
+        Tensor::new(cx.dtype(0)?, x.to_vec()),
+        Tensor::new(DType::F32, stats.clone()),
+        Tensor::new(DType::F32, stats),
+    ])
+}
+
+fn infer_skip(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
+    let x = cx.shape(0)?.to_vec();
+    let dt = cx.dtype(0)?;
+    let mut stats = x.clone();
+    if let Some(l) = stats.last_mut() {
+        *l = 1;
+    }
+    Ok(vec![
+        Tensor::new(dt, x.clone()),
+        Tensor::new(DType::F32, stats.clone()),
+        Tensor::new(DType::F32, stats),
+        Tensor::new(dt, x),
+    ])
+}
+
+fn cost_norm(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    if !cx.dtype(0)?.is_float() {
+        return Ok(Cost::default());
+    }
+    let op = cx.node.op_type.as_str();
+    let has_bias = match op {
+        "LayerNormalization" => cx.opt(2).is_some(),
+        "SkipLayerNormalization" | "SkipSimplifiedLayerNormalization" => cx
+            .opt(if op == "SkipLayerNormalization" { 4 } else { 3 })
+            .is_some(),
+        _ => false,
+    };
+    let per = flops_per_element(op, has_bias).unwrap_or(0);
+    let n = numel(cx.shape(0)?)?;
+    Ok(Cost::flops(n.checked_mul(per).ok_or_else(super::overflow)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+
+    #[test]
+    fn layer_norm_counts_statistics_and_affine() {
+        // [2,128,768] = 196608 elements; 5 (statistics) + 1 (scale) + 1 (bias) = 7 per element.
+        let r = run1(
+            "LayerNormalization",
+            &[f32t(&[2, 128, 768]), f32t(&[768]), f32t(&[768])],
+            &[a_int("axis", -1)],
+        );
+        assert_eq!(r.shape, vec![2, 128, 768]);
+        assert_eq!(r.cost.flops, 196_608 * 7);
+        assert_eq!(r.outs[1].shape.as_deref(), Some(&[2u64, 128, 1][..]));
+    }
+
+    #[test]
+    fn batch_norm_and_softmax() {
+        let x = f32t(&[1, 64, 56, 56]);
+        let c = f32t(&[64]);
+        let r = run1(
+            "BatchNormalization",
+            &[x, c.clone(), c.clone(), c.clone(), c],
+            &[],
+        );
+        assert_eq!(r.cost.flops, 2 * 64 * 56 * 56);
+        let r = run1("Softmax", &[f32t(&[1, 12, 128, 128])], &[a_int("axis", -1)]);
+        assert_eq!(r.cost.flops, 5 * 12 * 128 * 128);
+        let e = run_err(
+            "BatchNormalization",
+            &[f32t(&[1, 3, 4, 4]), f32t(&[4])],
+            &[],
+        );
+        assert!(e.contains("channels"), "{e}");
+    }
+}

@@ -1,0 +1,112 @@
+//! Helpers for operator unit tests: run one op on given input tensors.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::{lookup, Cost, Ctx, OpError, Tensor, Values};
+use crate::graph::{Attr, DType, Graph, Node};
+
+/// Outputs and cost of one op run.
+pub struct Run {
+    pub shape: Vec<u64>,
+    pub outs: Vec<Tensor>,
+    pub cost: Cost,
+}
+
+impl Run {
+    pub fn ints(&self) -> Vec<i64> {
+        self.outs[0].value.as_deref().expect("folded").to_ints()
+    }
+}
+
+pub fn f32t(shape: &[u64]) -> Tensor {
+    Tensor::new(DType::F32, shape.to_vec())
+}
+
+pub fn i64t(shape: &[u64]) -> Tensor {
+    Tensor::new(DType::I64, shape.to_vec())
+}
+
+/// A 1-D int64 tensor with known values.
+pub fn ints(v: &[i64]) -> Tensor {
+    Tensor::with_values(DType::I64, vec![v.len() as u64], Values::Int(v.to_vec()))
+}
+
+/// A 0-D int64 scalar with a known value.
+pub fn scalar(v: i64) -> Tensor {
+    Tensor::with_values(DType::I64, vec![], Values::Int(vec![v]))
+}
+
+/// A float tensor with known values.
+pub fn floats(shape: &[u64], v: &[f64]) -> Tensor {
+    Tensor {
+        dtype: DType::F32,
+        shape: Some(shape.to_vec()),
+        value: Some(Rc::new(Values::Float(v.to_vec()))),
+    }
+}
+
+pub fn a_int(n: &str, v: i64) -> (String, Attr) {
+    (n.into(), Attr::Int(v))
+}
+pub fn a_ints(n: &str, v: &[i64]) -> (String, Attr) {
+    (n.into(), Attr::Ints(v.to_vec()))
+}
+pub fn a_float(n: &str, v: f32) -> (String, Attr) {
+    (n.into(), Attr::Float(v))
+}
+pub fn a_str(n: &str, v: &str) -> (String, Attr) {
+    (n.into(), Attr::Str(v.into()))
+}
+
+fn run_in(
+    domain: &str,
+    op: &str,
+    inputs: &[Tensor],
+    attrs: &[(String, Attr)],
+) -> Result<Run, OpError> {
+    let def = lookup(domain, op).unwrap_or_else(|| panic!("no rule for {op}"));
+    let node = Node {
+        name: format!("test_{op}"),
+        op_type: op.into(),
+        domain: domain.into(),
+        inputs: (0..inputs.len()).map(Some).collect(),
+        outputs: vec![Some(100), Some(101), Some(102)],
+        attrs: attrs.iter().cloned().collect::<HashMap<_, _>>(),
+        scope: vec![],
+    };
+    let mut graph = Graph::default();
+    graph.opsets.insert(String::new(), 18);
+    let cx = Ctx {
+        node: &node,
+        inputs: inputs.iter().map(Some).collect(),
+        opset: 18,
+        graph: &graph,
+    };
+    let outs = (def.infer)(&cx)?;
+    let cost = (def.cost)(&cx, &outs)?;
+    Ok(Run {
+        shape: outs[0].shape.clone().unwrap_or_default(),
+        outs,
+        cost,
+    })
+}
+
+/// Runs a default-domain op; panics on error.
+pub fn run1(op: &str, inputs: &[Tensor], attrs: &[(String, Attr)]) -> Run {
+    run_in("", op, inputs, attrs).unwrap_or_else(|e| panic!("{op}: {e:?}"))
+}
+
+/// Runs an op of another domain; panics on error.
+pub fn run_dom(domain: &str, op: &str, inputs: &[Tensor], attrs: &[(String, Attr)]) -> Run {
+    run_in(domain, op, inputs, attrs).unwrap_or_else(|e| panic!("{op}: {e:?}"))
+}
+
+/// Runs an op that must fail as invalid; returns the message.
+pub fn run_err(op: &str, inputs: &[Tensor], attrs: &[(String, Attr)]) -> String {
+    match run_in("", op, inputs, attrs) {
+        Err(OpError::Invalid(m)) => m,
+        Err(OpError::Unknown) => panic!("{op}: unknown, expected invalid"),
+        Ok(r) => panic!("{op}: succeeded with {:?}", r.shape),
+    }
+}
