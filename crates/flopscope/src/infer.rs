@@ -289,6 +289,17 @@ pub fn analyze(
                 let shape = v.shape.as_deref().and_then(|d| resolve_dims(d, bindings))?;
                 Some(Tensor::new(v.dtype.unwrap_or(DType::F32), shape))
             });
+            if let Some(t) = &t {
+                if t.shape.is_some() && t.bytes().is_none() {
+                    return Err(shape_err(
+                        node,
+                        format!(
+                            "output '{}' has a size that overflows 64 bits",
+                            g.values[o].name
+                        ),
+                    ));
+                }
+            }
             tensors[o] = t;
         }
         nodes[ni] = NodeResult { status, cost };

@@ -160,13 +160,13 @@ pub fn profile_graph(g: &Graph, model: profile::ModelInfo, opts: &Options) -> Re
         }
     }
     if !unbound.is_empty() {
-        let eval = |pt: &[u64]| -> std::result::Result<Vec<u64>, String> {
+        let eval = |syms: &[String], pt: &[u64]| -> std::result::Result<Vec<u64>, String> {
             let mut b = bindings.clone();
-            for (s, &x) in unbound.iter().zip(pt) {
+            for (s, &x) in syms.iter().zip(pt) {
                 b.insert(s.clone(), x);
             }
             let a = infer::analyze(g, &input_shapes(&b), &b, &no_outer).map_err(|e| {
-                let at: Vec<String> = unbound
+                let at: Vec<String> = syms
                     .iter()
                     .zip(pt)
                     .map(|(s, x)| format!("{s}={x}"))
@@ -186,25 +186,60 @@ pub fn profile_graph(g: &Graph, model: profile::ModelInfo, opts: &Options) -> Re
                 t.bytes_written,
             ])
         };
-        match formula::fit(&unbound, 5, eval) {
-            Ok((mut polys, checked_at)) => {
-                let mut next = || polys.remove(0);
-                p.formulas = Some(profile::Formulas {
-                    symbols: unbound.clone(),
-                    macs: next(),
-                    flops: next(),
-                    activation_bytes: next(),
-                    bytes_read: next(),
-                    bytes_written: next(),
-                    checked_at,
-                });
+        // Exporters sometimes bake one dim in (a batch of 1): then fit the others alone.
+        let mut why = String::new();
+        for syms in symbol_subsets(&unbound) {
+            match formula::fit(&syms, 5, |pt| eval(&syms, pt)) {
+                Ok((mut polys, checked_at)) => {
+                    let mut next = || polys.remove(0);
+                    p.formulas = Some(profile::Formulas {
+                        symbols: syms.clone(),
+                        macs: next(),
+                        flops: next(),
+                        activation_bytes: next(),
+                        bytes_read: next(),
+                        bytes_written: next(),
+                        checked_at,
+                    });
+                    break;
+                }
+                Err(e) if why.is_empty() => why = e,
+                Err(_) => {}
             }
-            Err(why) => warnings.push(format!("no exact formula in {}: {why}", unbound.join(", "))),
+        }
+        let fitted = p
+            .formulas
+            .as_ref()
+            .map(|f| f.symbols.clone())
+            .unwrap_or_default();
+        let left: Vec<&str> = unbound
+            .iter()
+            .filter(|s| !fitted.contains(s))
+            .map(String::as_str)
+            .collect();
+        if !left.is_empty() {
+            warnings.push(format!("no exact formula in {}: {why}", left.join(", ")));
         }
     }
     warnings.append(&mut p.warnings);
     p.warnings = warnings;
     Ok(p)
+}
+
+/// All symbols first, then every smaller subset, largest first.
+fn symbol_subsets(all: &[String]) -> Vec<Vec<String>> {
+    let n = all.len();
+    let mut masks: Vec<u32> = (1..(1u32 << n)).collect();
+    masks.sort_by_key(|m| std::cmp::Reverse(m.count_ones()));
+    masks
+        .into_iter()
+        .map(|m| {
+            (0..n)
+                .filter(|i| m & (1 << i) != 0)
+                .map(|i| all[i].clone())
+                .collect()
+        })
+        .collect()
 }
 
 fn input_names(g: &Graph) -> String {

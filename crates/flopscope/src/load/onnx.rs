@@ -320,6 +320,24 @@ impl Converter {
             dims.push(d as u64);
         }
         let dtype = DType::from_onnx(t.data_type());
+        let bytes = dims
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .and_then(|n| n.checked_mul(dtype.bits()))
+            .map(|b| b.div_ceil(8))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "tensor '{name}' has dims {dims:?} whose size overflows 64 bits"
+                ))
+            })?;
+        if let Some(raw) = &t.raw_data {
+            if dtype.bits() > 0 && raw.len() as u64 != bytes {
+                return Err(Error::Invalid(format!(
+                    "tensor '{name}' holds {} bytes but its dims {dims:?} of {dtype} need {bytes}",
+                    raw.len()
+                )));
+            }
+        }
         let external = t.data_location == Some(pb::tensor_proto::DataLocation::External as i32);
         let data = if external {
             let mut location = "";
@@ -341,6 +359,12 @@ impl Converter {
                     "length" => length = Some(num()?),
                     _ => {}
                 }
+            }
+            if length.is_some_and(|l| l != bytes) {
+                return Err(Error::Invalid(format!(
+                    "tensor '{name}': external data length {} differs from the {bytes} bytes its dims need",
+                    length.unwrap_or(0)
+                )));
             }
             crate::load::external::resolve(&self.base, name, location, offset, length)?
         } else if let Some(raw) = &t.raw_data {

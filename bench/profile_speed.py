@@ -1,0 +1,203 @@
+"""Benchmark: how fast `flopscope profile` is, and how its memory scales with weights.
+
+Checks the claim: "`flopscope profile` of any shared model finishes in under
+50 ms as a whole process on this machine, and at least 50x faster than
+onnx-tool takes in-process on the same file with its weights embedded,
+measured in the same run. Peak memory does not grow with the size of the
+weights (a model with 500 MB of embedded weights analyses as fast as its
+graph-only twin, under 100 MB resident)."
+
+What it measures:
+  * flopscope: whole-process wall time of `flopscope profile FILE --format json
+    -o /dev/null` (3 warm-up runs, then --runs timed runs; median and min), and
+    the child's peak RSS (ru_maxrss from os.wait4), on the six graph-only
+    exports in tests/data/models and on weight-embedded twins of them
+    (seeded random float32 weights), plus a synthetic ~512 MiB MLP (8 Gemm
+    4096x4096) in embedded and graph-only form.
+  * onnx-tool: load + shape_infer + profile, in this Python process, on the
+    embedded files (median of max(3, runs//5) runs).
+Generated models go to --out (default target/bench-models, git-ignored) and are
+cached. Timings use a warm page cache; they are machine-dependent and are NOT
+asserted in unit tests -- this script is the place they are checked.
+
+Run from the repository root:
+  pip install -r bench/requirements.txt   # onnx, onnx-tool, numpy
+  python3 bench/profile_speed.py [target/release/flopscope] [--runs 20] [--out DIR]
+Exits non-zero if a claim fails.
+"""
+import argparse, glob, importlib.metadata, json, os, platform, statistics, subprocess, sys, time
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+MODELS_DIR = os.path.join("tests", "data", "models")
+TOKEN_MODELS = {"bert-base", "llama-mini"}
+LIMIT_MS, MIN_SPEEDUP, MLP_RATIO, MLP_RSS_MB = 50.0, 50.0, 1.5, 100.0
+
+
+def embed_twin(src, dst):
+    """Copy of a graph-only export with every EXTERNAL initializer embedded."""
+    if os.path.exists(dst) and os.path.getmtime(dst) > os.path.getmtime(src):
+        return
+    rng = np.random.default_rng(0)
+    m = onnx.load(src, load_external_data=False)
+    for t in m.graph.initializer:
+        if t.data_location != TensorProto.EXTERNAL:
+            continue
+        dtype = helper.tensor_dtype_to_np_dtype(t.data_type)
+        if np.issubdtype(dtype, np.floating):
+            arr = (rng.standard_normal(tuple(t.dims), dtype=np.float32) * 0.02).astype(dtype)
+        else:
+            arr = np.zeros(tuple(t.dims), dtype=dtype)
+        t.CopyFrom(numpy_helper.from_array(arr, t.name))  # clears external_data
+    onnx.save(m, dst)
+
+
+def make_mlp(out_dir, layers=8, width=4096):
+    emb = os.path.join(out_dir, "mlp500-embedded.onnx")
+    graph_only = os.path.join(out_dir, "mlp500-graph.onnx")
+    if os.path.exists(emb) and os.path.exists(graph_only):
+        return emb, graph_only
+    rng = np.random.default_rng(0)
+    nodes, inits, cur = [], [], "x"
+    for i in range(layers):
+        w = (rng.standard_normal((width, width), dtype=np.float32) * 0.02)
+        inits += [numpy_helper.from_array(w, f"fc{i}.weight"),
+                  numpy_helper.from_array(np.zeros(width, np.float32), f"fc{i}.bias")]
+        nodes.append(helper.make_node("Gemm", [cur, f"fc{i}.weight", f"fc{i}.bias"], [f"h{i}"], name=f"fc{i}"))
+        cur = f"h{i}"
+        if i < layers - 1:
+            nodes.append(helper.make_node("Relu", [cur], [f"r{i}"], name=f"relu{i}"))
+            cur = f"r{i}"
+    g = helper.make_graph(nodes, "mlp500",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])],
+                          [helper.make_tensor_value_info(cur, TensorProto.FLOAT, ["batch", width])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save(m, emb)
+    onnx.save(m, graph_only, save_as_external_data=True, location="mlp500.data")
+    os.remove(os.path.join(out_dir, "mlp500.data"))  # graph-only, like the shared exports
+    return emb, graph_only
+
+
+def run_flopscope(exe, path, args, runs):
+    """(median ms, min ms, peak RSS MB) of whole-process `flopscope profile`."""
+    cmd = [exe, "profile", path, "--format", "json", "-o", "/dev/null", *args]
+    first = subprocess.run(cmd, capture_output=True, text=True)
+    if first.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {first.returncode}: {first.stderr.strip()}")
+    times, rss = [], 0.0
+    for i in range(2 + runs):  # 3 warm-ups in all (incl. the one above)
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
+        dt = (time.perf_counter() - t0) * 1e3
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}")
+        if i >= 2:
+            times.append(dt)
+            rss = max(rss, ru.ru_maxrss / 1024)  # Linux: KiB
+    return statistics.median(times), min(times), rss
+
+
+def run_onnx_tool(path, feed, runs):
+    """Median seconds of onnx-tool load + shape_infer + profile in-process, and its MACs."""
+    import onnx_tool
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        m = onnx_tool.Model(path, {"verbose": False})
+        g = m.graph
+        g.graph_reorder_nodes()  # as onnx_tool.model_profile does, minus the printing
+        g.shape_infer(feed)
+        g.profile(exclude_ops=onnx_tool.NoMacsOps)
+        times.append(time.perf_counter() - t0)
+        macs = int(g.macs[0])
+        del m, g
+    return statistics.median(times) * 1e3, macs
+
+
+def machine_info(exe):
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    ver = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip()
+    return (f"machine: {os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {cpu}, {platform.system()}\n"
+            f"versions: {ver}; onnx-tool {importlib.metadata.version('onnx-tool')}; onnx {onnx.__version__}; "
+            f"numpy {np.__version__}; Python {platform.python_version()}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("flopscope", nargs="?", default=os.path.join("target", "release", "flopscope"))
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--out", default=os.path.join("target", "bench-models"))
+    a = ap.parse_args()
+    exe = os.path.abspath(a.flopscope)
+    os.makedirs(a.out, exist_ok=True)
+    ref = json.load(open(os.path.join(MODELS_DIR, "reference.json")))
+    ot_runs = max(3, a.runs // 5)
+
+    # (name, graph-only path, embedded path, flopscope args, onnx-tool input name/shape/dtype)
+    cases = []
+    for src in sorted(glob.glob(os.path.join(MODELS_DIR, "*.onnx"))):
+        name = os.path.basename(src)[:-5]
+        dst = os.path.join(a.out, f"{name}-embedded.onnx")
+        print(f"preparing {dst} ...", file=sys.stderr, flush=True)
+        embed_twin(src, dst)
+        tok = name in TOKEN_MODELS
+        cases.append((name, src, dst, ["--dim", "seq=128", "--dim", "batch=1"] if tok else [],
+                      ("input", (1, 128) if tok else (1, 3, 224, 224), np.int64 if tok else np.float32)))
+    print("preparing mlp500 ...", file=sys.stderr, flush=True)
+    emb, graph_only = make_mlp(a.out)
+    cases.append(("mlp500", graph_only, emb, ["--dim", "batch=1"], ("x", (1, 4096), np.float32)))
+
+    rows, fs_ok, speed_ok, errors, mlp = [], True, True, [], {}
+    for name, g_path, e_path, args, (iname, shape, dtype) in cases:
+        print(f"timing {name} ...", file=sys.stderr, flush=True)
+        try:
+            g_med, _, g_rss = run_flopscope(exe, g_path, args, a.runs)
+            e_med, e_min, e_rss = run_flopscope(exe, e_path, args, a.runs)
+        except RuntimeError as e:
+            errors.append(str(e)); fs_ok = False
+            rows.append(f"| {name} | {os.path.getsize(e_path) / 1e6:.1f} | error | error | - | - | - | - |")
+            continue
+        fs_ok &= g_med < LIMIT_MS and e_med < LIMIT_MS
+        if name == "mlp500":
+            mlp = dict(g=g_med, e=e_med, g_rss=g_rss, e_rss=e_rss)
+        try:
+            ot_ms, macs = run_onnx_tool(e_path, {iname: np.zeros(shape, dtype)}, ot_runs)
+            want = ref.get(name, {}).get("onnx_tool_macs")
+            if want is not None and want != macs:
+                errors.append(f"note: onnx-tool MACs on {name} = {macs}, reference.json says {want}")
+            speedup = ot_ms / e_med
+            speed_ok &= speedup >= MIN_SPEEDUP
+            ot_cell, sp_cell = f"{ot_ms:.0f}", f"{speedup:.0f}x"
+        except Exception as e:  # onnx-tool fails on the dynamo exports
+            ot_cell, sp_cell = f"fails ({type(e).__name__})", "-"
+        rows.append(f"| {name} | {os.path.getsize(e_path) / 1e6:.1f} | {g_med:.1f} | {e_med:.1f} (min {e_min:.1f})"
+                    f" | {e_rss:.1f} | {g_rss:.1f} | {ot_cell} | {sp_cell} |")
+
+    print(machine_info(exe))
+    print(f"flopscope: {a.runs} timed runs after 3 warm-ups, whole process; onnx-tool: median of {ot_runs} in-process runs\n")
+    print("| model | embedded size (MB) | flopscope graph-only (ms, median) | flopscope embedded (ms, median)"
+          " | flopscope peak RSS embedded (MB) | flopscope peak RSS graph-only (MB) | onnx-tool embedded (ms)"
+          " | speed-up (onnx-tool / flopscope embedded) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(rows) + "\n")
+    for e in errors:
+        print(e)
+    mlp_ok = bool(mlp) and mlp["e"] <= MLP_RATIO * mlp["g"] and mlp["e_rss"] < MLP_RSS_MB
+    claims = [
+        (fs_ok, f"every flopscope median < {LIMIT_MS:.0f} ms (graph-only and embedded)"),
+        (speed_ok, f"speed-up >= {MIN_SPEEDUP:.0f}x on every model onnx-tool handles"),
+        (mlp_ok, f"mlp500 embedded within {MLP_RATIO}x of graph-only and peak RSS < {MLP_RSS_MB:.0f} MB"
+                 + (f" ({mlp['e']:.1f} vs {mlp['g']:.1f} ms = {mlp['e'] / mlp['g']:.2f}x;"
+                    f" RSS {mlp['e_rss']:.1f} MB embedded vs {mlp['g_rss']:.1f} MB graph-only)" if mlp else "")),
+    ]
+    for ok, text in claims:
+        print(f"{'PASS' if ok else 'FAIL'}: {text}")
+    sys.exit(0 if all(ok for ok, _ in claims) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+//! Builds small ONNX models in tests (valid and deliberately broken) and runs the binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flopscope::onnx_pb as pb;
+use prost::Message;
+
+/// `tests/data` at the workspace root.
+pub fn data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data")
+}
+
+/// Runs `flopscope ARGS`.
+pub fn flopscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flopscope"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+/// A fresh empty folder for one test.
+pub fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("flopscope-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A float32 value with the given dims (numbers, or symbols when not parseable).
+pub fn value(name: &str, dims: &[&str]) -> pb::ValueInfoProto {
+    use pb::tensor_shape_proto::{dimension::Value as D, Dimension};
+    let dim = dims
+        .iter()
+        .map(|d| Dimension {
+            value: Some(match d.parse::<i64>() {
+                Ok(n) => D::DimValue(n),
+                Err(_) => D::DimParam(d.to_string()),
+            }),
+            denotation: None,
+        })
+        .collect();
+    pb::ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: Some(1),
+                shape: Some(pb::TensorShapeProto { dim }),
+            })),
+            denotation: None,
+        }),
+        ..Default::default()
+    }
+}
+
+/// A node.
+pub fn node(
+    op: &str,
+    name: &str,
+    inputs: &[&str],
+    outputs: &[&str],
+    attrs: Vec<pb::AttributeProto>,
+) -> pb::NodeProto {
+    pb::NodeProto {
+        op_type: Some(op.into()),
+        name: Some(name.into()),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        attribute: attrs,
+        ..Default::default()
+    }
+}
+
+/// An INTS attribute.
+pub fn ints_attr(name: &str, v: &[i64]) -> pb::AttributeProto {
+    pb::AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(pb::attribute_proto::AttributeType::Ints as i32),
+        ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// An int64 initializer with inline values.
+pub fn int_init(name: &str, v: &[i64]) -> pb::TensorProto {
+    pb::TensorProto {
+        name: Some(name.into()),
+        data_type: Some(7),
+        dims: vec![v.len() as i64],
+        int64_data: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// A float32 initializer whose bytes live in an external file.
+pub fn external_init(
+    name: &str,
+    dims: &[i64],
+    location: &str,
+    offset: u64,
+    length: u64,
+) -> pb::TensorProto {
+    let kv = |k: &str, v: String| pb::StringStringEntryProto {
+        key: Some(k.into()),
+        value: Some(v),
+    };
+    pb::TensorProto {
+        name: Some(name.into()),
+        data_type: Some(1),
+        dims: dims.to_vec(),
+        data_location: Some(pb::tensor_proto::DataLocation::External as i32),
+        external_data: vec![
+            kv("location", location.into()),
+            kv("offset", offset.to_string()),
+            kv("length", length.to_string()),
+        ],
+        ..Default::default()
+    }
+}
+
+/// A model from parts, at the given default-domain opset.
+pub fn model(
+    opset: i64,
+    inputs: Vec<pb::ValueInfoProto>,
+    outputs: Vec<pb::ValueInfoProto>,
+    nodes: Vec<pb::NodeProto>,
+    inits: Vec<pb::TensorProto>,
+) -> pb::ModelProto {
+    pb::ModelProto {
+        ir_version: Some(8),
+        producer_name: Some("flopscope-tests".into()),
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(opset),
+        }],
+        graph: Some(pb::GraphProto {
+            name: Some("g".into()),
+            node: nodes,
+            input: inputs,
+            output: outputs,
+            initializer: inits,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Writes a model to `dir/name.onnx`.
+pub fn write(dir: &Path, name: &str, m: &pb::ModelProto) -> PathBuf {
+    let p = dir.join(format!("{name}.onnx"));
+    std::fs::write(&p, m.encode_to_vec()).unwrap();
+    p
+}
+
+/// A one-node Relu model over input `x` of the given dims.
+pub fn relu_model(opset: i64, dims: &[&str]) -> pb::ModelProto {
+    model(
+        opset,
+        vec![value("x", dims)],
+        vec![value("y", dims)],
+        vec![node("Relu", "relu", &["x"], &["y"], vec![])],
+        vec![],
+    )
+}
