@@ -129,7 +129,7 @@ fn run(cli: Cli) -> Result<(), Error> {
 
 fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), Error> {
     match path {
-        Some(p) => std::fs::write(p, text).map_err(|source| Error::Io {
+        Some(p) => std::fs::write(p, text).map_err(|source| Error::Write {
             path: p.clone(),
             source,
         }),

@@ -13,6 +13,14 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The output file cannot be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The bytes are not a well-formed ONNX model.
     #[error("{}: not a valid ONNX model: {reason}", path.display())]
     Malformed {
@@ -43,10 +51,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// Exit code for the CLI: 2 usage, 3 unreadable file, 4 malformed or invalid model,
-    /// 5 unsupported version, 6 shape inference failure (overflow included).
+    /// Exit code for the CLI: 1 output not writable, 2 usage, 3 unreadable file, 4 malformed or
+    /// invalid model, 5 unsupported version, 6 shape inference failure (overflow included).
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::Write { .. } => 1,
             Error::Usage(_) => 2,
             Error::Io { .. } => 3,
             Error::Malformed { .. } | Error::Invalid(_) => 4,

@@ -5,7 +5,7 @@
 //! rational arithmetic, and then check the polynomial at extra points it was not fitted on:
 //! only a polynomial that predicts those exactly is reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::Serialize;
@@ -141,26 +141,73 @@ const GRID: [u64; 4] = [2, 3, 4, 5];
 
 /// Fits polynomials to `k` quantities as functions of `symbols`.
 ///
-/// `eval` returns the quantities at one point (a size per symbol). Returns the polynomials and
-/// the points they were checked at, or why no exact polynomial was found.
+/// `eval` returns the quantities at one point (a size per symbol). Degrees 1, 2, 3 are tried
+/// in turn (evaluations are shared between tries), and the first fit that is exact at the check
+/// points wins. Returns the polynomials and the points they were checked at, or why no exact
+/// polynomial was found.
 pub fn fit(
     symbols: &[String],
     k: usize,
     mut eval: impl FnMut(&[u64]) -> Result<Vec<u64>, String>,
 ) -> Result<(Vec<Polynomial>, Vec<Vec<u64>>), String> {
     let s = symbols.len();
-    let degree = match s {
+    let max_degree = match s {
         0 => return Err("no symbolic dims".into()),
         1 | 2 => 3,
         3 => 2,
         _ => return Err(format!("{s} symbolic dims (at most 3 are fitted)")),
     };
+    let mut memo: HashMap<Vec<u64>, Vec<u64>> = HashMap::new();
+    let mut at = |p: &[u64]| -> Result<Vec<u64>, String> {
+        if let Some(v) = memo.get(p) {
+            return Ok(v.clone());
+        }
+        let v = eval(p)?;
+        if v.len() < k {
+            return Err("too few quantities".into());
+        }
+        memo.insert(p.to_vec(), v.clone());
+        Ok(v)
+    };
+    // Check points lie off every grid.
+    let checks: Vec<Vec<u64>> = vec![
+        (0..s).map(|i| 7 + 2 * i as u64).collect(),
+        (0..s).map(|i| 11 - 3 * i as u64).collect(),
+    ];
+    for degree in 1..=max_degree {
+        let polys = fit_grid(symbols, k, degree, &mut at)?;
+        let mut exact = true;
+        for p in &checks {
+            let actual = at(p)?;
+            exact &= polys
+                .iter()
+                .enumerate()
+                .all(|(q, poly)| poly.eval(p) == Some(actual[q]));
+        }
+        if exact {
+            return Ok((polys, checks));
+        }
+    }
+    Err(format!(
+        "totals are not a polynomial of degree ≤ {max_degree} in {} (checked at {checks:?})",
+        symbols.join(", ")
+    ))
+}
+
+/// Interpolates on the tensor grid GRID[..degree + 1] ^ symbols.
+fn fit_grid(
+    symbols: &[String],
+    k: usize,
+    degree: usize,
+    at: &mut impl FnMut(&[u64]) -> Result<Vec<u64>, String>,
+) -> Result<Vec<Polynomial>, String> {
+    let s = symbols.len();
     let m = degree + 1;
     let grid = &GRID[..m];
     let npts = m.pow(s as u32);
     // values[q][flat] with flat indexing the grid point (symbol 0 most significant).
     let samples = (0..npts)
-        .map(|flat| eval(&grid_point(flat, s, m, grid)))
+        .map(|flat| at(&grid_point(flat, s, m, grid)))
         .collect::<Result<Vec<_>, _>>()?;
     let mut values: Vec<Vec<Ratio>> = (0..k)
         .map(|q| samples.iter().map(|v| Ratio::int(v[q] as i128)).collect())
@@ -195,23 +242,7 @@ pub fn fit(
         coefs.sort_by_key(|(pw, _)| std::cmp::Reverse((pw.iter().sum::<u32>(), pw.clone())));
         polys.push(make_poly(symbols, coefs));
     }
-    // Check at points off the grid.
-    let checks: Vec<Vec<u64>> = vec![
-        (0..s).map(|i| 7 + 2 * i as u64).collect(),
-        (0..s).map(|i| 11 - 3 * i as u64).collect(),
-    ];
-    for p in &checks {
-        let actual = eval(p)?;
-        for (q, poly) in polys.iter().enumerate() {
-            if poly.eval(p) != Some(actual[q]) {
-                return Err(format!(
-                    "totals are not a polynomial of degree ≤ {degree} in {} (checked at {p:?})",
-                    symbols.join(", ")
-                ));
-            }
-        }
-    }
-    Ok((polys, checks))
+    Ok(polys)
 }
 
 fn grid_point(flat: usize, s: usize, m: usize, grid: &[u64]) -> Vec<u64> {

@@ -173,18 +173,9 @@ pub fn profile_graph(g: &Graph, model: profile::ModelInfo, opts: &Options) -> Re
                     .collect();
                 format!("at {}: {e}", at.join(", "))
             })?;
-            let q = profile::build(g, &a, model.clone(), BTreeMap::new());
-            if q.totals.nodes_cost_unknown > 0 {
-                return Err("some node costs are unknown".into());
-            }
-            let t = q.totals;
-            Ok(vec![
-                t.macs,
-                t.flops,
-                t.activation_bytes,
-                t.bytes_read,
-                t.bytes_written,
-            ])
+            profile::cost_sums(g, &a)
+                .map(|t| t.to_vec())
+                .ok_or_else(|| "some node costs are unknown".to_string())
         };
         // Exporters sometimes bake one dim in (a batch of 1): then fit the others alone.
         let mut why = String::new();

@@ -205,6 +205,33 @@ fn bytes_of(a: &Analysis, v: ValueId) -> u64 {
     a.tensors[v].as_ref().and_then(|t| t.bytes()).unwrap_or(0)
 }
 
+/// Bytes a node reads (each distinct input once) and writes.
+fn node_bytes(a: &Analysis, n: &crate::graph::Node) -> (u64, u64) {
+    let ins: Vec<ValueId> = n.inputs.iter().flatten().copied().collect();
+    let read = ins
+        .iter()
+        .enumerate()
+        .filter(|(i, v)| !ins[..*i].contains(v))
+        .map(|(_, &v)| bytes_of(a, v))
+        .sum();
+    let written = n.outputs.iter().flatten().map(|&v| bytes_of(a, v)).sum();
+    (read, written)
+}
+
+/// MACs, FLOPs, activation bytes, bytes read and bytes written summed over an analysis, as in
+/// [`build`]'s totals but without building rows; `None` when some node's cost is unknown.
+pub fn cost_sums(g: &Graph, a: &Analysis) -> Option<[u64; 5]> {
+    let mut t = [0u64; 5];
+    for (n, r) in g.nodes.iter().zip(&a.nodes) {
+        let c = r.cost.filter(|_| r.status == NodeStatus::Ok)?;
+        let (read, written) = node_bytes(a, n);
+        for (acc, x) in t.iter_mut().zip([c.macs, c.flops, written, read, written]) {
+            *acc = acc.checked_add(x)?;
+        }
+    }
+    Some(t)
+}
+
 /// Parameter, buffer and weight-byte counts of a graph and its subgraphs.
 fn count_weights(g: &Graph, buffers: &HashSet<ValueId>, t: &mut Totals) {
     for init in &g.initializers {
@@ -306,15 +333,7 @@ pub fn build(
                 }
             }
         }
-        let mut seen = HashSet::new();
-        let bytes_read: u64 = n
-            .inputs
-            .iter()
-            .flatten()
-            .filter(|v| seen.insert(**v))
-            .map(|&v| bytes_of(a, v))
-            .sum();
-        let bytes_written: u64 = n.outputs.iter().flatten().map(|&v| bytes_of(a, v)).sum();
+        let (bytes_read, bytes_written) = node_bytes(a, n);
         let shape = |v: &ValueId| a.tensors[*v].as_ref().and_then(|t| t.shape.clone());
         let (macs, flops) = match (&r.status, r.cost) {
             (NodeStatus::Ok, Some(c)) => (Some(c.macs), Some(c.flops)),

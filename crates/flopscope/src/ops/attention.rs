@@ -4,7 +4,9 @@
 //! With L query positions, S key positions, H heads, head sizes dk and dv:
 //! MACs = B · H · L · S · (dk + dv) (scores QKᵀ and the weighted sum with V), plus the input
 //! projection B · L · Din · (Dq + Dk + Dv) for Microsoft's `Attention`. FLOPs = 2 · MACs +
-//! B · H · L · S · (1 scale + 5 softmax [+ 1 mask add]) + 1 per projection bias element.
+//! B · H · L · S · (1 scale + 5 softmax [+ 1 mask add]), plus, for Microsoft's `Attention`,
+//! 1 per projection bias element. MultiHeadAttention's optional projection bias and past
+//! key/value are not counted.
 //! Exported graphs that spell attention as MatMul/Softmax/MatMul are counted by those ops.
 
 use super::{invalid, mul, Cost, Ctx, OpDef, OpError, Tensor};
@@ -186,7 +188,10 @@ fn infer_ms_attention(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 
 fn cost_ms_attention(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     let (b, l, din, h, dq, dv) = ms_attention_dims(cx)?;
-    let proj_out = dq * 2 + dv;
+    let proj_out = dq
+        .checked_mul(2)
+        .and_then(|x| x.checked_add(dv))
+        .ok_or_else(super::overflow)?;
     let proj = mul(&[b, l, din, proj_out])?;
     let bias = if cx.opt(2).is_some() {
         mul(&[b, l, proj_out])?
@@ -194,9 +199,10 @@ fn cost_ms_attention(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
         0
     };
     let att = attention_cost(b, h, l, l, dq / h, dv / h, cx.opt(3).is_some())?;
+    let p = Cost::products(proj, bias)?;
     Ok(Cost {
-        macs: proj + att.macs,
-        flops: 2 * proj + bias + att.flops,
+        macs: p.macs.checked_add(att.macs).ok_or_else(super::overflow)?,
+        flops: p.flops.checked_add(att.flops).ok_or_else(super::overflow)?,
     })
 }
 

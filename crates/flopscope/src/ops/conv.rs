@@ -160,7 +160,14 @@ fn infer_conv_transpose(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     }
     let spatial = x.len() - 2;
     let g = geometry(cx, spatial)?;
-    let group = cx.node.attr_int("group", 1).max(1) as u64;
+    let group = cx.node.attr_int("group", 1);
+    if group < 1 || w[0] % group as u64 != 0 {
+        return invalid(format!(
+            "group {group} must be ≥ 1 and divide the weight's {} input channels",
+            w[0]
+        ));
+    }
+    let group = group as u64;
     if w[0] != x[1] {
         return invalid(format!(
             "input has {} channels but the weight {w:?} expects {}",

@@ -1,9 +1,10 @@
 //! Matrix-product family: `Gemm`, `MatMul`, `Einsum`. See `docs/counting.md`, "Matrix products".
 //!
 //! MatMul: MACs = Π(broadcast batch dims) · M · N · K. Gemm: MACs = M · N · K; adding C costs
-//! M · N FLOPs, scaling by alpha ≠ 1 (or beta ≠ 1) another M · N each. Einsum with two
-//! operands: MACs = Π(size of every distinct index); one operand: a reduction, one FLOP per
-//! input element when indices are summed out.
+//! M · N FLOPs, scaling by alpha ≠ 1 another M · N, and by beta ≠ 1 (when C is given) another
+//! M · N. Einsum with two operands: MACs = Π(size of every distinct index); n ≥ 3 operands are
+//! counted as (n − 1) pairwise products over the whole index space (an upper bound); one
+//! operand: one FLOP per visited element when an index is summed out, else 0.
 
 use std::collections::HashMap;
 
@@ -235,10 +236,15 @@ fn cost_einsum(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
     let all = mul(&e.sizes.values().copied().collect::<Vec<_>>())?;
     match e.operands.len() {
         1 => {
-            // A transpose, trace or sum: adds only when indices are summed out.
-            let n_in = cx.numel(0)?;
-            let n_out = numel(out[0].shape.as_deref().ok_or(OpError::Unknown)?)?;
-            Ok(Cost::flops(if n_out < n_in { n_in } else { 0 }))
+            // A transpose, diagonal, trace or sum: one add per visited element when an index
+            // is summed out (a repeated letter visits a diagonal, not the whole input).
+            let summed = e.operands[0].iter().any(|c| !e.output.contains(c));
+            let mut letters = e.operands[0].clone();
+            letters.sort_unstable();
+            letters.dedup();
+            let visited = mul(&letters.iter().map(|c| e.sizes[c]).collect::<Vec<_>>())?;
+            let _ = out;
+            Ok(Cost::flops(if summed { visited } else { 0 }))
         }
         // Evaluated pairwise without reordering: (operands − 1) products over the full index space.
         n => Cost::products(mul(&[all, n as u64 - 1])?, 0),
@@ -299,5 +305,10 @@ mod tests {
         );
         assert_eq!(r.shape, vec![3, 5, 2]);
         assert_eq!(r.cost.macs, 3 * 5 * 7 * 2);
+        // One operand: a trace visits the 6-element diagonal; a diagonal copy adds nothing.
+        let r = run1("Einsum", &[f32t(&[6, 6])], &[a_str("equation", "ii->")]);
+        assert_eq!((r.shape.clone(), r.cost.flops), (vec![], 6));
+        let r = run1("Einsum", &[f32t(&[6, 6])], &[a_str("equation", "ii->i")]);
+        assert_eq!((r.shape.clone(), r.cost.flops), (vec![6], 0));
     }
 }

@@ -7,26 +7,38 @@
 use super::{axis, numel, Cost, Ctx, OpDef, OpError, Tensor};
 use crate::graph::DType;
 
-/// FLOPs per input element.
+/// FLOPs per input element, before optional inputs.
 ///
 /// Statistics: mean (1 add), centring (1 sub), variance (1 mul + 1 add), scaling by 1/σ (1 mul)
-/// = 5; an affine scale adds 1 and a shift 1. Inference BatchNormalization is folded to one
-/// multiply and one add per element (per-channel factors precomputed) = 2. Softmax: max (1),
-/// subtract (1), exp (1), sum (1), divide (1) = 5.
-pub fn flops_per_element(op: &str, has_bias: bool) -> Option<u64> {
+/// = 5; the affine scale adds 1 (and each optional shift or bias input 1 more, see
+/// [`optional_adds`]). RMS statistics: square (1), sum (1), scale by 1/rms (1) = 3. Inference
+/// BatchNormalization is folded to one multiply and one add per element (per-channel factors
+/// precomputed) = 2. Softmax: max (1), subtract (1), exp (1), sum (1), divide (1) = 5. Skip
+/// variants add the residual (1).
+pub fn flops_per_element(op: &str) -> Option<u64> {
     Some(match op {
         "BatchNormalization" => 2,
-        "LayerNormalization" => 6 + has_bias as u64,
+        "LayerNormalization" => 6,
         "GroupNormalization" | "InstanceNormalization" => 7,
         "MeanVarianceNormalization" => 5,
         "RMSNormalization" | "SimplifiedLayerNormalization" => 4,
-        "SkipSimplifiedLayerNormalization" => 5 + has_bias as u64,
-        "SkipLayerNormalization" => 7 + 1 + has_bias as u64,
+        "SkipSimplifiedLayerNormalization" => 5,
+        "SkipLayerNormalization" => 7,
         "LpNormalization" => 3,
         "Softmax" | "LogSoftmax" => 5,
         "Hardmax" => 1,
         _ => return None,
     })
+}
+
+/// Positions of optional inputs that add one FLOP per element when given (shift, bias).
+pub fn optional_adds(op: &str) -> &'static [usize] {
+    match op {
+        "LayerNormalization" => &[2],
+        "SkipLayerNormalization" => &[3, 4],
+        "SkipSimplifiedLayerNormalization" => &[3],
+        _ => &[],
+    }
 }
 
 /// Rules for the ops of this family.
@@ -36,7 +48,7 @@ pub fn lookup(op: &str) -> Option<OpDef> {
             infer: infer_layer_norm,
             cost: cost_norm,
         }),
-        _ if flops_per_element(op, false).is_some() && !op.starts_with("Skip") => Some(OpDef {
+        _ if flops_per_element(op).is_some() && !op.starts_with("Skip") => Some(OpDef {
             infer: infer_same,
             cost: cost_norm,
         }),
@@ -110,14 +122,11 @@ fn cost_norm(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
         return Ok(Cost::default());
     }
     let op = cx.node.op_type.as_str();
-    let has_bias = match op {
-        "LayerNormalization" => cx.opt(2).is_some(),
-        "SkipLayerNormalization" | "SkipSimplifiedLayerNormalization" => cx
-            .opt(if op == "SkipLayerNormalization" { 4 } else { 3 })
-            .is_some(),
-        _ => false,
-    };
-    let per = flops_per_element(op, has_bias).unwrap_or(0);
+    let optional = optional_adds(op)
+        .iter()
+        .filter(|&&i| cx.opt(i).is_some())
+        .count() as u64;
+    let per = flops_per_element(op).unwrap_or(0) + optional;
     let n = numel(cx.shape(0)?)?;
     Ok(Cost::flops(n.checked_mul(per).ok_or_else(super::overflow)?))
 }

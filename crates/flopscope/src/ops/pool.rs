@@ -2,8 +2,9 @@
 //! See `docs/counting.md`, "Pooling and resampling".
 //!
 //! Windowed pools: one FLOP per window element per output (comparison or add); AveragePool adds
-//! one division per output. Global pools: one FLOP per input element (+ one division per output
-//! for the average). Resize: nearest 0; linear 3·(2^d − 1) and cubic 7·(4^d − 1)/3 FLOPs per
+//! one division per output; LpPool 2 per window element + 1 root per output. Global pools: one
+//! FLOP per input element (+ one division per output for the average; GlobalLpPool 2 per input
+//! element + 1 per output). Resize: nearest 0; linear 3·(2^d − 1) and cubic 7·(4^d − 1)/3 FLOPs per
 //! output element, d = number of axes whose size changes (separable 2- and 4-tap filters).
 
 use super::conv::window_out;

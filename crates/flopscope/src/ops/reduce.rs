@@ -119,7 +119,8 @@ fn fold_reduce(op: &str, v: &Values, shape: &[u64], axes: &[usize]) -> Option<Va
 }
 
 fn cost_reduce(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
-    if !cx.dtype(0)?.is_float() {
+    let noop = reduce_axes(cx, cx.rank(0)?)?.is_some_and(|a| a.is_empty());
+    if !cx.dtype(0)?.is_float() || noop {
         return Ok(Cost::default());
     }
     let n_in = cx.numel(0)?;
