@@ -236,6 +236,8 @@ pub fn analyze(
         };
         g.nodes.len()
     ];
+    // Value names, built only when a subgraph needs to look enclosing values up.
+    let names: std::cell::OnceCell<HashMap<&str, ValueId>> = std::cell::OnceCell::new();
     for &ni in &order {
         let node = &g.nodes[ni];
         let def = ops::lookup(&node.domain, &node.op_type);
@@ -257,10 +259,22 @@ pub fn analyze(
                 .iter()
                 .any(|i| i.is_some_and(|v| tensors[v].is_none()));
             match def {
-                None if node.op_type == "If" && node.domain.is_empty() => {
-                    match crate::control::infer_if(&cx, bindings, &|name| {
-                        lookup_name(g, &tensors, name).or_else(|| outer(name))
-                    }) {
+                None if node.domain.is_empty()
+                    && crate::control::lookup(&node.op_type).is_some() =>
+                {
+                    let rule = crate::control::lookup(&node.op_type).expect("checked");
+                    let names = names.get_or_init(|| {
+                        g.values
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| (v.name.as_str(), i))
+                            .collect()
+                    });
+                    let see = |name: &str| match names.get(name) {
+                        Some(&id) => tensors[id].clone(),
+                        None => outer(name),
+                    };
+                    match rule(&cx, bindings, &see) {
                         Ok((outs, cost)) => (outs, NodeStatus::Ok, cost),
                         Err(OpError::Unknown) => (vec![], NodeStatus::InputsUnknown, None),
                         Err(OpError::Invalid(msg)) => return Err(shape_err(node, msg)),
@@ -309,11 +323,6 @@ pub fn analyze(
         order,
         nodes,
     })
-}
-
-fn lookup_name(g: &Graph, tensors: &[Option<Tensor>], name: &str) -> Option<Tensor> {
-    let id = g.values.iter().position(|v| v.name == name)?;
-    tensors[id].clone()
 }
 
 fn shape_err(node: &crate::graph::Node, msg: String) -> Error {

@@ -163,3 +163,62 @@ pub fn relu_model(opset: i64, dims: &[&str]) -> pb::ModelProto {
         vec![],
     )
 }
+
+/// A GRAPH attribute.
+pub fn graph_attr(name: &str, g: pb::GraphProto) -> pb::AttributeProto {
+    pb::AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(pb::attribute_proto::AttributeType::Graph as i32),
+        g: Some(g),
+        ..Default::default()
+    }
+}
+
+/// An INT attribute.
+pub fn int_attr(name: &str, v: i64) -> pb::AttributeProto {
+    pb::AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(pb::attribute_proto::AttributeType::Int as i32),
+        i: Some(v),
+        ..Default::default()
+    }
+}
+
+/// A subgraph (no initializers of its own).
+pub fn subgraph(
+    inputs: Vec<pb::ValueInfoProto>,
+    outputs: Vec<pb::ValueInfoProto>,
+    nodes: Vec<pb::NodeProto>,
+) -> pb::GraphProto {
+    pb::GraphProto {
+        name: Some("body".into()),
+        node: nodes,
+        input: inputs,
+        output: outputs,
+        ..Default::default()
+    }
+}
+
+/// A 0-D initializer of the given ONNX dtype code holding `v`.
+pub fn scalar_init(name: &str, dtype: i32, v: i64) -> pb::TensorProto {
+    pb::TensorProto {
+        name: Some(name.into()),
+        data_type: Some(dtype),
+        dims: vec![],
+        int64_data: if dtype == 7 { vec![v] } else { vec![] },
+        int32_data: if dtype == 7 { vec![] } else { vec![v as i32] },
+        ..Default::default()
+    }
+}
+
+/// A float32 initializer of the given dims with no data (declared only).
+pub fn float_init(name: &str, dims: &[i64]) -> pb::TensorProto {
+    let n: i64 = dims.iter().product();
+    pb::TensorProto {
+        name: Some(name.into()),
+        data_type: Some(1),
+        dims: dims.to_vec(),
+        raw_data: Some(vec![0u8; 4 * n as usize].into()),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,120 @@
+//! Loop, Scan and If are analysed through their bodies (docs/counting.md, "Control flow").
+
+mod common;
+
+use common::*;
+
+fn profile_json(m: &flopscope::onnx_pb::ModelProto, name: &str) -> serde_json::Value {
+    let d = tmpdir(name);
+    let p = write(&d, name, m);
+    let out = flopscope(&["profile", p.to_str().unwrap(), "-f", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn loop_costs_body_times_trip_count() {
+    // 5 iterations of v = v × W with v [1,8], W [8,8] (outer initializer): 5 · 64 MACs.
+    let body = subgraph(
+        vec![value("i", &[]), value("c", &[]), value("v", &["1", "8"])],
+        vec![
+            value("c_out", &[]),
+            value("v_out", &["1", "8"]),
+            value("scan", &["1", "8"]),
+        ],
+        vec![
+            node("Identity", "keep_going", &["c"], &["c_out"], vec![]),
+            node("MatMul", "step", &["v", "W"], &["v_out"], vec![]),
+            node("Relu", "emit", &["v_out"], &["scan"], vec![]),
+        ],
+    );
+    let m = model(
+        17,
+        vec![value("x", &["1", "8"])],
+        vec![value("final", &["1", "8"]), value("all", &["5", "1", "8"])],
+        vec![node(
+            "Loop",
+            "loop",
+            &["M", "cond", "x"],
+            &["final", "all"],
+            vec![graph_attr("body", body)],
+        )],
+        vec![
+            scalar_init("M", 7, 5),
+            scalar_init("cond", 9, 1),
+            float_init("W", &[8, 8]),
+        ],
+    );
+    let j = profile_json(&m, "loop");
+    assert_eq!(j["totals"]["macs"], 5 * 64);
+    assert_eq!(j["totals"]["flops"], 5 * (2 * 64 + 8));
+    assert_eq!(j["outputs"][1]["shape"], serde_json::json!([5, 1, 8]));
+    assert_eq!(j["totals"]["params"], 64);
+}
+
+#[test]
+fn scan_costs_body_times_length() {
+    // Running sum over 6 rows of [6,8]: state [8] + row [8] per step, then Relu of the state.
+    let body = subgraph(
+        vec![value("s", &["8"]), value("row", &["8"])],
+        vec![value("s_out", &["8"]), value("y", &["8"])],
+        vec![
+            node("Add", "acc", &["s", "row"], &["s_out"], vec![]),
+            node("Relu", "act", &["s_out"], &["y"], vec![]),
+        ],
+    );
+    let m = model(
+        17,
+        vec![value("s0", &["8"]), value("xs", &["6", "8"])],
+        vec![value("s_final", &["8"]), value("ys", &["6", "8"])],
+        vec![node(
+            "Scan",
+            "scan",
+            &["s0", "xs"],
+            &["s_final", "ys"],
+            vec![graph_attr("body", body), int_attr("num_scan_inputs", 1)],
+        )],
+        vec![],
+    );
+    let j = profile_json(&m, "scan");
+    assert_eq!(j["totals"]["flops"], 6 * (8 + 8));
+    assert_eq!(j["outputs"][1]["shape"], serde_json::json!([6, 8]));
+}
+
+#[test]
+fn if_takes_the_constant_branch() {
+    let branch = |op: &str, name: &str| {
+        subgraph(
+            vec![],
+            vec![value(&format!("{name}_y"), &["4", "4"])],
+            vec![node(op, name, &["x", "x"], &[&format!("{name}_y")], vec![])],
+        )
+    };
+    let m = model(
+        17,
+        vec![value("x", &["4", "4"])],
+        vec![value("y", &["4", "4"])],
+        vec![node(
+            "If",
+            "branch",
+            &["flag"],
+            &["y"],
+            vec![
+                graph_attr("then_branch", branch("MatMul", "mm")),
+                graph_attr("else_branch", branch("Add", "add")),
+            ],
+        )],
+        vec![scalar_init("flag", 9, 0)],
+    );
+    let j = profile_json(&m, "if");
+    // flag = false: the Add branch (16 FLOPs), not the MatMul one (64 MACs).
+    assert_eq!(
+        (j["totals"]["macs"].as_u64(), j["totals"]["flops"].as_u64()),
+        (Some(0), Some(16))
+    );
+}
