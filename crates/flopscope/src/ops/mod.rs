@@ -15,7 +15,9 @@ pub mod fold;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
+pub mod quant;
 pub mod reduce;
+pub mod rnn;
 pub mod shape;
 
 #[cfg(test)]
@@ -215,8 +217,12 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
             .or_else(|| pool::lookup(op_type))
             .or_else(|| reduce::lookup(op_type))
             .or_else(|| shape::lookup(op_type))
-            .or_else(|| attention::lookup(op_type)),
-        "com.microsoft" => attention::lookup_ms(op_type).or_else(|| norm::lookup_ms(op_type)),
+            .or_else(|| attention::lookup(op_type))
+            .or_else(|| quant::lookup(op_type))
+            .or_else(|| rnn::lookup(op_type)),
+        "com.microsoft" => attention::lookup_ms(op_type)
+            .or_else(|| norm::lookup_ms(op_type))
+            .or_else(|| quant::lookup(op_type)),
         _ => None,
     }
 }
