@@ -229,13 +229,14 @@ pub struct Value {
 /// Where an initializer's bytes are.
 #[derive(Clone, Debug)]
 pub enum TensorData {
-    /// Little-endian raw bytes, sliced from the memory map (no copy).
+    /// Little-endian raw bytes of a small tensor.
     Raw(Bytes),
     /// Typed fields (`int64_data`, `float_data`, …) decoded to numbers.
     Ints(Vec<i64>),
     /// Typed floating-point fields.
     Floats(Vec<f64>),
-    /// In an external file next to the model.
+    /// In a file: an external data file next to the model, or the model file itself for a
+    /// payload left on disk while reading (see `load::skeleton`).
     External {
         /// Resolved path (inside the model's folder).
         path: std::path::PathBuf,

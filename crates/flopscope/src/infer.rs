@@ -124,13 +124,22 @@ pub fn topo_order(g: &Graph) -> Result<Vec<usize>> {
             producer[o] = Some(i);
         }
     }
-    let by_name: HashMap<&str, ValueId> = g
-        .values
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| v.kind == ValueKind::NodeOutput)
-        .map(|(i, v)| (v.name.as_str(), i))
-        .collect();
+    // Only graphs with subgraphs need names (bodies read enclosing values by name).
+    let has_bodies = g.nodes.iter().any(|n| {
+        n.attrs
+            .values()
+            .any(|a| matches!(a, Attr::Graph(_) | Attr::Graphs(_)))
+    });
+    let by_name: HashMap<&str, ValueId> = if has_bodies {
+        g.values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.kind == ValueKind::NodeOutput)
+            .map(|(i, v)| (v.name.as_str(), i))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let mut users: Vec<Vec<usize>> = vec![Vec::new(); g.nodes.len()];
     let mut indeg = vec![0usize; g.nodes.len()];
     for (i, n) in g.nodes.iter().enumerate() {
@@ -141,7 +150,11 @@ pub fn topo_order(g: &Graph) -> Result<Vec<usize>> {
             .filter_map(|&v| producer[v])
             .collect();
         // Subgraphs read enclosing values by name: those are dependencies too.
-        for name in outer_names(n) {
+        for name in if has_bodies {
+            outer_names(n)
+        } else {
+            Vec::new()
+        } {
             if let Some(&v) = by_name.get(name.as_str()) {
                 deps.extend(producer[v]);
             }
@@ -198,6 +211,55 @@ fn outer_names(n: &crate::graph::Node) -> Vec<String> {
     out
 }
 
+/// A graph prepared for repeated analysis (formula fitting runs it at many sizes): dependency
+/// order, operator rules and initializer tensors are computed once.
+pub struct Prepared<'g> {
+    graph: &'g Graph,
+    order: Vec<usize>,
+    rules: Vec<Option<ops::OpDef>>,
+    initializers: Vec<(ValueId, Tensor)>,
+}
+
+impl<'g> Prepared<'g> {
+    /// Orders the nodes (an error names a node on a cycle) and decodes small constants.
+    pub fn new(graph: &'g Graph) -> Result<Prepared<'g>> {
+        let order = topo_order(graph)?;
+        let rules = graph
+            .nodes
+            .iter()
+            .map(|n| ops::lookup(&n.domain, &n.op_type))
+            .collect();
+        let initializers = graph
+            .initializers
+            .iter()
+            .map(|init| {
+                let t = Tensor {
+                    dtype: init.dtype,
+                    shape: Some(init.dims.clone()),
+                    value: decode_values(init).map(Rc::new),
+                };
+                (init.value, t)
+            })
+            .collect();
+        Ok(Prepared {
+            graph,
+            order,
+            rules,
+            initializers,
+        })
+    }
+
+    /// Runs shape inference and costing; see [`analyze`].
+    pub fn analyze(
+        &self,
+        inputs: &HashMap<ValueId, Shape>,
+        bindings: &HashMap<String, u64>,
+        outer: &dyn Fn(&str) -> Option<Tensor>,
+    ) -> Result<Analysis> {
+        run(self, inputs, bindings, outer)
+    }
+}
+
 /// Runs shape inference and costing over `g`.
 ///
 /// `inputs` gives each graph input's concrete shape; `bindings` resolves symbolic dims in
@@ -209,24 +271,29 @@ pub fn analyze(
     bindings: &HashMap<String, u64>,
     outer: &dyn Fn(&str) -> Option<Tensor>,
 ) -> Result<Analysis> {
-    let order = topo_order(g)?;
+    Prepared::new(g)?.analyze(inputs, bindings, outer)
+}
+
+fn run(
+    p: &Prepared,
+    inputs: &HashMap<ValueId, Shape>,
+    bindings: &HashMap<String, u64>,
+    outer: &dyn Fn(&str) -> Option<Tensor>,
+) -> Result<Analysis> {
+    let g = p.graph;
+    let order = p.order.clone();
     let mut tensors: Vec<Option<Tensor>> = vec![None; g.values.len()];
     for (id, v) in g.values.iter().enumerate() {
         tensors[id] = match &v.kind {
             ValueKind::Input => inputs
                 .get(&id)
                 .map(|s| Tensor::new(v.dtype.unwrap_or(DType::F32), s.clone())),
-            ValueKind::Initializer(i) => {
-                let init = &g.initializers[*i];
-                Some(Tensor {
-                    dtype: init.dtype,
-                    shape: Some(init.dims.clone()),
-                    value: decode_values(init).map(Rc::new),
-                })
-            }
             ValueKind::Outer => outer(&v.name),
-            ValueKind::NodeOutput => None,
+            ValueKind::Initializer(_) | ValueKind::NodeOutput => None,
         };
+    }
+    for (id, t) in &p.initializers {
+        tensors[*id] = Some(t.clone());
     }
     let opset = g.opset();
     let mut nodes = vec![
@@ -240,7 +307,7 @@ pub fn analyze(
     let names: std::cell::OnceCell<HashMap<&str, ValueId>> = std::cell::OnceCell::new();
     for &ni in &order {
         let node = &g.nodes[ni];
-        let def = ops::lookup(&node.domain, &node.op_type);
+        let def = p.rules[ni];
         let (outs, status, cost) = {
             let cx = Ctx {
                 node,

@@ -148,7 +148,8 @@ pub fn profile_graph(g: &Graph, model: profile::ModelInfo, opts: &Options) -> Re
         m
     };
     let no_outer = |_: &str| None;
-    let a = infer::analyze(g, &input_shapes(&bindings), &bindings, &no_outer)?;
+    let prepared = infer::Prepared::new(g)?;
+    let a = prepared.analyze(&input_shapes(&bindings), &bindings, &no_outer)?;
     let sorted: BTreeMap<String, u64> = bindings.iter().map(|(k, v)| (k.clone(), *v)).collect();
     let mut p = profile::build(g, &a, model.clone(), sorted);
     for &v in &g.inputs {
@@ -165,14 +166,16 @@ pub fn profile_graph(g: &Graph, model: profile::ModelInfo, opts: &Options) -> Re
             for (s, &x) in syms.iter().zip(pt) {
                 b.insert(s.clone(), x);
             }
-            let a = infer::analyze(g, &input_shapes(&b), &b, &no_outer).map_err(|e| {
-                let at: Vec<String> = syms
-                    .iter()
-                    .zip(pt)
-                    .map(|(s, x)| format!("{s}={x}"))
-                    .collect();
-                format!("at {}: {e}", at.join(", "))
-            })?;
+            let a = prepared
+                .analyze(&input_shapes(&b), &b, &no_outer)
+                .map_err(|e| {
+                    let at: Vec<String> = syms
+                        .iter()
+                        .zip(pt)
+                        .map(|(s, x)| format!("{s}={x}"))
+                        .collect();
+                    format!("at {}: {e}", at.join(", "))
+                })?;
             profile::cost_sums(g, &a)
                 .map(|t| t.to_vec())
                 .ok_or_else(|| "some node costs are unknown".to_string())

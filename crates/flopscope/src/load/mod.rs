@@ -2,5 +2,6 @@
 
 pub mod external;
 pub mod onnx;
+pub mod skeleton;
 
 pub use self::onnx::{load_onnx, LoadedModel, WeightsStatus};

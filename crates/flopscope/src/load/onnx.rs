@@ -1,4 +1,5 @@
-//! ONNX protobuf reader: memory-maps the file and decodes it without copying weight bytes.
+//! ONNX protobuf reader: decodes the model's structure; large weight payloads stay on disk
+//! (see [`super::skeleton`]) and are referred to by offset.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -65,11 +66,10 @@ pub fn load_onnx(path: &Path) -> Result<LoadedModel> {
     if meta.len() == 0 {
         return Err(malformed("the file is empty".into()));
     }
-    // SAFETY: the map is read-only; a file changed underneath us could yield garbage, which the
-    // decoder treats like any malformed input (it never trusts lengths without bounds checks).
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    let bytes = Bytes::from_owner(map);
-    let model = pb::ModelProto::decode(bytes).map_err(|e| malformed(decode_reason(&e)))?;
+    let skeleton = super::skeleton::read(file, meta.len())
+        .map_err(|r| malformed(format!("{r}; the file is truncated or not ONNX")))?;
+    let model = pb::ModelProto::decode(Bytes::from(skeleton.bytes))
+        .map_err(|e| malformed(decode_reason(&e)))?;
     let Some(gp) = model.graph.as_ref() else {
         return Err(malformed(
             "no graph in the file (is it an ONNX model?)".into(),
@@ -111,6 +111,8 @@ pub fn load_onnx(path: &Path) -> Result<LoadedModel> {
         base,
         opsets,
         depth: 0,
+        model_path: path.to_path_buf(),
+        payloads: skeleton.payloads,
     };
     let graph = cx.graph(gp, None)?;
     let weights = weights_status(&graph);
@@ -150,6 +152,10 @@ struct Converter {
     base: PathBuf,
     opsets: HashMap<String, i64>,
     depth: usize,
+    /// The model file, where skipped payloads live.
+    model_path: PathBuf,
+    /// Main-graph initializer index → (offset, length) of its payload left on disk.
+    payloads: HashMap<usize, (u64, u64)>,
 }
 
 /// Value names visible from an enclosing graph.
@@ -195,7 +201,12 @@ impl Converter {
             }
             let idx = g.initializers.len();
             let id = add(&mut g, &mut ids, name, ValueKind::Initializer(idx));
-            let init = self.tensor(t, id)?;
+            let payload = if self.depth == 1 {
+                self.payloads.get(&idx).copied()
+            } else {
+                None
+            };
+            let init = self.tensor(t, id, payload)?;
             g.values[id].dtype = Some(init.dtype);
             g.values[id].shape = Some(init.dims.iter().map(|&d| Dim::Known(d)).collect());
             g.initializers.push(init);
@@ -268,11 +279,17 @@ impl Converter {
                 }
             }
         }
-        let visible = merged_scope(&ids, outer);
+        // Names visible to subgraphs: built only when a node carries one.
+        let mut visible: Option<HashMap<String, ValueId>> = None;
         for (i, n) in gp.node.iter().enumerate() {
             let mut attrs = HashMap::new();
             for a in &n.attribute {
-                let v = self.attr(a, &visible)?;
+                let vis: &HashMap<String, ValueId> = if a.g.is_some() || !a.graphs.is_empty() {
+                    visible.get_or_insert_with(|| merged_scope(&ids, outer))
+                } else {
+                    &EMPTY
+                };
+                let v = self.attr(a, vis)?;
                 attrs.insert(a.name().to_string(), v);
             }
             let name = node_name(n, i);
@@ -308,7 +325,12 @@ impl Converter {
         Ok(g)
     }
 
-    fn tensor(&self, t: &pb::TensorProto, value: ValueId) -> Result<Initializer> {
+    fn tensor(
+        &self,
+        t: &pb::TensorProto,
+        value: ValueId,
+        payload: Option<(u64, u64)>,
+    ) -> Result<Initializer> {
         let name = t.name();
         let mut dims = Vec::with_capacity(t.dims.len());
         for &d in &t.dims {
@@ -330,13 +352,15 @@ impl Converter {
                     "tensor '{name}' has dims {dims:?} whose size overflows 64 bits"
                 ))
             })?;
-        if let Some(raw) = &t.raw_data {
-            if dtype.bits() > 0 && raw.len() as u64 != bytes {
-                return Err(Error::Invalid(format!(
-                    "tensor '{name}' holds {} bytes but its dims {dims:?} of {dtype} need {bytes}",
-                    raw.len()
-                )));
-            }
+        let stored = match (payload, &t.raw_data) {
+            (Some((_, n)), _) => Some(n),
+            (None, Some(raw)) => Some(raw.len() as u64),
+            _ => None,
+        };
+        if let Some(n) = stored.filter(|&n| dtype.bits() > 0 && n != bytes) {
+            return Err(Error::Invalid(format!(
+                "tensor '{name}' holds {n} bytes but its dims {dims:?} of {dtype} need {bytes}"
+            )));
         }
         let external = t.data_location == Some(pb::tensor_proto::DataLocation::External as i32);
         let data = if external {
@@ -367,6 +391,13 @@ impl Converter {
                 )));
             }
             crate::load::external::resolve(&self.base, name, location, offset, length)?
+        } else if let Some((offset, n)) = payload {
+            TensorData::External {
+                path: self.model_path.clone(),
+                offset,
+                length: Some(n),
+                present: true,
+            }
         } else if let Some(raw) = &t.raw_data {
             TensorData::Raw(raw.clone())
         } else if !t.int64_data.is_empty() {
@@ -406,7 +437,7 @@ impl Converter {
                     .collect(),
             ),
             T::Tensor => match &a.t {
-                Some(t) => Attr::Tensor(Box::new(self.tensor(t, usize::MAX)?)),
+                Some(t) => Attr::Tensor(Box::new(self.tensor(t, usize::MAX, None)?)),
                 None => Attr::Other,
             },
             T::Graph => match &a.g {
@@ -440,6 +471,9 @@ impl Converter {
         })
     }
 }
+
+static EMPTY: std::sync::LazyLock<HashMap<String, ValueId>> =
+    std::sync::LazyLock::new(HashMap::new);
 
 fn merged_scope(ids: &HashMap<String, ValueId>, outer: Scope<'_>) -> HashMap<String, ValueId> {
     let mut m = outer.cloned().unwrap_or_default();
