@@ -55,7 +55,7 @@ fn chain(blocks: usize) -> Graph {
                 domain: String::new(),
                 inputs: ins.into_iter().map(Some).collect(),
                 outputs: vec![Some(out)],
-                attrs: HashMap::new(),
+                attrs: Default::default(),
                 scope: vec![format!("block{b}")],
             });
             out

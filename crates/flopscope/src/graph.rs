@@ -289,6 +289,9 @@ pub enum Attr {
     Other,
 }
 
+/// Attributes of a node by name, with a fast hasher (seeded per process: names come from files).
+pub type Attrs = HashMap<String, Attr, foldhash::fast::RandomState>;
+
 /// One operator application.
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -303,7 +306,7 @@ pub struct Node {
     /// Outputs; `None` for an omitted optional output.
     pub outputs: Vec<Option<ValueId>>,
     /// Attributes by name.
-    pub attrs: HashMap<String, Attr>,
+    pub attrs: Attrs,
     /// Module path the exporter recorded (`["layer1", "layer1.0", "conv1"]`).
     pub scope: Vec<String>,
 }

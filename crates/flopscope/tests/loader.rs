@@ -38,7 +38,7 @@ fn model_with(weights: Vec<u8>, shape: Vec<u8>) -> pb::ModelProto {
                 },
             ],
             initializer: vec![
-                tensor("w", 1, &[128, 64], weights),
+                tensor("w", 1, &[128, 8192], weights),
                 tensor("shape", 7, &[1], shape),
             ],
             input: vec![pb::ValueInfoProto {
@@ -77,7 +77,8 @@ fn large_payloads_stay_on_disk_and_small_constants_fold() {
     let dir = std::env::temp_dir().join(format!("flopscope-loader-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("m.onnx");
-    let weights: Vec<u8> = (0..128 * 64 * 4).map(|i| (i % 251) as u8).collect();
+    // 4 MiB of weights: above the size up to which files are read whole.
+    let weights: Vec<u8> = (0..128 * 8192 * 4).map(|i| (i % 251) as u8).collect();
     let bytes = model_with(weights.clone(), (-1i64).to_le_bytes().to_vec()).encode_to_vec();
     std::fs::write(&path, &bytes).unwrap();
 
@@ -102,11 +103,11 @@ fn large_payloads_stay_on_disk_and_small_constants_fold() {
         }
         other => panic!("weights were read into memory: {other:?}"),
     }
-    // The 8-byte shape constant stays inline and folds: Reshape(y, [-1]) → [2·64].
+    // The 8-byte shape constant stays inline and folds: Reshape(y, [-1]) → [2·8192].
     let p = flopscope::profile_path(&path, &flopscope::Options::default()).unwrap();
-    assert_eq!(p.outputs[0].shape, Some(vec![128]));
-    assert_eq!(p.totals.macs, 2 * 128 * 64);
-    assert_eq!(p.totals.params, 128 * 64);
+    assert_eq!(p.outputs[0].shape, Some(vec![2 * 8192]));
+    assert_eq!(p.totals.macs, 2 * 128 * 8192);
+    assert_eq!(p.totals.params, 128 * 8192);
 
     // A payload cut short is an error, not a silent zero.
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();

@@ -1,22 +1,69 @@
 //! External tensor data (`data_location = EXTERNAL`): where the bytes are, refused if outside the model's folder.
 
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::graph::TensorData;
 
-/// Resolves an external-data reference of tensor `tensor` relative to `base` (the model's folder).
-///
-/// `location` must be a relative path that stays inside `base`: absolute paths, `..` and
-/// symlinks leading out are refused, because a model file must not make us read files it was
-/// not given. A missing file is not an error: the analysis runs from the declared dims.
-pub fn resolve(
-    base: &Path,
-    tensor: &str,
-    location: &str,
-    offset: u64,
-    length: Option<u64>,
-) -> Result<TensorData> {
+/// Resolves external-data references of one model, checking each distinct file once.
+pub struct Resolver {
+    base: PathBuf,
+    /// Location → the file's length (`None`: absent) or why it is refused.
+    files: HashMap<String, std::result::Result<Option<u64>, String>>,
+}
+
+impl Resolver {
+    /// A resolver for a model in folder `base`.
+    pub fn new(base: PathBuf) -> Resolver {
+        Resolver {
+            base,
+            files: HashMap::new(),
+        }
+    }
+
+    /// Resolves the external data of tensor `tensor`.
+    ///
+    /// `location` must be a relative path that stays inside the model's folder: absolute
+    /// paths, `..` and symlinks leading out are refused, because a model file must not make us
+    /// read files it was not given. A missing file is not an error: the analysis runs from the
+    /// declared dims.
+    pub fn resolve(
+        &mut self,
+        tensor: &str,
+        location: &str,
+        offset: u64,
+        length: Option<u64>,
+    ) -> Result<TensorData> {
+        let base = &self.base;
+        let file = self
+            .files
+            .entry(location.to_string())
+            .or_insert_with(|| check(base, location))
+            .clone();
+        let file_len = file.map_err(|why| Error::Invalid(format!("tensor '{tensor}': {why}")))?;
+        if let Some(n) = file_len {
+            match offset.checked_add(length.unwrap_or(0)) {
+                Some(end) if end <= n => {}
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "tensor '{tensor}': external data range (offset {offset}, length {}) is beyond the end of '{location}' ({n} bytes)",
+                        length.unwrap_or(0)
+                    )))
+                }
+            }
+        }
+        Ok(TensorData::External {
+            path: self.base.join(location),
+            offset,
+            length,
+            present: file_len.is_some(),
+        })
+    }
+}
+
+/// The length of the file at `location` under `base` (`None` when absent), or why it is refused.
+fn check(base: &Path, location: &str) -> std::result::Result<Option<u64>, String> {
     let rel = Path::new(location);
     let escapes = location.is_empty()
         || rel.components().any(|c| {
@@ -26,43 +73,28 @@ pub fn resolve(
             )
         });
     if escapes {
-        return Err(Error::Invalid(format!(
-            "tensor '{tensor}': external data location '{location}' is outside the model's folder"
-        )));
+        return Err(format!(
+            "external data location '{location}' is outside the model's folder"
+        ));
     }
     let path = base.join(rel);
-    let present = match std::fs::metadata(&path) {
+    match std::fs::metadata(&path) {
         Ok(meta) => {
             // A symlink may still lead out of the folder: compare canonical paths.
             let inside = match (path.canonicalize(), base.canonicalize()) {
                 (Ok(p), Ok(b)) => p.starts_with(b),
                 _ => false,
             };
-            if !inside {
-                return Err(Error::Invalid(format!(
-                    "tensor '{tensor}': external data location '{location}' leads outside the model's folder"
-                )));
-            }
-            let end = offset.checked_add(length.unwrap_or(0));
-            match end {
-                Some(end) if end <= meta.len() => true,
-                _ => {
-                    return Err(Error::Invalid(format!(
-                        "tensor '{tensor}': external data range (offset {offset}, length {}) is beyond the end of '{location}' ({} bytes)",
-                        length.unwrap_or(0),
-                        meta.len()
-                    )))
-                }
+            if inside {
+                Ok(Some(meta.len()))
+            } else {
+                Err(format!(
+                    "external data location '{location}' leads outside the model's folder"
+                ))
             }
         }
-        Err(_) => false,
-    };
-    Ok(TensorData::External {
-        path,
-        offset,
-        length,
-        present,
-    })
+        Err(_) => Ok(None),
+    }
 }
 
 /// Reads at most `max_bytes` of an external tensor (used only for small integer constants).
@@ -84,9 +116,9 @@ mod tests {
 
     #[test]
     fn refuses_escaping_locations() {
-        let base = Path::new("/tmp");
+        let mut r = Resolver::new(PathBuf::from("/tmp"));
         for loc in ["../../etc/passwd", "/etc/passwd", "a/../../b", ""] {
-            let err = resolve(base, "w", loc, 0, None).unwrap_err();
+            let err = r.resolve("w", loc, 0, None).unwrap_err();
             assert!(err.to_string().contains("outside"), "{loc}: {err}");
         }
     }
@@ -94,7 +126,10 @@ mod tests {
     #[test]
     fn missing_file_is_absent_not_error() {
         let dir = std::env::temp_dir();
-        match resolve(&dir, "w", "flopscope-no-such-file.data", 0, Some(4)).unwrap() {
+        match Resolver::new(dir)
+            .resolve("w", "flopscope-no-such-file.data", 0, Some(4))
+            .unwrap()
+        {
             TensorData::External { present, .. } => assert!(!present),
             other => panic!("unexpected {other:?}"),
         }

@@ -2,6 +2,9 @@
 //! (see [`super::skeleton`]) and are referred to by offset.
 
 use std::collections::HashMap;
+
+/// A map with a fast hasher that is still seeded per process (names come from the file).
+type NameMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -108,7 +111,7 @@ pub fn load_onnx(path: &Path) -> Result<LoadedModel> {
         base
     };
     let mut cx = Converter {
-        base,
+        resolver: super::external::Resolver::new(base),
         opsets,
         depth: 0,
         model_path: path.to_path_buf(),
@@ -149,7 +152,7 @@ fn weights_status(g: &Graph) -> WeightsStatus {
 }
 
 struct Converter {
-    base: PathBuf,
+    resolver: super::external::Resolver,
     opsets: HashMap<String, i64>,
     depth: usize,
     /// The model file, where skipped payloads live.
@@ -159,7 +162,7 @@ struct Converter {
 }
 
 /// Value names visible from an enclosing graph.
-type Scope<'a> = Option<&'a HashMap<String, ValueId>>;
+type Scope<'a> = Option<&'a NameMap<String, ValueId>>;
 use crate::graph::ValueId;
 
 impl Converter {
@@ -175,10 +178,10 @@ impl Converter {
             opsets: self.opsets.clone(),
             ..Graph::default()
         };
-        let mut ids: HashMap<String, ValueId> = HashMap::new();
+        let mut ids: NameMap<String, ValueId> = NameMap::default();
         fn add(
             g: &mut Graph,
-            ids: &mut HashMap<String, ValueId>,
+            ids: &mut NameMap<String, ValueId>,
             name: &str,
             kind: ValueKind,
         ) -> ValueId {
@@ -280,11 +283,11 @@ impl Converter {
             }
         }
         // Names visible to subgraphs: built only when a node carries one.
-        let mut visible: Option<HashMap<String, ValueId>> = None;
+        let mut visible: Option<NameMap<String, ValueId>> = None;
         for (i, n) in gp.node.iter().enumerate() {
-            let mut attrs = HashMap::new();
+            let mut attrs = crate::graph::Attrs::default();
             for a in &n.attribute {
-                let vis: &HashMap<String, ValueId> = if a.g.is_some() || !a.graphs.is_empty() {
+                let vis: &NameMap<String, ValueId> = if a.g.is_some() || !a.graphs.is_empty() {
                     visible.get_or_insert_with(|| merged_scope(&ids, outer))
                 } else {
                     &EMPTY
@@ -326,7 +329,7 @@ impl Converter {
     }
 
     fn tensor(
-        &self,
+        &mut self,
         t: &pb::TensorProto,
         value: ValueId,
         payload: Option<(u64, u64)>,
@@ -390,7 +393,7 @@ impl Converter {
                     length.unwrap_or(0)
                 )));
             }
-            crate::load::external::resolve(&self.base, name, location, offset, length)?
+            self.resolver.resolve(name, location, offset, length)?
         } else if let Some((offset, n)) = payload {
             TensorData::External {
                 path: self.model_path.clone(),
@@ -421,7 +424,7 @@ impl Converter {
         })
     }
 
-    fn attr(&mut self, a: &pb::AttributeProto, visible: &HashMap<String, ValueId>) -> Result<Attr> {
+    fn attr(&mut self, a: &pb::AttributeProto, visible: &NameMap<String, ValueId>) -> Result<Attr> {
         use pb::attribute_proto::AttributeType as T;
         let ty = a.r#type();
         Ok(match ty {
@@ -472,10 +475,10 @@ impl Converter {
     }
 }
 
-static EMPTY: std::sync::LazyLock<HashMap<String, ValueId>> =
-    std::sync::LazyLock::new(HashMap::new);
+static EMPTY: std::sync::LazyLock<NameMap<String, ValueId>> =
+    std::sync::LazyLock::new(NameMap::default);
 
-fn merged_scope(ids: &HashMap<String, ValueId>, outer: Scope<'_>) -> HashMap<String, ValueId> {
+fn merged_scope(ids: &NameMap<String, ValueId>, outer: Scope<'_>) -> NameMap<String, ValueId> {
     let mut m = outer.cloned().unwrap_or_default();
     m.extend(ids.iter().map(|(k, v)| (k.clone(), *v)));
     m

@@ -5,6 +5,7 @@
 //! touching the few header bytes before each weight maps a whole folio (up to 2 MiB) into the
 //! process, so resident memory grew with the number of weights (150 MiB for BERT-base with
 //! embedded weights). Buffered reads never map the file: memory stays that of the graph.
+//! Files of at most [`READ_WHOLE`] bytes are simply read whole.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -12,6 +13,10 @@ use std::io::{BufReader, Read};
 
 /// Payloads at or above this size are skipped; smaller ones (shape constants) stay inline.
 const SKIP_AT: u64 = 1024;
+
+/// Files up to this size are read whole and decoded as they are: walking them would cost more
+/// than it saves, and their memory is bounded by this size.
+pub const READ_WHOLE: u64 = 4 << 20;
 
 /// The model's bytes without its large weight payloads.
 #[derive(Debug, Default)]
@@ -116,7 +121,7 @@ fn walk(
     mut nested: impl FnMut(&mut Reader, u64, &mut Vec<u8>) -> Result<(), String>,
 ) -> Result<(), String> {
     while r.pos < end {
-        let mut tag_bytes = Vec::with_capacity(2);
+        let mut tag_bytes = Vec::new();
         let tag = r.varint(&mut tag_bytes)?;
         let (num, wire) = (tag >> 3, tag & 7);
         if num == field && wire == 2 {
@@ -140,7 +145,15 @@ fn walk(
 }
 
 /// Reads `file` (of `len` bytes) into a [`Skeleton`].
-pub fn read(file: File, len: u64) -> Result<Skeleton, String> {
+pub fn read(mut file: File, len: u64) -> Result<Skeleton, String> {
+    if len <= READ_WHOLE {
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+        return Ok(Skeleton {
+            bytes,
+            payloads: HashMap::new(),
+        });
+    }
     let mut r = Reader {
         inner: BufReader::with_capacity(64 * 1024, file),
         pos: 0,

@@ -1,6 +1,5 @@
 //! Helpers for operator unit tests: run one op on given input tensors.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{lookup, Cost, Ctx, OpError, Tensor, Values};
@@ -72,7 +71,7 @@ fn run_in(
         domain: domain.into(),
         inputs: (0..inputs.len()).map(Some).collect(),
         outputs: vec![Some(100), Some(101), Some(102)],
-        attrs: attrs.iter().cloned().collect::<HashMap<_, _>>(),
+        attrs: attrs.iter().cloned().collect(),
         scope: vec![],
     };
     let mut graph = Graph::default();
