@@ -9,7 +9,17 @@ use common::*;
 
 #[test]
 fn every_inferred_shape_matches_onnx_runtime() {
-    let dir = data().join("runtime_shapes");
+    // The six shared exports, then the broader corpus (51 exports, scripts/make_extra_models.py).
+    let checked = check_folder("runtime_shapes", "models");
+    assert!(checked > 3000, "checked {checked}");
+    let checked = check_folder("extra/runtime_shapes", "extra");
+    assert!(checked > 20000, "checked {checked}");
+}
+
+/// Checks every shapes file of `shapes_dir` against the models of `models_dir`; returns the
+/// number of values compared.
+fn check_folder(shapes_dir: &str, models_dir: &str) -> usize {
+    let dir = data().join(shapes_dir);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -38,7 +48,8 @@ fn every_inferred_shape_matches_onnx_runtime() {
                 })
                 .collect(),
         };
-        let m = flopscope::load::load_onnx(&model(name)).unwrap();
+        let m = flopscope::load::load_onnx(&data().join(models_dir).join(format!("{name}.onnx")))
+            .unwrap();
         let g = &m.graph;
         let ids: HashMap<String, Vec<u64>> = opts
             .inputs
@@ -51,6 +62,12 @@ fn every_inferred_shape_matches_onnx_runtime() {
             .map(|&v| (v, ids[&g.values[v].name].clone()))
             .collect();
         let a = flopscope::infer::analyze(g, &shapes, &HashMap::new(), &|_| None).unwrap();
+        let by_name: HashMap<&str, usize> = g
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.name.as_str(), i))
+            .collect();
         for (value, want) in doc["shapes"].as_object().unwrap() {
             let want: Vec<u64> = want
                 .as_array()
@@ -58,7 +75,7 @@ fn every_inferred_shape_matches_onnx_runtime() {
                 .iter()
                 .map(|d| d.as_u64().unwrap())
                 .collect();
-            let id = g.values.iter().position(|v| &v.name == value).unwrap();
+            let id = by_name[value.as_str()];
             let got = a.tensors[id].as_ref().and_then(|t| t.shape.clone());
             assert_eq!(
                 got.as_ref(),
@@ -76,5 +93,5 @@ fn every_inferred_shape_matches_onnx_runtime() {
             checked += 1;
         }
     }
-    assert!(checked > 3000, "checked {checked}");
+    checked
 }

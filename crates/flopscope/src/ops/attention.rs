@@ -13,9 +13,16 @@ use super::{invalid, mul, Cost, Ctx, OpDef, OpError, Tensor};
 
 /// Default-domain rules.
 pub fn lookup(op: &str) -> Option<OpDef> {
-    (op == "Attention").then_some(OpDef {
-        infer: infer_onnx,
-        cost: cost_onnx,
+    Some(match op {
+        "Attention" => OpDef {
+            infer: infer_onnx,
+            cost: cost_onnx,
+        },
+        "RotaryEmbedding" => OpDef {
+            infer: infer_rotary,
+            cost: cost_rotary,
+        },
+        _ => return None,
     })
 }
 
@@ -29,6 +36,10 @@ pub fn lookup_ms(op: &str) -> Option<OpDef> {
         "Attention" => OpDef {
             infer: infer_ms_attention,
             cost: cost_ms_attention,
+        },
+        "RotaryEmbedding" => OpDef {
+            infer: infer_rotary,
+            cost: cost_rotary,
         },
         _ => return None,
     })
@@ -206,6 +217,30 @@ fn cost_ms_attention(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     })
 }
 
+/// Rotary position embedding: output shaped like X.
+fn infer_rotary(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
+    Ok(vec![Tensor::new(cx.dtype(0)?, cx.shape(0)?.to_vec())])
+}
+
+/// 3 FLOPs per rotated element: x · cos + rotate(x) · sin (the sign flip of the rotation is
+/// folded into the add). With `rotary_embedding_dim` = r < head size d, only r/d of X rotates.
+fn cost_rotary(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let x = cx.shape(0)?;
+    let n = mul(x)?;
+    let r = cx.node.attr_int("rotary_embedding_dim", 0);
+    let head = match (x.len(), cx.node.attr_int("num_heads", 0)) {
+        (4, _) => x[3],
+        (3, h) if h > 0 => x[2] / h as u64,
+        _ => 0,
+    };
+    let rotated = if r > 0 && head > 0 && (r as u64) < head {
+        n / head * r as u64
+    } else {
+        n
+    };
+    Ok(Cost::flops(mul(&[rotated, 3])?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
@@ -219,6 +254,24 @@ mod tests {
         };
         assert_eq!(at(128), 12 * 128 * 128 * 128);
         assert_eq!(at(256), 4 * at(128));
+    }
+
+    #[test]
+    fn rotary_embedding_rotates_all_or_part_of_each_head() {
+        // [1, 4, 32, 16]: 2048 elements × 3; with rotary_embedding_dim 8 half of each head.
+        let x = f32t(&[1, 4, 32, 16]);
+        let c = f32t(&[32, 8]);
+        let r = run1("RotaryEmbedding", &[x.clone(), c.clone(), c.clone()], &[]);
+        assert_eq!(
+            (r.shape.clone(), r.cost.flops),
+            (vec![1, 4, 32, 16], 2048 * 3)
+        );
+        let r = run1(
+            "RotaryEmbedding",
+            &[x, c.clone(), c],
+            &[a_int("rotary_embedding_dim", 8)],
+        );
+        assert_eq!(r.cost.flops, 1024 * 3);
     }
 
     #[test]
