@@ -4,7 +4,7 @@ fn main() {
     println!("cargo:rerun-if-changed={proto}");
     let fds = protox::compile([proto], ["proto"]).expect("onnx.proto compiles");
     let mut config = prost_build::Config::new();
-    // `bytes` fields become `bytes::Bytes`: decoding from a memory map slices weights without copying.
+    // `bytes` fields become `bytes::Bytes`: raw_data is sliced from the decoded buffer, not copied.
     config.bytes(["."]);
     config
         .compile_fds(fds)

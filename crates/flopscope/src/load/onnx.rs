@@ -48,7 +48,8 @@ pub struct LoadedModel {
     pub file_bytes: u64,
 }
 
-/// Reads an ONNX model. The file is memory-mapped; `raw_data` fields are slices of the map.
+/// Reads an ONNX model. Weight payloads stay on disk (see [`super::skeleton`]); small tensors are
+/// slices of the decoded buffer.
 pub fn load_onnx(path: &Path) -> Result<LoadedModel> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
