@@ -11,6 +11,10 @@ use flopscope::export::{
 };
 use flopscope::{Error, Options};
 
+// Loading decodes thousands of small protobuf strings: mimalloc makes that ~1.5-2x faster.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Parameters, MACs, FLOPs and memory of neural networks, layer by layer.
 #[derive(Parser)]
 #[command(name = "flopscope", version, about)]

@@ -7,6 +7,10 @@
 
 use std::time::Instant;
 
+// The allocator the `flopscope` binary uses, so the numbers are the CLI's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut files: Vec<(String, flopscope::Options)> = Vec::new();
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");

@@ -163,11 +163,11 @@ struct Converter {
 }
 
 /// Value names visible from an enclosing graph.
-type Scope<'a> = Option<&'a NameMap<String, ValueId>>;
+type Scope<'a, 'p> = Option<&'a NameMap<&'p str, ValueId>>;
 use crate::graph::ValueId;
 
 impl Converter {
-    fn graph(&mut self, gp: &pb::GraphProto, outer: Scope<'_>) -> Result<Graph> {
+    fn graph<'p>(&mut self, gp: &'p pb::GraphProto, outer: Scope<'_, 'p>) -> Result<Graph> {
         self.depth += 1;
         if self.depth > MAX_GRAPH_DEPTH {
             return Err(Error::Invalid(format!(
@@ -179,11 +179,12 @@ impl Converter {
             opsets: self.opsets.clone(),
             ..Graph::default()
         };
-        let mut ids: NameMap<String, ValueId> = NameMap::default();
-        fn add(
+        // Keys borrow the decoded protobuf's strings: one allocation per value, not two.
+        let mut ids: NameMap<&'p str, ValueId> = NameMap::default();
+        fn add<'p>(
             g: &mut Graph,
-            ids: &mut NameMap<String, ValueId>,
-            name: &str,
+            ids: &mut NameMap<&'p str, ValueId>,
+            name: &'p str,
             kind: ValueKind,
         ) -> ValueId {
             let id = g.values.len();
@@ -193,7 +194,7 @@ impl Converter {
                 dtype: None,
                 shape: None,
             });
-            ids.insert(name.to_string(), id);
+            ids.insert(name, id);
             id
         }
         for t in &gp.initializer {
@@ -225,7 +226,7 @@ impl Converter {
         }
         for (i, n) in gp.node.iter().enumerate() {
             for o in n.output.iter().filter(|o| !o.is_empty()) {
-                if ids.contains_key(o) {
+                if ids.contains_key(o.as_str()) {
                     return Err(Error::Invalid(format!(
                         "value '{o}' is produced twice (second time by node '{}')",
                         node_name(n, i)
@@ -237,8 +238,8 @@ impl Converter {
         // Names used but not defined here come from an enclosing graph, or nowhere (an error).
         for (i, n) in gp.node.iter().enumerate() {
             for inp in n.input.iter().filter(|s| !s.is_empty()) {
-                if !ids.contains_key(inp) {
-                    if outer.is_some_and(|o| o.contains_key(inp)) || self.depth > 1 {
+                if !ids.contains_key(inp.as_str()) {
+                    if outer.is_some_and(|o| o.contains_key(inp.as_str())) || self.depth > 1 {
                         add(&mut g, &mut ids, inp, ValueKind::Outer);
                     } else {
                         return Err(Error::Invalid(format!(
@@ -284,15 +285,16 @@ impl Converter {
             }
         }
         // Names visible to subgraphs: built only when a node carries one.
-        let mut visible: Option<NameMap<String, ValueId>> = None;
+        let mut visible: Option<NameMap<&'p str, ValueId>> = None;
         for (i, n) in gp.node.iter().enumerate() {
             let mut attrs = crate::graph::Attrs::default();
             for a in &n.attribute {
-                let vis: &NameMap<String, ValueId> = if a.g.is_some() || !a.graphs.is_empty() {
-                    visible.get_or_insert_with(|| merged_scope(&ids, outer))
-                } else {
-                    &EMPTY
-                };
+                let vis: Option<&NameMap<&'p str, ValueId>> =
+                    if a.g.is_some() || !a.graphs.is_empty() {
+                        Some(visible.get_or_insert_with(|| merged_scope(&ids, outer)))
+                    } else {
+                        None
+                    };
                 let v = self.attr(a, vis)?;
                 attrs.insert(a.name().to_string(), v);
             }
@@ -312,7 +314,7 @@ impl Converter {
                 if s.is_empty() {
                     None
                 } else {
-                    ids.get(s).copied()
+                    ids.get(s.as_str()).copied()
                 }
             };
             g.nodes.push(Node {
@@ -425,7 +427,11 @@ impl Converter {
         })
     }
 
-    fn attr(&mut self, a: &pb::AttributeProto, visible: &NameMap<String, ValueId>) -> Result<Attr> {
+    fn attr<'p>(
+        &mut self,
+        a: &'p pb::AttributeProto,
+        visible: Option<&NameMap<&'p str, ValueId>>,
+    ) -> Result<Attr> {
         use pb::attribute_proto::AttributeType as T;
         let ty = a.r#type();
         Ok(match ty {
@@ -445,13 +451,13 @@ impl Converter {
                 None => Attr::Other,
             },
             T::Graph => match &a.g {
-                Some(g) => Attr::Graph(Box::new(self.graph(g, Some(visible))?)),
+                Some(g) => Attr::Graph(Box::new(self.graph(g, visible)?)),
                 None => Attr::Other,
             },
             T::Graphs => {
                 let mut gs = Vec::new();
                 for g in &a.graphs {
-                    gs.push(self.graph(g, Some(visible))?);
+                    gs.push(self.graph(g, visible)?);
                 }
                 Attr::Graphs(gs)
             }
@@ -476,12 +482,12 @@ impl Converter {
     }
 }
 
-static EMPTY: std::sync::LazyLock<NameMap<String, ValueId>> =
-    std::sync::LazyLock::new(NameMap::default);
-
-fn merged_scope(ids: &NameMap<String, ValueId>, outer: Scope<'_>) -> NameMap<String, ValueId> {
+fn merged_scope<'p>(
+    ids: &NameMap<&'p str, ValueId>,
+    outer: Scope<'_, 'p>,
+) -> NameMap<&'p str, ValueId> {
     let mut m = outer.cloned().unwrap_or_default();
-    m.extend(ids.iter().map(|(k, v)| (k.clone(), *v)));
+    m.extend(ids.iter().map(|(k, v)| (*k, *v)));
     m
 }
 

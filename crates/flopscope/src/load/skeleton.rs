@@ -155,7 +155,7 @@ pub fn read(mut file: File, len: u64) -> Result<Skeleton, String> {
         });
     }
     let mut r = Reader {
-        inner: BufReader::with_capacity(64 * 1024, file),
+        inner: BufReader::with_capacity(4 * 1024, file),
         pos: 0,
         len,
     };
