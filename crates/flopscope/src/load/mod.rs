@@ -1,6 +1,7 @@
 //! Readers that turn a model source into a [`crate::graph::Graph`].
 
 pub mod external;
+pub mod functions;
 pub mod onnx;
 pub mod skeleton;
 

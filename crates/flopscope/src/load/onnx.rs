@@ -118,6 +118,17 @@ pub fn load_onnx(path: &Path) -> Result<LoadedModel> {
         model_path: path.to_path_buf(),
         payloads: skeleton.payloads,
     };
+    let expanded;
+    let gp = match super::functions::expand(&gp.node, &model.functions)? {
+        Some(nodes) => {
+            expanded = pb::GraphProto {
+                node: nodes,
+                ..gp.clone()
+            };
+            &expanded
+        }
+        None => gp,
+    };
     let graph = cx.graph(gp, None)?;
     let weights = weights_status(&graph);
     Ok(LoadedModel {
