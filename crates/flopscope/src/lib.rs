@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod builder;
 pub mod control;
 pub mod error;
 pub mod export;
@@ -21,6 +22,8 @@ pub mod infer;
 pub mod load;
 pub mod ops;
 pub mod profile;
+pub mod write;
+pub mod zoo;
 
 /// Types generated from the vendored `onnx.proto` (ONNX 1.23, Apache-2.0).
 #[allow(missing_docs, clippy::all)]
@@ -57,6 +60,52 @@ pub fn profile_path(path: &Path, opts: &Options) -> Result<Profile> {
         file_bytes: m.file_bytes,
     };
     profile_graph(&m.graph, info, opts)
+}
+
+/// Profiles a model given as a file path or a built-in architecture name (`resnet18`).
+///
+/// For a built-in image model, an `--input` of rank 4 also sets the resolution it is built at.
+pub fn profile_source(spec: &str, opts: &Options) -> Result<Profile> {
+    let (g, info) = open_source(spec, opts)?;
+    profile_graph(&g, info, opts)
+}
+
+/// The graph of a file path or built-in architecture name, and facts about it.
+pub fn open_source(spec: &str, opts: &Options) -> Result<(Graph, profile::ModelInfo)> {
+    let path = Path::new(spec);
+    if path.exists() || !zoo::contains(spec) {
+        let m = load::load_onnx(path)?;
+        let info = profile::ModelInfo {
+            source: path.display().to_string(),
+            producer: m.producer.clone(),
+            ir_version: m.ir_version,
+            opset: m.graph.opset(),
+            nodes: m.graph.nodes.len(),
+            weights: m.weights,
+            file_bytes: m.file_bytes,
+        };
+        return Ok((m.graph, info));
+    }
+    let mut zo = zoo::ZooOptions::default();
+    if let Some((_, s)) = opts.inputs.first().filter(|(_, s)| s.len() == 4) {
+        zo.resolution = (s[2], s[3]);
+    }
+    let g = zoo::build(spec, &zo)?;
+    let entry = zoo::entries()
+        .iter()
+        .find(|e| e.name == spec)
+        .map(|e| e.source)
+        .unwrap_or("");
+    let info = profile::ModelInfo {
+        source: spec.to_string(),
+        producer: format!("flopscope zoo ({entry} definition)"),
+        ir_version: 0,
+        opset: g.opset(),
+        nodes: g.nodes.len(),
+        weights: load::WeightsStatus::Builtin,
+        file_bytes: 0,
+    };
+    Ok((g, info))
 }
 
 /// Profiles a graph (loaded or built).

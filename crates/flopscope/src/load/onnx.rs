@@ -31,6 +31,8 @@ pub enum WeightsStatus {
     Absent,
     /// The model has no initializers.
     None,
+    /// A built-in architecture: weights have dims but no bytes (made at export if asked).
+    Builtin,
 }
 
 /// A model read from disk, with facts about the file.
