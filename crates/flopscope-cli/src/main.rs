@@ -27,6 +27,47 @@ struct Cli {
 enum Command {
     /// Static analysis of a model: parameters, MACs, FLOPs and bytes per layer (no weights needed).
     Profile(ProfileArgs),
+    /// List the built-in architectures with their parameters and MACs at default size.
+    Zoo {
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: ZooFormat,
+    },
+    /// Write a model (a file or a built-in name) as ONNX, with random weights or none.
+    Export(ExportArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ZooFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum WeightsArg {
+    /// Seeded random weights (deterministic), scaled like PyTorch's default initialisation.
+    Random,
+    /// No weight bytes: a graph-only file (weights declared as absent external data).
+    None,
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// ONNX model file or built-in architecture name.
+    model: String,
+    /// Output ONNX file.
+    #[arg(long, short = 'o')]
+    output: PathBuf,
+    /// Weights to write.
+    #[arg(long, value_enum, default_value = "random")]
+    weights: WeightsArg,
+    /// Seed of the random weights.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Input shape of a built-in image model (sets its resolution), e.g. `1x3x512x512`.
+    #[arg(long = "input", value_name = "[NAME=]AxBxC")]
+    inputs: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -39,8 +80,8 @@ enum Format {
 
 #[derive(clap::Args)]
 struct ProfileArgs {
-    /// ONNX model file.
-    model: PathBuf,
+    /// ONNX model file, or a built-in architecture name (`flopscope zoo` lists them).
+    model: String,
     /// Size of a symbolic dim, e.g. `--dim batch=8 --dim seq=128` (unbound dims default to 1).
     #[arg(long = "dim", value_name = "NAME=N")]
     dims: Vec<String>,
@@ -107,7 +148,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     .map(|s| parse_input(s))
                     .collect::<Result<_, _>>()?,
             };
-            let p = flopscope::profile_path(&a.model, &opts)?;
+            let p = flopscope::profile_source(&a.model, &opts)?;
             let rows = RowOptions {
                 depth: a.depth,
                 top: a.top,
@@ -128,7 +169,86 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             write_out(a.output.as_ref(), &text)
         }
+        Command::Zoo { format } => zoo(format),
+        Command::Export(a) => export(a),
     }
+}
+
+fn zoo(format: ZooFormat) -> Result<(), Error> {
+    use flopscope::export::{grouped, human};
+    let mut rows = Vec::new();
+    for e in flopscope::zoo::entries() {
+        let opts = Options {
+            dims: vec![("batch".into(), 1)]
+                .into_iter()
+                .chain((e.input == "tokens").then(|| ("seq".to_string(), 128)))
+                .collect(),
+            inputs: vec![],
+        };
+        let p = flopscope::profile_source(e.name, &opts)?;
+        rows.push((e, p.totals));
+    }
+    let mut out = String::new();
+    match format {
+        ZooFormat::Json => {
+            let v: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(e, t)| {
+                    serde_json::json!({"name": e.name, "source": e.source, "input": e.input,
+                        "params": t.params, "macs": t.macs, "flops": t.flops})
+                })
+                .collect();
+            out = serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
+        }
+        ZooFormat::Markdown => {
+            out.push_str("| model | source | params | MACs | FLOPs |\n|---|---|---:|---:|---:|\n");
+            for (e, t) in &rows {
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    e.name,
+                    e.source,
+                    grouped(t.params),
+                    grouped(t.macs),
+                    grouped(t.flops)
+                ));
+            }
+        }
+        ZooFormat::Table => {
+            out.push_str(&format!(
+                "{:<16}  {:<13}  {:>15}  {:>8}  {:>8}\n",
+                "Model", "Source", "Params", "MACs", "FLOPs"
+            ));
+            for (e, t) in &rows {
+                out.push_str(&format!(
+                    "{:<16}  {:<13}  {:>15}  {:>8}  {:>8}\n",
+                    e.name,
+                    e.source,
+                    grouped(t.params),
+                    human(t.macs),
+                    human(t.flops)
+                ));
+            }
+            out.push_str("\nAt batch 1: images 3×224×224, token models 128 tokens. MACs are multiply-accumulates.\n");
+        }
+    }
+    write_out(None, &out)
+}
+
+fn export(a: ExportArgs) -> Result<(), Error> {
+    let opts = Options {
+        dims: vec![],
+        inputs: a
+            .inputs
+            .iter()
+            .map(|s| parse_input(s))
+            .collect::<Result<_, _>>()?,
+    };
+    let (g, _) = flopscope::open_source(&a.model, &opts)?;
+    let weights = match a.weights {
+        WeightsArg::Random => flopscope::write::Weights::Random(a.seed),
+        WeightsArg::None => flopscope::write::Weights::None,
+    };
+    flopscope::write::write_onnx(&g, &a.output, weights)
 }
 
 fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), Error> {

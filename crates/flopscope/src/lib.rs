@@ -73,6 +73,15 @@ pub fn profile_source(spec: &str, opts: &Options) -> Result<Profile> {
 /// The graph of a file path or built-in architecture name, and facts about it.
 pub fn open_source(spec: &str, opts: &Options) -> Result<(Graph, profile::ModelInfo)> {
     let path = Path::new(spec);
+    if !path.exists() && !zoo::contains(spec) && path.extension().is_none() {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such file, and no built-in model of that name (`flopscope zoo` lists them)",
+            ),
+        });
+    }
     if path.exists() || !zoo::contains(spec) {
         let m = load::load_onnx(path)?;
         let info = profile::ModelInfo {

@@ -8,7 +8,7 @@ use crate::graph::Graph;
 mod cnn;
 mod transformer;
 
-pub use transformer::LlamaConfig;
+pub use transformer::{bert, gpt2, llama, vit, LlamaConfig};
 
 /// Size options of a built model.
 #[derive(Clone, Debug)]
