@@ -431,3 +431,224 @@ pub fn efficientnet_b0(o: &ZooOptions) -> Result<Graph> {
     b.output(x);
     Ok(b.finish())
 }
+
+/// torchvision's `_make_divisible(v, 8)`: round to a multiple of 8, never below 90% of `v`.
+fn make_divisible(v: u64) -> u64 {
+    let n = ((v + 4) / 8 * 8).max(8);
+    if (n as f64) < 0.9 * v as f64 {
+        n + 8
+    } else {
+        n
+    }
+}
+
+/// (input, kernel, expanded, output, squeeze-excite, hard-swish, stride) per block.
+type V3Block = (u64, u64, u64, u64, bool, bool, u64);
+
+const V3_LARGE: &[V3Block] = &[
+    (16, 3, 16, 16, false, false, 1),
+    (16, 3, 64, 24, false, false, 2),
+    (24, 3, 72, 24, false, false, 1),
+    (24, 5, 72, 40, true, false, 2),
+    (40, 5, 120, 40, true, false, 1),
+    (40, 5, 120, 40, true, false, 1),
+    (40, 3, 240, 80, false, true, 2),
+    (80, 3, 200, 80, false, true, 1),
+    (80, 3, 184, 80, false, true, 1),
+    (80, 3, 184, 80, false, true, 1),
+    (80, 3, 480, 112, true, true, 1),
+    (112, 3, 672, 112, true, true, 1),
+    (112, 5, 672, 160, true, true, 2),
+    (160, 5, 960, 160, true, true, 1),
+    (160, 5, 960, 160, true, true, 1),
+];
+
+const V3_SMALL: &[V3Block] = &[
+    (16, 3, 16, 16, true, false, 2),
+    (16, 3, 72, 24, false, false, 2),
+    (24, 3, 88, 24, false, false, 1),
+    (24, 5, 96, 40, true, true, 2),
+    (40, 5, 240, 40, true, true, 1),
+    (40, 5, 240, 40, true, true, 1),
+    (40, 5, 120, 48, true, true, 1),
+    (48, 5, 144, 48, true, true, 1),
+    (48, 5, 288, 96, true, true, 2),
+    (96, 5, 576, 96, true, true, 1),
+    (96, 5, 576, 96, true, true, 1),
+];
+
+/// torchvision `mobilenet_v3_large` / `mobilenet_v3_small`.
+pub fn mobilenet_v3(o: &ZooOptions, large: bool) -> Result<Graph> {
+    let (blocks, last) = if large {
+        (V3_LARGE, 1280)
+    } else {
+        (V3_SMALL, 1024)
+    };
+    let mut b = Builder::new("mobilenet_v3");
+    let x = image_input(&mut b, o);
+    b.push("features");
+    let mut x = b.scoped("features.0", |b| {
+        conv_bn(b, "0", "1", x, 3, 16, 3, 2, 1, Some("HardSwish"))
+    });
+    for (i, &(cin, k, exp, cout, se, hs, s)) in blocks.iter().enumerate() {
+        let act = if hs { "HardSwish" } else { "Relu" };
+        x = b.scoped(&format!("features.{}", i + 1), |b| {
+            b.scoped("block", |b| {
+                let mut y = x;
+                let mut j = 0;
+                if exp != cin {
+                    y = b.scoped(&format!("block.{j}"), |b| {
+                        conv_bn(b, "0", "1", y, cin, exp, 1, 1, 1, Some(act))
+                    });
+                    j += 1;
+                }
+                y = b.scoped(&format!("block.{j}"), |b| {
+                    conv_bn(b, "0", "1", y, exp, exp, k, s, exp, Some(act))
+                });
+                j += 1;
+                if se {
+                    let sq = make_divisible(exp / 4);
+                    y = b.scoped(&format!("block.{j}"), |b| {
+                        let p = b.op("GlobalAveragePool", &[y], vec![]);
+                        let p = b.conv2d("fc1", p, exp, sq, 1, 1, 0, 1, true);
+                        let p = b.unary("Relu", p);
+                        let p = b.conv2d("fc2", p, sq, exp, 1, 1, 0, 1, true);
+                        let p = b.unary("HardSigmoid", p);
+                        b.binary("Mul", p, y)
+                    });
+                    j += 1;
+                }
+                let y = b.scoped(&format!("block.{j}"), |b| {
+                    conv_bn(b, "0", "1", y, exp, cout, 1, 1, 1, None)
+                });
+                if s == 1 && cin == cout {
+                    b.binary("Add", y, x)
+                } else {
+                    y
+                }
+            })
+        });
+    }
+    let cin = blocks[blocks.len() - 1].3;
+    let x = b.scoped(&format!("features.{}", blocks.len() + 1), |b| {
+        conv_bn(b, "0", "1", x, cin, 6 * cin, 1, 1, 1, Some("HardSwish"))
+    });
+    b.pop();
+    let x = b.op("GlobalAveragePool", &[x], vec![]);
+    let x = flatten(&mut b, x);
+    let x = b.scoped("classifier", |b| {
+        let x = b.gemm("classifier.0", x, 6 * cin, last);
+        let x = b.unary("HardSwish", x);
+        b.gemm("classifier.3", x, last, o.num_classes)
+    });
+    b.output(x);
+    Ok(b.finish())
+}
+
+/// torchvision `densenet121` (growth 32, blocks 6-12-24-16, bottleneck 4).
+pub fn densenet121(o: &ZooOptions) -> Result<Graph> {
+    let mut b = Builder::new("densenet121");
+    let x = image_input(&mut b, o);
+    b.push("features");
+    let x = b.conv2d("conv0", x, 3, 64, 7, 2, 3, 1, false);
+    let x = b.batchnorm("norm0", x, 64);
+    let x = b.unary("Relu", x);
+    let mut x = b.maxpool(x, 3, 2, 1, false);
+    let mut c = 64;
+    for (bi, n) in [6u64, 12, 24, 16].into_iter().enumerate() {
+        let mut feats = vec![x];
+        b.push(&format!("denseblock{}", bi + 1));
+        for li in 0..n {
+            let cin = c + li * 32;
+            let input = if feats.len() == 1 {
+                feats[0]
+            } else {
+                b.op("Concat", &feats, vec![("axis", Attr::Int(1))])
+            };
+            let y = b.scoped(&format!("denselayer{}", li + 1), |b| {
+                let y = b.batchnorm("norm1", input, cin);
+                let y = b.unary("Relu", y);
+                let y = b.conv2d("conv1", y, cin, 128, 1, 1, 0, 1, false);
+                let y = b.batchnorm("norm2", y, 128);
+                let y = b.unary("Relu", y);
+                b.conv2d("conv2", y, 128, 32, 3, 1, 1, 1, false)
+            });
+            feats.push(y);
+        }
+        b.pop();
+        x = b.op("Concat", &feats, vec![("axis", Attr::Int(1))]);
+        c += n * 32;
+        if bi < 3 {
+            x = b.scoped(&format!("transition{}", bi + 1), |b| {
+                let y = b.batchnorm("norm", x, c);
+                let y = b.unary("Relu", y);
+                let y = b.conv2d("conv", y, c, c / 2, 1, 1, 0, 1, false);
+                b.avgpool(y, 2, 2)
+            });
+            c /= 2;
+        }
+    }
+    let x = b.batchnorm("norm5", x, c);
+    b.pop();
+    let x = b.unary("Relu", x);
+    let x = b.op("GlobalAveragePool", &[x], vec![]);
+    let x = flatten(&mut b, x);
+    let x = b.gemm("classifier", x, c, o.num_classes);
+    b.output(x);
+    Ok(b.finish())
+}
+
+/// torchvision's `LayerNorm2d`: a channels-last LayerNorm between two permutes.
+fn layernorm2d(b: &mut Builder, name: &str, x: ValueId, c: u64) -> ValueId {
+    let y = b.transpose(x, &[0, 2, 3, 1]);
+    let y = b.layernorm(name, y, c, 1e-6);
+    b.transpose(y, &[0, 3, 1, 2])
+}
+
+/// torchvision `convnext_tiny` (depths 3-3-9-3, widths 96-192-384-768).
+pub fn convnext_tiny(o: &ZooOptions) -> Result<Graph> {
+    let dims = [96u64, 192, 384, 768];
+    let depths = [3usize, 3, 9, 3];
+    let mut b = Builder::new("convnext_tiny");
+    let x = image_input(&mut b, o);
+    b.push("features");
+    let mut x = b.scoped("features.0", |b| {
+        let y = b.conv2d("0", x, 3, 96, 4, 4, 0, 1, true);
+        layernorm2d(b, "1", y, 96)
+    });
+    for (si, (&d, &n)) in dims.iter().zip(&depths).enumerate() {
+        b.push(&format!("features.{}", 2 * si + 1));
+        for i in 0..n {
+            x = b.scoped(&format!("features.{}.{i}", 2 * si + 1), |b| {
+                let y = b.scoped("block", |b| {
+                    let y = b.conv2d("block.0", x, d, d, 7, 1, 3, d, true);
+                    let y = b.transpose(y, &[0, 2, 3, 1]);
+                    let y = b.layernorm("block.2", y, d, 1e-6);
+                    let y = b.linear("block.3", y, d, 4 * d, true);
+                    let y = b.gelu(y, false);
+                    let y = b.linear("block.5", y, 4 * d, d, true);
+                    b.transpose(y, &[0, 3, 1, 2])
+                });
+                let gamma = b.weight("layer_scale", &[d, 1, 1]);
+                let y = b.binary("Mul", gamma, y);
+                b.binary("Add", y, x)
+            });
+        }
+        b.pop();
+        if si < 3 {
+            x = b.scoped(&format!("features.{}", 2 * si + 2), |b| {
+                let y = layernorm2d(b, "0", x, d);
+                b.conv2d("1", y, d, dims[si + 1], 2, 2, 0, 1, true)
+            });
+        }
+    }
+    b.pop();
+    let x = b.op("GlobalAveragePool", &[x], vec![]);
+    let x = b.scoped("classifier", |b| {
+        let y = layernorm2d(b, "classifier.0", x, 768);
+        let y = flatten(b, y);
+        b.gemm("classifier.2", y, 768, o.num_classes)
+    });
+    b.output(x);
+    Ok(b.finish())
+}

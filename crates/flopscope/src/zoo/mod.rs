@@ -107,10 +107,34 @@ pub fn entries() -> &'static [Entry] {
             build: mobilenet_v2,
         },
         Entry {
+            name: "mobilenet_v3_small",
+            source: TV,
+            input: "image",
+            build: |o| mobilenet_v3(o, false),
+        },
+        Entry {
+            name: "mobilenet_v3_large",
+            source: TV,
+            input: "image",
+            build: |o| mobilenet_v3(o, true),
+        },
+        Entry {
             name: "efficientnet_b0",
             source: TV,
             input: "image",
             build: efficientnet_b0,
+        },
+        Entry {
+            name: "densenet121",
+            source: TV,
+            input: "image",
+            build: densenet121,
+        },
+        Entry {
+            name: "convnext_tiny",
+            source: TV,
+            input: "image",
+            build: convnext_tiny,
         },
         Entry {
             name: "vit_b_16",
