@@ -68,6 +68,9 @@ struct ExportArgs {
     /// Input shape of a built-in image model (sets its resolution), e.g. `1x3x512x512`.
     #[arg(long = "input", value_name = "[NAME=]AxBxC")]
     inputs: Vec<String>,
+    /// Classifier outputs of a built-in image model (default 1000).
+    #[arg(long)]
+    classes: Option<u64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -104,6 +107,9 @@ struct ProfileArgs {
     /// Also show nodes with no parameters and no FLOPs (reshapes, shape arithmetic).
     #[arg(long)]
     all: bool,
+    /// Classifier outputs of a built-in image model (default 1000).
+    #[arg(long)]
+    classes: Option<u64>,
 }
 
 fn parse_dim(s: &str) -> Result<(String, u64), Error> {
@@ -147,6 +153,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     .iter()
                     .map(|s| parse_input(s))
                     .collect::<Result<_, _>>()?,
+                ..Default::default()
             };
             let p = flopscope::profile_source(&a.model, &opts)?;
             let rows = RowOptions {
@@ -184,6 +191,7 @@ fn zoo(format: ZooFormat) -> Result<(), Error> {
                 .chain((e.input == "tokens").then(|| ("seq".to_string(), 128)))
                 .collect(),
             inputs: vec![],
+            ..Default::default()
         };
         let p = flopscope::profile_source(e.name, &opts)?;
         rows.push((e, p.totals));
@@ -242,6 +250,7 @@ fn export(a: ExportArgs) -> Result<(), Error> {
             .iter()
             .map(|s| parse_input(s))
             .collect::<Result<_, _>>()?,
+        ..Default::default()
     };
     let (g, _) = flopscope::open_source(&a.model, &opts)?;
     let weights = match a.weights {

@@ -55,7 +55,7 @@ fn run_in_onnxruntime(files: &[&Path]) {
 fn exported_models_run_in_onnxruntime_and_profile_the_same() {
     let d = tmpdir("zoo-export");
     let mut files = Vec::new();
-    // Every CNN family of the zoo (plain, residual, fire, inverted residual, MBConv + SE).
+    // CNN families of the zoo (residual, fire, inverted residual, MBConv + SE) and Swin.
     for name in [
         "resnet18",
         "squeezenet1_1",
@@ -137,6 +137,7 @@ fn exported_models_run_in_onnxruntime_and_profile_the_same() {
                     .chain(seq.get(1).map(|_| ("seq".to_string(), 16)))
                     .collect(),
                 inputs: vec![],
+                ..Default::default()
             },
         )
         .unwrap();

@@ -45,6 +45,8 @@ pub struct Options {
     pub dims: Vec<(String, u64)>,
     /// `--input [name=]AxBxC`: a full shape for an input (the only input when unnamed).
     pub inputs: Vec<(Option<String>, Vec<u64>)>,
+    /// `--classes N`: classifier outputs of a built-in image model.
+    pub classes: Option<u64>,
 }
 
 /// Profiles an ONNX file.
@@ -98,6 +100,9 @@ pub fn open_source(spec: &str, opts: &Options) -> Result<(Graph, profile::ModelI
     let mut zo = zoo::ZooOptions::default();
     if let Some((_, s)) = opts.inputs.first().filter(|(_, s)| s.len() == 4) {
         zo.resolution = (s[2], s[3]);
+    }
+    if let Some(c) = opts.classes {
+        zo.num_classes = c;
     }
     let g = zoo::build(spec, &zo)?;
     let entry = zoo::entries()

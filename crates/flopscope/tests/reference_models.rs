@@ -51,6 +51,7 @@ fn params_and_macs_match_reference_on_the_broader_corpus() {
             let opts = flopscope::Options {
                 dims: vec![],
                 inputs: vec![(Some("input".into()), shape)],
+                ..Default::default()
             };
             let p = flopscope::profile_path(&path, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
             check(name, &p, r, suffix);
@@ -128,6 +129,7 @@ fn image_models_scale_linearly_in_batch() {
         &flopscope::Options {
             dims: vec![("batch".into(), 8)],
             inputs: vec![],
+            ..Default::default()
         },
     )
     .unwrap();

@@ -47,6 +47,7 @@ fn check_folder(shapes_dir: &str, models_dir: &str) -> usize {
                     )
                 })
                 .collect(),
+            ..Default::default()
         };
         let m = flopscope::load::load_onnx(&data().join(models_dir).join(format!("{name}.onnx")))
             .unwrap();

@@ -10,6 +10,7 @@ fn dims(d: &[(&str, u64)]) -> Options {
     Options {
         dims: d.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         inputs: vec![],
+        ..Default::default()
     }
 }
 
@@ -33,6 +34,7 @@ fn parameter_counts_equal_published_counts() {
         ("mobilenet_v3_large", 5_483_032),
         ("densenet121", 7_978_856),
         ("convnext_tiny", 28_589_128),
+        ("swin_t", 28_288_354),
         ("efficientnet_b0", 5_288_548),
         ("vit_b_16", 86_567_656),
         ("vit_l_16", 304_326_632),
@@ -110,6 +112,7 @@ fn resolution_scales_conv_cost_quadratically() {
     let opts = Options {
         dims: vec![],
         inputs: vec![(None, vec![1, 3, 512, 512])],
+        ..Default::default()
     };
     let p = profile("resnet18", &opts);
     let conv_224: u128 = 1_814_073_344 - 512_000;

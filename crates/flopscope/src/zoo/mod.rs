@@ -8,7 +8,7 @@ use crate::graph::Graph;
 mod cnn;
 mod transformer;
 
-pub use transformer::{bert, gpt2, llama, vit, LlamaConfig};
+pub use transformer::{bert, gpt2, llama, swin_t, vit, LlamaConfig};
 
 /// Size options of a built model.
 #[derive(Clone, Debug)]
@@ -135,6 +135,12 @@ pub fn entries() -> &'static [Entry] {
             source: TV,
             input: "image",
             build: convnext_tiny,
+        },
+        Entry {
+            name: "swin_t",
+            source: TV,
+            input: "image",
+            build: swin_t,
         },
         Entry {
             name: "vit_b_16",

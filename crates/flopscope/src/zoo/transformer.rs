@@ -428,3 +428,205 @@ pub fn llama(c: &LlamaConfig) -> Result<Graph> {
     b.output(logits);
     Ok(b.finish())
 }
+
+/// A float32 constant tensor (a `Constant` node: not a parameter).
+fn const_tensor(b: &mut Builder, dims: Vec<u64>, values: Vec<f64>) -> ValueId {
+    let t = crate::graph::Initializer {
+        value: usize::MAX,
+        dtype: DType::F32,
+        dims,
+        data: crate::graph::TensorData::Floats(values),
+    };
+    b.op("Constant", &[], vec![("value", Attr::Tensor(Box::new(t)))])
+}
+
+/// torch.roll by `shift` on axes 1 and 2 of `[B, H, W, C]`: two slices and a concat per axis.
+fn roll(b: &mut Builder, x: ValueId, shift: i64, size: u64) -> ValueId {
+    let mut x = x;
+    let s = shift.rem_euclid(size as i64);
+    for axis in [1i64, 2] {
+        let (ax, z, cut, end) = (
+            b.const_i64(&[axis]),
+            b.const_i64(&[0]),
+            b.const_i64(&[size as i64 - s]),
+            b.const_i64(&[size as i64]),
+        );
+        let tail = b.op("Slice", &[x, cut, end, ax], vec![]);
+        let head = b.op("Slice", &[x, z, cut, ax], vec![]);
+        x = b.op("Concat", &[tail, head], vec![("axis", Attr::Int(axis))]);
+    }
+    x
+}
+
+/// Relative position index of a 7×7 window (torchvision's `relative_position_index`).
+fn relative_index(w: i64) -> Vec<i64> {
+    let n = (w * w) as usize;
+    let mut idx = Vec::with_capacity(n * n);
+    for i in 0..n as i64 {
+        for j in 0..n as i64 {
+            let (hi, wi, hj, wj) = (i / w, i % w, j / w, j % w);
+            idx.push((hi - hj + w - 1) * (2 * w - 1) + (wi - wj + w - 1));
+        }
+    }
+    idx
+}
+
+/// The shifted-window attention mask: −100 between tokens from different regions.
+fn shift_mask(size: u64, w: u64, shift: u64) -> Vec<f64> {
+    let label = |p: u64| {
+        if p < size - w {
+            0
+        } else if p < size - shift {
+            1
+        } else {
+            2
+        }
+    };
+    let nw = size / w;
+    let mut mask = Vec::with_capacity((nw * nw * w * w * w * w) as usize);
+    for wh in 0..nw {
+        for ww in 0..nw {
+            let region = |t: u64| label(wh * w + t / w) * 3 + label(ww * w + t % w);
+            for i in 0..w * w {
+                for j in 0..w * w {
+                    mask.push(if region(i) == region(j) { 0.0 } else { -100.0 });
+                }
+            }
+        }
+    }
+    mask
+}
+
+/// torchvision `swin_t`: patch 4, width 96, depths 2-2-6-2, heads 3-6-12-24, window 7.
+pub fn swin_t(o: &ZooOptions) -> Result<Graph> {
+    let (res, win) = (o.resolution, 7u64);
+    if res.0 != res.1 || res.0 % (32 * win) != 0 {
+        return Err(Error::Usage(
+            "swin_t needs a square resolution that is a multiple of 224".into(),
+        ));
+    }
+    let mut b = Builder::new("swin_t");
+    let x = b.input(
+        "input",
+        DType::F32,
+        vec![
+            Dim::Sym("batch".into()),
+            Dim::Known(3),
+            Dim::Known(res.0),
+            Dim::Known(res.1),
+        ],
+    );
+    b.push("features");
+    let mut x = b.scoped("features.0", |b| {
+        let y = b.conv2d("0", x, 3, 96, 4, 4, 0, 1, true);
+        let y = b.transpose(y, &[0, 2, 3, 1]);
+        b.layernorm("2", y, 96, 1e-5)
+    });
+    let (mut size, mut dim) = (res.0 / 4, 96u64);
+    let wi = win as i64;
+    for (si, (&depth, &heads)) in [2usize, 2, 6, 2].iter().zip(&[3u64, 6, 12, 24]).enumerate() {
+        b.push(&format!("features.{}", 2 * si + 1));
+        let nw = size / win;
+        let d = dim / heads;
+        for i in 0..depth {
+            // The last stage's single window covers the whole map: no shift there.
+            let shift = if i % 2 == 1 && size > win { win / 2 } else { 0 };
+            x = b.scoped(&format!("features.{}.{i}", 2 * si + 1), |b| {
+                let y = b.layernorm("norm1", x, dim, 1e-5);
+                let y = b.scoped("attn", |b| {
+                    let y = if shift > 0 {
+                        roll(b, y, -(shift as i64), size)
+                    } else {
+                        y
+                    };
+                    let (n, s, c) = (nw as i64, size as i64, dim as i64);
+                    let y = b.reshape(y, &[0, n, wi, n, wi, c]);
+                    let y = b.transpose(y, &[0, 1, 3, 2, 4, 5]);
+                    let y = b.reshape(y, &[-1, wi * wi, c]);
+                    let qkv = b.linear("qkv", y, dim, 3 * dim, true);
+                    let qkv = b.reshape(qkv, &[0, 0, 3, heads as i64, d as i64]);
+                    let qkv = b.transpose(qkv, &[2, 0, 3, 1, 4]);
+                    let parts = {
+                        let sizes = b.const_i64(&[1, 1, 1]);
+                        b.op_n("Split", &[qkv, sizes], vec![("axis", Attr::Int(0))], 3)
+                    };
+                    let sq = |b: &mut Builder, t: ValueId| squeeze0(b, t);
+                    let (q, k, v) = (sq(b, parts[0]), sq(b, parts[1]), sq(b, parts[2]));
+                    let scale = b.const_f32(1.0 / (d as f32).sqrt());
+                    let q = b.binary("Mul", q, scale);
+                    let kt = b.transpose(k, &[0, 1, 3, 2]);
+                    let a = b.op("MatMul", &[q, kt], vec![]);
+                    let table = b.weight(
+                        "relative_position_bias_table",
+                        &[((2 * win - 1) * (2 * win - 1)), heads],
+                    );
+                    let idx = b.const_i64(&relative_index(wi));
+                    let bias = b.op("Gather", &[table, idx], vec![]);
+                    let bias = b.reshape(bias, &[wi * wi, wi * wi, -1]);
+                    let bias = b.transpose(bias, &[2, 0, 1]);
+                    let mut a = b.binary("Add", a, bias);
+                    if shift > 0 {
+                        let a5 = b.reshape(a, &[-1, n * n, heads as i64, wi * wi, wi * wi]);
+                        let m = const_tensor(
+                            b,
+                            vec![1, nw * nw, 1, win * win, win * win],
+                            shift_mask(size, win, shift),
+                        );
+                        let a5 = b.binary("Add", a5, m);
+                        a = b.reshape(a5, &[-1, heads as i64, wi * wi, wi * wi]);
+                    }
+                    let p = b.op("Softmax", &[a], vec![("axis", Attr::Int(-1))]);
+                    let y = b.op("MatMul", &[p, v], vec![]);
+                    let y = b.transpose(y, &[0, 2, 1, 3]);
+                    let y = b.reshape(y, &[0, 0, c]);
+                    let y = b.linear("proj", y, dim, dim, true);
+                    let y = b.reshape(y, &[-1, n, n, wi, wi, c]);
+                    let y = b.transpose(y, &[0, 1, 3, 2, 4, 5]);
+                    let y = b.reshape(y, &[-1, s, s, c]);
+                    if shift > 0 {
+                        roll(b, y, shift as i64, size)
+                    } else {
+                        y
+                    }
+                });
+                let x = b.binary("Add", x, y);
+                let y = b.layernorm("norm2", x, dim, 1e-5);
+                let y = b.scoped("mlp", |b| {
+                    let y = b.linear("0", y, dim, 4 * dim, true);
+                    let y = b.gelu(y, false);
+                    b.linear("3", y, 4 * dim, dim, true)
+                });
+                b.binary("Add", x, y)
+            });
+        }
+        b.pop();
+        if si < 3 {
+            x = b.scoped(&format!("features.{}", 2 * si + 2), |b| {
+                // PatchMerging: the four 2×2 phases side by side, LayerNorm, then a reduction.
+                let mut quads = Vec::new();
+                for (h0, w0) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    let (st, en, ax, step) = (
+                        b.const_i64(&[h0, w0]),
+                        b.const_i64(&[i64::MAX, i64::MAX]),
+                        b.const_i64(&[1, 2]),
+                        b.const_i64(&[2, 2]),
+                    );
+                    quads.push(b.op("Slice", &[x, st, en, ax, step], vec![]));
+                }
+                let y = b.op("Concat", &quads, vec![("axis", Attr::Int(-1))]);
+                let y = b.layernorm("norm", y, 4 * dim, 1e-5);
+                b.linear("reduction", y, 4 * dim, 2 * dim, false)
+            });
+            size /= 2;
+            dim *= 2;
+        }
+    }
+    b.pop();
+    let x = b.layernorm("norm", x, dim, 1e-5);
+    let x = b.transpose(x, &[0, 3, 1, 2]);
+    let x = b.op("GlobalAveragePool", &[x], vec![]);
+    let x = b.op("Flatten", &[x], vec![("axis", Attr::Int(1))]);
+    let x = b.gemm("head", x, dim, o.num_classes);
+    b.output(x);
+    Ok(b.finish())
+}

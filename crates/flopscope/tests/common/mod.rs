@@ -31,5 +31,6 @@ pub fn reference_options(entry: &serde_json::Value) -> flopscope::Options {
     flopscope::Options {
         dims: vec![],
         inputs: vec![(Some("input".into()), shape)],
+        ..Default::default()
     }
 }
