@@ -147,6 +147,33 @@ fn exported_models_run_in_onnxruntime_and_profile_the_same() {
         assert_eq!(file["flops"], built.totals.flops, "{name}");
         files.push(path);
     }
+    // Weights in an external data file (as for models above 1 GiB), streamed while written.
+    let split = d.join("bert-split.onnx");
+    flopscope::write::write_onnx_split(
+        &small[1].1,
+        &split,
+        flopscope::write::Weights::Random(7),
+        0,
+    )
+    .unwrap();
+    assert!(d.join("bert-split.onnx.data").exists());
+    assert!(std::fs::metadata(&split).unwrap().len() < 200_000);
+    let a = totals(&[
+        split.to_str().unwrap(),
+        "--dim",
+        "batch=1",
+        "--dim",
+        "seq=16",
+    ]);
+    let b = totals(&[
+        d.join("bert.onnx").to_str().unwrap(),
+        "--dim",
+        "batch=1",
+        "--dim",
+        "seq=16",
+    ]);
+    same_totals(&a, &b, "bert with external data");
+    files.push(split);
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     run_in_onnxruntime(&refs);
 }

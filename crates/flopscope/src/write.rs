@@ -123,13 +123,19 @@ fn value_info(name: &str, dtype: Option<DType>, dims: Option<&[Dim]>) -> pb::Val
     }
 }
 
-/// Writes tensors, collecting large payloads into an external data buffer when asked.
+/// Where large payloads go when weights are written outside the model file: the data file's
+/// name (as the model refers to it), a writer, and the offset reached.
+pub struct DataFile<'a> {
+    name: String,
+    out: &'a mut dyn std::io::Write,
+    offset: u64,
+}
+
+/// Writes tensors, streaming large payloads to the data file when there is one.
 struct Tensors<'a> {
     weights: Weights,
-    /// (file name, bytes) of the external data file, when weights are written there.
-    external: Option<(String, Vec<u8>)>,
+    external: Option<DataFile<'a>>,
     missing: bool,
-    _p: std::marker::PhantomData<&'a ()>,
 }
 
 impl Tensors<'_> {
@@ -206,18 +212,22 @@ impl Tensors<'_> {
         };
         match raw {
             Some(bytes) => match &mut self.external {
-                Some((file, buf)) if bytes.len() >= 1024 => {
+                Some(data) if bytes.len() >= 1024 => {
                     let kv = |k: &str, v: String| pb::StringStringEntryProto {
                         key: Some(k.into()),
                         value: Some(v),
                     };
                     t.external_data = vec![
-                        kv("location", file.clone()),
-                        kv("offset", buf.len().to_string()),
+                        kv("location", data.name.clone()),
+                        kv("offset", data.offset.to_string()),
                         kv("length", bytes.len().to_string()),
                     ];
                     t.data_location = Some(pb::tensor_proto::DataLocation::External as i32);
-                    buf.extend_from_slice(&bytes);
+                    data.out.write_all(&bytes).map_err(|source| Error::Write {
+                        path: data.name.clone().into(),
+                        source,
+                    })?;
+                    data.offset += bytes.len() as u64;
                 }
                 _ => t.raw_data = Some(Bytes::from(bytes)),
             },
@@ -333,23 +343,18 @@ fn graph_proto(g: &Graph, tensors: &mut Tensors) -> Result<pb::GraphProto> {
     Ok(gp)
 }
 
-/// The ONNX model of a graph. `dtypes` of outputs should be set on `g` (see
-/// [`crate::infer`]) for runtimes that check them.
-pub fn to_model(
-    g: &Graph,
-    weights: Weights,
-    data_file: Option<String>,
-) -> Result<(pb::ModelProto, Option<Vec<u8>>)> {
+/// The ONNX model of a graph; with `data`, payloads of 1 KiB or more are streamed there and
+/// referred to as external data.
+pub fn to_model(g: &Graph, weights: Weights, data: Option<DataFile<'_>>) -> Result<pb::ModelProto> {
     let mut tensors = Tensors {
         weights,
-        external: data_file.map(|f| (f, Vec::new())),
+        external: data,
         missing: false,
-        _p: std::marker::PhantomData,
     };
     let graph = graph_proto(g, &mut tensors)?;
     let mut opsets: Vec<(&String, &i64)> = g.opsets.iter().collect();
     opsets.sort();
-    let model = pb::ModelProto {
+    Ok(pb::ModelProto {
         ir_version: Some(8),
         producer_name: Some("flopscope".into()),
         producer_version: Some(env!("CARGO_PKG_VERSION").into()),
@@ -362,12 +367,17 @@ pub fn to_model(
             .collect(),
         graph: Some(graph),
         ..Default::default()
-    };
-    Ok((model, tensors.external.map(|(_, b)| b)))
+    })
 }
 
-/// Writes `g` to `path` (and `path.data` when the weights are too large to embed).
+/// Writes `g` to `path`; weights too large to embed (protobuf's 2 GiB limit) are streamed to
+/// `path.data` next to it, so memory stays that of the largest tensor.
 pub fn write_onnx(g: &Graph, path: &Path, weights: Weights) -> Result<()> {
+    write_onnx_split(g, path, weights, EMBED_LIMIT)
+}
+
+/// As [`write_onnx`], with weights going to `path.data` once they exceed `embed_limit` bytes.
+pub fn write_onnx_split(g: &Graph, path: &Path, weights: Weights, embed_limit: u64) -> Result<()> {
     let weight_bytes: u64 = g
         .initializers
         .iter()
@@ -379,22 +389,33 @@ pub fn write_onnx(g: &Graph, path: &Path, weights: Weights) -> Result<()> {
                 / 8
         })
         .sum();
-    let data_file = (weight_bytes > EMBED_LIMIT && weights != Weights::None).then(|| {
-        format!(
-            "{}.data",
-            path.file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        )
-    });
-    let (model, data) = to_model(g, weights, data_file.clone())?;
     let werr = |p: &Path| {
         let p = p.to_path_buf();
         move |source| Error::Write { path: p, source }
     };
-    if let (Some(file), Some(bytes)) = (data_file, data) {
-        let dp = path.with_file_name(file);
-        std::fs::write(&dp, bytes).map_err(werr(&dp))?;
-    }
+    let model = if weight_bytes > embed_limit && weights != Weights::None {
+        let name = format!(
+            "{}.data",
+            path.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
+        let dp = path.with_file_name(&name);
+        let file = std::fs::File::create(&dp).map_err(werr(&dp))?;
+        let mut out = std::io::BufWriter::new(file);
+        let model = to_model(
+            g,
+            weights,
+            Some(DataFile {
+                name,
+                out: &mut out,
+                offset: 0,
+            }),
+        )?;
+        std::io::Write::flush(&mut out).map_err(werr(&dp))?;
+        model
+    } else {
+        to_model(g, weights, None)?
+    };
     std::fs::write(path, model.encode_to_vec()).map_err(werr(path))
 }
