@@ -186,7 +186,8 @@ def main():
         print(f"preparing {dst} ...", file=sys.stderr, flush=True)
         embed_twin(src, dst)
         tok = name in TOKEN_MODELS
-        cases.append((name, src, dst, ["--dim", "seq=128", "--dim", "batch=1"] if tok else [],
+        # Concrete shapes for both tools, as onnx-tool is given (no formula fitting).
+        cases.append((name, src, dst, ["--dim", "seq=128", "--dim", "batch=1"] if tok else ["--dim", "batch=1"],
                       ("input", (1, 128) if tok else (1, 3, 224, 224), np.int64 if tok else np.float32)))
     print("preparing mlp500 ...", file=sys.stderr, flush=True)
     emb, graph_only = make_mlp(a.out)

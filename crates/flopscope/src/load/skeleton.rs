@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 
 /// Payloads at or above this size are skipped; smaller ones (shape constants) stay inline.
 const SKIP_AT: u64 = 1024;
@@ -27,18 +27,49 @@ pub struct Skeleton {
     pub payloads: HashMap<usize, (u64, u64)>,
 }
 
+/// Buffered positional reads: skipping a payload only moves the offset, and the next read
+/// starts there (one `pread` per region between payloads, no seeks).
 struct Reader {
-    inner: BufReader<File>,
+    file: File,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    buf_at: u64,
+    /// Current file offset.
     pos: u64,
     len: u64,
 }
 
+/// Bytes fetched per read: the headers between payloads are small, so reading more is waste.
+const CHUNK: usize = 4096;
+
 impl Reader {
+    fn fill(&mut self) -> Result<(), String> {
+        let want = CHUNK.min((self.len - self.pos) as usize);
+        if want == 0 {
+            return Err(truncated());
+        }
+        self.buf.resize(want, 0);
+        read_at(&self.file, &mut self.buf, self.pos).map_err(|_| truncated())?;
+        self.buf_at = self.pos;
+        Ok(())
+    }
+
+    /// Index of `pos` in the buffer, when buffered.
+    fn at(&self) -> Option<usize> {
+        let i = self.pos.checked_sub(self.buf_at)? as usize;
+        (i < self.buf.len()).then_some(i)
+    }
+
     fn byte(&mut self) -> Result<u8, String> {
-        let mut b = [0u8; 1];
-        self.inner.read_exact(&mut b).map_err(|_| truncated())?;
+        let i = match self.at() {
+            Some(i) => i,
+            None => {
+                self.fill()?;
+                0
+            }
+        };
         self.pos += 1;
-        Ok(b[0])
+        Ok(self.buf[i])
     }
 
     fn varint(&mut self, out: &mut Vec<u8>) -> Result<u64, String> {
@@ -58,12 +89,21 @@ impl Reader {
         if n > self.len - self.pos {
             return Err(truncated());
         }
-        let start = out.len();
-        out.resize(start + n as usize, 0);
-        self.inner
-            .read_exact(&mut out[start..])
-            .map_err(|_| truncated())?;
-        self.pos += n;
+        let mut left = n as usize;
+        out.reserve(left);
+        while left > 0 {
+            let i = match self.at() {
+                Some(i) => i,
+                None => {
+                    self.fill()?;
+                    0
+                }
+            };
+            let take = left.min(self.buf.len() - i);
+            out.extend_from_slice(&self.buf[i..i + take]);
+            self.pos += take as u64;
+            left -= take;
+        }
         Ok(())
     }
 
@@ -71,12 +111,23 @@ impl Reader {
         if n > self.len - self.pos {
             return Err(truncated());
         }
-        self.inner
-            .seek_relative(n as i64)
-            .map_err(|e| e.to_string())?;
         self.pos += n;
         Ok(())
     }
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`.
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`.
+#[cfg(not(unix))]
+fn read_at(mut file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(offset))?;
+    file.read_exact(buf)
 }
 
 fn truncated() -> String {
@@ -155,7 +206,9 @@ pub fn read(mut file: File, len: u64) -> Result<Skeleton, String> {
         });
     }
     let mut r = Reader {
-        inner: BufReader::with_capacity(4 * 1024, file),
+        file,
+        buf: Vec::with_capacity(CHUNK),
+        buf_at: 0,
         pos: 0,
         len,
     };
