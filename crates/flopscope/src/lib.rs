@@ -51,6 +51,12 @@ pub struct Options {
 
 /// Profiles an ONNX file.
 pub fn profile_path(path: &Path, opts: &Options) -> Result<Profile> {
+    let (g, info) = open_file(path)?;
+    profile_graph(&g, info, opts)
+}
+
+/// The graph of an ONNX file and facts about it.
+fn open_file(path: &Path) -> Result<(Graph, profile::ModelInfo)> {
     let m = load::load_onnx(path)?;
     let info = profile::ModelInfo {
         source: path.display().to_string(),
@@ -61,7 +67,7 @@ pub fn profile_path(path: &Path, opts: &Options) -> Result<Profile> {
         weights: m.weights,
         file_bytes: m.file_bytes,
     };
-    profile_graph(&m.graph, info, opts)
+    Ok((m.graph, info))
 }
 
 /// Profiles a model given as a file path or a built-in architecture name (`resnet18`).
@@ -85,17 +91,7 @@ pub fn open_source(spec: &str, opts: &Options) -> Result<(Graph, profile::ModelI
         });
     }
     if path.exists() || !zoo::contains(spec) {
-        let m = load::load_onnx(path)?;
-        let info = profile::ModelInfo {
-            source: path.display().to_string(),
-            producer: m.producer.clone(),
-            ir_version: m.ir_version,
-            opset: m.graph.opset(),
-            nodes: m.graph.nodes.len(),
-            weights: m.weights,
-            file_bytes: m.file_bytes,
-        };
-        return Ok((m.graph, info));
+        return open_file(path);
     }
     let mut zo = zoo::ZooOptions::default();
     if let Some((_, s)) = opts.inputs.first().filter(|(_, s)| s.len() == 4) {

@@ -74,6 +74,22 @@ fn attend(b: &mut Builder, q: ValueId, k: ValueId, v: ValueId, d: u64, causal: b
     b.reshape(o, &[0, 0, -1])
 }
 
+/// Attention from one fused `[B, L, 3·hidden]` projection: split, heads, attend.
+fn fused_attention(
+    b: &mut Builder,
+    qkv: ValueId,
+    hidden: u64,
+    nheads: u64,
+    causal: bool,
+) -> ValueId {
+    let d = hidden / nheads;
+    let p = split3(b, qkv, hidden);
+    let q = heads(b, p[0], nheads, d);
+    let k = heads(b, p[1], nheads, d);
+    let v = heads(b, p[2], nheads, d);
+    attend(b, q, k, v, d, causal)
+}
+
 /// torchvision `vit_b_16` / `vit_l_16`.
 pub fn vit(
     o: &ZooOptions,
@@ -117,7 +133,6 @@ pub fn vit(
         let pos = b.weight("pos_embedding", &[1, n + 1, hidden]);
         b.binary("Add", x, pos)
     });
-    let d = hidden / nheads;
     b.push("encoder");
     b.push("layers");
     for i in 0..layers {
@@ -131,13 +146,7 @@ pub fn vit(
                     let bias = b.weight("bias", &[3 * hidden]);
                     b.binary("Add", y, bias)
                 });
-                let p = split3(b, qkv, hidden);
-                let (q, k, v) = (
-                    heads(b, p[0], nheads, d),
-                    heads(b, p[1], nheads, d),
-                    heads(b, p[2], nheads, d),
-                );
-                let a = attend(b, q, k, v, d, false);
+                let a = fused_attention(b, qkv, hidden, nheads, false);
                 b.linear("out_proj", a, hidden, hidden, true)
             });
             let x = b.binary("Add", x, y);
@@ -241,7 +250,6 @@ pub fn bert(layers: usize, hidden: u64, nheads: u64, inter: u64) -> Result<Graph
 pub fn gpt2(layers: usize, hidden: u64, nheads: u64) -> Result<Graph> {
     let mut b = Builder::new("gpt2");
     let ids = token_input(&mut b);
-    let d = hidden / nheads;
     b.push("transformer");
     let wte = b.weight("wte.weight", &[50257, hidden]);
     let wpe = b.weight("wpe.weight", &[1024, hidden]);
@@ -254,13 +262,7 @@ pub fn gpt2(layers: usize, hidden: u64, nheads: u64) -> Result<Graph> {
             let y = b.layernorm("ln_1", x, hidden, 1e-5);
             let y = b.scoped("attn", |b| {
                 let qkv = b.linear("c_attn", y, hidden, 3 * hidden, true);
-                let p = split3(b, qkv, hidden);
-                let (q, k, v) = (
-                    heads(b, p[0], nheads, d),
-                    heads(b, p[1], nheads, d),
-                    heads(b, p[2], nheads, d),
-                );
-                let a = attend(b, q, k, v, d, true);
+                let a = fused_attention(b, qkv, hidden, nheads, true);
                 b.linear("c_proj", a, hidden, hidden, true)
             });
             let x = b.binary("Add", x, y);
