@@ -35,6 +35,64 @@ enum Command {
     },
     /// Write a model (a file or a built-in name) as ONNX, with random weights or none.
     Export(ExportArgs),
+    /// Measure inference latency and throughput on a real runtime (random weights when absent).
+    Bench(BenchArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Backend {
+    /// The best available runtime (tract, built in, in this version).
+    Auto,
+    /// tract, the pure-Rust runtime.
+    Tract,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// ONNX model file or built-in architecture name.
+    model: String,
+    /// Runtime.
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: Backend,
+    /// Batch sizes to measure, e.g. `1,8,32` (sets the `batch` dim).
+    #[arg(long, value_delimiter = ',')]
+    batch: Vec<u64>,
+    /// Size of a symbolic dim, e.g. `--dim seq=128`.
+    #[arg(long = "dim", value_name = "NAME=N")]
+    dims: Vec<String>,
+    /// Full shape of an input, e.g. `--input input=1x3x224x224`.
+    #[arg(long = "input", value_name = "[NAME=]AxBxC")]
+    inputs: Vec<String>,
+    /// Classifier outputs of a built-in image model.
+    #[arg(long)]
+    classes: Option<u64>,
+    /// Warm-up runs before timing.
+    #[arg(long, default_value_t = 10)]
+    warmup: usize,
+    /// Warm up for this long instead (`1s`, `500ms`).
+    #[arg(long, value_name = "DURATION")]
+    warmup_time: Option<String>,
+    /// Stop after this many timed runs.
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Stop after this long (`10s`, `500ms`).
+    #[arg(long, value_name = "DURATION")]
+    time: Option<String>,
+    /// Stop when the 95% confidence interval of the median is within this (`1%`).
+    #[arg(long)]
+    precision: Option<String>,
+    /// Seed of random weights and inputs.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -178,6 +236,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Zoo { format } => zoo(format),
         Command::Export(a) => export(a),
+        Command::Bench(a) => bench(a),
     }
 }
 
@@ -258,6 +317,158 @@ fn export(a: ExportArgs) -> Result<(), Error> {
         WeightsArg::None => flopscope::write::Weights::None,
     };
     flopscope::write::write_onnx(&g, &a.output, weights)
+}
+
+fn parse_duration(s: &str) -> Result<f64, Error> {
+    let bad = || Error::Usage(format!("expected a duration like 10s or 500ms, got '{s}'"));
+    let t = s.trim();
+    let (num, scale) = if let Some(v) = t.strip_suffix("ms") {
+        (v, 1e-3)
+    } else if let Some(v) = t.strip_suffix('s') {
+        (v, 1.0)
+    } else {
+        (t, 1.0)
+    };
+    let v: f64 = num.trim().parse().map_err(|_| bad())?;
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(bad());
+    }
+    Ok(v * scale)
+}
+
+fn parse_precision(s: &str) -> Result<f64, Error> {
+    let t = s.trim();
+    let (num, scale) = match t.strip_suffix('%') {
+        Some(v) => (v, 0.01),
+        None => (t, 1.0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| Error::Usage(format!("expected a precision like 1%, got '{s}'")))?;
+    if !(v > 0.0 && v.is_finite()) {
+        return Err(Error::Usage(format!(
+            "precision must be positive, got '{s}'"
+        )));
+    }
+    Ok(v * scale)
+}
+
+fn bench(a: BenchArgs) -> Result<(), Error> {
+    use flopscope::bench::{self, BenchOptions, Progress, Warmup};
+    let o = BenchOptions {
+        model: Options {
+            dims: a
+                .dims
+                .iter()
+                .map(|s| parse_dim(s))
+                .collect::<Result<_, _>>()?,
+            inputs: a
+                .inputs
+                .iter()
+                .map(|s| parse_input(s))
+                .collect::<Result<_, _>>()?,
+            classes: a.classes,
+        },
+        batches: a.batch.clone(),
+        warmup: match &a.warmup_time {
+            Some(t) => Warmup::Seconds(parse_duration(t)?),
+            None => Warmup::Runs(a.warmup),
+        },
+        runs: a.runs,
+        time: a.time.as_deref().map(parse_duration).transpose()?,
+        precision: a.precision.as_deref().map(parse_precision).transpose()?,
+        seed: a.seed,
+    };
+    let runtime: Box<dyn bench::Runtime> = match a.backend {
+        Backend::Auto | Backend::Tract => Box::new(bench::tract::Tract),
+    };
+    let show = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar = indicatif::ProgressBar::with_draw_target(
+        None,
+        if show {
+            indicatif::ProgressDrawTarget::stderr()
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        },
+    );
+    let mut on_progress = |p: Progress| match p {
+        Progress::Loading { batch } => {
+            bar.set_message(format!("{} batch {batch}: loading", runtime.name()));
+            bar.set_position(0);
+        }
+        Progress::Run { done, target } => {
+            if let Some(t) = target {
+                bar.set_length(t as u64);
+            }
+            bar.set_position(done as u64);
+            bar.set_message(format!("{} runs", done));
+        }
+    };
+    let report = bench::bench(&a.model, runtime.as_ref(), &o, &mut on_progress)?;
+    bar.finish_and_clear();
+    let text = match a.format {
+        Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        Format::Csv => {
+            let mut out = String::from("backend,backend_version,batch,threads,runs,min_ms,mean_ms,median_ms,p90_ms,p99_ms,max_ms,stddev_ms,outliers,fps,load_ms,cold_ms\n");
+            for r in &report.runs {
+                let l = &r.latency_ms;
+                out.push_str(&format!(
+                    "{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{},{:.3},{:.3},{:.3}\n",
+                    r.backend, r.backend_version, r.batch, r.threads, r.runs, l.min, l.mean, l.median, l.p90, l.p99, l.max, l.stddev, r.outliers, r.fps, r.load_ms, r.cold_ms
+                ));
+            }
+            out
+        }
+        Format::Markdown | Format::Table => {
+            let md = matches!(a.format, Format::Markdown);
+            let mut out = String::new();
+            if md {
+                out.push_str("| backend | batch | runs | median ms | p90 ms | p99 ms | min ms | stddev ms | FPS | load ms | cold ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            } else {
+                out.push_str(&format!(
+                    "{}  ({})\n",
+                    report.model,
+                    report.inputs.join(", ")
+                ));
+                out.push_str(&format!(
+                    "{:<14} {:>5} {:>5} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9} {:>8} {:>8}\n",
+                    "Backend",
+                    "Batch",
+                    "Runs",
+                    "Median",
+                    "p90",
+                    "p99",
+                    "Min",
+                    "Stddev",
+                    "FPS",
+                    "Load",
+                    "Cold"
+                ));
+            }
+            for r in &report.runs {
+                let l = &r.latency_ms;
+                let be = format!("{} {}", r.backend, r.backend_version);
+                if md {
+                    out.push_str(&format!("| {be} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} |\n", r.batch, r.runs, l.median, l.p90, l.p99, l.min, l.stddev, r.fps, r.load_ms, r.cold_ms));
+                } else {
+                    out.push_str(&format!(
+                        "{:<14} {:>5} {:>5} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>6.2}ms {:>9.1} {:>6.0}ms {:>6.1}ms\n",
+                        be, r.batch, r.runs, l.median, l.p90, l.p99, l.min, l.stddev, r.fps, r.load_ms, r.cold_ms
+                    ));
+                }
+            }
+            if report.synthesized_weights {
+                out.push_str(if md {
+                    "\nWeights: seeded random (absent from the source).\n"
+                } else {
+                    "weights: seeded random (absent from the source)\n"
+                });
+            }
+            out
+        }
+    };
+    write_out(a.output.as_ref(), &text)
 }
 
 fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), Error> {

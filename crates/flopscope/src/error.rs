@@ -48,11 +48,15 @@ pub enum Error {
     /// A bad command-line value (dim binding, input spec).
     #[error("{0}")]
     Usage(String),
+    /// A runtime could not load or run the model.
+    #[error("{0}")]
+    Runtime(String),
 }
 
 impl Error {
     /// Exit code for the CLI: 1 output not writable, 2 usage, 3 unreadable file, 4 malformed or
-    /// invalid model, 5 unsupported version, 6 shape inference failure (overflow included).
+    /// invalid model, 5 unsupported version, 6 shape inference failure (overflow included),
+    /// 7 a runtime failed to load or run the model.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Write { .. } => 1,
@@ -61,6 +65,7 @@ impl Error {
             Error::Malformed { .. } | Error::Invalid(_) => 4,
             Error::Unsupported(_) => 5,
             Error::Shape { .. } => 6,
+            Error::Runtime(_) => 7,
         }
     }
 }

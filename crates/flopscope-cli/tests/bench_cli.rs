@@ -1,0 +1,123 @@
+//! `flopscope bench`: the measurement harness (timings themselves are never asserted).
+
+mod common;
+
+use common::*;
+
+fn bench_json(args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["bench"];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["-f", "json", "--quiet"]);
+    let out = flopscope(&a);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn reports_statistics_per_batch_in_a_versioned_schema() {
+    let j = bench_json(&[
+        "squeezenet1_1",
+        "--input",
+        "1x3x64x64",
+        "--batch",
+        "1,2",
+        "--runs",
+        "7",
+        "--warmup",
+        "2",
+    ]);
+    assert_eq!(j["schema"], "flopscope.bench/1");
+    assert_eq!(j["synthesized_weights"], true);
+    let runs = j["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "one entry per batch size");
+    for (r, batch) in runs.iter().zip([1u64, 2]) {
+        assert_eq!(r["backend"], "tract");
+        assert_eq!(r["backend_version"], flopscope::bench::tract::VERSION);
+        assert_eq!(r["batch"], batch);
+        assert_eq!(r["runs"], 7);
+        let l = &r["latency_ms"];
+        let v = |k: &str| l[k].as_f64().unwrap();
+        assert!(
+            v("min") <= v("median")
+                && v("median") <= v("p90")
+                && v("p90") <= v("p99")
+                && v("p99") <= v("max")
+        );
+        assert!(v("min") > 0.0 && v("stddev") >= 0.0);
+        // FPS is batch / median latency.
+        let fps = r["fps"].as_f64().unwrap();
+        assert!((fps - batch as f64 * 1000.0 / v("median")).abs() < 1e-6 * fps);
+        assert!(r["load_ms"].as_f64().unwrap() > 0.0 && r["cold_ms"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn stops_on_precision_or_the_run_cap() {
+    // A loose precision stops early; the run cap bounds it either way.
+    let j = bench_json(&[
+        "squeezenet1_1",
+        "--input",
+        "1x3x64x64",
+        "--precision",
+        "50%",
+        "--runs",
+        "40",
+        "--warmup",
+        "1",
+    ]);
+    let n = j["runs"][0]["runs"].as_u64().unwrap();
+    assert!((10..=40).contains(&n), "{n} runs");
+}
+
+#[test]
+fn formats_and_bad_arguments() {
+    let out = flopscope(&[
+        "bench",
+        "squeezenet1_1",
+        "--input",
+        "1x3x64x64",
+        "--runs",
+        "3",
+        "--warmup",
+        "0",
+        "-f",
+        "csv",
+        "-q",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(csv.starts_with("backend,backend_version,batch,threads,runs,min_ms"));
+    assert_eq!(csv.lines().count(), 2);
+    let out = flopscope(&["bench", "squeezenet1_1", "--time", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = flopscope(&["bench", "squeezenet1_1", "--precision", "-1%"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_model_the_runtime_cannot_load_is_a_clear_error() {
+    let d = tmpdir("bench-unloadable");
+    let mut m = model(
+        17,
+        vec![value("x", &["1", "8"])],
+        vec![value("y", &["1", "8"])],
+        vec![node("FancyOp", "fancy", &["x"], &["y"], vec![])],
+        vec![],
+    );
+    m.opset_import.push(flopscope::onnx_pb::OperatorSetIdProto {
+        domain: Some("com.example".into()),
+        version: Some(1),
+    });
+    m.graph.as_mut().unwrap().node[0].domain = Some("com.example".into());
+    let p = write(&d, "fancy", &m);
+    let out = flopscope(&["bench", p.to_str().unwrap(), "--runs", "1"]);
+    assert_eq!(out.status.code(), Some(7));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tract") && err.contains("FancyOp"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}

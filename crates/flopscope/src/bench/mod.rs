@@ -1,0 +1,300 @@
+//! Measurement: real inference on real runtimes, with warm-up, many timed runs and robust
+//! statistics (`flopscope bench`). Runtimes live behind [`Runtime`]; statistics apart from
+//! them, in [`stats`].
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::graph::DType;
+use crate::load::WeightsStatus;
+use crate::Options;
+
+pub mod stats;
+pub mod tract;
+
+/// Schema identifier of the JSON output.
+pub const SCHEMA: &str = "flopscope.bench/1";
+
+/// A graph input at the measured shape.
+#[derive(Clone, Debug)]
+pub struct InputSpec {
+    /// Input name.
+    pub name: String,
+    /// Element type.
+    pub dtype: DType,
+    /// Concrete shape.
+    pub shape: Vec<u64>,
+}
+
+/// An inference runtime.
+pub trait Runtime {
+    /// Short name (`tract`).
+    fn name(&self) -> &'static str;
+    /// Version of the runtime library.
+    fn version(&self) -> String;
+    /// Loads `model` for inputs of these shapes, with random inputs made from `seed`.
+    fn load(&self, model: &Path, inputs: &[InputSpec], seed: u64) -> Result<Box<dyn Session>>;
+}
+
+/// A loaded model ready to run on its inputs.
+pub trait Session {
+    /// One inference.
+    fn run(&mut self) -> Result<()>;
+}
+
+/// How long to warm up before timing.
+#[derive(Clone, Copy, Debug)]
+pub enum Warmup {
+    /// This many runs.
+    Runs(usize),
+    /// Runs for this many seconds.
+    Seconds(f64),
+}
+
+/// What to measure and when to stop.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Dims, input shapes, classes (as for `profile`).
+    pub model: Options,
+    /// Batch sizes to sweep (the `batch` dim); empty: as `model` binds it (default 1).
+    pub batches: Vec<u64>,
+    /// Warm-up.
+    pub warmup: Warmup,
+    /// Stop after this many timed runs.
+    pub runs: Option<usize>,
+    /// Stop after this many seconds of timed runs.
+    pub time: Option<f64>,
+    /// Stop once the 95% confidence interval of the median is within this fraction of it.
+    pub precision: Option<f64>,
+    /// Seed of random weights and inputs.
+    pub seed: u64,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            model: Options::default(),
+            batches: vec![],
+            warmup: Warmup::Runs(10),
+            runs: None,
+            time: None,
+            precision: None,
+            seed: 0,
+        }
+    }
+}
+
+/// One measured configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    /// Runtime name.
+    pub backend: String,
+    /// Runtime version.
+    pub backend_version: String,
+    /// Batch size.
+    pub batch: u64,
+    /// Intra-op threads.
+    pub threads: usize,
+    /// Latency of one inference (ms).
+    pub latency_ms: stats::Latency,
+    /// Timed runs.
+    pub runs: usize,
+    /// Runs outside Tukey's fences.
+    pub outliers: usize,
+    /// Inferences per second: batch / median latency.
+    pub fps: f64,
+    /// Model load and optimization (ms).
+    pub load_ms: f64,
+    /// First (cold) inference (ms).
+    pub cold_ms: f64,
+}
+
+/// Everything `flopscope bench` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// Path or built-in name.
+    pub model: String,
+    /// Inputs at batch = the first measured batch.
+    pub inputs: Vec<String>,
+    /// Whether weights were synthesized (absent from the file, or a built-in model).
+    pub synthesized_weights: bool,
+    /// One entry per backend × batch × threads.
+    pub runs: Vec<RunResult>,
+}
+
+/// Progress of a measurement, for a progress bar.
+#[derive(Clone, Copy, Debug)]
+pub enum Progress {
+    /// Loading a configuration.
+    Loading {
+        /// Batch size.
+        batch: u64,
+    },
+    /// A timed run finished.
+    Run {
+        /// Runs so far.
+        done: usize,
+        /// Target count, when one is set.
+        target: Option<usize>,
+    },
+}
+
+/// A temporary folder removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn timed_runs(
+    s: &mut dyn Session,
+    o: &BenchOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<f64>> {
+    match o.warmup {
+        Warmup::Runs(n) => (0..n).try_for_each(|_| s.run())?,
+        Warmup::Seconds(t) => {
+            let start = Instant::now();
+            while start.elapsed().as_secs_f64() < t {
+                s.run()?;
+            }
+        }
+    }
+    // Defaults: at least 10 runs and 3 s, or 1,000 runs, whichever ends first.
+    let (max_runs, max_time) = match (o.runs, o.time, o.precision) {
+        (None, None, None) => (Some(1000), Some(3.0)),
+        (r, t, _) => (r, t),
+    };
+    let start = Instant::now();
+    let mut times = Vec::new();
+    loop {
+        let t = Instant::now();
+        s.run()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        progress(Progress::Run {
+            done: times.len(),
+            target: max_runs,
+        });
+        let n = times.len();
+        if max_runs.is_some_and(|m| n >= m)
+            || (n >= 10 && max_time.is_some_and(|t| start.elapsed().as_secs_f64() >= t))
+        {
+            break;
+        }
+        if let Some(p) = o.precision {
+            if n >= 10 && n % 5 == 0 && stats::median_ci_relative(&times) <= p {
+                break;
+            }
+            if max_runs.is_none() && max_time.is_none() && n >= 100_000 {
+                break;
+            }
+        }
+    }
+    Ok(times)
+}
+
+/// Measures `spec` (a file or built-in name) on `runtime` at each batch size.
+pub fn bench(
+    spec: &str,
+    runtime: &dyn Runtime,
+    o: &BenchOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report> {
+    let batches = if o.batches.is_empty() {
+        vec![0]
+    } else {
+        o.batches.clone()
+    };
+    let (graph, info) = crate::open_source(spec, &o.model)?;
+    let synthesized = matches!(info.weights, WeightsStatus::Absent | WeightsStatus::Builtin);
+    // Runtimes need weights: write a copy with seeded random ones when the source has none.
+    let tmp = TempDir(std::env::temp_dir().join(format!("flopscope-bench-{}", std::process::id())));
+    let model_path = if synthesized {
+        std::fs::create_dir_all(&tmp.0).map_err(|source| Error::Write {
+            path: tmp.0.clone(),
+            source,
+        })?;
+        let p = tmp.0.join("model.onnx");
+        crate::write::write_onnx(&graph, &p, crate::write::Weights::Random(o.seed))?;
+        p
+    } else {
+        PathBuf::from(spec)
+    };
+    let mut report = Report {
+        schema: SCHEMA,
+        model: spec.to_string(),
+        inputs: vec![],
+        synthesized_weights: synthesized,
+        runs: vec![],
+    };
+    for batch in batches {
+        let mut mo = o.model.clone();
+        if batch > 0 {
+            mo.dims.retain(|(k, _)| k != "batch");
+            mo.dims.push(("batch".into(), batch));
+        }
+        let p = crate::profile_graph(&graph, info.clone(), &mo)?;
+        let inputs: Vec<InputSpec> = p
+            .inputs
+            .iter()
+            .map(|i| {
+                Ok(InputSpec {
+                    name: i.name.clone(),
+                    dtype: graph
+                        .inputs
+                        .iter()
+                        .find(|&&v| graph.values[v].name == i.name)
+                        .and_then(|&v| graph.values[v].dtype)
+                        .unwrap_or(DType::F32),
+                    shape: i.shape.clone().ok_or_else(|| {
+                        Error::Usage(format!(
+                            "input '{}' has no known shape: give one with --input",
+                            i.name
+                        ))
+                    })?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let batch = p.bindings.get("batch").copied().unwrap_or_else(|| {
+            inputs
+                .first()
+                .and_then(|i| i.shape.first().copied())
+                .unwrap_or(1)
+        });
+        if report.inputs.is_empty() {
+            report.inputs = inputs
+                .iter()
+                .map(|i| format!("{} {} {:?}", i.name, i.dtype, i.shape))
+                .collect();
+        }
+        progress(Progress::Loading { batch });
+        let t = Instant::now();
+        let mut session = runtime.load(&model_path, &inputs, o.seed)?;
+        let load_ms = t.elapsed().as_secs_f64() * 1e3;
+        let t = Instant::now();
+        session.run()?;
+        let cold_ms = t.elapsed().as_secs_f64() * 1e3;
+        let times = timed_runs(session.as_mut(), o, progress)?;
+        let latency = stats::summarize(&times);
+        report.runs.push(RunResult {
+            backend: runtime.name().into(),
+            backend_version: runtime.version(),
+            batch,
+            threads: 1,
+            fps: batch as f64 * 1e3 / latency.median,
+            outliers: stats::outliers(&times),
+            runs: times.len(),
+            latency_ms: latency,
+            load_ms,
+            cold_ms,
+        });
+    }
+    Ok(report)
+}

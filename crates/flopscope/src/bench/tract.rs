@@ -1,0 +1,125 @@
+//! tract, the pure-Rust ONNX runtime: always available, built in.
+
+use std::path::Path;
+
+use tract_onnx::prelude::*;
+
+use super::{InputSpec, Runtime, Session};
+use crate::error::{Error, Result};
+use crate::graph::DType;
+
+/// The tract version this build links (pinned exactly in Cargo.toml).
+pub const VERSION: &str = "0.23.9";
+
+/// tract as a [`Runtime`]: single-threaded, optimized plan.
+pub struct Tract;
+
+struct TractSession {
+    /// Reused between runs, as a serving loop would (no per-run plan state allocation).
+    state: TypedSimpleState,
+    inputs: TVec<TValue>,
+}
+
+fn runtime_err(e: impl std::fmt::Display) -> Error {
+    // tract reports the failing node and operator in its chain of causes: keep it on one line.
+    Error::Runtime(format!("tract: {}", e.to_string().replace('\n', "; ")))
+}
+
+fn input_tensor(spec: &InputSpec, seed: u64) -> Result<Tensor> {
+    let shape: Vec<usize> = spec.shape.iter().map(|&d| d as usize).collect();
+    let n: usize = shape.iter().product();
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let t: Tensor = match spec.dtype {
+        DType::F32 => tract_ndarray::ArrayD::from_shape_vec(
+            shape,
+            (0..n)
+                .map(|_| (next() % 2000) as f32 / 1000.0 - 1.0)
+                .collect(),
+        )
+        .map_err(runtime_err)?
+        .into(),
+        DType::I64 => tract_ndarray::ArrayD::from_shape_vec(
+            shape,
+            (0..n).map(|_| (next() % 1000) as i64).collect(),
+        )
+        .map_err(runtime_err)?
+        .into(),
+        DType::I32 => tract_ndarray::ArrayD::from_shape_vec(
+            shape,
+            (0..n).map(|_| (next() % 1000) as i32).collect(),
+        )
+        .map_err(runtime_err)?
+        .into(),
+        DType::Bool => tract_ndarray::ArrayD::from_shape_vec(shape, vec![true; n])
+            .map_err(runtime_err)?
+            .into(),
+        d => {
+            return Err(Error::Runtime(format!(
+                "tract: no random inputs of type {d} (input '{}')",
+                spec.name
+            )))
+        }
+    };
+    Ok(t)
+}
+
+fn datum(d: DType) -> Result<DatumType> {
+    Ok(match d {
+        DType::F32 => f32::datum_type(),
+        DType::I64 => i64::datum_type(),
+        DType::I32 => i32::datum_type(),
+        DType::Bool => bool::datum_type(),
+        DType::F16 => f16::datum_type(),
+        d => {
+            return Err(Error::Runtime(format!(
+                "tract: inputs of type {d} are not supported here"
+            )))
+        }
+    })
+}
+
+impl Runtime for Tract {
+    fn name(&self) -> &'static str {
+        "tract"
+    }
+
+    fn version(&self) -> String {
+        VERSION.to_string()
+    }
+
+    fn load(&self, model: &Path, inputs: &[InputSpec], seed: u64) -> Result<Box<dyn Session>> {
+        let mut m = tract_onnx::onnx()
+            .model_for_path(model)
+            .map_err(runtime_err)?;
+        for (i, spec) in inputs.iter().enumerate() {
+            let shape: Vec<usize> = spec.shape.iter().map(|&d| d as usize).collect();
+            m.set_input_fact(i, InferenceFact::dt_shape(datum(spec.dtype)?, shape))
+                .map_err(runtime_err)?;
+        }
+        let plan = m
+            .into_optimized()
+            .map_err(runtime_err)?
+            .into_runnable()
+            .map_err(runtime_err)?;
+        let inputs = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Ok(input_tensor(s, seed.wrapping_add(i as u64 * 7919))?.into_tvalue()))
+            .collect::<Result<TVec<_>>>()?;
+        let state = TypedSimpleState::new(&plan).map_err(runtime_err)?;
+        Ok(Box::new(TractSession { state, inputs }))
+    }
+}
+
+impl Session for TractSession {
+    fn run(&mut self) -> Result<()> {
+        self.state.run(self.inputs.clone()).map_err(runtime_err)?;
+        Ok(())
+    }
+}
