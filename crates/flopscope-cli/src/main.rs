@@ -39,12 +39,17 @@ enum Command {
     Bench(BenchArgs),
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum Backend {
-    /// The best available runtime (tract, built in, in this version).
+    /// ONNX Runtime when its library is found, else tract; falls back to tract when ONNX
+    /// Runtime cannot load the model.
     Auto,
-    /// tract, the pure-Rust runtime.
+    /// tract, the pure-Rust runtime (built in, single-threaded).
     Tract,
+    /// ONNX Runtime, loaded from a shared library at run time.
+    Onnxruntime,
+    /// Every available runtime, for comparison.
+    All,
 }
 
 #[derive(clap::Args)]
@@ -57,6 +62,13 @@ struct BenchArgs {
     /// Batch sizes to measure, e.g. `1,8,32` (sets the `batch` dim).
     #[arg(long, value_delimiter = ',')]
     batch: Vec<u64>,
+    /// Intra-op thread counts to measure with ONNX Runtime, e.g. `1,2` (tract runs on one).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    threads: Vec<usize>,
+    /// The ONNX Runtime shared library (else ORT_DYLIB_PATH, else the `onnxruntime` Python
+    /// package's).
+    #[arg(long, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
     /// Size of a symbolic dim, e.g. `--dim seq=128`.
     #[arg(long = "dim", value_name = "NAME=N")]
     dims: Vec<String>,
@@ -380,9 +392,29 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
         precision: a.precision.as_deref().map(parse_precision).transpose()?,
         seed: a.seed,
     };
-    let runtime: Box<dyn bench::Runtime> = match a.backend {
-        Backend::Auto | Backend::Tract => Box::new(bench::tract::Tract),
-    };
+    // Runtimes to measure: ONNX Runtime once per thread count, tract once.
+    let mut runtimes: Vec<Box<dyn bench::Runtime>> = Vec::new();
+    let want_ort = matches!(
+        a.backend,
+        Backend::Auto | Backend::Onnxruntime | Backend::All
+    );
+    if want_ort {
+        for &t in &a.threads {
+            match bench::onnxruntime::OnnxRuntime::new(a.ort_lib.as_deref(), t) {
+                Ok(r) => runtimes.push(Box::new(r)),
+                Err(e) if a.backend == Backend::Onnxruntime => return Err(e),
+                Err(e) => {
+                    if a.backend == Backend::All {
+                        eprintln!("warning: {e}");
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    if matches!(a.backend, Backend::Tract | Backend::All) || runtimes.is_empty() {
+        runtimes.push(Box::new(bench::tract::Tract));
+    }
     let show = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bar = indicatif::ProgressBar::with_draw_target(
         None,
@@ -394,7 +426,7 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
     );
     let mut on_progress = |p: Progress| match p {
         Progress::Loading { batch } => {
-            bar.set_message(format!("{} batch {batch}: loading", runtime.name()));
+            bar.set_message(format!("batch {batch}: loading"));
             bar.set_position(0);
         }
         Progress::Run { done, target } => {
@@ -402,10 +434,21 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
                 bar.set_length(t as u64);
             }
             bar.set_position(done as u64);
-            bar.set_message(format!("{} runs", done));
+            bar.set_message(format!("{done} runs"));
         }
     };
-    let report = bench::bench(&a.model, runtime.as_ref(), &o, &mut on_progress)?;
+    let refs: Vec<&dyn bench::Runtime> = runtimes.iter().map(|r| r.as_ref()).collect();
+    let result = bench::bench(&a.model, &refs, &o, &mut on_progress);
+    // With `auto`, a model ONNX Runtime cannot load is measured on tract instead.
+    let report = match result {
+        Err(Error::Runtime(why))
+            if a.backend == Backend::Auto && refs.iter().any(|r| r.name() != "tract") =>
+        {
+            eprintln!("warning: {why}; trying tract");
+            bench::bench(&a.model, &[&bench::tract::Tract], &o, &mut on_progress)?
+        }
+        other => other?,
+    };
     bar.finish_and_clear();
     let text = match a.format {
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
@@ -424,7 +467,7 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
             let md = matches!(a.format, Format::Markdown);
             let mut out = String::new();
             if md {
-                out.push_str("| backend | batch | runs | median ms | p90 ms | p99 ms | min ms | stddev ms | FPS | load ms | cold ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                out.push_str("| backend | threads | batch | runs | median ms | p90 ms | p99 ms | min ms | stddev ms | FPS | load ms | cold ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
             } else {
                 out.push_str(&format!(
                     "{}  ({})\n",
@@ -432,8 +475,9 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
                     report.inputs.join(", ")
                 ));
                 out.push_str(&format!(
-                    "{:<14} {:>5} {:>5} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9} {:>8} {:>8}\n",
+                    "{:<19} {:>3} {:>5} {:>5} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9} {:>7} {:>8}\n",
                     "Backend",
+                    "Thr",
                     "Batch",
                     "Runs",
                     "Median",
@@ -450,11 +494,11 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
                 let l = &r.latency_ms;
                 let be = format!("{} {}", r.backend, r.backend_version);
                 if md {
-                    out.push_str(&format!("| {be} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} |\n", r.batch, r.runs, l.median, l.p90, l.p99, l.min, l.stddev, r.fps, r.load_ms, r.cold_ms));
+                    out.push_str(&format!("| {be} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} |\n", r.threads, r.batch, r.runs, l.median, l.p90, l.p99, l.min, l.stddev, r.fps, r.load_ms, r.cold_ms));
                 } else {
                     out.push_str(&format!(
-                        "{:<14} {:>5} {:>5} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>6.2}ms {:>9.1} {:>6.0}ms {:>6.1}ms\n",
-                        be, r.batch, r.runs, l.median, l.p90, l.p99, l.min, l.stddev, r.fps, r.load_ms, r.cold_ms
+                        "{:<19} {:>3} {:>5} {:>5} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>6.2}ms {:>9.1} {:>5.0}ms {:>6.1}ms\n",
+                        be, r.threads, r.batch, r.runs, l.median, l.p90, l.p99, l.min, l.stddev, r.fps, r.load_ms, r.cold_ms
                     ));
                 }
             }

@@ -30,6 +30,8 @@ fn reports_statistics_per_batch_in_a_versioned_schema() {
         "7",
         "--warmup",
         "2",
+        "--backend",
+        "tract",
     ]);
     assert_eq!(j["schema"], "flopscope.bench/1");
     assert_eq!(j["synthesized_weights"], true);
@@ -115,9 +117,72 @@ fn a_model_the_runtime_cannot_load_is_a_clear_error() {
     });
     m.graph.as_mut().unwrap().node[0].domain = Some("com.example".into());
     let p = write(&d, "fancy", &m);
-    let out = flopscope(&["bench", p.to_str().unwrap(), "--runs", "1"]);
+    let out = flopscope(&[
+        "bench",
+        p.to_str().unwrap(),
+        "--runs",
+        "1",
+        "--backend",
+        "tract",
+    ]);
     assert_eq!(out.status.code(), Some(7));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("tract") && err.contains("FancyOp"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    // With `auto`, ONNX Runtime fails first (naming the op), then tract is tried.
+    let out = flopscope(&["bench", p.to_str().unwrap(), "--runs", "1"]);
+    assert_eq!(out.status.code(), Some(7));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("onnxruntime") && err.contains("FancyOp") && err.contains("trying tract"),
+        "{err}"
+    );
+}
+
+/// ONNX Runtime, found through the `onnxruntime` Python package that the test requirements
+/// install (scripts/requirements-test.txt pins 1.32.0).
+#[test]
+fn onnxruntime_backend_sweeps_threads_and_compares_with_tract() {
+    let j = bench_json(&[
+        "squeezenet1_1",
+        "--input",
+        "1x3x64x64",
+        "--backend",
+        "all",
+        "--threads",
+        "1,2",
+        "--runs",
+        "5",
+        "--warmup",
+        "1",
+    ]);
+    let runs = j["runs"].as_array().unwrap();
+    let got: Vec<(String, u64)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["backend"].as_str().unwrap().to_string(),
+                r["threads"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("onnxruntime".into(), 1),
+            ("onnxruntime".into(), 2),
+            ("tract".into(), 1)
+        ]
+    );
+    assert_eq!(runs[0]["backend_version"], "1.32.0");
+    let out = flopscope(&[
+        "bench",
+        "squeezenet1_1",
+        "--backend",
+        "onnxruntime",
+        "--ort-lib",
+        "/nonexistent/libonnxruntime.so",
+    ]);
+    assert_eq!(out.status.code(), Some(7));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot load"));
 }

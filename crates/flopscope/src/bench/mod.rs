@@ -12,6 +12,7 @@ use crate::graph::DType;
 use crate::load::WeightsStatus;
 use crate::Options;
 
+pub mod onnxruntime;
 pub mod stats;
 pub mod tract;
 
@@ -35,6 +36,10 @@ pub trait Runtime {
     fn name(&self) -> &'static str;
     /// Version of the runtime library.
     fn version(&self) -> String;
+    /// Intra-op threads it runs with.
+    fn threads(&self) -> usize {
+        1
+    }
     /// Loads `model` for inputs of these shapes, with random inputs made from `seed`.
     fn load(&self, model: &Path, inputs: &[InputSpec], seed: u64) -> Result<Box<dyn Session>>;
 }
@@ -200,10 +205,10 @@ fn timed_runs(
     Ok(times)
 }
 
-/// Measures `spec` (a file or built-in name) on `runtime` at each batch size.
+/// Measures `spec` (a file or built-in name) on each runtime at each batch size.
 pub fn bench(
     spec: &str,
-    runtime: &dyn Runtime,
+    runtimes: &[&dyn Runtime],
     o: &BenchOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report> {
@@ -274,27 +279,29 @@ pub fn bench(
                 .map(|i| format!("{} {} {:?}", i.name, i.dtype, i.shape))
                 .collect();
         }
-        progress(Progress::Loading { batch });
-        let t = Instant::now();
-        let mut session = runtime.load(&model_path, &inputs, o.seed)?;
-        let load_ms = t.elapsed().as_secs_f64() * 1e3;
-        let t = Instant::now();
-        session.run()?;
-        let cold_ms = t.elapsed().as_secs_f64() * 1e3;
-        let times = timed_runs(session.as_mut(), o, progress)?;
-        let latency = stats::summarize(&times);
-        report.runs.push(RunResult {
-            backend: runtime.name().into(),
-            backend_version: runtime.version(),
-            batch,
-            threads: 1,
-            fps: batch as f64 * 1e3 / latency.median,
-            outliers: stats::outliers(&times),
-            runs: times.len(),
-            latency_ms: latency,
-            load_ms,
-            cold_ms,
-        });
+        for runtime in runtimes {
+            progress(Progress::Loading { batch });
+            let t = Instant::now();
+            let mut session = runtime.load(&model_path, &inputs, o.seed)?;
+            let load_ms = t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            session.run()?;
+            let cold_ms = t.elapsed().as_secs_f64() * 1e3;
+            let times = timed_runs(session.as_mut(), o, progress)?;
+            let latency = stats::summarize(&times);
+            report.runs.push(RunResult {
+                backend: runtime.name().into(),
+                backend_version: runtime.version(),
+                batch,
+                threads: runtime.threads(),
+                fps: batch as f64 * 1e3 / latency.median,
+                outliers: stats::outliers(&times),
+                runs: times.len(),
+                latency_ms: latency,
+                load_ms,
+                cold_ms,
+            });
+        }
     }
     Ok(report)
 }

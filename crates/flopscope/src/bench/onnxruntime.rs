@@ -1,0 +1,194 @@
+//! ONNX Runtime through the `ort` crate, loaded at run time from a shared library: from
+//! `--ort-lib PATH`, `ORT_DYLIB_PATH`, or the `onnxruntime` Python package's `capi/` folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::{Session as OrtSession, SessionInputValue};
+use ort::value::{DynTensor, Tensor};
+
+use super::{InputSpec, Runtime, Session};
+use crate::error::{Error, Result};
+use crate::graph::DType;
+
+/// ONNX Runtime as a [`Runtime`], with all graph optimizations and `threads` intra-op threads.
+pub struct OnnxRuntime {
+    threads: usize,
+}
+
+/// The process's ONNX Runtime environment (one per process), and the library's version.
+static ENV: OnceLock<std::result::Result<(ort::environment::Environment, String), String>> =
+    OnceLock::new();
+
+/// Finds the ONNX Runtime shared library: an explicit path, `ORT_DYLIB_PATH`, or the
+/// `onnxruntime` Python package's `capi/` folder.
+pub fn find_library(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        return Some(PathBuf::from(p));
+    }
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()).join("capi");
+    let mut libs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("libonnxruntime.so")
+                    || n.starts_with("libonnxruntime.") && n.ends_with(".dylib")
+                    || n == "onnxruntime.dll"
+            })
+        })
+        .collect();
+    libs.sort();
+    libs.pop()
+}
+
+fn ort_err(e: impl std::fmt::Display) -> Error {
+    Error::Runtime(format!(
+        "onnxruntime: {}",
+        e.to_string().replace('\n', "; ")
+    ))
+}
+
+impl OnnxRuntime {
+    /// Loads the library (once per process) and returns the runtime, or why it is unavailable.
+    pub fn new(library: Option<&Path>, threads: usize) -> Result<OnnxRuntime> {
+        let env = ENV.get_or_init(|| {
+            let lib = find_library(library).ok_or("no ONNX Runtime library found (give --ort-lib PATH, set ORT_DYLIB_PATH, or pip install onnxruntime)")?;
+            let builder = ort::init_from(&lib).map_err(|e| format!("cannot load {}: {e}", lib.display()))?;
+            let env = builder.with_name("flopscope").build().map_err(|e| e.to_string())?;
+            // "ORT Build Info: git-branch=rel-1.32.0, …" → 1.32.0
+            let info = ort::info();
+            let version = info
+                .split("rel-")
+                .nth(1)
+                .and_then(|v| v.split([',', ' ']).next())
+                .map(str::to_string)
+                .unwrap_or_else(|| lib.file_name().map(|n| n.to_string_lossy().trim_start_matches("libonnxruntime.so.").to_string()).unwrap_or_default());
+            Ok((env, version))
+        });
+        match env {
+            Ok(_) => Ok(OnnxRuntime {
+                threads: threads.max(1),
+            }),
+            Err(why) => Err(Error::Runtime(format!("onnxruntime: {why}"))),
+        }
+    }
+}
+
+struct OrtRun {
+    session: OrtSession,
+    inputs: Vec<(String, DynTensor)>,
+}
+
+fn input_tensor(spec: &InputSpec, seed: u64) -> Result<DynTensor> {
+    let shape: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
+    let n: usize = spec.shape.iter().product::<u64>() as usize;
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    Ok(match spec.dtype {
+        DType::F32 => Tensor::from_array((
+            shape,
+            (0..n)
+                .map(|_| (next() % 2000) as f32 / 1000.0 - 1.0)
+                .collect::<Vec<f32>>(),
+        ))
+        .map_err(ort_err)?
+        .upcast(),
+        DType::I64 => Tensor::from_array((
+            shape,
+            (0..n).map(|_| (next() % 1000) as i64).collect::<Vec<i64>>(),
+        ))
+        .map_err(ort_err)?
+        .upcast(),
+        DType::I32 => Tensor::from_array((
+            shape,
+            (0..n).map(|_| (next() % 1000) as i32).collect::<Vec<i32>>(),
+        ))
+        .map_err(ort_err)?
+        .upcast(),
+        DType::Bool => Tensor::from_array((shape, vec![true; n]))
+            .map_err(ort_err)?
+            .upcast(),
+        d => {
+            return Err(Error::Runtime(format!(
+                "onnxruntime: no random inputs of type {d} (input '{}')",
+                spec.name
+            )))
+        }
+    })
+}
+
+impl Runtime for OnnxRuntime {
+    fn name(&self) -> &'static str {
+        "onnxruntime"
+    }
+
+    fn version(&self) -> String {
+        match ENV.get() {
+            Some(Ok((_, v))) => v.clone(),
+            _ => String::new(),
+        }
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+    }
+
+    fn load(&self, model: &Path, inputs: &[InputSpec], seed: u64) -> Result<Box<dyn Session>> {
+        let Some(Ok((env, _))) = ENV.get() else {
+            return Err(Error::Runtime("onnxruntime: not initialised".into()));
+        };
+        let mut builder = OrtSession::builder(env)
+            .map_err(ort_err)?
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(ort_err)?
+            .with_intra_threads(self.threads)
+            .map_err(ort_err)?;
+        let session = builder.commit_from_file(model).map_err(ort_err)?;
+        let inputs = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                Ok((
+                    s.name.clone(),
+                    input_tensor(s, seed.wrapping_add(i as u64 * 7919))?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Box::new(OrtRun { session, inputs }))
+    }
+}
+
+impl Session for OrtRun {
+    fn run(&mut self) -> Result<()> {
+        let feed: Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> = self
+            .inputs
+            .iter()
+            .map(|(n, t)| {
+                (
+                    std::borrow::Cow::from(n.as_str()),
+                    SessionInputValue::from(t),
+                )
+            })
+            .collect();
+        self.session.run(feed).map_err(ort_err)?;
+        Ok(())
+    }
+}
