@@ -62,9 +62,12 @@ struct BenchArgs {
     /// Batch sizes to measure, e.g. `1,8,32` (sets the `batch` dim).
     #[arg(long, value_delimiter = ',')]
     batch: Vec<u64>,
-    /// Intra-op thread counts to measure with ONNX Runtime, e.g. `1,2` (tract runs on one).
+    /// Intra-op thread counts to measure, e.g. `1,2`.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     threads: Vec<usize>,
+    /// Also time each layer (10 profiled runs after the timed ones) and give achieved GFLOP/s.
+    #[arg(long)]
+    per_layer: bool,
     /// The ONNX Runtime shared library (else ORT_DYLIB_PATH, else the `onnxruntime` Python
     /// package's).
     #[arg(long, value_name = "PATH")]
@@ -391,6 +394,7 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
         time: a.time.as_deref().map(parse_duration).transpose()?,
         precision: a.precision.as_deref().map(parse_precision).transpose()?,
         seed: a.seed,
+        per_layer_runs: if a.per_layer { 10 } else { 0 },
     };
     // Runtimes to measure: ONNX Runtime once per thread count, tract once.
     let mut runtimes: Vec<Box<dyn bench::Runtime>> = Vec::new();
@@ -413,7 +417,9 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
         }
     }
     if matches!(a.backend, Backend::Tract | Backend::All) || runtimes.is_empty() {
-        runtimes.push(Box::new(bench::tract::Tract));
+        for &t in &a.threads {
+            runtimes.push(Box::new(bench::tract::Tract { threads: t }));
+        }
     }
     let show = !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bar = indicatif::ProgressBar::with_draw_target(
@@ -445,7 +451,14 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
             if a.backend == Backend::Auto && refs.iter().any(|r| r.name() != "tract") =>
         {
             eprintln!("warning: {why}; trying tract");
-            bench::bench(&a.model, &[&bench::tract::Tract], &o, &mut on_progress)?
+            let fallback: Vec<bench::tract::Tract> = a
+                .threads
+                .iter()
+                .map(|&t| bench::tract::Tract { threads: t })
+                .collect();
+            let refs: Vec<&dyn bench::Runtime> =
+                fallback.iter().map(|r| r as &dyn bench::Runtime).collect();
+            bench::bench(&a.model, &refs, &o, &mut on_progress)?
         }
         other => other?,
     };
@@ -500,6 +513,53 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
                         "{:<19} {:>3} {:>5} {:>5} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>6.2}ms {:>9.1} {:>5.0}ms {:>6.1}ms\n",
                         be, r.threads, r.batch, r.runs, l.median, l.p90, l.p99, l.min, l.stddev, r.fps, r.load_ms, r.cold_ms
                     ));
+                }
+            }
+            for r in report.runs.iter().filter(|r| !r.layers.is_empty()) {
+                let title = format!("Per layer: {} {}, {} threads, batch {} (mean of 10 profiled runs, slowest first)", r.backend, r.backend_version, r.threads, r.batch);
+                if md {
+                    out.push_str(&format!("\n{title}\n\n| layer | op | ms | % | MACs | GFLOP/s |\n|---|---|---:|---:|---:|---:|\n"));
+                } else {
+                    out.push_str(&format!(
+                        "\n{title}\n{:<40} {:<18} {:>8} {:>6} {:>9} {:>8}\n",
+                        "Layer", "Op", "ms", "%", "MACs", "GFLOP/s"
+                    ));
+                }
+                for l in r.layers.iter().take(20) {
+                    let macs = l
+                        .macs
+                        .map(flopscope::export::human)
+                        .unwrap_or_else(|| "-".into());
+                    let gf = l
+                        .gflops_per_s
+                        .map(|g| format!("{g:.1}"))
+                        .unwrap_or_else(|| "-".into());
+                    if md {
+                        out.push_str(&format!(
+                            "| {} | {} | {:.3} | {:.1} | {macs} | {gf} |\n",
+                            l.name, l.op, l.time_ms, l.percent
+                        ));
+                    } else {
+                        let name: String = if l.name.chars().count() > 40 {
+                            format!(
+                                "…{}",
+                                l.name
+                                    .chars()
+                                    .rev()
+                                    .take(39)
+                                    .collect::<Vec<_>>()
+                                    .into_iter()
+                                    .rev()
+                                    .collect::<String>()
+                            )
+                        } else {
+                            l.name.clone()
+                        };
+                        out.push_str(&format!(
+                            "{:<40} {:<18} {:>8.3} {:>6.1} {:>9} {:>8}\n",
+                            name, l.op, l.time_ms, l.percent, macs, gf
+                        ));
+                    }
                 }
             }
             if report.synthesized_weights {

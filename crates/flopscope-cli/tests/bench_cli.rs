@@ -171,7 +171,8 @@ fn onnxruntime_backend_sweeps_threads_and_compares_with_tract() {
         vec![
             ("onnxruntime".into(), 1),
             ("onnxruntime".into(), 2),
-            ("tract".into(), 1)
+            ("tract".into(), 1),
+            ("tract".into(), 2)
         ]
     );
     assert_eq!(runs[0]["backend_version"], "1.32.0");
@@ -185,4 +186,35 @@ fn onnxruntime_backend_sweeps_threads_and_compares_with_tract() {
     ]);
     assert_eq!(out.status.code(), Some(7));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot load"));
+}
+
+#[test]
+fn per_layer_times_are_joined_with_costs() {
+    let j = bench_json(&[
+        "squeezenet1_1",
+        "--input",
+        "1x3x64x64",
+        "--backend",
+        "tract",
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--per-layer",
+    ]);
+    let layers = j["runs"][0]["layers"].as_array().expect("layers");
+    assert!(layers.len() > 20, "{} layers", layers.len());
+    let pct: f64 = layers.iter().map(|l| l["percent"].as_f64().unwrap()).sum();
+    assert!((pct - 100.0).abs() < 1e-6, "{pct}");
+    let t: Vec<f64> = layers
+        .iter()
+        .map(|l| l["time_ms"].as_f64().unwrap())
+        .collect();
+    assert!(t.windows(2).all(|w| w[0] >= w[1]), "slowest first");
+    // Every convolution is found, with its MACs and an achieved GFLOP/s.
+    let convs: Vec<_> = layers.iter().filter(|l| l["op"] == "Conv").collect();
+    assert_eq!(convs.len(), 26, "SqueezeNet 1.1 has 26 convolutions");
+    assert!(convs
+        .iter()
+        .all(|c| c["macs"].as_u64().unwrap() > 0 && c["gflops_per_s"].as_f64().unwrap() > 0.0));
 }

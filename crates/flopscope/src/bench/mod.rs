@@ -48,6 +48,12 @@ pub trait Runtime {
 pub trait Session {
     /// One inference.
     fn run(&mut self) -> Result<()>;
+    /// One inference, timing each runtime node: (runtime node name, ms), in execution order.
+    fn run_profiled(&mut self) -> Result<Vec<(String, f64)>> {
+        Err(Error::Runtime(
+            "per-layer timing is not available for this runtime".into(),
+        ))
+    }
 }
 
 /// How long to warm up before timing.
@@ -76,6 +82,8 @@ pub struct BenchOptions {
     pub precision: Option<f64>,
     /// Seed of random weights and inputs.
     pub seed: u64,
+    /// Also time each layer (this many profiled runs, after the timed ones; 0: off).
+    pub per_layer_runs: usize,
 }
 
 impl Default for BenchOptions {
@@ -88,6 +96,7 @@ impl Default for BenchOptions {
             time: None,
             precision: None,
             seed: 0,
+            per_layer_runs: 0,
         }
     }
 }
@@ -115,6 +124,78 @@ pub struct RunResult {
     pub load_ms: f64,
     /// First (cold) inference (ms).
     pub cold_ms: f64,
+    /// Time per ONNX node, slowest first (with `--per-layer`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerTime>,
+}
+
+/// Time of one ONNX node, joined with its cost from `profile`.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerTime {
+    /// ONNX node name (`(other)` for runtime nodes that map to none).
+    pub name: String,
+    /// Operator type.
+    pub op: String,
+    /// Mean time per inference (ms).
+    pub time_ms: f64,
+    /// Share of the summed node times (%).
+    pub percent: f64,
+    /// MACs of the node.
+    pub macs: Option<u64>,
+    /// FLOPs of the node.
+    pub flops: Option<u64>,
+    /// Achieved GFLOP/s: FLOPs / time.
+    pub gflops_per_s: Option<f64>,
+}
+
+/// Attributes runtime node times to ONNX nodes: a runtime node named `X` or `X.suffix`
+/// (tract splits `conv.im2col`, `conv.matmatmul`) belongs to ONNX node `X`.
+fn layer_times(profile: &crate::Profile, samples: &[Vec<(String, f64)>]) -> Vec<LayerTime> {
+    use std::collections::HashMap;
+    let by_name: HashMap<&str, &crate::profile::Layer> = profile
+        .layers
+        .iter()
+        .map(|l| (l.name.as_str(), l))
+        .collect();
+    let mut acc: HashMap<String, f64> = HashMap::new();
+    for run in samples {
+        for (name, ms) in run {
+            let mut key = name.as_str();
+            let owner = loop {
+                if by_name.contains_key(key) {
+                    break key;
+                }
+                match key.rfind('.') {
+                    Some(i) => key = &key[..i],
+                    None => break "(other)",
+                }
+            };
+            *acc.entry(owner.to_string()).or_default() += ms;
+        }
+    }
+    let n = samples.len().max(1) as f64;
+    let total: f64 = acc.values().sum::<f64>() / n;
+    let mut rows: Vec<LayerTime> = acc
+        .into_iter()
+        .map(|(name, sum)| {
+            let t = sum / n;
+            let l = by_name.get(name.as_str());
+            let flops = l.and_then(|l| l.flops);
+            LayerTime {
+                op: l.map(|l| l.op.clone()).unwrap_or_default(),
+                time_ms: t,
+                percent: if total > 0.0 { t / total * 100.0 } else { 0.0 },
+                macs: l.and_then(|l| l.macs),
+                gflops_per_s: flops
+                    .filter(|_| t > 0.0)
+                    .map(|f| f as f64 / (t * 1e-3) / 1e9),
+                flops,
+                name,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.time_ms.total_cmp(&a.time_ms));
+    rows
 }
 
 /// Everything `flopscope bench` reports.
@@ -289,6 +370,14 @@ pub fn bench(
             let cold_ms = t.elapsed().as_secs_f64() * 1e3;
             let times = timed_runs(session.as_mut(), o, progress)?;
             let latency = stats::summarize(&times);
+            let layers = if o.per_layer_runs > 0 {
+                let samples = (0..o.per_layer_runs)
+                    .map(|_| session.run_profiled())
+                    .collect::<Result<Vec<_>>>()?;
+                layer_times(&p, &samples)
+            } else {
+                vec![]
+            };
             report.runs.push(RunResult {
                 backend: runtime.name().into(),
                 backend_version: runtime.version(),
@@ -300,6 +389,7 @@ pub fn bench(
                 latency_ms: latency,
                 load_ms,
                 cold_ms,
+                layers,
             });
         }
     }

@@ -11,8 +11,17 @@ use crate::graph::DType;
 /// The tract version this build links (pinned exactly in Cargo.toml).
 pub const VERSION: &str = "0.23.9";
 
-/// tract as a [`Runtime`]: single-threaded, optimized plan.
-pub struct Tract;
+/// tract as a [`Runtime`]: optimized plan, `threads` threads for matrix products.
+pub struct Tract {
+    /// Threads of tract's matrix-product executor (1: single-threaded).
+    pub threads: usize,
+}
+
+impl Default for Tract {
+    fn default() -> Self {
+        Tract { threads: 1 }
+    }
+}
 
 struct TractSession {
     /// Reused between runs, as a serving loop would (no per-run plan state allocation).
@@ -93,6 +102,10 @@ impl Runtime for Tract {
         VERSION.to_string()
     }
 
+    fn threads(&self) -> usize {
+        self.threads.max(1)
+    }
+
     fn load(&self, model: &Path, inputs: &[InputSpec], seed: u64) -> Result<Box<dyn Session>> {
         let mut m = tract_onnx::onnx()
             .model_for_path(model)
@@ -121,5 +134,20 @@ impl Session for TractSession {
     fn run(&mut self) -> Result<()> {
         self.state.run(self.inputs.clone()).map_err(runtime_err)?;
         Ok(())
+    }
+
+    fn run_profiled(&mut self) -> Result<Vec<(String, f64)>> {
+        // Time each node of the optimized plan through tract's evaluation hook (what tract's
+        // own profiler does); plan nodes are named after the ONNX node they come from.
+        let mut times: Vec<(String, f64)> = Vec::new();
+        self.state
+            .run_plan_with_eval(self.inputs.clone(), |session, op_state, node, inputs| {
+                let t = std::time::Instant::now();
+                let r = tract_onnx::tract_core::plan::eval(session, op_state, node, inputs);
+                times.push((node.name.clone(), t.elapsed().as_secs_f64() * 1e3));
+                r
+            })
+            .map_err(runtime_err)?;
+        Ok(times)
     }
 }
