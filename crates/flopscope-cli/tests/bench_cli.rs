@@ -218,3 +218,30 @@ fn per_layer_times_are_joined_with_costs() {
         .iter()
         .all(|c| c["macs"].as_u64().unwrap() > 0 && c["gflops_per_s"].as_f64().unwrap() > 0.0));
 }
+
+#[test]
+fn onnxruntime_per_layer_times_come_from_its_profiler() {
+    let j = bench_json(&[
+        "squeezenet1_1",
+        "--input",
+        "1x3x64x64",
+        "--backend",
+        "onnxruntime",
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--per-layer",
+    ]);
+    let layers = j["runs"][0]["layers"].as_array().expect("layers");
+    let convs: Vec<_> = layers.iter().filter(|l| l["op"] == "Conv").collect();
+    assert_eq!(
+        convs.len(),
+        26,
+        "every convolution of SqueezeNet 1.1, one profiler event each"
+    );
+    assert!(
+        layers.iter().all(|l| l["name"] != "(other)"),
+        "optimizations off: every event is an ONNX node"
+    );
+}

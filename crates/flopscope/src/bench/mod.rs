@@ -48,8 +48,10 @@ pub trait Runtime {
 pub trait Session {
     /// One inference.
     fn run(&mut self) -> Result<()>;
-    /// One inference, timing each runtime node: (runtime node name, ms), in execution order.
-    fn run_profiled(&mut self) -> Result<Vec<(String, f64)>> {
+    /// `runs` inferences timing each runtime node: per run, (runtime node name, ms) in
+    /// execution order (or one entry holding the per-run means).
+    fn profile_layers(&mut self, runs: usize) -> Result<Vec<Vec<(String, f64)>>> {
+        let _ = runs;
         Err(Error::Runtime(
             "per-layer timing is not available for this runtime".into(),
         ))
@@ -371,9 +373,7 @@ pub fn bench(
             let times = timed_runs(session.as_mut(), o, progress)?;
             let latency = stats::summarize(&times);
             let layers = if o.per_layer_runs > 0 {
-                let samples = (0..o.per_layer_runs)
-                    .map(|_| session.run_profiled())
-                    .collect::<Result<Vec<_>>>()?;
+                let samples = session.profile_layers(o.per_layer_runs)?;
                 layer_times(&p, &samples)
             } else {
                 vec![]

@@ -90,6 +90,8 @@ impl OnnxRuntime {
 struct OrtRun {
     session: OrtSession,
     inputs: Vec<(String, DynTensor)>,
+    model: PathBuf,
+    threads: usize,
 }
 
 fn input_tensor(spec: &InputSpec, seed: u64) -> Result<DynTensor> {
@@ -172,23 +174,79 @@ impl Runtime for OnnxRuntime {
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Box::new(OrtRun { session, inputs }))
+        Ok(Box::new(OrtRun {
+            session,
+            inputs,
+            model: model.to_path_buf(),
+            threads: self.threads,
+        }))
     }
+}
+
+fn feed(inputs: &[(String, DynTensor)]) -> Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> {
+    inputs
+        .iter()
+        .map(|(n, t)| {
+            (
+                std::borrow::Cow::from(n.as_str()),
+                SessionInputValue::from(t),
+            )
+        })
+        .collect()
 }
 
 impl Session for OrtRun {
     fn run(&mut self) -> Result<()> {
-        let feed: Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> = self
-            .inputs
-            .iter()
-            .map(|(n, t)| {
-                (
-                    std::borrow::Cow::from(n.as_str()),
-                    SessionInputValue::from(t),
-                )
-            })
-            .collect();
-        self.session.run(feed).map_err(ort_err)?;
+        self.session.run(feed(&self.inputs)).map_err(ort_err)?;
         Ok(())
+    }
+
+    fn profile_layers(&mut self, runs: usize) -> Result<Vec<Vec<(String, f64)>>> {
+        // ONNX Runtime's profiler, with graph optimizations off so that each event is one ONNX
+        // node: a Chrome trace whose `Node` events `<name>_kernel_time` carry `dur` (µs).
+        let Some(Ok((env, _))) = ENV.get() else {
+            return Err(Error::Runtime("onnxruntime: not initialised".into()));
+        };
+        let dir =
+            std::env::temp_dir().join(format!("flopscope-ort-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut session = OrtSession::builder(env)
+            .map_err(ort_err)?
+            .with_optimization_level(GraphOptimizationLevel::Disable)
+            .map_err(ort_err)?
+            .with_intra_threads(self.threads)
+            .map_err(ort_err)?
+            .with_profiling(dir.join("profile"))
+            .map_err(ort_err)?
+            .commit_from_file(&self.model)
+            .map_err(ort_err)?;
+        for _ in 0..runs {
+            session.run(feed(&self.inputs)).map_err(ort_err)?;
+        }
+        let file = PathBuf::from(session.end_profiling().map_err(ort_err)?);
+        let text = std::fs::read_to_string(&file);
+        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_dir_all(&dir);
+        let text = text.map_err(|source| Error::Io {
+            path: file.clone(),
+            source,
+        })?;
+        let events: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Runtime(format!("onnxruntime: unreadable profile: {e}")))?;
+        let mut per_node: Vec<(String, f64)> = Vec::new();
+        for e in events.as_array().into_iter().flatten() {
+            let (Some("Node"), Some(name), Some(dur)) =
+                (e["cat"].as_str(), e["name"].as_str(), e["dur"].as_f64())
+            else {
+                continue;
+            };
+            if let Some(node) = name.strip_suffix("_kernel_time") {
+                per_node.push((node.to_string(), dur / 1e3 / runs.max(1) as f64));
+            }
+        }
+        Ok(vec![per_node])
     }
 }

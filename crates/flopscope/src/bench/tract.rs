@@ -136,18 +136,22 @@ impl Session for TractSession {
         Ok(())
     }
 
-    fn run_profiled(&mut self) -> Result<Vec<(String, f64)>> {
+    fn profile_layers(&mut self, runs: usize) -> Result<Vec<Vec<(String, f64)>>> {
         // Time each node of the optimized plan through tract's evaluation hook (what tract's
         // own profiler does); plan nodes are named after the ONNX node they come from.
-        let mut times: Vec<(String, f64)> = Vec::new();
-        self.state
-            .run_plan_with_eval(self.inputs.clone(), |session, op_state, node, inputs| {
-                let t = std::time::Instant::now();
-                let r = tract_onnx::tract_core::plan::eval(session, op_state, node, inputs);
-                times.push((node.name.clone(), t.elapsed().as_secs_f64() * 1e3));
-                r
+        (0..runs)
+            .map(|_| {
+                let mut times: Vec<(String, f64)> = Vec::new();
+                self.state
+                    .run_plan_with_eval(self.inputs.clone(), |session, op_state, node, inputs| {
+                        let t = std::time::Instant::now();
+                        let r = tract_onnx::tract_core::plan::eval(session, op_state, node, inputs);
+                        times.push((node.name.clone(), t.elapsed().as_secs_f64() * 1e3));
+                        r
+                    })
+                    .map_err(runtime_err)?;
+                Ok(times)
             })
-            .map_err(runtime_err)?;
-        Ok(times)
+            .collect()
     }
 }
