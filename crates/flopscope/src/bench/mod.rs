@@ -30,6 +30,49 @@ pub struct InputSpec {
     pub shape: Vec<u64>,
 }
 
+/// Random input values of one input.
+pub enum InputData {
+    /// Floats in [−1, 1).
+    F32(Vec<f32>),
+    /// Token ids in [0, 1000).
+    I64(Vec<i64>),
+    /// Token ids in [0, 1000).
+    I32(Vec<i32>),
+    /// All true.
+    Bool(Vec<bool>),
+}
+
+/// Deterministic random values for `spec` (xorshift from `seed`): floats in [−1, 1), integer
+/// inputs as token ids in [0, 1000), a sane range for any vocabulary.
+pub fn input_data(spec: &InputSpec, seed: u64) -> Result<InputData> {
+    let n = crate::ops::numel(&spec.shape)
+        .map_err(|_| Error::Usage(format!("input '{}' is too large", spec.name)))?
+        as usize;
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    Ok(match spec.dtype {
+        DType::F32 => InputData::F32(
+            (0..n)
+                .map(|_| (next() % 2000) as f32 / 1000.0 - 1.0)
+                .collect(),
+        ),
+        DType::I64 => InputData::I64((0..n).map(|_| (next() % 1000) as i64).collect()),
+        DType::I32 => InputData::I32((0..n).map(|_| (next() % 1000) as i32).collect()),
+        DType::Bool => InputData::Bool(vec![true; n]),
+        d => {
+            return Err(Error::Runtime(format!(
+                "no random inputs of type {d} (input '{}')",
+                spec.name
+            )))
+        }
+    })
+}
+
 /// An inference runtime.
 pub trait Runtime {
     /// Short name (`tract`).

@@ -10,7 +10,6 @@ use ort::value::{DynTensor, Tensor};
 
 use super::{InputSpec, Runtime, Session};
 use crate::error::{Error, Result};
-use crate::graph::DType;
 
 /// ONNX Runtime as a [`Runtime`], with all graph optimizations and `threads` intra-op threads.
 pub struct OnnxRuntime {
@@ -96,44 +95,11 @@ struct OrtRun {
 
 fn input_tensor(spec: &InputSpec, seed: u64) -> Result<DynTensor> {
     let shape: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
-    let n: usize = spec.shape.iter().product::<u64>() as usize;
-    let mut state = seed | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    Ok(match spec.dtype {
-        DType::F32 => Tensor::from_array((
-            shape,
-            (0..n)
-                .map(|_| (next() % 2000) as f32 / 1000.0 - 1.0)
-                .collect::<Vec<f32>>(),
-        ))
-        .map_err(ort_err)?
-        .upcast(),
-        DType::I64 => Tensor::from_array((
-            shape,
-            (0..n).map(|_| (next() % 1000) as i64).collect::<Vec<i64>>(),
-        ))
-        .map_err(ort_err)?
-        .upcast(),
-        DType::I32 => Tensor::from_array((
-            shape,
-            (0..n).map(|_| (next() % 1000) as i32).collect::<Vec<i32>>(),
-        ))
-        .map_err(ort_err)?
-        .upcast(),
-        DType::Bool => Tensor::from_array((shape, vec![true; n]))
-            .map_err(ort_err)?
-            .upcast(),
-        d => {
-            return Err(Error::Runtime(format!(
-                "onnxruntime: no random inputs of type {d} (input '{}')",
-                spec.name
-            )))
-        }
+    Ok(match super::input_data(spec, seed)? {
+        super::InputData::F32(v) => Tensor::from_array((shape, v)).map_err(ort_err)?.upcast(),
+        super::InputData::I64(v) => Tensor::from_array((shape, v)).map_err(ort_err)?.upcast(),
+        super::InputData::I32(v) => Tensor::from_array((shape, v)).map_err(ort_err)?.upcast(),
+        super::InputData::Bool(v) => Tensor::from_array((shape, v)).map_err(ort_err)?.upcast(),
     })
 }
 

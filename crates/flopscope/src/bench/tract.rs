@@ -36,46 +36,21 @@ fn runtime_err(e: impl std::fmt::Display) -> Error {
 
 fn input_tensor(spec: &InputSpec, seed: u64) -> Result<Tensor> {
     let shape: Vec<usize> = spec.shape.iter().map(|&d| d as usize).collect();
-    let n: usize = shape.iter().product();
-    let mut state = seed | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let t: Tensor = match spec.dtype {
-        DType::F32 => tract_ndarray::ArrayD::from_shape_vec(
-            shape,
-            (0..n)
-                .map(|_| (next() % 2000) as f32 / 1000.0 - 1.0)
-                .collect(),
-        )
-        .map_err(runtime_err)?
-        .into(),
-        DType::I64 => tract_ndarray::ArrayD::from_shape_vec(
-            shape,
-            (0..n).map(|_| (next() % 1000) as i64).collect(),
-        )
-        .map_err(runtime_err)?
-        .into(),
-        DType::I32 => tract_ndarray::ArrayD::from_shape_vec(
-            shape,
-            (0..n).map(|_| (next() % 1000) as i32).collect(),
-        )
-        .map_err(runtime_err)?
-        .into(),
-        DType::Bool => tract_ndarray::ArrayD::from_shape_vec(shape, vec![true; n])
-            .map_err(runtime_err)?
+    let arr = |e| runtime_err(e);
+    Ok(match super::input_data(spec, seed)? {
+        super::InputData::F32(v) => tract_ndarray::ArrayD::from_shape_vec(shape, v)
+            .map_err(arr)?
             .into(),
-        d => {
-            return Err(Error::Runtime(format!(
-                "tract: no random inputs of type {d} (input '{}')",
-                spec.name
-            )))
-        }
-    };
-    Ok(t)
+        super::InputData::I64(v) => tract_ndarray::ArrayD::from_shape_vec(shape, v)
+            .map_err(arr)?
+            .into(),
+        super::InputData::I32(v) => tract_ndarray::ArrayD::from_shape_vec(shape, v)
+            .map_err(arr)?
+            .into(),
+        super::InputData::Bool(v) => tract_ndarray::ArrayD::from_shape_vec(shape, v)
+            .map_err(arr)?
+            .into(),
+    })
 }
 
 fn datum(d: DType) -> Result<DatumType> {

@@ -5,7 +5,8 @@ use crate::builder::Builder;
 use crate::error::{Error, Result};
 use crate::graph::{Attr, DType, Dim, Graph, ValueId};
 
-fn image_input(b: &mut Builder, o: &ZooOptions) -> ValueId {
+/// The float input `[batch, 3, H, W]` of an image model at the chosen resolution.
+pub(super) fn image_input(b: &mut Builder, o: &ZooOptions) -> ValueId {
     let (h, w) = o.resolution;
     b.input(
         "input",

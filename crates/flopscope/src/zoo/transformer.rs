@@ -107,16 +107,7 @@ pub fn vit(
     }
     let n = (h / patch) * (w / patch);
     let mut b = Builder::new("vit");
-    let x = b.input(
-        "input",
-        DType::F32,
-        vec![
-            Dim::Sym("batch".into()),
-            Dim::Known(3),
-            Dim::Known(h),
-            Dim::Known(w),
-        ],
-    );
+    let x = super::cnn::image_input(&mut b, o);
     let x = b.conv2d("conv_proj", x, 3, hidden, patch, patch, 0, 1, true);
     let x = b.reshape(x, &[0, hidden as i64, -1]);
     let x = b.transpose(x, &[0, 2, 1]);
@@ -508,16 +499,7 @@ pub fn swin_t(o: &ZooOptions) -> Result<Graph> {
         ));
     }
     let mut b = Builder::new("swin_t");
-    let x = b.input(
-        "input",
-        DType::F32,
-        vec![
-            Dim::Sym("batch".into()),
-            Dim::Known(3),
-            Dim::Known(res.0),
-            Dim::Known(res.1),
-        ],
-    );
+    let x = super::cnn::image_input(&mut b, o);
     b.push("features");
     let mut x = b.scoped("features.0", |b| {
         let y = b.conv2d("0", x, 3, 96, 4, 4, 0, 1, true);
