@@ -212,22 +212,29 @@ fn parse_input(s: &str) -> Result<(Option<String>, Vec<u64>), Error> {
     Ok((name, shape))
 }
 
+/// The model options `profile`, `export` and `bench` share.
+fn model_options(
+    dims: &[String],
+    inputs: &[String],
+    classes: Option<u64>,
+) -> Result<Options, Error> {
+    Ok(Options {
+        dims: dims
+            .iter()
+            .map(|s| parse_dim(s))
+            .collect::<Result<_, _>>()?,
+        inputs: inputs
+            .iter()
+            .map(|s| parse_input(s))
+            .collect::<Result<_, _>>()?,
+        classes,
+    })
+}
+
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Profile(a) => {
-            let opts = Options {
-                dims: a
-                    .dims
-                    .iter()
-                    .map(|s| parse_dim(s))
-                    .collect::<Result<_, _>>()?,
-                inputs: a
-                    .inputs
-                    .iter()
-                    .map(|s| parse_input(s))
-                    .collect::<Result<_, _>>()?,
-                ..Default::default()
-            };
+            let opts = model_options(&a.dims, &a.inputs, a.classes)?;
             let p = flopscope::profile_source(&a.model, &opts)?;
             let rows = RowOptions {
                 depth: a.depth,
@@ -317,15 +324,7 @@ fn zoo(format: ZooFormat) -> Result<(), Error> {
 }
 
 fn export(a: ExportArgs) -> Result<(), Error> {
-    let opts = Options {
-        dims: vec![],
-        inputs: a
-            .inputs
-            .iter()
-            .map(|s| parse_input(s))
-            .collect::<Result<_, _>>()?,
-        ..Default::default()
-    };
+    let opts = model_options(&[], &a.inputs, a.classes)?;
     let (g, _) = flopscope::open_source(&a.model, &opts)?;
     let weights = match a.weights {
         WeightsArg::Random => flopscope::write::Weights::Random(a.seed),
@@ -372,19 +371,7 @@ fn parse_precision(s: &str) -> Result<f64, Error> {
 fn bench(a: BenchArgs) -> Result<(), Error> {
     use flopscope::bench::{self, BenchOptions, Progress, Warmup};
     let o = BenchOptions {
-        model: Options {
-            dims: a
-                .dims
-                .iter()
-                .map(|s| parse_dim(s))
-                .collect::<Result<_, _>>()?,
-            inputs: a
-                .inputs
-                .iter()
-                .map(|s| parse_input(s))
-                .collect::<Result<_, _>>()?,
-            classes: a.classes,
-        },
+        model: model_options(&a.dims, &a.inputs, a.classes)?,
         batches: a.batch.clone(),
         warmup: match &a.warmup_time {
             Some(t) => Warmup::Seconds(parse_duration(t)?),

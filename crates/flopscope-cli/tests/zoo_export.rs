@@ -210,6 +210,9 @@ fn zoo_lists_every_model_with_its_counts() {
         (r18["params"].as_u64(), r18["macs"].as_u64()),
         (Some(11_689_512), Some(1_814_073_344))
     );
+    // --classes rebuilds the classifier: resnet18's fc goes from 512×1000+1000 to 512×10+10.
+    let ten = totals(&["resnet18", "--classes", "10"]);
+    assert_eq!(ten["params"], 11_689_512u64 - 512 * 990 - 990);
     let unknown = flopscope(&["profile", "resnet19"]);
     assert_eq!(unknown.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("flopscope zoo"));
