@@ -209,9 +209,7 @@ fn unknown_operators_are_listed_not_zeroed() {
         .value_info
         .push(value("y", &["1", "8"]));
     let p = write(&d, "custom", &m);
-    let out = flopscope(&["profile", p.to_str().unwrap(), "--format", "json"]);
-    assert_eq!(out.status.code(), Some(0));
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let j = run_json(&["profile", p.to_str().unwrap(), "--format", "json"]);
     let u = &j["unsupported"][0];
     assert_eq!(u["op"], "com.example::FancyOp");
     assert_eq!(u["count"], 1);

@@ -8,14 +8,7 @@ fn bench_json(args: &[&str]) -> serde_json::Value {
     let mut a = vec!["bench"];
     a.extend_from_slice(args);
     a.extend_from_slice(&["-f", "json", "--quiet"]);
-    let out = flopscope(&a);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    run_json(&a)
 }
 
 #[test]

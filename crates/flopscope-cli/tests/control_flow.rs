@@ -7,14 +7,7 @@ use common::*;
 fn profile_json(m: &flopscope::onnx_pb::ModelProto, name: &str) -> serde_json::Value {
     let d = tmpdir(name);
     let p = write(&d, name, m);
-    let out = flopscope(&["profile", p.to_str().unwrap(), "-f", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    run_json(&["profile", p.to_str().unwrap(), "-f", "json"])
 }
 
 #[test]

@@ -57,14 +57,7 @@ fn local_function_calls_are_expanded_and_counted() {
     });
     let d = tmpdir("functions");
     let p = write(&d, "fn", &m);
-    let out = flopscope(&["profile", p.to_str().unwrap(), "-f", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let j = run_json(&["profile", p.to_str().unwrap(), "-f", "json"]);
     // Two calls × (4·8·8 MACs + 32 Relu FLOPs); W counted once.
     assert_eq!(j["totals"]["macs"], 2 * 256);
     assert_eq!(j["totals"]["flops"], 2 * (2 * 256 + 32));

@@ -14,14 +14,7 @@ fn totals(args: &[&str]) -> serde_json::Value {
     let mut a = vec!["profile"];
     a.extend_from_slice(args);
     a.extend_from_slice(&["-f", "json"]);
-    let out = flopscope(&a);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let j = run_json(&a);
     j["totals"].clone()
 }
 
@@ -200,9 +193,7 @@ fn graph_only_export_keeps_the_counts() {
 
 #[test]
 fn zoo_lists_every_model_with_its_counts() {
-    let out = flopscope(&["zoo", "-f", "json"]);
-    assert_eq!(out.status.code(), Some(0));
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let j = run_json(&["zoo", "-f", "json"]);
     let rows = j.as_array().unwrap();
     assert_eq!(rows.len(), zoo::entries().len());
     let r18 = rows.iter().find(|r| r["name"] == "resnet18").unwrap();

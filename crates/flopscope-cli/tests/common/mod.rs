@@ -222,3 +222,15 @@ pub fn float_init(name: &str, dims: &[i64]) -> pb::TensorProto {
         ..Default::default()
     }
 }
+
+/// Runs `flopscope ARGS`, which must succeed, and parses its standard output as JSON.
+pub fn run_json(args: &[&str]) -> serde_json::Value {
+    let out = flopscope(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
