@@ -74,6 +74,23 @@ fn attend(b: &mut Builder, q: ValueId, k: ValueId, v: ValueId, d: u64, causal: b
     b.reshape(o, &[0, 0, -1])
 }
 
+/// The transformer MLP in module `mlp`: Linear(dim → inner), GELU (tanh approximation when
+/// `tanh`), Linear(inner → dim), its two layers named `names`.
+fn gelu_mlp(
+    b: &mut Builder,
+    names: [&str; 2],
+    x: ValueId,
+    dim: u64,
+    inner: u64,
+    tanh: bool,
+) -> ValueId {
+    b.scoped("mlp", |b| {
+        let y = b.linear(names[0], x, dim, inner, true);
+        let y = b.gelu(y, tanh);
+        b.linear(names[1], y, inner, dim, true)
+    })
+}
+
 /// Attention from one fused `[B, L, 3·hidden]` projection: split, heads, attend.
 fn fused_attention(
     b: &mut Builder,
@@ -142,11 +159,7 @@ pub fn vit(
             });
             let x = b.binary("Add", x, y);
             let y = b.layernorm("ln_2", x, hidden, 1e-6);
-            let y = b.scoped("mlp", |b| {
-                let y = b.linear("mlp.0", y, hidden, mlp, true);
-                let y = b.gelu(y, false);
-                b.linear("mlp.3", y, mlp, hidden, true)
-            });
+            let y = gelu_mlp(b, ["mlp.0", "mlp.3"], y, hidden, mlp, false);
             b.binary("Add", x, y)
         });
     }
@@ -258,11 +271,7 @@ pub fn gpt2(layers: usize, hidden: u64, nheads: u64) -> Result<Graph> {
             });
             let x = b.binary("Add", x, y);
             let y = b.layernorm("ln_2", x, hidden, 1e-5);
-            let y = b.scoped("mlp", |b| {
-                let y = b.linear("c_fc", y, hidden, 4 * hidden, true);
-                let y = b.gelu(y, true);
-                b.linear("c_proj", y, 4 * hidden, hidden, true)
-            });
+            let y = gelu_mlp(b, ["c_fc", "c_proj"], y, hidden, 4 * hidden, true);
             b.binary("Add", x, y)
         });
     }
@@ -575,11 +584,7 @@ pub fn swin_t(o: &ZooOptions) -> Result<Graph> {
                 });
                 let x = b.binary("Add", x, y);
                 let y = b.layernorm("norm2", x, dim, 1e-5);
-                let y = b.scoped("mlp", |b| {
-                    let y = b.linear("0", y, dim, 4 * dim, true);
-                    let y = b.gelu(y, false);
-                    b.linear("3", y, 4 * dim, dim, true)
-                });
+                let y = gelu_mlp(b, ["0", "3"], y, dim, 4 * dim, false);
                 b.binary("Add", x, y)
             });
         }
