@@ -34,6 +34,14 @@ fn table_fits_100_columns_and_labels_macs_and_flops() {
     }
     assert!(t.contains("1,814,073,344"), "{t}");
     assert!(t.contains("MACs") && t.contains("FLOPs"));
+    // The bar column: the stem conv (236.8M FLOPs) is the heaviest row and gets the full bar;
+    // a layer1 conv (231.2M) gets 231.2/236.8 of 80 eighths, rounded up: 79 = 9 cells and ▉.
+    let row = |name: &str| t.lines().find(|l| l.contains(name)).unwrap();
+    assert!(row("/conv1/Conv").ends_with(" ██████████"), "{t}");
+    assert!(
+        row("/layer1/layer1.0/conv1/Conv").ends_with(" █████████▉"),
+        "{t}"
+    );
     assert!(t.contains("warning: dim 'batch' is not bound"));
 }
 

@@ -1,4 +1,5 @@
-//! Terminal table, readable at 100 columns: layers, then a by-op-type summary, then totals.
+//! Terminal table, readable at 100 columns: layers (with a bar of FLOPs relative to the heaviest
+//! row, so the expensive layers stand out), then a by-op-type summary, then totals.
 
 use std::fmt::Write;
 
@@ -31,6 +32,19 @@ fn fit_right(s: &str, w: usize) -> String {
     }
 }
 
+/// A bar of `width` cells, `value / max` of it filled, in eighths of a cell.
+pub fn bar(value: u64, max: u64, width: usize) -> String {
+    const PARTS: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
+    if max == 0 {
+        return String::new();
+    }
+    let eighths = (value as u128 * width as u128 * 8).div_ceil(max as u128) as usize;
+    let eighths = eighths.min(width * 8);
+    format!("{}{}", "█".repeat(eighths / 8), PARTS[eighths % 8])
+        .trim_end()
+        .to_string()
+}
+
 fn opt_human(v: Option<u64>) -> String {
     v.map(human).unwrap_or_else(|| "?".into())
 }
@@ -42,17 +56,18 @@ impl Exporter for Table {
         let (rs, hidden) = rows(p, &self.rows);
         let _ = writeln!(
             o,
-            "{:<32}  {:<13}  {:<16}  {:>7}  {:>7}  {:>7}  {:>5}",
+            "{:<28}  {:<12}  {:<14}  {:>7} {:>7} {:>7} {:>5} vs top",
             "Layer", "Op", "Output", "Params", "MACs", "FLOPs", "%FLOP"
         );
-        let _ = writeln!(o, "{}", "─".repeat(99));
+        let _ = writeln!(o, "{}", "─".repeat(100));
+        let heaviest = rs.iter().filter_map(|r| r.flops).max().unwrap_or(0);
         for r in &rs {
             let _ = writeln!(
                 o,
-                "{:<32}  {:<13}  {:<16}  {:>7}  {:>7}  {:>7}  {:>5}",
-                fit_left(&r.name, 32),
-                fit_right(&r.op, 13),
-                fit_right(&r.output, 16),
+                "{:<28}  {:<12}  {:<14}  {:>7} {:>7} {:>7} {:>5} {}",
+                fit_left(&r.name, 28),
+                fit_right(&r.op, 12),
+                fit_right(&r.output, 14),
                 if r.params > 0 {
                     human(r.params)
                 } else {
@@ -61,6 +76,7 @@ impl Exporter for Table {
                 opt_human(r.macs),
                 opt_human(r.flops),
                 pct(r.flops, t.flops),
+                bar(r.flops.unwrap_or(0), heaviest, 10),
             );
         }
         if hidden > 0 {
@@ -191,5 +207,21 @@ impl Exporter for Table {
             }
         }
         o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bar;
+
+    #[test]
+    fn bars_scale_to_the_heaviest() {
+        assert_eq!(bar(10, 10, 4), "████");
+        assert_eq!(bar(5, 10, 4), "██");
+        // 1/16 of 4 cells = 2 eighths; any non-zero value shows at least one eighth.
+        assert_eq!(bar(1, 16, 4), "▎");
+        assert_eq!(bar(1, 1_000_000, 4), "▏");
+        assert_eq!(bar(0, 10, 4), "");
+        assert_eq!(bar(3, 0, 4), "");
     }
 }
