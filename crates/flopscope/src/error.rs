@@ -51,15 +51,18 @@ pub enum Error {
     /// A runtime could not load or run the model.
     #[error("{0}")]
     Runtime(String),
+    /// A chart could not be drawn.
+    #[error("cannot draw chart: {0}")]
+    Render(String),
 }
 
 impl Error {
-    /// Exit code for the CLI: 1 output not writable, 2 usage, 3 unreadable file, 4 malformed or
+    /// Exit code for the CLI: 1 output not writable (or not drawable), 2 usage, 3 unreadable file, 4 malformed or
     /// invalid model, 5 unsupported version, 6 shape inference failure (overflow included),
     /// 7 a runtime failed to load or run the model.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Write { .. } => 1,
+            Error::Write { .. } | Error::Render(_) => 1,
             Error::Usage(_) => 2,
             Error::Io { .. } => 3,
             Error::Malformed { .. } | Error::Invalid(_) => 4,

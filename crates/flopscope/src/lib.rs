@@ -14,6 +14,8 @@
 
 pub mod bench;
 pub mod builder;
+pub mod chart;
+pub mod compare;
 pub mod control;
 pub mod error;
 pub mod export;
@@ -23,6 +25,7 @@ pub mod infer;
 pub mod load;
 pub mod ops;
 pub mod profile;
+pub mod report;
 pub mod write;
 pub mod zoo;
 

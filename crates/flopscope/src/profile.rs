@@ -168,6 +168,8 @@ pub struct Layer {
     pub outputs: Vec<Option<Vec<u64>>>,
     /// Parameters first used by this node.
     pub params: u64,
+    /// Bytes of those parameters.
+    pub param_bytes: u64,
     /// MACs (null when unknown).
     pub macs: Option<u64>,
     /// FLOPs (null when unknown).
@@ -319,7 +321,7 @@ pub fn build(
     for &ni in &a.order {
         let n = &g.nodes[ni];
         let r = &a.nodes[ni];
-        let mut params = 0;
+        let (mut params, mut param_bytes) = (0u64, 0u64);
         if n.op_type != "Identity" {
             for v in n.inputs.iter().flatten().filter_map(|&v| origin(v)) {
                 if buffers.contains(&v) || !owned.insert(v) {
@@ -328,7 +330,10 @@ pub fn build(
                 if let ValueKind::Initializer(i) = g.values[v].kind {
                     let init = &g.initializers[i];
                     if init.dtype.is_float() {
-                        params += crate::ops::numel(&init.dims).unwrap_or(0);
+                        let n = crate::ops::numel(&init.dims).unwrap_or(0);
+                        params = params.saturating_add(n);
+                        param_bytes = param_bytes
+                            .saturating_add(n.saturating_mul(init.dtype.bits()).div_ceil(8));
                     }
                 }
             }
@@ -376,6 +381,7 @@ pub fn build(
             inputs: n.inputs.iter().flatten().map(shape).collect(),
             outputs: n.outputs.iter().flatten().map(shape).collect(),
             params,
+            param_bytes,
             macs,
             flops,
             bytes_read,

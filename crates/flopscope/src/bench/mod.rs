@@ -169,6 +169,8 @@ pub struct RunResult {
     pub load_ms: f64,
     /// First (cold) inference (ms).
     pub cold_ms: f64,
+    /// Every timed run's latency (ms), in the order run: the histogram of reports.
+    pub samples_ms: Vec<f64>,
     /// Time per ONNX node, slowest first (with `--per-layer`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<LayerTime>,
@@ -430,6 +432,7 @@ pub fn bench(
                 outliers: stats::outliers(&times),
                 runs: times.len(),
                 latency_ms: latency,
+                samples_ms: times,
                 load_ms,
                 cold_ms,
                 layers,
