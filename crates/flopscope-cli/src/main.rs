@@ -11,6 +11,8 @@ use flopscope::export::{
 };
 use flopscope::{Error, Options};
 
+mod report;
+
 // Loading decodes thousands of small protobuf strings: mimalloc makes that ~1.5-2x faster.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -37,6 +39,10 @@ enum Command {
     Export(ExportArgs),
     /// Measure inference latency and throughput on a real runtime (random weights when absent).
     Bench(BenchArgs),
+    /// A self-contained HTML report with charts (or one chart as SVG/PNG).
+    Report(ReportArgs),
+    /// Several models side by side (the paper table), their Pareto chart, or the diff of two.
+    Compare(CompareArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -52,10 +58,24 @@ enum Backend {
     All,
 }
 
-#[derive(clap::Args)]
-struct BenchArgs {
-    /// ONNX model file or built-in architecture name.
-    model: String,
+/// Sizes of the model's inputs, shared by every command that analyses a model.
+#[derive(clap::Args, Clone)]
+struct ShapeArgs {
+    /// Size of a symbolic dim, e.g. `--dim batch=8 --dim seq=128` (unbound dims default to 1).
+    #[arg(long = "dim", value_name = "NAME=N")]
+    dims: Vec<String>,
+    /// Full shape of an input, e.g. `--input input=1x3x224x224` (the name may be left out when
+    /// the model has one input).
+    #[arg(long = "input", value_name = "[NAME=]AxBxC")]
+    inputs: Vec<String>,
+    /// Classifier outputs of a built-in image model (default 1000).
+    #[arg(long)]
+    classes: Option<u64>,
+}
+
+/// How to measure, shared by `bench`, `report --bench` and `compare --bench`.
+#[derive(clap::Args, Clone)]
+struct MeasureArgs {
     /// Runtime.
     #[arg(long, value_enum, default_value = "auto")]
     backend: Backend,
@@ -72,15 +92,6 @@ struct BenchArgs {
     /// package's).
     #[arg(long, value_name = "PATH")]
     ort_lib: Option<PathBuf>,
-    /// Size of a symbolic dim, e.g. `--dim seq=128`.
-    #[arg(long = "dim", value_name = "NAME=N")]
-    dims: Vec<String>,
-    /// Full shape of an input, e.g. `--input input=1x3x224x224`.
-    #[arg(long = "input", value_name = "[NAME=]AxBxC")]
-    inputs: Vec<String>,
-    /// Classifier outputs of a built-in image model.
-    #[arg(long)]
-    classes: Option<u64>,
     /// Warm-up runs before timing.
     #[arg(long, default_value_t = 10)]
     warmup: usize,
@@ -99,15 +110,91 @@ struct BenchArgs {
     /// Seed of random weights and inputs.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// ONNX model file or built-in architecture name.
+    model: String,
+    #[command(flatten)]
+    shape: ShapeArgs,
+    #[command(flatten)]
+    measure: MeasureArgs,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "table")]
     format: Format,
     /// Write to this file instead of standard output.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum ChartKind {
+    /// FLOPs and parameters per layer, in graph order.
+    Layers,
+    /// FLOPs and parameters per operator type.
+    Ops,
+    /// Weight and activation bytes per layer.
+    Memory,
+    /// Histogram of the timed runs (needs `--bench`).
+    Latency,
+    /// Parameters vs FLOPs or latency of several models (`compare`).
+    Pareto,
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// ONNX model file or built-in architecture name.
+    model: String,
+    /// Output: `.html` for the report, `.svg` or `.png` for one chart (`--chart`).
+    #[arg(long, short = 'o')]
+    output: PathBuf,
+    /// The chart to draw when the output is `.svg` or `.png`.
+    #[arg(long, value_enum, default_value = "layers")]
+    chart: ChartKind,
+    /// Also measure (latency histogram, throughput curves, per-layer time vs FLOPs).
+    #[arg(long)]
+    bench: bool,
+    #[command(flatten)]
+    shape: ShapeArgs,
+    #[command(flatten)]
+    measure: MeasureArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CompareFormat {
+    Table,
+    Markdown,
+    Latex,
+    Csv,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// ONNX files or built-in names, in the order of the table.
+    #[arg(required = true, num_args = 1..)]
+    models: Vec<String>,
+    /// Format of the table.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    format: CompareFormat,
+    /// Write to this file: `.html` for a report with the Pareto chart, `.svg` or `.png` for the
+    /// Pareto chart (the table then goes to standard output), else the table.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+    /// Show which layers changed between two versions of one model (exactly two models).
+    #[arg(long)]
+    diff: bool,
+    /// Also measure each model (first runtime, batch and thread count given).
+    #[arg(long)]
+    bench: bool,
+    #[command(flatten)]
+    shape: ShapeArgs,
+    #[command(flatten)]
+    measure: MeasureArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -158,13 +245,8 @@ enum Format {
 struct ProfileArgs {
     /// ONNX model file, or a built-in architecture name (`flopscope zoo` lists them).
     model: String,
-    /// Size of a symbolic dim, e.g. `--dim batch=8 --dim seq=128` (unbound dims default to 1).
-    #[arg(long = "dim", value_name = "NAME=N")]
-    dims: Vec<String>,
-    /// Full shape of an input, e.g. `--input input=1x3x224x224` (the name may be left out when
-    /// the model has one input).
-    #[arg(long = "input", value_name = "[NAME=]AxBxC")]
-    inputs: Vec<String>,
+    #[command(flatten)]
+    shape: ShapeArgs,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "table")]
     format: Format,
@@ -180,9 +262,6 @@ struct ProfileArgs {
     /// Also show nodes with no parameters and no FLOPs (reshapes, shape arithmetic).
     #[arg(long)]
     all: bool,
-    /// Classifier outputs of a built-in image model (default 1000).
-    #[arg(long)]
-    classes: Option<u64>,
 }
 
 fn parse_dim(s: &str) -> Result<(String, u64), Error> {
@@ -212,7 +291,7 @@ fn parse_input(s: &str) -> Result<(Option<String>, Vec<u64>), Error> {
     Ok((name, shape))
 }
 
-/// The model options `profile`, `export` and `bench` share.
+/// The model options every command shares.
 fn model_options(
     dims: &[String],
     inputs: &[String],
@@ -231,10 +310,16 @@ fn model_options(
     })
 }
 
+impl ShapeArgs {
+    fn options(&self) -> Result<Options, Error> {
+        model_options(&self.dims, &self.inputs, self.classes)
+    }
+}
+
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Profile(a) => {
-            let opts = model_options(&a.dims, &a.inputs, a.classes)?;
+            let opts = a.shape.options()?;
             let p = flopscope::profile_source(&a.model, &opts)?;
             let rows = RowOptions {
                 depth: a.depth,
@@ -259,6 +344,8 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Zoo { format } => zoo(format),
         Command::Export(a) => export(a),
         Command::Bench(a) => bench(a),
+        Command::Report(a) => report::report(a),
+        Command::Compare(a) => report::compare(a),
     }
 }
 
@@ -369,9 +456,21 @@ fn parse_precision(s: &str) -> Result<f64, Error> {
 }
 
 fn bench(a: BenchArgs) -> Result<(), Error> {
+    let report = measure(&a.model, &a.shape, &a.measure, a.measure.per_layer)?;
+    let text = render_bench(&report, a.format);
+    write_out(a.output.as_ref(), &text)
+}
+
+/// Measures `model` as `bench` does, with a progress bar on a terminal.
+fn measure(
+    model: &str,
+    shape: &ShapeArgs,
+    a: &MeasureArgs,
+    per_layer: bool,
+) -> Result<flopscope::bench::Report, Error> {
     use flopscope::bench::{self, BenchOptions, Progress, Warmup};
     let o = BenchOptions {
-        model: model_options(&a.dims, &a.inputs, a.classes)?,
+        model: shape.options()?,
         batches: a.batch.clone(),
         warmup: match &a.warmup_time {
             Some(t) => Warmup::Seconds(parse_duration(t)?),
@@ -381,7 +480,7 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
         time: a.time.as_deref().map(parse_duration).transpose()?,
         precision: a.precision.as_deref().map(parse_precision).transpose()?,
         seed: a.seed,
-        per_layer_runs: if a.per_layer { 10 } else { 0 },
+        per_layer_runs: if per_layer { 10 } else { 0 },
     };
     // Runtimes to measure: ONNX Runtime once per thread count, tract once.
     let mut runtimes: Vec<Box<dyn bench::Runtime>> = Vec::new();
@@ -431,7 +530,7 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
         }
     };
     let refs: Vec<&dyn bench::Runtime> = runtimes.iter().map(|r| r.as_ref()).collect();
-    let result = bench::bench(&a.model, &refs, &o, &mut on_progress);
+    let result = bench::bench(model, &refs, &o, &mut on_progress);
     // With `auto`, a model ONNX Runtime cannot load is measured on tract instead.
     let report = match result {
         Err(Error::Runtime(why))
@@ -445,12 +544,17 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
                 .collect();
             let refs: Vec<&dyn bench::Runtime> =
                 fallback.iter().map(|r| r as &dyn bench::Runtime).collect();
-            bench::bench(&a.model, &refs, &o, &mut on_progress)?
+            bench::bench(model, &refs, &o, &mut on_progress)?
         }
         other => other?,
     };
     bar.finish_and_clear();
-    let text = match a.format {
+    Ok(report)
+}
+
+/// `bench`'s output in one format.
+fn render_bench(report: &flopscope::bench::Report, format: Format) -> String {
+    match format {
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
         Format::Csv => {
             let mut out = String::from("backend,backend_version,batch,threads,runs,min_ms,mean_ms,median_ms,p90_ms,p99_ms,max_ms,stddev_ms,outliers,fps,load_ms,cold_ms\n");
@@ -464,7 +568,7 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
             out
         }
         Format::Markdown | Format::Table => {
-            let md = matches!(a.format, Format::Markdown);
+            let md = matches!(format, Format::Markdown);
             let mut out = String::new();
             if md {
                 out.push_str("| backend | threads | batch | runs | median ms | p90 ms | p99 ms | min ms | stddev ms | FPS | load ms | cold ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -558,11 +662,10 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
             }
             out
         }
-    };
-    write_out(a.output.as_ref(), &text)
+    }
 }
 
-fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), Error> {
+pub(crate) fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), Error> {
     match path {
         Some(p) => std::fs::write(p, text).map_err(|source| Error::Write {
             path: p.clone(),

@@ -1,0 +1,150 @@
+//! `flopscope report` and `flopscope compare`: choose what to compute and where to write it;
+//! the page, charts and tables come from the library.
+
+use std::path::{Path, PathBuf};
+
+use flopscope::chart::{self, Chart};
+use flopscope::compare::{Comparison, Diff};
+use flopscope::report::{html, Page};
+use flopscope::Error;
+
+use super::{measure, write_out, ChartKind, CompareArgs, CompareFormat, ReportArgs};
+
+/// What the output path asks for.
+enum Output {
+    Html,
+    Image,
+    Text,
+}
+
+fn output_kind(path: &Path) -> Output {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("html" | "htm") => Output::Html,
+        Some("svg" | "png") => Output::Image,
+        _ => Output::Text,
+    }
+}
+
+fn write_html(path: &Path, page: &Page) -> Result<(), Error> {
+    std::fs::write(path, html(page)).map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+pub(crate) fn report(a: ReportArgs) -> Result<(), Error> {
+    let mut opts = a.shape.options()?;
+    // Profile at the batch that is measured first, so per-layer times and FLOPs match.
+    if let Some(&b) = a.measure.batch.first().filter(|_| a.bench) {
+        opts.dims.retain(|(k, _)| k != "batch");
+        opts.dims.push(("batch".into(), b));
+    }
+    let kind = output_kind(&a.output);
+    if matches!(kind, Output::Image) {
+        match a.chart {
+            ChartKind::Pareto => {
+                return Err(Error::Usage(
+                    "the Pareto chart compares models: use `flopscope compare A B … -o chart.svg`"
+                        .into(),
+                ))
+            }
+            ChartKind::Latency if !a.bench => {
+                return Err(Error::Usage(
+                    "--chart latency needs measurements: add --bench".into(),
+                ))
+            }
+            _ => {}
+        }
+    }
+    if matches!(kind, Output::Text) {
+        return Err(Error::Usage(format!(
+            "{}: the report is written as .html, a chart as .svg or .png",
+            a.output.display()
+        )));
+    }
+    let profile = flopscope::profile_source(&a.model, &opts)?;
+    let bench = if a.bench {
+        Some(measure(&a.model, &a.shape, &a.measure, true)?)
+    } else {
+        None
+    };
+    match kind {
+        Output::Html => {
+            let mut page = Page::new(format!("flopscope report: {}", a.model));
+            page.profile = Some(&profile);
+            page.bench = bench.as_ref();
+            write_html(&a.output, &page)
+        }
+        _ => {
+            let first_run = bench.as_ref().and_then(|b| b.runs.first());
+            let c = match (a.chart, first_run) {
+                (ChartKind::Layers, _) => Chart::Layers(&profile),
+                (ChartKind::Ops, _) => Chart::Ops(&profile),
+                (ChartKind::Memory, _) => Chart::Memory(&profile),
+                (ChartKind::Latency, Some(r)) => Chart::Latency(r),
+                _ => return Err(Error::Usage("nothing was measured to draw".into())),
+            };
+            chart::write(&c, &a.output)
+        }
+    }
+}
+
+pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
+    if a.diff && a.models.len() != 2 {
+        return Err(Error::Usage(format!(
+            "--diff compares two versions of one model, got {} models",
+            a.models.len()
+        )));
+    }
+    let opts = a.shape.options()?;
+    let mut profiles = Vec::with_capacity(a.models.len());
+    let mut runs = Vec::with_capacity(a.models.len());
+    for m in &a.models {
+        profiles.push(flopscope::profile_source(m, &opts)?);
+        runs.push(if a.bench {
+            measure(m, &a.shape, &a.measure, false)?
+                .runs
+                .into_iter()
+                .next()
+        } else {
+            None
+        });
+    }
+    let cmp = Comparison::new(&a.models, &profiles, &runs);
+    let diff = a.diff.then(|| Diff::new(&profiles[0], &profiles[1]));
+    let text = match (&diff, a.format) {
+        (Some(d), CompareFormat::Json) => {
+            serde_json::to_string_pretty(d).unwrap_or_default() + "\n"
+        }
+        (Some(d), CompareFormat::Markdown) => d.render(true, 50),
+        (Some(d), _) => d.render(false, 30),
+        (None, CompareFormat::Table) => cmp.table(),
+        (None, CompareFormat::Markdown) => cmp.markdown(),
+        (None, CompareFormat::Latex) => cmp.latex(),
+        (None, CompareFormat::Csv) => cmp.csv(),
+        (None, CompareFormat::Json) => {
+            serde_json::to_string_pretty(&cmp).unwrap_or_default() + "\n"
+        }
+    };
+    match a.output.as_deref().map(|p| (p, output_kind(p))) {
+        Some((path, Output::Html)) => {
+            let mut page = Page::new(format!("flopscope compare: {}", a.models.join(", ")));
+            page.compare = Some(&cmp);
+            page.compare_text = Some([cmp.markdown(), cmp.latex()]);
+            page.diff = diff.as_ref();
+            write_html(path, &page)?;
+            write_out(None, &text)
+        }
+        Some((path, Output::Image)) => {
+            chart::write(&Chart::Pareto(&cmp), path)?;
+            write_out(None, &text)
+        }
+        Some((path, Output::Text)) => write_out(Some(&PathBuf::from(path)), &text),
+        None => write_out(None, &text),
+    }
+}
