@@ -146,8 +146,38 @@ pub fn load_onnx(path: &Path) -> Result<LoadedModel> {
 
 fn decode_reason(e: &prost::DecodeError) -> String {
     let s = e.to_string();
+    if s.contains("recursion limit reached") {
+        // prost stops at 100 levels; its message would list every level.
+        return "protobuf messages nested more than 100 deep (subgraphs or types): refused".into();
+    }
     let s = s.replace("failed to decode Protobuf message: ", "");
     format!("protobuf decoding failed ({s}); the file is truncated or not ONNX")
+}
+
+/// The kind of value well-known attributes must hold, so that a mistyped one is an error rather
+/// than silently replaced by its default.
+fn expected_kind(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "strides" | "pads" | "dilations" | "kernel_shape" | "perm" | "output_padding"
+        | "output_shape" => "a list of integers",
+        "axis" | "group" | "keepdims" | "transA" | "transB" | "ceil_mode" | "to" | "blocksize" => {
+            "an integer"
+        }
+        "alpha" | "beta" | "epsilon" => "a float",
+        "auto_pad" => "a string",
+        _ => return None,
+    })
+}
+
+fn kind_of(a: &Attr) -> &'static str {
+    match a {
+        Attr::Int(_) => "an integer",
+        Attr::Ints(_) => "a list of integers",
+        Attr::Float(_) => "a float",
+        Attr::Floats(_) => "a list of floats",
+        Attr::Str(_) => "a string",
+        _ => "another kind of value",
+    }
 }
 
 fn weights_status(g: &Graph) -> WeightsStatus {
@@ -266,7 +296,7 @@ impl Converter {
         }
         for vi in gp.input.iter().chain(&gp.output).chain(&gp.value_info) {
             if let Some(&id) = ids.get(vi.name()) {
-                let (dt, shape) = value_type(vi);
+                let (dt, shape) = value_type(vi)?;
                 let v = &mut g.values[id];
                 if v.dtype.is_none() {
                     v.dtype = dt;
@@ -309,9 +339,23 @@ impl Converter {
                         None
                     };
                 let v = self.attr(a, vis)?;
+                if let Some(want) = expected_kind(a.name()).filter(|&k| k != kind_of(&v)) {
+                    return Err(Error::Invalid(format!(
+                        "node '{}' ({}): attribute '{}' is {}, expected {want}",
+                        node_name(n, i),
+                        n.op_type(),
+                        a.name(),
+                        kind_of(&v)
+                    )));
+                }
                 attrs.insert(a.name().to_string(), v);
             }
             let name = node_name(n, i);
+            if n.op_type().is_empty() {
+                return Err(Error::Invalid(format!(
+                    "node '{name}' has no operator type"
+                )));
+            }
             let domain = match n.domain() {
                 "ai.onnx" => "",
                 d => d,
@@ -542,22 +586,31 @@ fn node_scope(n: &pb::NodeProto, name: &str) -> Vec<String> {
     Vec::new()
 }
 
-fn value_type(vi: &pb::ValueInfoProto) -> (Option<DType>, Option<Vec<Dim>>) {
+/// Element type and declared shape of a value. A dim of -1 is read as unknown (some exporters
+/// write it for "dynamic"); any other negative dim is an error.
+fn value_type(vi: &pb::ValueInfoProto) -> Result<(Option<DType>, Option<Vec<Dim>>)> {
     use pb::tensor_shape_proto::dimension::Value as D;
     use pb::type_proto::Value as V;
     let Some(V::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
-        return (None, None);
+        return Ok((None, None));
     };
     let dt = t.elem_type.filter(|&c| c != 0).map(DType::from_onnx);
-    let shape = t.shape.as_ref().map(|s| {
-        s.dim
-            .iter()
-            .map(|d| match &d.value {
-                Some(D::DimValue(v)) if *v >= 0 => Dim::Known(*v as u64),
-                Some(D::DimParam(p)) => Dim::Sym(p.clone()),
-                _ => Dim::Sym(String::new()),
-            })
-            .collect()
-    });
-    (dt, shape)
+    let shape = match t.shape.as_ref() {
+        None => None,
+        Some(s) => Some(
+            s.dim
+                .iter()
+                .map(|d| match &d.value {
+                    Some(D::DimValue(v)) if *v >= 0 => Ok(Dim::Known(*v as u64)),
+                    Some(D::DimValue(v)) if *v < -1 => Err(Error::Invalid(format!(
+                        "value '{}' is declared with a negative dim ({v})",
+                        vi.name()
+                    ))),
+                    Some(D::DimParam(p)) => Ok(Dim::Sym(p.clone())),
+                    _ => Ok(Dim::Sym(String::new())),
+                })
+                .collect::<Result<_>>()?,
+        ),
+    };
+    Ok((dt, shape))
 }

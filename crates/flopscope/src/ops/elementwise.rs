@@ -91,7 +91,7 @@ fn infer_unary(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let x = cx.input(0)?;
     let shape = cx.shape(0)?.to_vec();
     let dtype = match op {
-        "Cast" => DType::from_onnx(cx.node.attr_int("to", 1) as i32),
+        "Cast" => DType::from_onnx(super::required_int(cx.node, "to")? as i32),
         "CastLike" => cx.dtype(1)?,
         _ if bool_out(op) => DType::Bool,
         _ => x.dtype,

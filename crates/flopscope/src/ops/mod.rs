@@ -117,6 +117,14 @@ pub fn invalid<T>(msg: impl Into<String>) -> Result<T, OpError> {
     Err(OpError::Invalid(msg.into()))
 }
 
+/// An integer attribute the operator requires (no default in the ONNX spec).
+pub fn required_int(node: &crate::graph::Node, name: &str) -> Result<i64, OpError> {
+    match node.attrs.get(name) {
+        Some(crate::graph::Attr::Int(v)) => Ok(*v),
+        _ => invalid(format!("the required attribute '{name}' is missing")),
+    }
+}
+
 /// Multiply-accumulates and floating-point operations of one node.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Cost {

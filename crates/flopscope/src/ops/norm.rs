@@ -74,6 +74,14 @@ pub fn lookup_ms(op: &str) -> Option<OpDef> {
 fn infer_same(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let shape = cx.shape(0)?.to_vec();
     let dt = cx.dtype(0)?;
+    if matches!(
+        cx.node.op_type.as_str(),
+        "Softmax" | "LogSoftmax" | "Hardmax"
+    ) {
+        // Default axis: 1 before opset 13, −1 since.
+        let default = if cx.opset >= 13 { -1 } else { 1 };
+        super::axis(cx.node.attr_int("axis", default), shape.len().max(1))?;
+    }
     if cx.node.op_type == "BatchNormalization" && shape.len() >= 2 {
         if let Some(s) = cx.opt(1).and_then(|t| t.shape.as_deref()) {
             if s != [shape[1]] {

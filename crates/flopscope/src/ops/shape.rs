@@ -206,7 +206,7 @@ fn concat(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let first = *shapes
         .first()
         .ok_or_else(|| OpError::Invalid("no inputs".into()))?;
-    let a = axis(cx.node.attr_int("axis", 0), first.len())?;
+    let a = axis(super::required_int(cx.node, "axis")?, first.len())?;
     let mut s = first.to_vec();
     for (i, sh) in shapes.iter().enumerate().skip(1) {
         if sh.len() != first.len() {
@@ -573,7 +573,7 @@ fn non_zero(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 
 fn depth_space(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let x = cx.shape(0)?;
-    let b = cx.node.attr_int("blocksize", 0);
+    let b = super::required_int(cx.node, "blocksize")?;
     if x.len() != 4 || b < 1 {
         return invalid("needs a 4-D input and blocksize ≥ 1");
     }
