@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use flopscope::export::{
-    csv::Csv, json::Json, markdown::Markdown, table::Table, Exporter, RowOptions,
+    csv::Csv, html::Html, json::Json, markdown::Markdown, table::Table, Exporter, RowOptions,
 };
 use flopscope::{Error, Options};
 
@@ -113,6 +113,9 @@ struct MeasureArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Run even when weights + peak activations exceed the machine's memory.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args)]
@@ -239,6 +242,8 @@ enum Format {
     Json,
     Csv,
     Markdown,
+    /// A self-contained page with charts (as `flopscope report`).
+    Html,
 }
 
 #[derive(clap::Args)]
@@ -331,6 +336,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 Format::Json => Box::new(Json),
                 Format::Csv => Box::new(Csv),
                 Format::Markdown => Box::new(Markdown { rows }),
+                Format::Html => Box::new(Html),
             };
             let text = exporter.render(&p);
             if !matches!(a.format, Format::Table | Format::Markdown) {
@@ -481,6 +487,7 @@ fn measure(
         precision: a.precision.as_deref().map(parse_precision).transpose()?,
         seed: a.seed,
         per_layer_runs: if per_layer { 10 } else { 0 },
+        force: a.force,
     };
     // Runtimes to measure: ONNX Runtime once per thread count, tract once.
     let mut runtimes: Vec<Box<dyn bench::Runtime>> = Vec::new();
@@ -556,6 +563,12 @@ fn measure(
 fn render_bench(report: &flopscope::bench::Report, format: Format) -> String {
     match format {
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        Format::Html => {
+            let mut page =
+                flopscope::report::Page::new(format!("flopscope bench: {}", report.model));
+            page.bench = Some(report);
+            flopscope::report::html(&page)
+        }
         Format::Csv => {
             let mut out = String::from("backend,backend_version,batch,threads,runs,min_ms,mean_ms,median_ms,p90_ms,p99_ms,max_ms,stddev_ms,outliers,fps,load_ms,cold_ms\n");
             for r in &report.runs {

@@ -51,6 +51,9 @@ pub enum Error {
     /// A runtime could not load or run the model.
     #[error("{0}")]
     Runtime(String),
+    /// The work needs more of a resource (memory) than this machine has.
+    #[error("{0}")]
+    Resources(String),
     /// A chart could not be drawn.
     #[error("cannot draw chart: {0}")]
     Render(String),
@@ -59,7 +62,8 @@ pub enum Error {
 impl Error {
     /// Exit code for the CLI: 1 output not writable (or not drawable), 2 usage, 3 unreadable file, 4 malformed or
     /// invalid model, 5 unsupported version, 6 shape inference failure (overflow included),
-    /// 7 a runtime failed to load or run the model.
+    /// 7 a runtime failed to load or run the model, 8 the model needs more memory than the
+    /// machine has.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Write { .. } | Error::Render(_) => 1,
@@ -69,6 +73,7 @@ impl Error {
             Error::Unsupported(_) => 5,
             Error::Shape { .. } => 6,
             Error::Runtime(_) => 7,
+            Error::Resources(_) => 8,
         }
     }
 }

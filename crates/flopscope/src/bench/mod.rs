@@ -55,15 +55,21 @@ pub fn input_data(spec: &InputSpec, seed: u64) -> Result<InputData> {
         state ^= state << 17;
         state
     };
+    // Even with --force, an input that cannot be allocated is an error, not an abort.
+    fn fill<T>(n: usize, name: &str, f: impl FnMut() -> T) -> Result<Vec<T>> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(n).map_err(|_| {
+            Error::Resources(format!("cannot allocate {n} elements for input '{name}'"))
+        })?;
+        v.extend(std::iter::repeat_with(f).take(n));
+        Ok(v)
+    }
+    let name = spec.name.as_str();
     Ok(match spec.dtype {
-        DType::F32 => InputData::F32(
-            (0..n)
-                .map(|_| (next() % 2000) as f32 / 1000.0 - 1.0)
-                .collect(),
-        ),
-        DType::I64 => InputData::I64((0..n).map(|_| (next() % 1000) as i64).collect()),
-        DType::I32 => InputData::I32((0..n).map(|_| (next() % 1000) as i32).collect()),
-        DType::Bool => InputData::Bool(vec![true; n]),
+        DType::F32 => InputData::F32(fill(n, name, || (next() % 2000) as f32 / 1000.0 - 1.0)?),
+        DType::I64 => InputData::I64(fill(n, name, || (next() % 1000) as i64)?),
+        DType::I32 => InputData::I32(fill(n, name, || (next() % 1000) as i32)?),
+        DType::Bool => InputData::Bool(fill(n, name, || true)?),
         d => {
             return Err(Error::Runtime(format!(
                 "no random inputs of type {d} (input '{}')",
@@ -129,6 +135,44 @@ pub struct BenchOptions {
     pub seed: u64,
     /// Also time each layer (this many profiled runs, after the timed ones; 0: off).
     pub per_layer_runs: usize,
+    /// Run even when the estimated memory exceeds what the machine has.
+    pub force: bool,
+}
+
+/// Memory this process may use: physical memory, or the cgroup's limit when lower (Linux).
+/// `None` where neither can be read; the check is then skipped.
+pub fn machine_memory() -> Option<u64> {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            kib.checked_mul(1024)
+        })?;
+    let limit = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok());
+    Some(limit.map_or(total, |l| l.min(total)))
+}
+
+/// Refuses a configuration whose weights and peak activations alone exceed `available`: the
+/// runtime would be killed, or swap the machine to a halt, long before one run finished.
+fn check_memory(p: &crate::Profile, batch: u64, available: Option<u64>) -> Result<()> {
+    let t = &p.totals;
+    let need = t.weight_bytes.saturating_add(t.peak_activation_bytes);
+    match available {
+        Some(have) if need > have => Err(Error::Resources(format!(
+            "at batch {batch} the model needs at least {} (weights {} + peak activations {}), more memory than this machine has ({}); --force runs it anyway",
+            crate::export::human_bytes(need),
+            crate::export::human_bytes(t.weight_bytes),
+            crate::export::human_bytes(t.peak_activation_bytes),
+            crate::export::human_bytes(have)
+        ))),
+        _ => Ok(()),
+    }
 }
 
 impl Default for BenchOptions {
@@ -142,6 +186,7 @@ impl Default for BenchOptions {
             precision: None,
             seed: 0,
             per_layer_runs: 0,
+            force: false,
         }
     }
 }
@@ -374,6 +419,13 @@ pub fn bench(
             mo.dims.push(("batch".into(), batch));
         }
         let p = crate::profile_graph(&graph, info.clone(), &mo)?;
+        if !o.force {
+            check_memory(
+                &p,
+                p.bindings.get("batch").copied().unwrap_or(1),
+                machine_memory(),
+            )?;
+        }
         let inputs: Vec<InputSpec> = p
             .inputs
             .iter()
@@ -440,4 +492,25 @@ pub fn bench(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_check_compares_weights_plus_peak_activations() {
+        let mut p = crate::profile_source("squeezenet1_1", &crate::Options::default()).unwrap();
+        p.totals.weight_bytes = 600;
+        p.totals.peak_activation_bytes = 400;
+        assert!(check_memory(&p, 1, Some(1000)).is_ok());
+        let e = check_memory(&p, 1, Some(999)).unwrap_err();
+        assert_eq!(e.exit_code(), 8);
+        assert!(
+            e.to_string()
+                .contains("1000 B (weights 600 B + peak activations 400 B)"),
+            "{e}"
+        );
+        assert!(check_memory(&p, 1, None).is_ok());
+    }
 }
