@@ -92,7 +92,13 @@ fn inconsistent_shapes_name_the_node() {
         17,
         vec![value("a", &["2", "3"]), value("b", &["2", "3", "1"])],
         vec![value("y", &["4", "3"])],
-        vec![node("Concat", "bad_concat", &["a", "b"], &["y"], vec![])],
+        vec![node(
+            "Concat",
+            "bad_concat",
+            &["a", "b"],
+            &["y"],
+            vec![int_attr("axis", 0)],
+        )],
         vec![],
     );
     let (c, e) = profile_err(&write(&d, "concat", &m), &[]);

@@ -104,3 +104,21 @@ fn json_is_versioned_and_csv_has_one_row_per_node() {
     assert_eq!(csv.lines().count(), 1 + 1250);
     assert!(csv.starts_with("name,op,scope,inputs,outputs,params,macs,flops"));
 }
+
+#[test]
+fn html_format_embeds_the_profile_it_was_given() {
+    let m = model_arg("resnet18");
+    let page = run_ok(&["profile", &m, "-f", "html"]);
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    let start = page.find("id=\"flopscope-data\">").unwrap() + "id=\"flopscope-data\">".len();
+    let end = start + page[start..].find("</script>").unwrap();
+    let data: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&run_ok(&["profile", &m, "-f", "json"])).unwrap();
+    assert_eq!(data["profile"]["totals"], json["totals"]);
+    assert_eq!(data["profile"]["totals"]["macs"], 1_814_073_344u64);
+    assert_eq!(
+        data["profile"]["layers"].as_array().unwrap().len(),
+        json["layers"].as_array().unwrap().len()
+    );
+}
