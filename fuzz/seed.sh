@@ -1,0 +1,9 @@
+#!/bin/sh
+# Seed corpus for the fuzzer: the test models (small ones whole) and the hostile corpus.
+set -eu
+cd "$(dirname "$0")"
+mkdir -p corpus/profile_bytes
+cp ../tests/data/bad/*.onnx corpus/profile_bytes/
+for f in ../tests/data/models/resnet18.onnx ../tests/data/models/mobilenet_v2.onnx ../tests/data/extra/squeezenet1_1.onnx ../tests/data/extra/gpt2-tiny.onnx ../tests/data/extra/llama-gqa-tiny-dynamo.onnx; do
+    cp "$f" corpus/profile_bytes/
+done
