@@ -6,6 +6,7 @@
 use crate::profile::{Layer, Profile};
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod table;
