@@ -4,61 +4,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::data;
-
-/// What one finished run cost.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    cpu_s: f64,
-    max_rss_mb: f64,
-}
-
-/// Runs the binary and reads its own resource usage with `wait4`; kills it after `limit`.
-fn run(args: &[&str], limit: Duration) -> Run {
-    let dir = common::tmpdir("bad-corpus-out");
-    let (out, err) = (dir.join("out"), dir.join("err"));
-    // Reaped by `wait4` below (std's `wait` would not give us the child's resource usage).
-    #[allow(clippy::zombie_processes)]
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flopscope"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .expect("runs");
-    let pid = child.id() as libc::pid_t;
-    let start = Instant::now();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: pid is our unreaped child; status and ru point to live locals.
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
-        if r == pid {
-            break;
-        }
-        assert!(r == 0, "wait4 failed");
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?} still running after {limit:?}: a hang");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    Run {
-        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-        cpu_s: secs(ru.ru_utime) + secs(ru.ru_stime),
-        max_rss_mb: ru.ru_maxrss as f64 / 1024.0,
-    }
-}
+use common::{data, run_measured as run};
 
 #[test]
 fn every_bad_file_gets_its_documented_error() {

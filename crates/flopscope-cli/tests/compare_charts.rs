@@ -252,17 +252,7 @@ fn diff_finds_the_one_layer_that_grew() {
     // Two versions of ResNet-18: 1000 classes and 10 classes. Only the classifier differs:
     // 512·1000 + 1000 = 513,000 parameters before, 512·10 + 10 = 5,130 after.
     let d = tmpdir("diff");
-    let small = d.join("resnet18-10.onnx");
-    ok(&[
-        "export",
-        "resnet18",
-        "--classes",
-        "10",
-        "--weights",
-        "none",
-        "-o",
-        small.to_str().unwrap(),
-    ]);
+    let small = common::resnet18_10_classes(&d);
     let json: Value = serde_json::from_str(&ok(&[
         "compare",
         "resnet18",

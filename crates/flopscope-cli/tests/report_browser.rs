@@ -248,18 +248,7 @@ fn compare_and_diff_pages_render() {
     // Four bubbles (the front is one model: no line).
     assert_eq!(marks(&v, "chart-pareto"), 4);
 
-    let small = dir.join("resnet18-10.onnx");
-    let out = flopscope(&[
-        "export",
-        "resnet18",
-        "--classes",
-        "10",
-        "--weights",
-        "none",
-        "-o",
-        small.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0));
+    let small = common::resnet18_10_classes(&dir);
     let html = dir.join("diff.html");
     let out = flopscope(&[
         "compare",
