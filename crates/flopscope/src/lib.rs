@@ -22,6 +22,7 @@ pub mod export;
 pub mod formula;
 pub mod graph;
 pub mod infer;
+pub mod llm;
 pub mod load;
 pub mod ops;
 pub mod profile;
@@ -55,6 +56,9 @@ pub struct Options {
 
 /// Profiles an ONNX file.
 pub fn profile_path(path: &Path, opts: &Options) -> Result<Profile> {
+    if llm::is_checkpoint(path) {
+        return llm::profile(path, opts);
+    }
     let (g, info) = open_file(path)?;
     profile_graph(&g, info, opts)
 }
@@ -78,6 +82,9 @@ fn open_file(path: &Path) -> Result<(Graph, profile::ModelInfo)> {
 ///
 /// For a built-in image model, an `--input` of rank 4 also sets the resolution it is built at.
 pub fn profile_source(spec: &str, opts: &Options) -> Result<Profile> {
+    if llm::is_checkpoint(Path::new(spec)) {
+        return llm::profile(Path::new(spec), opts);
+    }
     let (g, info) = open_source(spec, opts)?;
     profile_graph(&g, info, opts)
 }

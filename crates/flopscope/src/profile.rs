@@ -38,6 +38,9 @@ pub struct Profile {
     pub unsupported: Vec<Unsupported>,
     /// Anything the user should know about these numbers.
     pub warnings: Vec<String>,
+    /// Language-model checkpoints only: decode cost, KV cache, components (see [`crate::llm`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<crate::llm::LlmInfo>,
 }
 
 /// Facts about the model source.
@@ -454,6 +457,7 @@ pub fn build(
         layers,
         unsupported: unsupported.into_values().collect(),
         warnings,
+        llm: None,
     }
 }
 

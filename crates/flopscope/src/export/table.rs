@@ -32,6 +32,45 @@ fn fit_right(s: &str, w: usize) -> String {
     }
 }
 
+/// The language-model lines of the totals: decode cost and KV cache.
+fn llm_lines(o: &mut String, l: &crate::llm::LlmInfo) {
+    let _ = writeln!(
+        o,
+        "  stored           {:.2} bits per parameter ({} tensors, {})",
+        l.bits_per_param, l.tensors, l.format
+    );
+    if l.active_params != l.total_params {
+        let _ = writeln!(
+            o,
+            "  active params    {:<9} {} per token (routed experts only)",
+            human(l.active_params),
+            grouped(l.active_params)
+        );
+    }
+    if let (Some(d), Some(a)) = (l.decode_macs_per_token, l.decode_attention_macs) {
+        let _ = writeln!(
+            o,
+            "  decode           {:<9} MACs per token at past={} ({} of them attention over the cache)",
+            human(d),
+            l.past,
+            human(a)
+        );
+    }
+    if let (Some(t), Some(c)) = (l.kv_cache_bytes_per_token, l.kv_cache_bytes) {
+        let _ = writeln!(
+            o,
+            "  KV cache         {} per token; {} for batch {} at {} tokens",
+            human_bytes(t),
+            human_bytes(c),
+            l.batch,
+            l.past + 1
+        );
+    }
+    for (k, f) in &l.formulas {
+        let _ = writeln!(o, "  {k:<16} = {f}");
+    }
+}
+
 /// A bar of `width` cells, `value / max` of it filled, in eighths of a cell.
 pub fn bar(value: u64, max: u64, width: usize) -> String {
     const PARTS: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
@@ -165,18 +204,22 @@ impl Exporter for Table {
             human(t.flops.saturating_sub(2 * t.macs))
         );
         let _ = writeln!(o, "  weights          {}", human_bytes(t.weight_bytes));
-        let _ = writeln!(
-            o,
-            "  activations      {} written, peak {} live",
-            human_bytes(t.activation_bytes),
-            human_bytes(t.peak_activation_bytes)
-        );
-        let _ = writeln!(
-            o,
-            "  memory traffic   {} read, {} written",
-            human_bytes(t.bytes_read),
-            human_bytes(t.bytes_written)
-        );
+        if let Some(l) = &p.llm {
+            llm_lines(&mut o, l);
+        } else {
+            let _ = writeln!(
+                o,
+                "  activations      {} written, peak {} live",
+                human_bytes(t.activation_bytes),
+                human_bytes(t.peak_activation_bytes)
+            );
+            let _ = writeln!(
+                o,
+                "  memory traffic   {} read, {} written",
+                human_bytes(t.bytes_read),
+                human_bytes(t.bytes_written)
+            );
+        }
         if let Some(f) = &p.formulas {
             let _ = writeln!(
                 o,

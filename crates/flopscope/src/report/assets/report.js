@@ -272,6 +272,15 @@
       card('Weights', bytes(t.weight_bytes), t.buffers ? `${grouped(t.buffers)} BatchNorm buffer elements` : 'all initializers'),
       card('Activations', bytes(t.peak_activation_bytes) + ' peak', `${bytes(t.activation_bytes)} written in all`),
       card('Memory traffic', bytes(t.bytes_read + t.bytes_written), `${bytes(t.bytes_read)} read, ${bytes(t.bytes_written)} written`)));
+    if (p.llm) {
+      const l = p.llm;
+      const cards = [card('Stored', `${l.bits_per_param.toFixed(2)} bits/param`, `${l.tensors} tensors, ${l.format}`)];
+      if (l.active_params !== l.total_params) cards.push(card('Active params', human(l.active_params), 'per token (routed experts only)'));
+      if (l.decode_macs_per_token != null) cards.push(card('Decode', human(l.decode_macs_per_token) + ' MACs', `per token at past=${l.past}; ${human(l.decode_attention_macs)} attention over the cache`));
+      if (l.kv_cache_bytes != null) cards.push(card('KV cache', bytes(l.kv_cache_bytes), `${bytes(l.kv_cache_bytes_per_token)} per token × batch ${l.batch} × ${l.past + 1} tokens`));
+      sec.append(h('h3', { text: 'Language model' }), h('div', { class: 'cards', id: 'llm-cards' }, cards),
+        h('p', { class: 'note', text: Object.entries(l.formulas).map(([k, f]) => `${k} = ${f}`).join('; ') }));
+    }
     if (p.formulas) {
       sec.append(h('p', { class: 'note', text: `Exact totals in ${p.formulas.symbols.join(', ')}: MACs = ${p.formulas.macs.text}; FLOPs = ${p.formulas.flops.text}` }));
     }

@@ -1,0 +1,602 @@
+//! Language-model checkpoints without their weights: safetensors (single, sharded, or a folder
+//! with `config.json`) and GGUF. Only headers are read; parameters and bytes come from the
+//! tensor list, costs from the architecture config ([`arch`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::profile::{DtypeCount, Layer, ModelInfo, Profile, Totals};
+use crate::Options;
+
+pub mod arch;
+pub mod gguf;
+pub mod safetensors;
+
+pub use arch::Arch;
+
+/// One tensor of a checkpoint.
+#[derive(Clone, Debug, Serialize)]
+pub struct TensorInfo {
+    /// Name as stored.
+    pub name: String,
+    /// Element type (`bf16`, `q4_k`…).
+    pub dtype: String,
+    /// Shape, outermost dim first.
+    pub shape: Vec<u64>,
+    /// Elements.
+    pub elements: u64,
+    /// Bytes stored.
+    pub bytes: u64,
+}
+
+/// Parameters and bytes of one component (embeddings, attention, MLP, norms, head, other).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Component {
+    /// Component name.
+    pub component: String,
+    /// Tensors in it.
+    pub tensors: usize,
+    /// Elements.
+    pub params: u64,
+    /// Bytes stored.
+    pub bytes: u64,
+    /// Elements and bytes per dtype.
+    pub by_dtype: BTreeMap<String, DtypeCount>,
+}
+
+/// The `llm` section of the profile JSON. See `docs/counting.md`.
+#[derive(Clone, Debug, Serialize)]
+pub struct LlmInfo {
+    /// `safetensors` or `gguf`.
+    pub format: &'static str,
+    /// Files whose headers were read.
+    pub files: Vec<String>,
+    /// The architecture, when a config was found.
+    pub arch: Option<Arch>,
+    /// Tensors in the checkpoint.
+    pub tensors: usize,
+    /// Parameters and bytes by component.
+    pub components: Vec<Component>,
+    /// Sum of the elements of every tensor.
+    pub total_params: u64,
+    /// Parameters one token uses: all but the experts it is not routed to.
+    pub active_params: u64,
+    /// Bytes of every tensor as stored (quantized types at their real size).
+    pub weight_bytes: u64,
+    /// Average stored bits per parameter.
+    pub bits_per_param: f64,
+    /// Batch B, prompt length L (`seq`), and cached tokens P (`past`) before the decoded token.
+    pub batch: u64,
+    /// Prompt length L.
+    pub seq: u64,
+    /// Tokens already in the KV cache when one more is decoded.
+    pub past: u64,
+    /// MACs of the L² attention term of the prefill (QKᵀ and AV), included in `totals.macs`.
+    pub prefill_attention_macs: Option<u64>,
+    /// MACs to decode one token attending to P + 1 keys, for each sequence of the batch.
+    pub decode_macs_per_token: Option<u64>,
+    /// FLOPs of that token (2 × MACs + softmax).
+    pub decode_flops_per_token: Option<u64>,
+    /// Of which the attention over the cache (grows with P).
+    pub decode_attention_macs: Option<u64>,
+    /// KV-cache bytes per token of context, one sequence.
+    pub kv_cache_bytes_per_token: Option<u64>,
+    /// KV-cache bytes after the decoded token: per token × B × (P + 1).
+    pub kv_cache_bytes: Option<u64>,
+    /// The numbers above as formulas in batch, seq and past.
+    pub formulas: BTreeMap<&'static str, String>,
+}
+
+/// Whether `path` names a checkpoint this module reads (rather than an ONNX file).
+pub fn is_checkpoint(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    path.is_dir()
+        || name.ends_with(".safetensors")
+        || name.ends_with(".safetensors.index.json")
+        || name.ends_with(".gguf")
+}
+
+/// Which component a tensor belongs to, from its name (Hugging Face and GGUF conventions).
+pub fn component_of(name: &str) -> &'static str {
+    let n = name.to_ascii_lowercase();
+    let has = |ks: &[&str]| ks.iter().any(|k| n.contains(k));
+    if has(&[
+        "embed_tokens",
+        "wte.",
+        "wpe.",
+        "token_embd",
+        "embed_positions",
+        "position_embd",
+        "embeddings",
+    ]) {
+        "embeddings"
+    } else if has(&["norm", "ln_", "ln_f", "layernorm"]) {
+        "norms"
+    } else if has(&["lm_head"]) || n.starts_with("output.") {
+        "head"
+    } else if has(&["attn", "attention", "q_proj", "k_proj", "v_proj", "o_proj"]) {
+        "attention"
+    } else if has(&[
+        "mlp",
+        "ffn",
+        "experts",
+        "block_sparse_moe",
+        "feed_forward",
+        "_exps",
+    ]) {
+        "mlp"
+    } else {
+        "other"
+    }
+}
+
+fn is_expert(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    (n.contains("experts") || n.contains("_exps")) && !n.contains("shared")
+}
+
+struct Checkpoint {
+    format: &'static str,
+    files: Vec<PathBuf>,
+    tensors: Vec<TensorInfo>,
+    arch: Option<Arch>,
+    producer: String,
+    file_bytes: u64,
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&text).map_err(|e| Error::Malformed {
+        path: path.to_path_buf(),
+        reason: format!("not JSON: {e}"),
+    })
+}
+
+/// The shard files of a `model.safetensors.index.json`: plain names in its folder only.
+fn shards(index: &Path) -> Result<Vec<PathBuf>> {
+    let j = read_json(index)?;
+    let map = j["weight_map"]
+        .as_object()
+        .ok_or_else(|| Error::Malformed {
+            path: index.to_path_buf(),
+            reason: "no weight_map object".into(),
+        })?;
+    let dir = index.parent().unwrap_or(Path::new("."));
+    let mut files: Vec<String> = map
+        .values()
+        .map(|v| v.as_str().unwrap_or("").to_string())
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+        .into_iter()
+        .map(|f| {
+            if f.is_empty() || f.contains(['/', '\\']) || f == ".." || f == "." {
+                Err(Error::Invalid(format!(
+                    "{}: shard '{f}' is not a file name in the index's folder",
+                    index.display()
+                )))
+            } else {
+                Ok(dir.join(f))
+            }
+        })
+        .collect()
+}
+
+fn config_near(dir: &Path) -> Result<Option<Arch>> {
+    let p = dir.join("config.json");
+    if !p.is_file() {
+        return Ok(None);
+    }
+    Arch::from_hf(&read_json(&p)?).map(Some)
+}
+
+fn open(path: &Path) -> Result<Checkpoint> {
+    let dir = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().unwrap_or(Path::new(".")).to_path_buf()
+    };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.ends_with(".gguf") {
+        let h = gguf::read(path)?;
+        let rows = h
+            .tensors
+            .iter()
+            .find(|t| t.name == "token_embd.weight")
+            .and_then(|t| t.shape.first().copied());
+        let arch = Arch::from_gguf(&h.meta, &h.arrays, rows).ok();
+        let producer = h
+            .meta
+            .get("general.name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
+        return Ok(Checkpoint {
+            format: "gguf",
+            files: vec![path.to_path_buf()],
+            tensors: h.tensors,
+            arch,
+            producer,
+            file_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        });
+    }
+    let files = if path.is_dir() {
+        let index = dir.join("model.safetensors.index.json");
+        if index.is_file() {
+            shards(&index)?
+        } else {
+            let mut fs: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map_err(|source| Error::Io {
+                    path: dir.clone(),
+                    source,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.extension()
+                        .is_some_and(|e| e == "safetensors" || e == "gguf")
+                })
+                .collect();
+            fs.sort();
+            if fs.len() == 1 && fs[0].extension().is_some_and(|e| e == "gguf") {
+                return open(&fs[0]);
+            }
+            fs.retain(|p| p.extension().is_some_and(|e| e == "safetensors"));
+            if fs.is_empty() {
+                return Err(Error::Io {
+                    path: dir.clone(),
+                    source: std::io::Error::other("a folder with no .safetensors or .gguf file"),
+                });
+            }
+            fs
+        }
+    } else if name.ends_with(".index.json") {
+        shards(path)?
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut tensors = Vec::new();
+    let mut file_bytes = 0u64;
+    let mut seen = std::collections::HashSet::new();
+    for f in &files {
+        for t in safetensors::read(f)? {
+            if !seen.insert(t.name.clone()) {
+                return Err(Error::Invalid(format!(
+                    "tensor '{}' is stored twice (again in {})",
+                    t.name,
+                    f.display()
+                )));
+            }
+            tensors.push(t);
+        }
+        file_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+    }
+    Ok(Checkpoint {
+        format: "safetensors",
+        files,
+        tensors,
+        arch: config_near(&dir)?,
+        producer: String::new(),
+        file_bytes,
+    })
+}
+
+/// Sizes from `--dim`: batch (1), seq (128), past (= seq).
+fn sizes(opts: &Options, warnings: &mut Vec<String>) -> Result<(u64, u64, u64)> {
+    if !opts.inputs.is_empty() {
+        return Err(Error::Usage(
+            "--input does not apply to checkpoints: use --dim batch=B --dim seq=L --dim past=P"
+                .into(),
+        ));
+    }
+    let mut m: BTreeMap<&str, u64> = BTreeMap::new();
+    for (k, v) in &opts.dims {
+        match k.as_str() {
+            "batch" | "seq" | "past" => {
+                m.insert(k.as_str(), *v);
+            }
+            _ => {
+                return Err(Error::Usage(format!(
+                    "unknown dim '{k}': checkpoints take batch, seq and past"
+                )))
+            }
+        }
+    }
+    let seq = *m.get("seq").unwrap_or(&128);
+    if !m.contains_key("seq") {
+        warnings.push(
+            "dim 'seq' is not bound: a prefill of 128 tokens (set it with --dim seq=N)".into(),
+        );
+    }
+    if seq > 1 << 24 {
+        return Err(Error::Usage(format!("seq={seq}: more than 16M tokens")));
+    }
+    let past = *m.get("past").unwrap_or(&seq);
+    Ok((*m.get("batch").unwrap_or(&1), seq, past.min(1 << 24)))
+}
+
+fn components(tensors: &[TensorInfo]) -> Vec<Component> {
+    let order = ["embeddings", "attention", "mlp", "norms", "head", "other"];
+    let mut out: Vec<Component> = order
+        .iter()
+        .map(|c| Component {
+            component: c.to_string(),
+            ..Default::default()
+        })
+        .collect();
+    for t in tensors {
+        let i = order
+            .iter()
+            .position(|c| *c == component_of(&t.name))
+            .unwrap_or(5);
+        let c = &mut out[i];
+        c.tensors += 1;
+        c.params += t.elements;
+        c.bytes += t.bytes;
+        let d = c.by_dtype.entry(t.dtype.clone()).or_default();
+        d.params += t.elements;
+        d.bytes += t.bytes;
+    }
+    out.retain(|c| c.tensors > 0);
+    out
+}
+
+/// Profiles a checkpoint: `totals` are the prefill of L tokens at batch B, `llm` the rest.
+pub fn profile(path: &Path, opts: &Options) -> Result<Profile> {
+    let ck = open(path)?;
+    let mut warnings = Vec::new();
+    let (batch, seq, past) = sizes(opts, &mut warnings)?;
+    let comps = components(&ck.tensors);
+    let total: u64 = ck.tensors.iter().map(|t| t.elements).sum();
+    let weight_bytes: u64 = ck.tensors.iter().map(|t| t.bytes).sum();
+    let experts: u64 = ck
+        .tensors
+        .iter()
+        .filter(|t| is_expert(&t.name))
+        .map(|t| t.elements)
+        .sum();
+    let active = match &ck.arch {
+        Some(a) if a.experts > 1 => {
+            total
+                - (experts as u128 * (a.experts - a.experts_per_token) as u128 / a.experts as u128)
+                    as u64
+        }
+        _ => total,
+    };
+    let params_of = |c: &str| {
+        comps
+            .iter()
+            .find(|x| x.component == c)
+            .map_or(0, |x| x.params)
+    };
+    let bytes_of = |c: &str| {
+        comps
+            .iter()
+            .find(|x| x.component == c)
+            .map_or(0, |x| x.bytes)
+    };
+    let overflow = || Error::Shape {
+        node: "prefill".into(),
+        op: "LLM".into(),
+        msg: "a count overflows 64 bits".into(),
+    };
+    let mul = |xs: &[u64]| crate::ops::numel(xs).map_err(|_| overflow());
+    let mut layers = Vec::new();
+    let row = |name: &str,
+               op: &str,
+               params: u64,
+               param_bytes: u64,
+               macs: u64,
+               flops: u64,
+               out: Vec<u64>| Layer {
+        name: name.into(),
+        op: op.into(),
+        domain: String::new(),
+        scope: vec![],
+        inputs: vec![],
+        outputs: vec![Some(out)],
+        params,
+        param_bytes,
+        macs: Some(macs),
+        flops: Some(flops),
+        bytes_read: 0,
+        bytes_written: 0,
+        activation_bytes: 0,
+    };
+    let mut info = LlmInfo {
+        format: ck.format,
+        files: ck.files.iter().map(|f| f.display().to_string()).collect(),
+        arch: ck.arch.clone(),
+        tensors: ck.tensors.len(),
+        components: comps.clone(),
+        total_params: total,
+        active_params: active,
+        weight_bytes,
+        bits_per_param: if total > 0 {
+            weight_bytes as f64 * 8.0 / total as f64
+        } else {
+            0.0
+        },
+        batch,
+        seq,
+        past,
+        prefill_attention_macs: None,
+        decode_macs_per_token: None,
+        decode_flops_per_token: None,
+        decode_attention_macs: None,
+        kv_cache_bytes_per_token: None,
+        kv_cache_bytes: None,
+        formulas: BTreeMap::new(),
+    };
+    let mut unsupported = Vec::new();
+    match &ck.arch {
+        Some(a) => {
+            let tokens = mul(&[batch, seq])?;
+            let proj = mul(&[tokens, a.layers, a.attn_proj_macs()])?;
+            let scores = mul(&[batch, a.layers, seq, a.attn_score_macs(seq).ok_or_else(overflow)?])?;
+            let softmax = mul(&[5, batch, a.layers, a.heads, seq, seq])?;
+            let mlp = mul(&[tokens, a.layers, a.mlp_macs()])?;
+            let head = mul(&[tokens, a.head_macs()])?;
+            let bld = vec![batch, seq, a.hidden];
+            layers.push(row("embeddings", "Gather", params_of("embeddings"), bytes_of("embeddings"), 0, 0, bld.clone()));
+            layers.push(row("attention projections (Q, K, V, O)", "Linear", params_of("attention"), bytes_of("attention"), proj, 2 * proj, bld.clone()));
+            layers.push(row("attention scores (QKᵀ, softmax, AV)", "Attention", 0, 0, scores, 2 * scores + softmax, vec![batch, a.heads, seq, seq]));
+            let mlp_op = if a.experts > 1 { "MoE" } else { "MLP" };
+            layers.push(row("mlp", mlp_op, params_of("mlp"), bytes_of("mlp"), mlp, 2 * mlp, bld.clone()));
+            layers.push(row("norms", "Norm", params_of("norms"), bytes_of("norms"), 0, 0, bld.clone()));
+            let tied = if params_of("head") == 0 { " (tied to the embeddings)" } else { "" };
+            layers.push(row(&format!("lm_head{tied}"), "Linear", params_of("head"), bytes_of("head"), head, 2 * head, vec![batch, seq, a.vocab]));
+            if params_of("other") > 0 {
+                layers.push(row("other tensors", "-", params_of("other"), bytes_of("other"), 0, 0, vec![]));
+            }
+            let per_token = a.layers * (a.attn_proj_macs() + a.mlp_macs()) + a.head_macs();
+            let keys = past + 1;
+            let dec_attn = mul(&[a.layers, a.attn_score_macs(keys).ok_or_else(overflow)?])?;
+            let dec = per_token.checked_add(dec_attn).ok_or_else(overflow)?;
+            info.prefill_attention_macs = Some(scores);
+            info.decode_macs_per_token = Some(dec);
+            info.decode_attention_macs = Some(dec_attn);
+            info.decode_flops_per_token = Some(2 * dec + 5 * a.layers * a.heads * keys);
+            let kvt = a.kv_bytes_per_token();
+            info.kv_cache_bytes_per_token = Some(kvt);
+            info.kv_cache_bytes = Some(mul(&[kvt, batch, keys])?);
+            let quad = a.layers * 2 * a.heads * a.head_dim;
+            info.formulas.insert("prefill_macs", format!("{quad}·batch·seq^2 + {per_token}·batch·seq"));
+            info.formulas.insert("decode_macs_per_token", format!("{} + {quad}·(past+1)", per_token));
+            info.formulas.insert("kv_cache_bytes", format!("{kvt}·batch·(past+1)"));
+            warnings.push("checkpoint FLOPs count the matrix products and softmax; norms, activations, rotary embeddings and residual adds (well under 1% of a decoder's FLOPs) are not counted".into());
+            if a.experts > 1 {
+                warnings.push(format!(
+                    "mixture of experts: MACs count the {} of {} experts each token is routed to",
+                    a.experts_per_token, a.experts
+                ));
+            }
+        }
+        None => unsupported.push(crate::profile::Unsupported {
+            op: "LLM".into(),
+            count: 1,
+            reason: "no config.json (or GGUF architecture metadata): parameters are exact, costs need the architecture".into(),
+            examples: vec![],
+        }),
+    }
+    let mut totals = Totals {
+        params: total,
+        param_bytes: weight_bytes,
+        weight_bytes,
+        nodes: ck.tensors.len(),
+        nodes_cost_unknown: usize::from(ck.arch.is_none()),
+        ..Default::default()
+    };
+    for t in &ck.tensors {
+        let d = totals.params_by_dtype.entry(t.dtype.clone()).or_default();
+        d.params += t.elements;
+        d.bytes += t.bytes;
+    }
+    for l in &layers {
+        totals.macs = totals
+            .macs
+            .checked_add(l.macs.unwrap_or(0))
+            .ok_or_else(overflow)?;
+        totals.flops = totals
+            .flops
+            .checked_add(l.flops.unwrap_or(0))
+            .ok_or_else(overflow)?;
+    }
+    warnings
+        .push("activation memory is not modelled for checkpoints: see llm.kv_cache_bytes".into());
+    let mut by_op: Vec<crate::profile::OpTypeRow> = Vec::new();
+    for l in &layers {
+        let i = match by_op.iter().position(|r| r.op == l.op) {
+            Some(i) => i,
+            None => {
+                by_op.push(crate::profile::OpTypeRow {
+                    op: l.op.clone(),
+                    count: 0,
+                    params: 0,
+                    macs: 0,
+                    flops: 0,
+                    activation_bytes: 0,
+                    cost_unknown: 0,
+                });
+                by_op.len() - 1
+            }
+        };
+        let r = &mut by_op[i];
+        r.count += 1;
+        r.params += l.params;
+        r.macs += l.macs.unwrap_or(0);
+        r.flops += l.flops.unwrap_or(0);
+    }
+    by_op.sort_by(|x, y| y.flops.cmp(&x.flops).then(y.params.cmp(&x.params)));
+    let mut bindings = BTreeMap::new();
+    bindings.insert("batch".to_string(), batch);
+    bindings.insert("seq".to_string(), seq);
+    bindings.insert("past".to_string(), past);
+    Ok(Profile {
+        schema: crate::profile::SCHEMA,
+        model: ModelInfo {
+            source: path.display().to_string(),
+            producer: format!("{} {}", ck.format, ck.producer).trim().to_string(),
+            ir_version: 0,
+            opset: 0,
+            nodes: ck.tensors.len(),
+            weights: crate::load::WeightsStatus::Absent,
+            file_bytes: ck.file_bytes,
+        },
+        inputs: vec![],
+        outputs: vec![],
+        bindings,
+        totals,
+        formulas: None,
+        by_op_type: by_op,
+        layers,
+        unsupported,
+        warnings,
+        llm: Some(info),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_from_hugging_face_and_gguf_names() {
+        for (name, want) in [
+            ("model.embed_tokens.weight", "embeddings"),
+            ("transformer.wpe.weight", "embeddings"),
+            ("token_embd.weight", "embeddings"),
+            ("model.layers.3.self_attn.k_proj.weight", "attention"),
+            ("h.0.attn.c_attn.bias", "attention"),
+            ("blk.7.attn_v.weight", "attention"),
+            ("model.layers.0.mlp.down_proj.weight", "mlp"),
+            ("model.layers.0.block_sparse_moe.experts.3.w2.weight", "mlp"),
+            ("blk.0.ffn_gate_exps.weight", "mlp"),
+            ("blk.0.attn_norm.weight", "norms"),
+            ("h.11.ln_2.bias", "norms"),
+            ("output_norm.weight", "norms"),
+            ("lm_head.weight", "head"),
+            ("output.weight", "head"),
+            ("rope_freqs.weight", "other"),
+        ] {
+            assert_eq!(component_of(name), want, "{name}");
+        }
+        assert!(is_expert("blk.0.ffn_up_exps.weight"));
+        assert!(!is_expert("model.layers.0.mlp.shared_experts.up.weight"));
+    }
+
+    #[test]
+    fn quantized_bits_per_weight() {
+        assert_eq!(gguf::bits_per_weight("q4_0"), Some(4.5));
+        assert_eq!(gguf::bits_per_weight("q8_0"), Some(8.5));
+        assert_eq!(gguf::bits_per_weight("q4_k"), Some(4.5));
+        assert_eq!(gguf::bits_per_weight("q6_k"), Some(6.5625));
+        assert_eq!(gguf::bits_per_weight("f16"), Some(16.0));
+    }
+}

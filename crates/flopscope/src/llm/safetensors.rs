@@ -1,0 +1,128 @@
+//! safetensors headers: an 8-byte little-endian length, then a JSON object
+//! `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {…}}`. Only the header is
+//! read (two positional reads); the tensor bytes are never touched.
+
+use std::path::Path;
+
+use super::TensorInfo;
+use crate::error::{Error, Result};
+
+/// Headers larger than this are refused: real ones are a few hundred KB even for 70B models.
+const MAX_HEADER: u64 = 100 << 20;
+
+fn malformed(path: &Path, reason: String) -> Error {
+    Error::Malformed {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+/// Bits per element of a safetensors dtype.
+fn dtype_bits(d: &str) -> Option<u64> {
+    Some(match d {
+        "F64" | "I64" | "U64" => 64,
+        "F32" | "I32" | "U32" => 32,
+        "F16" | "BF16" | "I16" | "U16" => 16,
+        "F8_E4M3" | "F8_E5M2" | "I8" | "U8" | "BOOL" | "F8_E8M0" => 8,
+        "F4" => 4,
+        _ => return None,
+    })
+}
+
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = file;
+        f.seek(SeekFrom::Start(offset))?;
+        f.read_exact(buf)
+    }
+}
+
+/// The tensors of one safetensors file, checked against its size: offsets must lie in the data
+/// section and match the dtype and shape.
+pub fn read(path: &Path) -> Result<Vec<TensorInfo>> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size < 8 {
+        return Err(malformed(
+            path,
+            format!("{size} bytes: too short for a safetensors header"),
+        ));
+    }
+    let mut len = [0u8; 8];
+    read_at(&file, &mut len, 0).map_err(io)?;
+    let n = u64::from_le_bytes(len);
+    if n > MAX_HEADER || n > size - 8 {
+        return Err(malformed(
+            path,
+            format!("the header length prefix says {n} bytes, but the file has {size} (limit {MAX_HEADER}): not safetensors, or corrupt"),
+        ));
+    }
+    let mut header = vec![0u8; n as usize];
+    read_at(&file, &mut header, 8).map_err(io)?;
+    let json: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header)
+        .map_err(|e| malformed(path, format!("the header is not a JSON object: {e}")))?;
+    let data = size - 8 - n;
+    let mut out = Vec::with_capacity(json.len());
+    for (name, v) in &json {
+        if name == "__metadata__" {
+            continue;
+        }
+        let bad = |why: &str| malformed(path, format!("tensor '{name}': {why}"));
+        let dtype = v["dtype"].as_str().ok_or_else(|| bad("no dtype"))?;
+        let shape: Vec<u64> = v["shape"]
+            .as_array()
+            .ok_or_else(|| bad("no shape"))?
+            .iter()
+            .map(|d| {
+                d.as_u64()
+                    .ok_or_else(|| bad("a dim is not a non-negative integer"))
+            })
+            .collect::<Result<_>>()?;
+        let offs = v["data_offsets"]
+            .as_array()
+            .ok_or_else(|| bad("no data_offsets"))?;
+        let (begin, end) = match offs.as_slice() {
+            [a, b] => (
+                a.as_u64().ok_or_else(|| bad("bad data_offsets"))?,
+                b.as_u64().ok_or_else(|| bad("bad data_offsets"))?,
+            ),
+            _ => return Err(bad("data_offsets must be [begin, end]")),
+        };
+        if begin > end || end > data {
+            return Err(bad(&format!(
+                "data_offsets [{begin}, {end}] lie outside the {data}-byte data section"
+            )));
+        }
+        let elements =
+            crate::ops::numel(&shape).map_err(|_| bad("the element count overflows 64 bits"))?;
+        let bits = dtype_bits(dtype).ok_or_else(|| bad(&format!("unknown dtype {dtype}")))?;
+        let bytes = elements
+            .checked_mul(bits)
+            .ok_or_else(|| bad("the byte size overflows 64 bits"))?
+            .div_ceil(8);
+        if bytes != end - begin {
+            return Err(bad(&format!(
+                "{elements} elements of {dtype} need {bytes} bytes, but data_offsets span {}",
+                end - begin
+            )));
+        }
+        out.push(TensorInfo {
+            name: name.clone(),
+            dtype: dtype.to_ascii_lowercase(),
+            shape,
+            elements,
+            bytes,
+        });
+    }
+    Ok(out)
+}
