@@ -102,6 +102,7 @@ fn main() {
     shapes(&mut c);
     sizes(&mut c);
     external(&mut c, &dir);
+    checkpoints(&mut c);
     let n = c.cases.len();
     std::fs::write(
         dir.join("expected.json"),
@@ -820,6 +821,165 @@ fn external(c: &mut Corpus, dir: &Path) {
         0,
         "weights are absent",
         "not an error: graph-only files are the norm; a warning says so",
+    );
+}
+
+/// safetensors and GGUF headers that lie.
+fn checkpoints(c: &mut Corpus) {
+    let p = ["profile"];
+    let st = |header: &str, data: usize| {
+        [
+            &(header.len() as u64).to_le_bytes()[..],
+            header.as_bytes(),
+            &vec![0u8; data],
+        ]
+        .concat()
+    };
+    c.add(
+        "st-length-prefix-2-60.safetensors",
+        &[&(1u64 << 60).to_le_bytes()[..], b"{}"].concat(),
+        &p,
+        4,
+        "length prefix",
+        "a header length far past the end of the file",
+    );
+    c.add(
+        "st-header-not-json.safetensors",
+        &st("{\"w\": [1, 2", 0),
+        &p,
+        4,
+        "not a JSON object",
+        "a header cut in the middle",
+    );
+    c.add(
+        "st-offsets-past-end.safetensors",
+        &st(
+            r#"{"w": {"dtype": "F16", "shape": [2, 2], "data_offsets": [0, 4000]}}"#,
+            8,
+        ),
+        &p,
+        4,
+        "outside the 8-byte data section",
+        "offsets beyond the data",
+    );
+    c.add(
+        "st-offsets-wrong-size.safetensors",
+        &st(
+            r#"{"w": {"dtype": "F16", "shape": [2, 2], "data_offsets": [0, 6]}}"#,
+            8,
+        ),
+        &p,
+        4,
+        "need 8 bytes",
+        "offsets that disagree with dtype and shape",
+    );
+    c.add(
+        "st-shape-overflows.safetensors",
+        &st(
+            r#"{"w": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 8]}}"#,
+            8,
+        ),
+        &p,
+        4,
+        "overflows 64 bits",
+        "2^64 elements",
+    );
+    c.add(
+        "st-unknown-dtype.safetensors",
+        &st(
+            r#"{"w": {"dtype": "F13", "shape": [2], "data_offsets": [0, 8]}}"#,
+            8,
+        ),
+        &p,
+        4,
+        "unknown dtype F13",
+        "a dtype that does not exist",
+    );
+    let gguf = |version: u32, tensors: u64, kvs: u64| {
+        [
+            &b"GGUF"[..],
+            &version.to_le_bytes(),
+            &tensors.to_le_bytes(),
+            &kvs.to_le_bytes(),
+        ]
+        .concat()
+    };
+    c.add(
+        "gguf-bad-magic.gguf",
+        b"GGML\x03\x00\x00\x00",
+        &p,
+        4,
+        "no GGUF magic",
+        "another format under the .gguf name",
+    );
+    c.add(
+        "gguf-version-1.gguf",
+        &gguf(1, 0, 0),
+        &p,
+        4,
+        "GGUF version 1",
+        "the pre-release v1 layout",
+    );
+    c.add(
+        "gguf-absurd-counts.gguf",
+        &gguf(3, u64::MAX, 1),
+        &p,
+        4,
+        "more than a",
+        "2^64 tensors declared in 24 bytes",
+    );
+    let mut b = gguf(3, 0, 1);
+    b.extend(4u64.to_le_bytes());
+    b.extend(b"toks");
+    b.extend(9u32.to_le_bytes());
+    b.extend(8u32.to_le_bytes());
+    b.extend((1u64 << 50).to_le_bytes());
+    c.add(
+        "gguf-array-count-lies.gguf",
+        &b,
+        &p,
+        4,
+        "cannot fit",
+        "an array of 2^50 strings in a few bytes",
+    );
+    let mut b = gguf(3, 1, 0);
+    b.extend(1u64.to_le_bytes());
+    b.extend(b"w");
+    b.extend(2u32.to_le_bytes());
+    b.extend(64u64.to_le_bytes());
+    b.extend(64u64.to_le_bytes());
+    b.extend(0u32.to_le_bytes());
+    b.extend(0u64.to_le_bytes());
+    c.add(
+        "gguf-tensor-beyond-end.gguf",
+        &b,
+        &p,
+        4,
+        "beyond the end",
+        "a 16 KiB tensor in a 60-byte file",
+    );
+    let mut b = gguf(3, 1, 0);
+    b.extend(1u64.to_le_bytes());
+    b.extend(b"w");
+    b.extend(1u32.to_le_bytes());
+    b.extend(33u64.to_le_bytes());
+    b.extend(2u32.to_le_bytes());
+    b.extend(0u64.to_le_bytes());
+    c.add(
+        "gguf-partial-block.gguf",
+        &b,
+        &p,
+        4,
+        "not a multiple of the block size",
+        "33 weights of a 32-weight quantization block",
+    );
+    c.add(
+        "model.safetensors.index.json",
+        br#"{"weight_map": {"w": "../../etc/passwd"}}"#,
+        &p,
+        4,
+        "not a file name",
+        "a shard outside the index's folder",
     );
 }
 
