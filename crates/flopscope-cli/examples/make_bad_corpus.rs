@@ -942,14 +942,18 @@ fn checkpoints(c: &mut Corpus) {
         "cannot fit",
         "an array of 2^50 strings in a few bytes",
     );
-    let mut b = gguf(3, 1, 0);
-    b.extend(1u64.to_le_bytes());
-    b.extend(b"w");
-    b.extend(2u32.to_le_bytes());
-    b.extend(64u64.to_le_bytes());
-    b.extend(64u64.to_le_bytes());
-    b.extend(0u32.to_le_bytes());
-    b.extend(0u64.to_le_bytes());
+    // One tensor record: name "w", dims (innermost first), ggml type, offset 0.
+    let tensor = |dims: &[u64], ggml: u32| {
+        let mut b = gguf(3, 1, 0);
+        b.extend(1u64.to_le_bytes());
+        b.extend(b"w");
+        b.extend((dims.len() as u32).to_le_bytes());
+        dims.iter().for_each(|d| b.extend(d.to_le_bytes()));
+        b.extend(ggml.to_le_bytes());
+        b.extend(0u64.to_le_bytes());
+        b
+    };
+    let b = tensor(&[64, 64], 0);
     c.add(
         "gguf-tensor-beyond-end.gguf",
         &b,
@@ -958,13 +962,7 @@ fn checkpoints(c: &mut Corpus) {
         "beyond the end",
         "a 16 KiB tensor in a 60-byte file",
     );
-    let mut b = gguf(3, 1, 0);
-    b.extend(1u64.to_le_bytes());
-    b.extend(b"w");
-    b.extend(1u32.to_le_bytes());
-    b.extend(33u64.to_le_bytes());
-    b.extend(2u32.to_le_bytes());
-    b.extend(0u64.to_le_bytes());
+    let b = tensor(&[33], 2);
     c.add(
         "gguf-partial-block.gguf",
         &b,

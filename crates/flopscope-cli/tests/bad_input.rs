@@ -22,28 +22,11 @@ fn profile_err(path: &std::path::Path, extra: &[&str]) -> (i32, String) {
 }
 
 #[test]
-fn missing_empty_random_and_truncated_files() {
+fn missing_and_truncated_files() {
     let d = tmpdir("files");
     let (c, e) = profile_err(&d.join("nope.onnx"), &[]);
     assert_eq!(c, 3, "{e}");
     assert!(e.contains("nope.onnx"), "{e}");
-
-    std::fs::write(d.join("empty.onnx"), b"").unwrap();
-    let (c, e) = profile_err(&d.join("empty.onnx"), &[]);
-    assert_eq!((c, e.contains("empty")), (4, true), "{e}");
-
-    // Deterministic pseudo-random bytes.
-    let mut x: u32 = 12345;
-    let noise: Vec<u8> = (0..4096)
-        .map(|_| {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            (x >> 16) as u8
-        })
-        .collect();
-    std::fs::write(d.join("noise.onnx"), noise).unwrap();
-    let (c, e) = profile_err(&d.join("noise.onnx"), &[]);
-    assert_eq!(c, 4, "{e}");
-    assert!(e.contains("not a valid ONNX model"), "{e}");
 
     // A real export cut at several points.
     let full = std::fs::read(data().join("models/resnet18.onnx")).unwrap();

@@ -272,6 +272,37 @@ fn count_weights(g: &Graph, buffers: &HashSet<ValueId>, t: &mut Totals) {
     }
 }
 
+/// Totals per operator type (domain-prefixed when not the default one), most FLOPs first.
+pub fn by_op_type(layers: &[Layer]) -> Vec<OpTypeRow> {
+    let mut by_op: HashMap<String, OpTypeRow> = HashMap::new();
+    for l in layers {
+        let e = by_op
+            .entry(op_label(&l.domain, &l.op))
+            .or_insert_with(|| OpTypeRow {
+                op: op_label(&l.domain, &l.op),
+                count: 0,
+                params: 0,
+                macs: 0,
+                flops: 0,
+                activation_bytes: 0,
+                cost_unknown: 0,
+            });
+        e.count += 1;
+        e.params += l.params;
+        e.macs += l.macs.unwrap_or(0);
+        e.flops += l.flops.unwrap_or(0);
+        e.activation_bytes += l.activation_bytes;
+        e.cost_unknown += l.flops.is_none() as usize;
+    }
+    let mut rows: Vec<OpTypeRow> = by_op.into_values().collect();
+    rows.sort_by(|x, y| {
+        (y.flops, y.macs, y.count)
+            .cmp(&(x.flops, x.macs, x.count))
+            .then(x.op.cmp(&y.op))
+    });
+    rows
+}
+
 /// Builds the profile of `g` from its analysis.
 pub fn build(
     g: &Graph,
@@ -394,32 +425,7 @@ pub fn build(
     }
     totals.peak_activation_bytes = peak_live(g, a);
 
-    let mut by_op: HashMap<String, OpTypeRow> = HashMap::new();
-    for l in &layers {
-        let e = by_op
-            .entry(op_label(&l.domain, &l.op))
-            .or_insert_with(|| OpTypeRow {
-                op: op_label(&l.domain, &l.op),
-                count: 0,
-                params: 0,
-                macs: 0,
-                flops: 0,
-                activation_bytes: 0,
-                cost_unknown: 0,
-            });
-        e.count += 1;
-        e.params += l.params;
-        e.macs += l.macs.unwrap_or(0);
-        e.flops += l.flops.unwrap_or(0);
-        e.activation_bytes += l.activation_bytes;
-        e.cost_unknown += l.flops.is_none() as usize;
-    }
-    let mut by_op_type: Vec<OpTypeRow> = by_op.into_values().collect();
-    by_op_type.sort_by(|x, y| {
-        (y.flops, y.macs, y.count)
-            .cmp(&(x.flops, x.macs, x.count))
-            .then(x.op.cmp(&y.op))
-    });
+    let by_op_type = by_op_type(&layers);
 
     let desc = |v: &ValueId| TensorDesc {
         name: g.values[*v].name.clone(),

@@ -510,30 +510,7 @@ pub fn profile(path: &Path, opts: &Options) -> Result<Profile> {
     }
     warnings
         .push("activation memory is not modelled for checkpoints: see llm.kv_cache_bytes".into());
-    let mut by_op: Vec<crate::profile::OpTypeRow> = Vec::new();
-    for l in &layers {
-        let i = match by_op.iter().position(|r| r.op == l.op) {
-            Some(i) => i,
-            None => {
-                by_op.push(crate::profile::OpTypeRow {
-                    op: l.op.clone(),
-                    count: 0,
-                    params: 0,
-                    macs: 0,
-                    flops: 0,
-                    activation_bytes: 0,
-                    cost_unknown: 0,
-                });
-                by_op.len() - 1
-            }
-        };
-        let r = &mut by_op[i];
-        r.count += 1;
-        r.params += l.params;
-        r.macs += l.macs.unwrap_or(0);
-        r.flops += l.flops.unwrap_or(0);
-    }
-    by_op.sort_by(|x, y| y.flops.cmp(&x.flops).then(y.params.cmp(&x.params)));
+    let by_op = crate::profile::by_op_type(&layers);
     let mut bindings = BTreeMap::new();
     bindings.insert("batch".to_string(), batch);
     bindings.insert("seq".to_string(), seq);
