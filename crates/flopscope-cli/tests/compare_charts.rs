@@ -5,24 +5,13 @@ mod common;
 
 use std::path::Path;
 
-use common::{data, flopscope, run_json, tmpdir};
+use common::{data, flopscope, run_json, run_ok, tmpdir};
 use serde_json::Value;
 
 const MODELS: [&str; 4] = ["resnet18", "resnet50", "mobilenet_v2", "vit_b_16"];
 
 fn totals(model: &str) -> Value {
     run_json(&["profile", model, "-f", "json"])["totals"].clone()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = flopscope(args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Parses an SVG and returns the text of all its `<text>` elements.
@@ -66,7 +55,7 @@ fn compare_table_matches_profile_and_finds_the_pareto_front() {
     let mut args = vec!["compare"];
     args.extend(MODELS);
     let svg = d.join("pareto.svg");
-    let text = ok(&[args.as_slice(), &["-o", svg.to_str().unwrap()]].concat());
+    let text = run_ok(&[args.as_slice(), &["-o", svg.to_str().unwrap()]].concat());
     for (m, x) in MODELS.iter().zip(&t) {
         let line = text
             .lines()
@@ -97,7 +86,7 @@ fn compare_table_matches_profile_and_finds_the_pareto_front() {
 
     // The machine formats carry the exact integers.
     let json: Value =
-        serde_json::from_str(&ok(&[args.as_slice(), &["-f", "json"]].concat())).unwrap();
+        serde_json::from_str(&run_ok(&[args.as_slice(), &["-f", "json"]].concat())).unwrap();
     assert_eq!(json["schema"], "flopscope.compare/1");
     assert_eq!(json["pareto_axis"], "flops");
     for (e, x) in json["entries"].as_array().unwrap().iter().zip(&t) {
@@ -111,7 +100,7 @@ fn compare_table_matches_profile_and_finds_the_pareto_front() {
             assert_eq!(e[k], x[k], "{k}");
         }
     }
-    let csv = ok(&[args.as_slice(), &["-f", "csv"]].concat());
+    let csv = run_ok(&[args.as_slice(), &["-f", "csv"]].concat());
     let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(
         row[..4],
@@ -122,13 +111,13 @@ fn compare_table_matches_profile_and_finds_the_pareto_front() {
             &t[0]["flops"].to_string()
         ]
     );
-    let tex = ok(&[args.as_slice(), &["-f", "latex"]].concat());
+    let tex = run_ok(&[args.as_slice(), &["-f", "latex"]].concat());
     assert!(tex.contains("\\toprule") && tex.contains("mobilenet\\_v2 & 3.50 & 0.301"));
-    let md = ok(&[args.as_slice(), &["-f", "markdown"]].concat());
+    let md = run_ok(&[args.as_slice(), &["-f", "markdown"]].concat());
     assert!(md.contains("| **mobilenet_v2** | 3.50 | 0.301 |"), "{md}");
 
     let png = d.join("pareto.png");
-    ok(&[args.as_slice(), &["-o", png.to_str().unwrap()]].concat());
+    run_ok(&[args.as_slice(), &["-o", png.to_str().unwrap()]].concat());
     let (w, h, colours) = png_facts(&png);
     assert_eq!((w, h), (1200, 700));
     assert!(colours > 20, "{colours} colours: blank?");
@@ -141,7 +130,7 @@ fn layer_op_and_memory_charts_as_svg_and_png() {
     let model = model.to_str().unwrap();
     for kind in ["layers", "ops", "memory"] {
         let svg = d.join(format!("{kind}.svg"));
-        ok(&[
+        run_ok(&[
             "report",
             model,
             "--chart",
@@ -167,7 +156,7 @@ fn layer_op_and_memory_charts_as_svg_and_png() {
             );
         }
         let png = d.join(format!("{kind}.png"));
-        ok(&[
+        run_ok(&[
             "report",
             model,
             "--chart",
@@ -199,7 +188,7 @@ fn latency_chart_needs_measurements_and_shows_the_median() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("add --bench"));
-    ok(&[
+    run_ok(&[
         "report",
         "squeezenet1_1",
         "--input",
@@ -253,7 +242,7 @@ fn diff_finds_the_one_layer_that_grew() {
     // 512·1000 + 1000 = 513,000 parameters before, 512·10 + 10 = 5,130 after.
     let d = tmpdir("diff");
     let small = common::resnet18_10_classes(&d);
-    let json: Value = serde_json::from_str(&ok(&[
+    let json: Value = serde_json::from_str(&run_ok(&[
         "compare",
         "resnet18",
         small.to_str().unwrap(),
@@ -277,7 +266,7 @@ fn diff_finds_the_one_layer_that_grew() {
         json["params"][0].as_u64().unwrap() - json["params"][1].as_u64().unwrap(),
         507_870
     );
-    let text = ok(&["compare", "resnet18", small.to_str().unwrap(), "--diff"]);
+    let text = run_ok(&["compare", "resnet18", small.to_str().unwrap(), "--diff"]);
     assert!(
         text.contains("1 layers differ") && text.contains("−508K"),
         "{text}"

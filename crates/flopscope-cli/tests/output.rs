@@ -11,17 +11,6 @@ fn model_arg(name: &str) -> String {
         .to_string()
 }
 
-fn run_ok(args: &[&str]) -> String {
-    let out = flopscope(args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn table_fits_100_columns_and_labels_macs_and_flops() {
     let m = model_arg("resnet18");

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{data, flopscope, run_json, tmpdir};
+use common::{data, run_json, run_ok, tmpdir};
 use serde_json::Value;
 
 fn browser_dir() -> PathBuf {
@@ -54,13 +54,7 @@ fn report(model: &str, extra: &[&str], dir: &Path, name: &str) -> PathBuf {
     let html = dir.join(format!("{name}.html"));
     let mut args = vec!["report", model, "-o", html.to_str().unwrap()];
     args.extend(extra);
-    let out = flopscope(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&args);
     html
 }
 
@@ -235,7 +229,7 @@ fn compare_and_diff_pages_render() {
     let mut args = vec!["compare"];
     args.extend(models);
     args.extend(["-o", html.to_str().unwrap()]);
-    assert_eq!(flopscope(&args).status.code(), Some(0));
+    run_ok(&args);
     let v = drive(&html, "compare.png");
     let rows = v["compare_rows"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
@@ -250,7 +244,7 @@ fn compare_and_diff_pages_render() {
 
     let small = common::resnet18_10_classes(&dir);
     let html = dir.join("diff.html");
-    let out = flopscope(&[
+    run_ok(&[
         "compare",
         "resnet18",
         small.to_str().unwrap(),
@@ -258,7 +252,6 @@ fn compare_and_diff_pages_render() {
         "-o",
         html.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(0));
     let v = drive(&html, "diff.png");
     let rows = v["diff_rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1);

@@ -29,23 +29,28 @@ pub fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
-/// Runs `flopscope ARGS`, which must succeed, and parses its standard output as JSON.
-pub fn run_json(args: &[&str]) -> serde_json::Value {
+/// Runs `flopscope ARGS`, which must succeed, and returns its standard output.
+pub fn run_ok(args: &[&str]) -> String {
     let out = flopscope(args);
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}",
+        "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+    String::from_utf8(out.stdout).expect("UTF-8 on stdout")
+}
+
+/// Runs `flopscope ARGS`, which must succeed, and parses its standard output as JSON.
+pub fn run_json(args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&run_ok(args)).expect("JSON on stdout")
 }
 
 /// ResNet-18 with a 10-class head written to `dir`: a second version of `resnet18` in which
 /// only the classifier differs (for diffs).
 pub fn resnet18_10_classes(dir: &std::path::Path) -> PathBuf {
     let p = dir.join("resnet18-10.onnx");
-    let out = flopscope(&[
+    run_ok(&[
         "export",
         "resnet18",
         "--classes",
@@ -55,12 +60,6 @@ pub fn resnet18_10_classes(dir: &std::path::Path) -> PathBuf {
         "-o",
         p.to_str().unwrap(),
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     p
 }
 
