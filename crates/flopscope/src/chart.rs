@@ -3,7 +3,7 @@
 //! needed.
 
 use std::path::Path;
-use std::sync::Once;
+use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -44,12 +44,11 @@ pub enum Chart<'a> {
 pub const SIZE: (u32, u32) = (1200, 700);
 
 fn register_font() -> Result<()> {
-    static ONCE: Once = Once::new();
-    let mut ok = true;
-    ONCE.call_once(|| {
-        ok = plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok();
-    });
-    if ok {
+    // Remember the outcome: a failed first registration must fail every later chart too.
+    static LOADED: OnceLock<bool> = OnceLock::new();
+    if *LOADED
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok())
+    {
         Ok(())
     } else {
         Err(Error::Render("the embedded font did not load".into()))

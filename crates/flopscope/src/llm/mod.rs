@@ -318,7 +318,10 @@ fn sizes(opts: &Options, warnings: &mut Vec<String>) -> Result<(u64, u64, u64)> 
         return Err(Error::Usage(format!("seq={seq}: more than 16M tokens")));
     }
     let past = *m.get("past").unwrap_or(&seq);
-    Ok((*m.get("batch").unwrap_or(&1), seq, past.min(1 << 24)))
+    if past > 1 << 24 {
+        return Err(Error::Usage(format!("past={past}: more than 16M tokens")));
+    }
+    Ok((*m.get("batch").unwrap_or(&1), seq, past))
 }
 
 fn components(tensors: &[TensorInfo]) -> Vec<Component> {
