@@ -11,6 +11,7 @@ use flopscope::export::{
 };
 use flopscope::{Error, Options};
 
+mod check;
 mod report;
 
 // Loading decodes thousands of small protobuf strings: mimalloc makes that ~1.5-2x faster.
@@ -43,6 +44,89 @@ enum Command {
     Report(ReportArgs),
     /// Several models side by side (the paper table), their Pareto chart, or the diff of two.
     Compare(CompareArgs),
+    /// This machine's peak f32 FLOP/s and memory bandwidth (measured in a few seconds, cached).
+    Machine(MachineArgs),
+    /// Fail (exit 9) when a model is over budget: parameters, MACs, FLOPs, memory, latency.
+    Check(check::CheckArgs),
+}
+
+/// The roof for roofline analysis: this machine, a device spec, or a saved measurement.
+#[derive(clap::Args, Clone, Default)]
+struct DeviceArgs {
+    /// Add the roofline of this machine (measured once, as `flopscope machine`, then cached).
+    #[arg(long)]
+    roofline: bool,
+    /// Roofline of a device spec instead: its peak f32 GFLOP/s (with --bandwidth-gbs).
+    #[arg(long, value_name = "N", requires = "bandwidth_gbs")]
+    peak_gflops: Option<f64>,
+    /// The device spec's memory bandwidth in GB/s (with --peak-gflops).
+    #[arg(long, value_name = "N", requires = "peak_gflops")]
+    bandwidth_gbs: Option<f64>,
+    /// Roofline of a machine measured elsewhere: a saved `flopscope machine -f json`.
+    #[arg(long = "machine", value_name = "FILE", conflicts_with = "peak_gflops")]
+    machine_file: Option<PathBuf>,
+}
+
+impl DeviceArgs {
+    /// The machine the roofline is drawn for, if any was asked for.
+    fn machine(&self) -> Result<Option<flopscope::machine::Machine>, Error> {
+        use flopscope::machine::Machine;
+        if let (Some(p), Some(b)) = (self.peak_gflops, self.bandwidth_gbs) {
+            return Machine::spec(p, b).map(Some);
+        }
+        if let Some(f) = &self.machine_file {
+            return Machine::from_file(f).map(Some);
+        }
+        if self.roofline {
+            return this_machine(false).map(Some);
+        }
+        Ok(None)
+    }
+}
+
+/// This machine, measured (with a note on standard error) unless cached.
+fn this_machine(refresh: bool) -> Result<flopscope::machine::Machine, Error> {
+    let (m, unsaved) = flopscope::machine::this_machine(refresh, &mut || {
+        eprintln!("measuring this machine's peak FLOP/s and bandwidth (a few seconds, once)…")
+    })?;
+    if let Some(why) = unsaved {
+        eprintln!("warning: the machine measurement was not cached: {why}");
+    }
+    Ok(m)
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MachineFormat {
+    Table,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct MachineArgs {
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    format: MachineFormat,
+    /// Measure again instead of reading the cache.
+    #[arg(long)]
+    refresh: bool,
+    /// Describe a device spec instead of measuring: its peak f32 GFLOP/s.
+    #[arg(long, value_name = "N", requires = "bandwidth_gbs")]
+    peak_gflops: Option<f64>,
+    /// The device spec's memory bandwidth in GB/s.
+    #[arg(long, value_name = "N", requires = "peak_gflops")]
+    bandwidth_gbs: Option<f64>,
+}
+
+fn machine(a: MachineArgs) -> Result<(), Error> {
+    let m = match (a.peak_gflops, a.bandwidth_gbs) {
+        (Some(p), Some(b)) => flopscope::machine::Machine::spec(p, b)?,
+        _ => this_machine(a.refresh)?,
+    };
+    let text = match a.format {
+        MachineFormat::Json => serde_json::to_string_pretty(&m).unwrap_or_default() + "\n",
+        MachineFormat::Table => m.text(),
+    };
+    write_out(None, &text)
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -126,6 +210,8 @@ struct BenchArgs {
     shape: ShapeArgs,
     #[command(flatten)]
     measure: MeasureArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "table")]
     format: Format,
@@ -165,6 +251,8 @@ struct ReportArgs {
     shape: ShapeArgs,
     #[command(flatten)]
     measure: MeasureArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -267,6 +355,8 @@ struct ProfileArgs {
     /// Also show nodes with no parameters and no FLOPs (reshapes, shape arithmetic).
     #[arg(long)]
     all: bool,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 fn parse_dim(s: &str) -> Result<(String, u64), Error> {
@@ -321,11 +411,17 @@ impl ShapeArgs {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+fn run(cli: Cli) -> Result<ExitCode, Error> {
+    if let Command::Check(a) = cli.command {
+        return check::check(a);
+    }
     match cli.command {
         Command::Profile(a) => {
             let opts = a.shape.options()?;
-            let p = flopscope::profile_source(&a.model, &opts)?;
+            let mut p = flopscope::profile_source(&a.model, &opts)?;
+            if let Some(m) = a.device.machine()? {
+                flopscope::roofline::apply(&mut p, &m);
+            }
             let rows = RowOptions {
                 depth: a.depth,
                 top: a.top,
@@ -352,7 +448,10 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Bench(a) => bench(a),
         Command::Report(a) => report::report(a),
         Command::Compare(a) => report::compare(a),
+        Command::Machine(a) => machine(a),
+        Command::Check(_) => unreachable!("handled above"),
     }
+    .map(|()| ExitCode::SUCCESS)
 }
 
 fn zoo(format: ZooFormat) -> Result<(), Error> {
@@ -462,7 +561,13 @@ fn parse_precision(s: &str) -> Result<f64, Error> {
 }
 
 fn bench(a: BenchArgs) -> Result<(), Error> {
-    let report = measure(&a.model, &a.shape, &a.measure, a.measure.per_layer)?;
+    let report = measure(
+        &a.model,
+        &a.shape,
+        &a.measure,
+        a.measure.per_layer,
+        a.device.machine()?,
+    )?;
     let text = render_bench(&report, a.format);
     write_out(a.output.as_ref(), &text)
 }
@@ -473,6 +578,7 @@ fn measure(
     shape: &ShapeArgs,
     a: &MeasureArgs,
     per_layer: bool,
+    machine: Option<flopscope::machine::Machine>,
 ) -> Result<flopscope::bench::Report, Error> {
     use flopscope::bench::{self, BenchOptions, Progress, Warmup};
     let o = BenchOptions {
@@ -488,6 +594,7 @@ fn measure(
         seed: a.seed,
         per_layer_runs: if per_layer { 10 } else { 0 },
         force: a.force,
+        machine,
     };
     // Runtimes to measure: ONNX Runtime once per thread count, tract once.
     let mut runtimes: Vec<Box<dyn bench::Runtime>> = Vec::new();
@@ -619,14 +726,63 @@ fn render_bench(report: &flopscope::bench::Report, format: Format) -> String {
                     ));
                 }
             }
-            for r in report.runs.iter().filter(|r| !r.layers.is_empty()) {
-                let title = format!("Per layer: {} {}, {} threads, batch {} (mean of 10 profiled runs, slowest first)", r.backend, r.backend_version, r.threads, r.batch);
+            let roofed: Vec<_> = report
+                .runs
+                .iter()
+                .filter_map(|r| r.roofline.as_ref().map(|f| (r, f)))
+                .collect();
+            if let Some((_, f)) = roofed.first() {
+                out.push_str(&format!(
+                    "\n{}Roofline of {} ({}): predicted lower bound vs measured median\n{}",
+                    if md { "### " } else { "" },
+                    f.model.device,
+                    f.model.source,
+                    if md {
+                        "\n| backend | threads | batch | peak GFLOP/s | GB/s | predicted ms | compute floor ms | measured ms | % of roofline | achieved GFLOP/s |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            for (r, f) in &roofed {
+                let be = format!("{} {}", r.backend, r.backend_version);
                 if md {
-                    out.push_str(&format!("\n{title}\n\n| layer | op | ms | % | MACs | GFLOP/s |\n|---|---|---:|---:|---:|---:|\n"));
+                    out.push_str(&format!(
+                        "| {be} | {} | {} | {:.1} | {:.1} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} |\n",
+                        r.threads, r.batch, f.model.peak_gflops, f.model.bandwidth_gbs,
+                        f.model.predicted_ms, f.model.compute_floor_ms, f.measured_ms,
+                        f.efficiency_pct, f.achieved_gflops
+                    ));
                 } else {
                     out.push_str(&format!(
-                        "\n{title}\n{:<40} {:<18} {:>8} {:>6} {:>9} {:>8}\n",
-                        "Layer", "Op", "ms", "%", "MACs", "GFLOP/s"
+                        "{be:<19} {:>2} thr batch {:<3} roof {:.1} GFLOP/s, {:.1} GB/s: predicted ≥ {:.3} ms (compute floor {:.3}), measured {:.3} ms → {:.1}% of the roofline, {:.1} GFLOP/s achieved\n",
+                        r.threads, r.batch, f.model.peak_gflops, f.model.bandwidth_gbs,
+                        f.model.predicted_ms, f.model.compute_floor_ms, f.measured_ms,
+                        f.efficiency_pct, f.achieved_gflops
+                    ));
+                }
+            }
+            for r in report.runs.iter().filter(|r| !r.layers.is_empty()) {
+                let roof = r.roofline.is_some();
+                let title = format!("Per layer: {} {}, {} threads, batch {} (mean of 10 profiled runs, slowest first)", r.backend, r.backend_version, r.threads, r.batch);
+                if md {
+                    out.push_str(&format!("\n{title}\n\n| layer | op | ms | % | MACs | GFLOP/s |{}\n|---|---|---:|---:|---:|---:|{}\n",
+                        if roof { " bound | min ms | % of roofline |" } else { "" },
+                        if roof { "---|--:|--:|" } else { "" }));
+                } else {
+                    out.push_str(&format!(
+                        "\n{title}\n{:<40} {:<18} {:>8} {:>6} {:>9} {:>8}{}\n",
+                        "Layer",
+                        "Op",
+                        "ms",
+                        "%",
+                        "MACs",
+                        "GFLOP/s",
+                        if roof {
+                            "    Bound   Min ms  %roof"
+                        } else {
+                            ""
+                        }
                     ));
                 }
                 for l in r.layers.iter().take(20) {
@@ -638,10 +794,26 @@ fn render_bench(report: &flopscope::bench::Report, format: Format) -> String {
                         .gflops_per_s
                         .map(|g| format!("{g:.1}"))
                         .unwrap_or_else(|| "-".into());
+                    let (bound, min, eff) = match (l.roofline, l.efficiency_pct) {
+                        (Some(u), e) => (
+                            format!("{:?}", u.bound).to_lowercase(),
+                            format!("{:.4}", u.min_ms),
+                            e.map(|e| format!("{e:.1}")).unwrap_or_else(|| "-".into()),
+                        ),
+                        _ => ("-".into(), "-".into(), "-".into()),
+                    };
                     if md {
                         out.push_str(&format!(
-                            "| {} | {} | {:.3} | {:.1} | {macs} | {gf} |\n",
-                            l.name, l.op, l.time_ms, l.percent
+                            "| {} | {} | {:.3} | {:.1} | {macs} | {gf} |{}\n",
+                            l.name,
+                            l.op,
+                            l.time_ms,
+                            l.percent,
+                            if roof {
+                                format!(" {bound} | {min} | {eff} |")
+                            } else {
+                                String::new()
+                            }
                         ));
                     } else {
                         let name: String = if l.name.chars().count() > 40 {
@@ -660,8 +832,18 @@ fn render_bench(report: &flopscope::bench::Report, format: Format) -> String {
                             l.name.clone()
                         };
                         out.push_str(&format!(
-                            "{:<40} {:<18} {:>8.3} {:>6.1} {:>9} {:>8}\n",
-                            name, l.op, l.time_ms, l.percent, macs, gf
+                            "{:<40} {:<18} {:>8.3} {:>6.1} {:>9} {:>8}{}\n",
+                            name,
+                            l.op,
+                            l.time_ms,
+                            l.percent,
+                            macs,
+                            gf,
+                            if roof {
+                                format!(" {bound:>8} {min:>8} {eff:>6}")
+                            } else {
+                                String::new()
+                            }
                         ));
                     }
                 }
@@ -696,7 +878,7 @@ pub(crate) fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), Error>
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("flopscope: error: {e}");
             ExitCode::from(e.exit_code() as u8)

@@ -67,9 +67,13 @@ pub(crate) fn report(a: ReportArgs) -> Result<(), Error> {
             a.output.display()
         )));
     }
-    let profile = flopscope::profile_source(&a.model, &opts)?;
+    let mut profile = flopscope::profile_source(&a.model, &opts)?;
+    let machine = a.device.machine()?;
+    if let Some(m) = &machine {
+        flopscope::roofline::apply(&mut profile, m);
+    }
     let bench = if a.bench {
-        Some(measure(&a.model, &a.shape, &a.measure, true)?)
+        Some(measure(&a.model, &a.shape, &a.measure, true, machine)?)
     } else {
         None
     };
@@ -107,7 +111,7 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
     for m in &a.models {
         profiles.push(flopscope::profile_source(m, &opts)?);
         runs.push(if a.bench {
-            measure(m, &a.shape, &a.measure, false)?
+            measure(m, &a.shape, &a.measure, false, None)?
                 .runs
                 .into_iter()
                 .next()

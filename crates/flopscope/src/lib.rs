@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod budget;
 pub mod builder;
 pub mod chart;
 pub mod compare;
@@ -24,9 +25,11 @@ pub mod graph;
 pub mod infer;
 pub mod llm;
 pub mod load;
+pub mod machine;
 pub mod ops;
 pub mod profile;
 pub mod report;
+pub mod roofline;
 pub mod write;
 pub mod zoo;
 

@@ -41,6 +41,9 @@ pub struct Profile {
     /// Language-model checkpoints only: decode cost, KV cache, components (see [`crate::llm`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<crate::llm::LlmInfo>,
+    /// The roofline of a machine or device spec, when one was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roofline: Option<crate::roofline::Summary>,
 }
 
 /// Facts about the model source.
@@ -183,6 +186,9 @@ pub struct Layer {
     pub bytes_written: u64,
     /// Bytes of outputs (the activations this node creates).
     pub activation_bytes: u64,
+    /// Its place under the roofline, when one was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roofline: Option<crate::roofline::LayerRoof>,
 }
 
 /// Nodes of one operator whose cost is unknown.
@@ -421,6 +427,7 @@ pub fn build(
             bytes_read,
             bytes_written,
             activation_bytes: bytes_written,
+            roofline: None,
         });
     }
     totals.peak_activation_bytes = peak_live(g, a);
@@ -464,6 +471,7 @@ pub fn build(
         unsupported: unsupported.into_values().collect(),
         warnings,
         llm: None,
+        roofline: None,
     }
 }
 

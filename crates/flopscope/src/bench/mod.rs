@@ -137,6 +137,8 @@ pub struct BenchOptions {
     pub per_layer_runs: usize,
     /// Run even when the estimated memory exceeds what the machine has.
     pub force: bool,
+    /// The machine or device spec whose roofline each run is compared with.
+    pub machine: Option<crate::machine::Machine>,
 }
 
 /// Memory this process may use: physical memory, or the cgroup's limit when lower (Linux).
@@ -187,6 +189,7 @@ impl Default for BenchOptions {
             seed: 0,
             per_layer_runs: 0,
             force: false,
+            machine: None,
         }
     }
 }
@@ -219,6 +222,23 @@ pub struct RunResult {
     /// Time per ONNX node, slowest first (with `--per-layer`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<LayerTime>,
+    /// The run against the roofline, when a machine was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roofline: Option<RunRoofline>,
+}
+
+/// A measured run against the roofline of its thread count.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRoofline {
+    /// The model under the roof (predicted lower bound, floors, ridge).
+    #[serde(flatten)]
+    pub model: crate::roofline::Summary,
+    /// The measured median latency.
+    pub measured_ms: f64,
+    /// Predicted ÷ measured, in percent: how close the run came to the roofline.
+    pub efficiency_pct: f64,
+    /// Total FLOPs ÷ measured median.
+    pub achieved_gflops: f64,
 }
 
 /// Time of one ONNX node, joined with its cost from `profile`.
@@ -238,11 +258,21 @@ pub struct LayerTime {
     pub flops: Option<u64>,
     /// Achieved GFLOP/s: FLOPs / time.
     pub gflops_per_s: Option<f64>,
+    /// The layer under the roofline, when a machine was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roofline: Option<crate::roofline::LayerRoof>,
+    /// Its roofline minimum ÷ its measured time, in percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub efficiency_pct: Option<f64>,
 }
 
 /// Attributes runtime node times to ONNX nodes: a runtime node named `X` or `X.suffix`
 /// (tract splits `conv.im2col`, `conv.matmatmul`) belongs to ONNX node `X`.
-fn layer_times(profile: &crate::Profile, samples: &[Vec<(String, f64)>]) -> Vec<LayerTime> {
+fn layer_times(
+    profile: &crate::Profile,
+    samples: &[Vec<(String, f64)>],
+    roof: Option<crate::machine::Roof>,
+) -> Vec<LayerTime> {
     use std::collections::HashMap;
     let by_name: HashMap<&str, &crate::profile::Layer> = profile
         .layers
@@ -273,7 +303,10 @@ fn layer_times(profile: &crate::Profile, samples: &[Vec<(String, f64)>]) -> Vec<
             let t = sum / n;
             let l = by_name.get(name.as_str());
             let flops = l.and_then(|l| l.flops);
+            let under = l.zip(roof).and_then(|(l, r)| crate::roofline::layer(l, r));
             LayerTime {
+                efficiency_pct: under.filter(|_| t > 0.0).map(|u| u.min_ms / t * 100.0),
+                roofline: under,
                 op: l.map(|l| l.op.clone()).unwrap_or_default(),
                 time_ms: t,
                 percent: if total > 0.0 { t / total * 100.0 } else { 0.0 },
@@ -469,12 +502,22 @@ pub fn bench(
             let cold_ms = t.elapsed().as_secs_f64() * 1e3;
             let times = timed_runs(session.as_mut(), o, progress)?;
             let latency = stats::summarize(&times);
+            let roof = o.machine.as_ref().map(|m| m.roof(runtime.threads()));
             let layers = if o.per_layer_runs > 0 {
                 let samples = session.profile_layers(o.per_layer_runs)?;
-                layer_times(&p, &samples)
+                layer_times(&p, &samples, roof)
             } else {
                 vec![]
             };
+            let roofline = o.machine.as_ref().map(|m| {
+                let model = crate::roofline::summary(&p, m, runtime.threads());
+                RunRoofline {
+                    efficiency_pct: model.predicted_ms / latency.median * 100.0,
+                    achieved_gflops: p.totals.flops as f64 / (latency.median * 1e6),
+                    measured_ms: latency.median,
+                    model,
+                }
+            });
             report.runs.push(RunResult {
                 backend: runtime.name().into(),
                 backend_version: runtime.version(),
@@ -488,6 +531,7 @@ pub fn bench(
                 load_ms,
                 cold_ms,
                 layers,
+                roofline,
             });
         }
     }

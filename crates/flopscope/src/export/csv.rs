@@ -20,9 +20,16 @@ fn opt(v: Option<u64>) -> String {
 
 impl Exporter for Csv {
     fn render(&self, p: &Profile) -> String {
+        let roof = p.roofline.is_some();
         let mut out = String::from(
-            "name,op,scope,inputs,outputs,params,macs,flops,bytes_read,bytes_written,activation_bytes\n",
+            "name,op,scope,inputs,outputs,params,macs,flops,bytes_read,bytes_written,activation_bytes",
         );
+        // Roofline columns only when one was asked for, so the usual header stays stable.
+        out.push_str(if roof {
+            ",intensity,bound,min_ms\n"
+        } else {
+            "\n"
+        });
         for l in &p.layers {
             let shapes =
                 |v: &[Option<Vec<u64>>]| v.iter().map(shape_str).collect::<Vec<_>>().join(";");
@@ -40,6 +47,20 @@ impl Exporter for Csv {
                 l.activation_bytes.to_string(),
             ];
             out.push_str(&cells.join(","));
+            if roof {
+                match l.roofline {
+                    Some(r) => out.push_str(&format!(
+                        ",{},{},{:.6}",
+                        r.intensity.map(|i| format!("{i:.4}")).unwrap_or_default(),
+                        match r.bound {
+                            crate::roofline::Bound::Compute => "compute",
+                            crate::roofline::Bound::Memory => "memory",
+                        },
+                        r.min_ms
+                    )),
+                    None => out.push_str(",,,"),
+                }
+            }
             out.push('\n');
         }
         out

@@ -99,6 +99,7 @@ impl Exporter for Markdown {
                 grouped(r.flops)
             );
         }
+        o.push_str(&super::roofline::section(p, true));
         for u in &p.unsupported {
             let _ = writeln!(
                 o,

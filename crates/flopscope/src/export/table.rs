@@ -220,6 +220,7 @@ impl Exporter for Table {
                 human_bytes(t.bytes_written)
             );
         }
+        o.push_str(&super::roofline::section(p, false));
         if let Some(f) = &p.formulas {
             let _ = writeln!(
                 o,

@@ -411,6 +411,7 @@ pub fn profile(path: &Path, opts: &Options) -> Result<Profile> {
         bytes_read: 0,
         bytes_written: 0,
         activation_bytes: 0,
+        roofline: None,
     };
     let mut info = LlmInfo {
         format: ck.format,
@@ -539,6 +540,7 @@ pub fn profile(path: &Path, opts: &Options) -> Result<Profile> {
         unsupported,
         warnings,
         llm: Some(info),
+        roofline: None,
     })
 }
 

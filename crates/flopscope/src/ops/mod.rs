@@ -300,3 +300,12 @@ pub fn broadcast(a: &[u64], b: &[u64]) -> Result<Shape, OpError> {
 pub fn at(list: Option<&[i64]>, i: usize, default: i64) -> i64 {
     list.and_then(|l| l.get(i).copied()).unwrap_or(default)
 }
+
+/// Operators a runtime executes as a view or a no-op, moving no data: the roofline gives them
+/// no memory time (`docs/roofline.md`). Their bytes read and written stay in the profile.
+pub fn moves_no_data(op: &str) -> bool {
+    matches!(
+        op,
+        "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout"
+    )
+}

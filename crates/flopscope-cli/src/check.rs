@@ -1,0 +1,177 @@
+//! `flopscope check`: collects the limits (flags over `flopscope.toml`), profiles and, for
+//! latency limits, measures; the verdict and its Markdown come from `flopscope::budget`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use flopscope::budget::{self, Entry, Metric};
+use flopscope::Error;
+
+use super::{measure, write_out, MeasureArgs, ShapeArgs};
+
+/// Exit code of a check that found a model over budget.
+pub(crate) const OVER_BUDGET: u8 = 9;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum CheckFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct CheckArgs {
+    /// Model to check (file or built-in name); without it, every `[[model]]` of the config.
+    model: Option<String>,
+    /// Budget file (default: `flopscope.toml` in the current directory, when there is one).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Most parameters, e.g. `25M` (K, M, G, T are powers of 1000).
+    #[arg(long, value_name = "N")]
+    max_params: Option<String>,
+    /// Most MACs, e.g. `4.5G`.
+    #[arg(long, value_name = "N")]
+    max_macs: Option<String>,
+    /// Most FLOPs, e.g. `9G`.
+    #[arg(long, value_name = "N")]
+    max_flops: Option<String>,
+    /// Most weight bytes, e.g. `100MB` or `96MiB`.
+    #[arg(long, value_name = "SIZE")]
+    max_weight_bytes: Option<String>,
+    /// Most bytes of live activations at the peak.
+    #[arg(long, value_name = "SIZE")]
+    max_activation_bytes: Option<String>,
+    /// Most weights + peak activations.
+    #[arg(long, value_name = "SIZE")]
+    max_memory: Option<String>,
+    /// Longest median latency, e.g. `20ms` (measures the model).
+    #[arg(long, value_name = "DURATION")]
+    max_latency: Option<String>,
+    /// Longest 99th-percentile latency (measures the model).
+    #[arg(long, value_name = "DURATION")]
+    max_p99_latency: Option<String>,
+    /// Fewest inferences per second (measures the model).
+    #[arg(long, value_name = "N")]
+    min_fps: Option<String>,
+    #[command(flatten)]
+    shape: ShapeArgs,
+    #[command(flatten)]
+    measure: MeasureArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "markdown")]
+    format: CheckFormat,
+    /// Also append the Markdown verdict to this file (GitHub Actions sets it).
+    #[arg(long, value_name = "FILE", env = "GITHUB_STEP_SUMMARY")]
+    summary: Option<PathBuf>,
+}
+
+impl CheckArgs {
+    fn flag_limits(&self) -> Result<Vec<budget::Limit>, Error> {
+        let flags = [
+            (Metric::Params, &self.max_params),
+            (Metric::Macs, &self.max_macs),
+            (Metric::Flops, &self.max_flops),
+            (Metric::WeightBytes, &self.max_weight_bytes),
+            (Metric::ActivationBytes, &self.max_activation_bytes),
+            (Metric::Memory, &self.max_memory),
+            (Metric::Latency, &self.max_latency),
+            (Metric::P99Latency, &self.max_p99_latency),
+            (Metric::Fps, &self.min_fps),
+        ];
+        flags
+            .into_iter()
+            .filter_map(|(m, v)| v.as_deref().map(|s| budget::parse_limit(m, s)))
+            .collect()
+    }
+
+    /// The models to check with their limits: the file's entries with the flags on top.
+    fn entries(&self) -> Result<Vec<Entry>, Error> {
+        let flags = self.flag_limits()?;
+        let default = Path::new("flopscope.toml");
+        let config = self
+            .config
+            .clone()
+            .or_else(|| default.is_file().then(|| default.to_path_buf()));
+        let from_file = match &config {
+            Some(p) => budget::load(p)?,
+            None => vec![],
+        };
+        let entries: Vec<Entry> = match &self.model {
+            Some(m) => {
+                let base = from_file.iter().find(|e| &e.model == m);
+                vec![Entry {
+                    model: m.clone(),
+                    dims: base.map(|e| e.dims.clone()).unwrap_or_default(),
+                    inputs: base.map(|e| e.inputs.clone()).unwrap_or_default(),
+                    limits: budget::merge(base.map_or(&[][..], |e| &e.limits), &flags),
+                }]
+            }
+            None if from_file.is_empty() => {
+                return Err(Error::Usage(
+                    "give a MODEL, or a flopscope.toml with [[model]] entries (see --config)"
+                        .into(),
+                ))
+            }
+            None => from_file
+                .into_iter()
+                .map(|mut e| {
+                    e.limits = budget::merge(&e.limits, &flags);
+                    e
+                })
+                .collect(),
+        };
+        if let Some(e) = entries.iter().find(|e| e.limits.is_empty()) {
+            return Err(Error::Usage(format!(
+                "no limits for {}: give --max-params, --max-macs, --max-latency, … or set them \
+                 in flopscope.toml",
+                e.model
+            )));
+        }
+        Ok(entries)
+    }
+}
+
+pub(crate) fn check(a: CheckArgs) -> Result<ExitCode, Error> {
+    let mut outcomes = Vec::new();
+    for e in a.entries()? {
+        // The entry's dims and inputs first; the flags' come later and win.
+        let mut shape = a.shape.clone();
+        shape.dims = e
+            .dims
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .chain(a.shape.dims.iter().cloned())
+            .collect();
+        shape.inputs = e.inputs.iter().chain(&a.shape.inputs).cloned().collect();
+        let profile = flopscope::profile_source(&e.model, &shape.options()?)?;
+        let runs = if e.limits.iter().any(|l| l.metric.needs_run()) {
+            measure(&e.model, &shape, &a.measure, false, None)?.runs
+        } else {
+            vec![]
+        };
+        outcomes.push(budget::evaluate(&e.model, &e.limits, &profile, &runs));
+    }
+    let md = budget::markdown(&outcomes);
+    let text = match a.format {
+        CheckFormat::Markdown => md.clone(),
+        CheckFormat::Json => serde_json::to_string_pretty(&outcomes).unwrap_or_default() + "\n",
+    };
+    write_out(None, &text)?;
+    if let Some(path) = &a.summary {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(md.as_bytes()))
+            .map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?;
+    }
+    Ok(if outcomes.iter().all(|o| o.pass) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(OVER_BUDGET)
+    })
+}

@@ -1,0 +1,212 @@
+//! Roofline analysis: how fast each layer could run at best on a machine, and how close a
+//! measured run came. Definitions in `docs/roofline.md`.
+//!
+//! A layer doing `F` FLOPs and moving `B` bytes needs at least `max(F / peak, B / bandwidth)`:
+//! its arithmetic intensity `F / B` against the ridge point `peak / bandwidth` says which
+//! term wins (compute- or memory-bound).
+
+use serde::Serialize;
+
+use crate::machine::{Machine, Roof};
+use crate::profile::{Layer, Profile};
+
+/// Compute- or memory-bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bound {
+    /// FLOPs / peak is the larger term.
+    Compute,
+    /// Bytes / bandwidth is the larger term.
+    Memory,
+}
+
+/// One layer under the roof.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct LayerRoof {
+    /// FLOPs per byte moved (`null` when the layer moves no data).
+    pub intensity: Option<f64>,
+    /// Which term bounds it.
+    pub bound: Bound,
+    /// Its minimum time, milliseconds.
+    pub min_ms: f64,
+}
+
+/// The whole model under the roof.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Where the roof came from: `measured`, `cache`, `spec` or `file`.
+    pub source: String,
+    /// The device (CPU model or "device spec").
+    pub device: String,
+    /// Threads the roof is for (a spec: as given).
+    pub threads: usize,
+    /// The roof.
+    pub peak_gflops: f64,
+    /// The roof's bandwidth.
+    pub bandwidth_gbs: f64,
+    /// FLOPs per byte where the two meet.
+    pub ridge: f64,
+    /// Sum of every layer's minimum time: the model run layer by layer at the roof.
+    pub predicted_ms: f64,
+    /// Total FLOPs at peak: no schedule can beat it.
+    pub compute_floor_ms: f64,
+    /// Weights, inputs and outputs moved once at full bandwidth (activations kept in cache).
+    pub memory_floor_ms: f64,
+    /// Layers bound by compute.
+    pub compute_bound_layers: usize,
+    /// Layers bound by memory.
+    pub memory_bound_layers: usize,
+    /// Layers left out because their cost is unknown.
+    pub layers_cost_unknown: usize,
+}
+
+/// Bytes a layer moves under the roofline: what it reads and writes, or nothing for a view.
+pub fn bytes_moved(l: &Layer) -> u64 {
+    if crate::ops::moves_no_data(&l.op) {
+        0
+    } else {
+        l.bytes_read + l.bytes_written
+    }
+}
+
+/// One layer's place under `roof`; `None` when its FLOPs are unknown.
+pub fn layer(l: &Layer, roof: Roof) -> Option<LayerRoof> {
+    let flops = l.flops? as f64;
+    let bytes = bytes_moved(l) as f64;
+    let compute_ms = flops / (roof.peak_gflops * 1e6);
+    let memory_ms = bytes / (roof.bandwidth_gbs * 1e6);
+    Some(LayerRoof {
+        intensity: (bytes > 0.0).then(|| flops / bytes),
+        bound: if compute_ms >= memory_ms && flops > 0.0 {
+            Bound::Compute
+        } else {
+            Bound::Memory
+        },
+        min_ms: compute_ms.max(memory_ms),
+    })
+}
+
+/// The model's summary under `roof` (threads: what the roof was taken for).
+pub fn summary(p: &Profile, m: &Machine, threads: usize) -> Summary {
+    let roof = m.roof(threads);
+    let mut s = Summary {
+        source: m.source.clone(),
+        device: m.cpu_model.clone(),
+        threads,
+        peak_gflops: roof.peak_gflops,
+        bandwidth_gbs: roof.bandwidth_gbs,
+        ridge: roof.ridge(),
+        predicted_ms: 0.0,
+        compute_floor_ms: p.totals.flops as f64 / (roof.peak_gflops * 1e6),
+        memory_floor_ms: 0.0,
+        compute_bound_layers: 0,
+        memory_bound_layers: 0,
+        layers_cost_unknown: 0,
+    };
+    let io: u64 = p
+        .inputs
+        .iter()
+        .chain(&p.outputs)
+        .filter_map(|t| {
+            let n: u64 = t.shape.as_ref()?.iter().product();
+            // The profile keeps dtypes by name; ONNX codes 1-26 cover every name it writes.
+            let bits = (1..=26)
+                .map(crate::graph::DType::from_onnx)
+                .find(|d| d.name() == t.dtype)
+                .map_or(32, |d| d.bits());
+            Some(n * bits / 8)
+        })
+        .sum();
+    s.memory_floor_ms = (p.totals.weight_bytes + io) as f64 / (roof.bandwidth_gbs * 1e6);
+    for l in &p.layers {
+        match layer(l, roof) {
+            Some(r) => {
+                s.predicted_ms += r.min_ms;
+                match r.bound {
+                    Bound::Compute => s.compute_bound_layers += 1,
+                    Bound::Memory => s.memory_bound_layers += 1,
+                }
+            }
+            None => s.layers_cost_unknown += 1,
+        }
+    }
+    s
+}
+
+/// Adds the roofline to a profile: the summary and every layer's place (for all threads of
+/// the machine).
+pub fn apply(p: &mut Profile, m: &Machine) {
+    let threads = m.logical_cpus;
+    let roof = m.roof(threads);
+    for l in &mut p.layers {
+        l.roofline = layer(l, roof);
+    }
+    p.roofline = Some(summary(p, m, threads));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv_layer() -> Layer {
+        // resnet18's first convolution, batch 1: 1x3x224x224 * 64x3x7x7 -> 1x64x112x112.
+        // MACs 64·112·112·3·7·7 = 118,013,952; FLOPs 2× = 236,027,904 (counting.md: Conv).
+        // Bytes read: input 3·224·224·4 = 602,112 + weight 64·3·7·7·4 = 37,632;
+        // written 64·112·112·4 = 3,211,264.
+        Layer {
+            name: "/conv1/Conv".into(),
+            op: "Conv".into(),
+            domain: String::new(),
+            scope: vec![],
+            inputs: vec![],
+            outputs: vec![],
+            params: 9408,
+            param_bytes: 37_632,
+            macs: Some(118_013_952),
+            flops: Some(236_027_904),
+            bytes_read: 602_112 + 37_632,
+            bytes_written: 3_211_264,
+            activation_bytes: 3_211_264,
+            roofline: None,
+        }
+    }
+
+    #[test]
+    fn conv_is_compute_bound_above_the_ridge_and_memory_bound_below() {
+        let l = conv_layer();
+        // Intensity 236,027,904 / 3,851,008 = 61.29 FLOP/B.
+        let roof = Roof {
+            peak_gflops: 100.0,
+            bandwidth_gbs: 20.0,
+        };
+        let r = layer(&l, roof).unwrap();
+        assert!((r.intensity.unwrap() - 61.290_3).abs() < 1e-3);
+        assert_eq!(r.bound, Bound::Compute);
+        // 236,027,904 FLOPs / 100 GFLOP/s = 2.360 ms (memory: 3,851,008 B / 20 GB/s = 0.193).
+        assert!((r.min_ms - 2.360_279).abs() < 1e-5);
+        // A roof whose ridge (1000 FLOP/B) is above the layer's intensity: memory-bound,
+        // 3,851,008 B / 1 GB/s = 3.851 ms.
+        let roof = Roof {
+            peak_gflops: 1000.0,
+            bandwidth_gbs: 1.0,
+        };
+        let r = layer(&l, roof).unwrap();
+        assert_eq!(r.bound, Bound::Memory);
+        assert!((r.min_ms - 3.851_008).abs() < 1e-9);
+    }
+
+    #[test]
+    fn views_move_nothing_and_unknown_costs_are_left_out() {
+        let mut l = conv_layer();
+        l.op = "Reshape".into();
+        l.flops = Some(0);
+        let roof = Roof {
+            peak_gflops: 1.0,
+            bandwidth_gbs: 1.0,
+        };
+        let r = layer(&l, roof).unwrap();
+        assert_eq!((r.intensity, r.min_ms, r.bound), (None, 0.0, Bound::Memory));
+        l.flops = None;
+        assert!(layer(&l, roof).is_none());
+    }
+}
