@@ -236,3 +236,114 @@ fn onnxruntime_per_layer_times_come_from_its_profiler() {
         "optimizations off: every event is an ONNX node"
     );
 }
+
+/// The roofline's predicted time, recomputed from `profile`'s per-layer FLOPs and bytes:
+/// each layer takes max(FLOPs / peak, bytes / bandwidth); views move no bytes.
+fn predicted_ms(profile: &serde_json::Value, peak_gflops: f64, gbs: f64) -> f64 {
+    const VIEWS: [&str; 6] = [
+        "Reshape",
+        "Flatten",
+        "Squeeze",
+        "Unsqueeze",
+        "Identity",
+        "Dropout",
+    ];
+    profile["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| {
+            let flops = l["flops"].as_f64()?;
+            let bytes = if VIEWS.contains(&l["op"].as_str().unwrap()) {
+                0.0
+            } else {
+                l["bytes_read"].as_f64().unwrap() + l["bytes_written"].as_f64().unwrap()
+            };
+            Some((flops / (peak_gflops * 1e6)).max(bytes / (gbs * 1e6)))
+        })
+        .sum()
+}
+
+#[test]
+fn roofline_of_a_device_spec_in_profile_and_bench() {
+    let model = ["squeezenet1_1", "--input", "1x3x64x64"];
+    let spec = ["--peak-gflops", "100", "--bandwidth-gbs", "10"];
+    let mut a = vec!["profile"];
+    a.extend_from_slice(&model);
+    a.extend_from_slice(&["-f", "json"]);
+    let plain = run_json(&a);
+    assert!(plain.get("roofline").is_none(), "no roofline unless asked");
+    a.extend_from_slice(&spec);
+    let p = run_json(&a);
+    let r = &p["roofline"];
+    let expect = predicted_ms(&plain, 100.0, 10.0);
+    let got = r["predicted_ms"].as_f64().unwrap();
+    assert!((got - expect).abs() < 1e-9 * expect, "{got} vs {expect}");
+    assert_eq!(r["source"], "spec");
+    assert_eq!(r["ridge"].as_f64(), Some(10.0));
+    let flops = plain["totals"]["flops"].as_f64().unwrap();
+    assert!((r["compute_floor_ms"].as_f64().unwrap() - flops / 1e8).abs() < 1e-9);
+    // Every layer is bound by the larger term: compute when intensity ≥ the ridge (10).
+    let layers = p["layers"].as_array().unwrap();
+    let (mut compute, mut memory) = (0, 0);
+    for l in layers
+        .iter()
+        .filter(|l| l["flops"].as_u64().unwrap_or(0) > 0)
+    {
+        let i = l["roofline"]["intensity"].as_f64().unwrap();
+        let bound = l["roofline"]["bound"].as_str().unwrap();
+        assert_eq!(bound == "compute", i >= 10.0, "{}", l["name"]);
+        if bound == "compute" {
+            compute += 1;
+        } else {
+            memory += 1;
+        }
+    }
+    assert!(
+        compute > 0 && memory > 0,
+        "squeezenet has both: {compute} {memory}"
+    );
+
+    let mut b = vec!["bench"];
+    b.extend_from_slice(&model);
+    b.extend_from_slice(&spec);
+    b.extend_from_slice(&[
+        "--backend",
+        "tract",
+        "--runs",
+        "5",
+        "--warmup",
+        "1",
+        "--per-layer",
+        "-f",
+        "json",
+        "--quiet",
+    ]);
+    let j = run_json(&b);
+    let run = &j["runs"][0];
+    let rr = &run["roofline"];
+    let median = run["latency_ms"]["median"].as_f64().unwrap();
+    assert_eq!(rr["measured_ms"].as_f64(), Some(median));
+    assert!((rr["predicted_ms"].as_f64().unwrap() - expect).abs() < 1e-9 * expect);
+    let eff = rr["efficiency_pct"].as_f64().unwrap();
+    assert!((eff - expect / median * 100.0).abs() < 1e-9 * eff);
+    let mut timed = 0;
+    for l in run["layers"].as_array().unwrap() {
+        if let (Some(min), Some(e)) = (
+            l["roofline"]["min_ms"].as_f64(),
+            l["efficiency_pct"].as_f64(),
+        ) {
+            let t = l["time_ms"].as_f64().unwrap();
+            assert!((e - min / t * 100.0).abs() < 1e-9 * e.max(1.0));
+            timed += 1;
+        }
+    }
+    assert!(timed >= 26, "every convolution has a bound: {timed}");
+    // The table says the same in words.
+    b.truncate(b.len() - 3);
+    b.push("--quiet");
+    let text = run_ok(&b);
+    assert!(text.contains("Roofline of device spec (spec)"), "{text}");
+    assert!(text.contains("% of the roofline"), "{text}");
+    assert!(text.contains("   Bound   Min ms  %roof"), "{text}");
+}

@@ -205,8 +205,9 @@ pub struct Entry {
     pub limits: Vec<Limit>,
 }
 
+// No `deny_unknown_fields`: the flattened map takes every other key, and `limits_of`
+// rejects the ones that are not limits.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct FileModel {
     path: String,
     #[serde(default)]
@@ -268,8 +269,9 @@ pub fn load(path: &Path) -> Result<Vec<Entry>> {
         source,
     })?;
     let f: File = toml::from_str(&text).map_err(|e| {
-        let msg = e.message().to_string();
-        Error::Invalid(format!("{}: {msg}", path.display()))
+        // A budget file is configuration, not a model: a usage error (exit 2).
+        let msg = e.message().trim().to_string();
+        Error::Usage(format!("{}: {msg}", path.display()))
     })?;
     let shown = path.display().to_string();
     let defaults = limits_of(&f.budget, &format!("{shown} [budget]"))?;
