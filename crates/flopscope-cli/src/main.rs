@@ -232,6 +232,9 @@ enum ChartKind {
     Latency,
     /// Parameters vs FLOPs or latency of several models (`compare`).
     Pareto,
+    /// Layers under the roofline, log-log (needs a roof: `--roofline`, a spec or `--machine`;
+    /// with `--bench`, at their measured GFLOP/s).
+    Roofline,
 }
 
 #[derive(clap::Args)]

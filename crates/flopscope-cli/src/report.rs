@@ -91,6 +91,7 @@ pub(crate) fn report(a: ReportArgs) -> Result<(), Error> {
                 (ChartKind::Ops, _) => Chart::Ops(&profile),
                 (ChartKind::Memory, _) => Chart::Memory(&profile),
                 (ChartKind::Latency, Some(r)) => Chart::Latency(r),
+                (ChartKind::Roofline, r) => Chart::Roofline(&profile, r),
                 _ => return Err(Error::Usage("nothing was measured to draw".into())),
             };
             chart::write(&c, &a.output)

@@ -274,3 +274,67 @@ fn diff_finds_the_one_layer_that_grew() {
     let out = flopscope(&["compare", "resnet18", "--diff"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn roofline_chart_places_every_layer_with_flops_and_bytes() {
+    let d = tmpdir("roofline-chart");
+    let svg = d.join("roof.svg");
+    let model = data().join("models/resnet18.onnx");
+    let model = model.to_str().unwrap();
+    let out = flopscope(&[
+        "report",
+        model,
+        "--chart",
+        "roofline",
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "no roof given");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a roof"));
+    let spec = ["--peak-gflops", "200", "--bandwidth-gbs", "20"];
+    let mut a = vec!["report", model, "--chart", "roofline", "-o"];
+    a.push(svg.to_str().unwrap());
+    a.extend_from_slice(&spec);
+    run_ok(&a);
+    // Layers that can sit on log axes: some FLOPs and some bytes (views move none).
+    let p = run_json(&["profile", model, "-f", "json", "--all"]);
+    let views = [
+        "Reshape",
+        "Flatten",
+        "Squeeze",
+        "Unsqueeze",
+        "Identity",
+        "Dropout",
+    ];
+    let placed = p["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| {
+            l["flops"].as_u64().unwrap_or(0) > 0
+                && !views.contains(&l["op"].as_str().unwrap())
+                && l["bytes_read"].as_u64().unwrap() + l["bytes_written"].as_u64().unwrap() > 0
+        })
+        .count();
+    assert!(placed > 40, "{placed}");
+    let s = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&s).expect("well-formed SVG");
+    let circles = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "circle")
+        .count();
+    assert_eq!(circles, placed + 2, "one per layer, plus two in the legend");
+    let texts = svg_texts(&svg);
+    for expected in [
+        "roof: 200.0 GFLOP/s, 20.0 GB/s, ridge 10.00 FLOP/byte",
+        "compute-bound layers",
+        "memory-bound layers",
+        "arithmetic intensity (FLOP/byte), log scale",
+        "/conv1/Conv",
+    ] {
+        assert!(
+            texts.iter().any(|t| t == expected),
+            "no '{expected}' in {texts:?}"
+        );
+    }
+}

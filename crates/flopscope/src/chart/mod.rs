@@ -14,7 +14,9 @@ use crate::error::{Error, Result};
 use crate::export::human;
 use crate::profile::Profile;
 
-static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+mod roofline;
+
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 /// Colours of the series, colour-blind safe (Okabe–Ito).
 const PALETTE: [RGBColor; 6] = [
@@ -38,6 +40,9 @@ pub enum Chart<'a> {
     Latency(&'a RunResult),
     /// Parameters vs FLOPs (or latency) of several models, bubble area ∝ memory.
     Pareto(&'a Comparison),
+    /// Layers under the roofline (log-log): at their attainable rate, or at their measured
+    /// one when a run with per-layer times and a roofline is given.
+    Roofline(&'a Profile, Option<&'a RunResult>),
 }
 
 /// Image size in pixels.
@@ -120,6 +125,7 @@ fn draw<DB: DrawingBackend>(root: &Area<DB>, chart: &Chart) -> Result<()> {
         Chart::Memory(p) => memory(root, p),
         Chart::Latency(r) => latency(root, r),
         Chart::Pareto(c) => pareto(root, c),
+        Chart::Roofline(p, r) => roofline::draw(root, p, *r),
     }
 }
 
