@@ -85,7 +85,8 @@ fn copy_gbs(src: &[u64], dst: &mut [u64], threads: usize) -> f64 {
         let t = if threads == 1 {
             seconds(|| dst.copy_from_slice(src))
         } else {
-            let barrier = Barrier::new(threads + 1);
+            // One waiter per slice (there may be fewer slices than threads) plus this one.
+            let barrier = Barrier::new(src.len().div_ceil(chunk) + 1);
             std::thread::scope(|s| {
                 for (d, sr) in dst.chunks_mut(chunk).zip(src.chunks(chunk)) {
                     let b = &barrier;
@@ -218,4 +219,33 @@ pub fn measure() -> Result<Machine> {
         seconds: start.elapsed().as_secs_f64(),
         flopscope_version: env!("CARGO_PKG_VERSION").into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_splits_any_length_between_threads_and_copies_everything() {
+        // 9 elements over 4 threads is 3 slices of 3: one thread fewer than asked.
+        for (n, threads) in [(9usize, 4usize), (10, 4), (1, 3), (1000, 7)] {
+            let src: Vec<u64> = (0..n as u64).collect();
+            let mut dst = vec![0u64; n];
+            let gbs = copy_gbs(&src, &mut dst, threads);
+            assert_eq!(dst, src);
+            assert!(gbs > 0.0 && gbs.is_finite());
+        }
+    }
+
+    #[test]
+    fn kernels_run_on_every_detected_unit() {
+        for isa in kernels::available() {
+            kernels::fma_throughput(isa, 1000);
+            kernels::fma_latency(isa, 1000);
+            kernels::clock_cycles(isa, 1000);
+            // Zero iterations must not loop 2^64 times (the loops count down to zero).
+            kernels::fma_throughput(isa, 0);
+            kernels::clock_cycles(isa, 0);
+        }
+    }
 }
