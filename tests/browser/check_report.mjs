@@ -12,7 +12,7 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync'],
 });
-const out = { errors: [], requests: [], charts: {}, table: null, diff_rows: null, compare_rows: null };
+const out = { errors: [], requests: [], charts: {}, table: null, diff_rows: null, compare_rows: null, roofline: null };
 try {
   const context = await browser.newContext({  offline: true, viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
@@ -67,6 +67,54 @@ try {
       out.treemap_crumbs = await page.textContent('#treemap .crumbs');
     }
     await page.click('#layer-table th[data-key="flops"]');
+  }
+  if (await page.$('#roofline')) {
+    // The roofline section: cards, runs, the chart's roof, points and a tooltip, the table.
+    const r = {};
+    r.cards = await page.$$eval('#roofline-cards .card', cs => cs.map(c => ({ id: c.id,
+      k: c.querySelector('.k').textContent, v: c.querySelector('.v').textContent, x: (c.querySelector('.x') || {}).textContent })));
+    r.runs = await page.$$eval('#roofline-runs tbody tr', trs => trs.map(tr => [...tr.children].map(td => td.textContent)));
+    const chart = await page.$('#roofline-chart');
+    if (chart) {
+      r.chart = await page.$eval('#roofline-chart', svg => ({
+        cls: svg.getAttribute('class'),
+        peak: +svg.dataset.peakGflops, bandwidth: +svg.dataset.bandwidthGbs, ridge: +svg.dataset.ridge,
+        slope: svg.querySelectorAll('polyline.roof-line.roof-slope').length,
+        flat: svg.querySelectorAll('polyline.roof-line.roof-flat').length,
+        ridge_marks: svg.querySelectorAll('.roof-ridge').length,
+        labels: [...svg.querySelectorAll('text')].map(t => t.textContent),
+        points: [...svg.querySelectorAll('.roof-point')].map(c => ({ name: c.dataset.name, op: c.dataset.op, bound: c.dataset.bound,
+          intensity: +c.dataset.intensity, gflops: +c.dataset.gflops, min_ms: +c.dataset.minMs,
+          ms: c.dataset.ms == null ? null : +c.dataset.ms, pct: c.dataset.pct == null ? null : +c.dataset.pct,
+          cls: c.getAttribute('class') })),
+      }));
+      r.left_out = await page.$eval('#roofline-left-out', e => ({ n: +e.dataset.leftOut, text: e.textContent }));
+      // Hover a point that nothing covers (points overlap) and read the tooltip.
+      await chart.scrollIntoViewIfNeeded();
+      const at = await page.$$eval('#roofline-chart .roof-point', cs => {
+        for (let i = cs.length - 1; i >= 0; i--) {
+          const b = cs[i].getBoundingClientRect(), x = b.left + b.width / 2, y = b.top + b.height / 2;
+          if (document.elementFromPoint(x, y) === cs[i]) return { x, y };
+        }
+        return null;
+      });
+      if (at) {
+        await page.mouse.move(at.x, at.y);
+        r.tooltip = await page.textContent('#tip');
+        await page.mouse.move(0, 0);
+      }
+    }
+    if (await page.$('#roofline-table')) {
+      const rows = () => page.$$eval('#roofline-table tbody tr', trs => trs.map(tr => [...tr.children].map(td => td.getAttribute('title') || td.textContent)));
+      r.table_head = await page.$$eval('#roofline-table th', ths => ths.map(t => t.textContent));
+      r.table = await rows();
+      r.table_sort_attr = await page.$$eval('#roofline-table th', ths => ths.map(t => t.getAttribute('aria-sort')));
+      await page.click('#roofline-table th[data-key="intensity"]');
+      r.table_by_intensity = (await rows()).map(c => c[2]);
+      r.table_intensity_sort_attr = await page.getAttribute('#roofline-table th[data-key="intensity"]', 'aria-sort');
+    }
+    await (await page.$('#roofline')).screenshot({ path: shot.replace(/\.png$/, '-roofline.png') });
+    out.roofline = r;
   }
   if (await page.$('#compare-table')) {
     out.compare_rows = await page.$$eval('#compare-table tbody tr', trs => trs.map(tr => [...tr.children].map(td => td.textContent)));

@@ -86,6 +86,8 @@ fn check_model(file: &str, dims: &[&str]) {
             "section {s}"
         );
     }
+    // No roof asked for: no roofline anywhere.
+    assert_no_roofline(&v, &html);
     let flops = |l: &Value| l["flops"].as_u64();
     let count = |f: &dyn Fn(&Value) -> bool| layers.iter().filter(|l| f(l)).count() as u64;
     // One bar per layer with FLOPs; one per operator type with FLOPs or parameters; memory
@@ -219,6 +221,8 @@ fn report_with_measurements_draws_latency_and_throughput() {
         .as_str()
         .unwrap()
         .contains("median"));
+    // Measured, but no roof asked for: no roofline section.
+    assert_no_roofline(&v, &html);
 }
 
 #[test]
@@ -257,4 +261,455 @@ fn compare_and_diff_pages_render() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][1], "Gemm");
     assert_eq!(rows[0][3], "−508K");
+}
+
+// ---- Roofline ----------------------------------------------------------------------------------
+
+/// The device spec every roofline test uses: a deterministic roof, nothing measured about
+/// the machine.
+const PEAK_GFLOPS: f64 = 200.0;
+const BANDWIDTH_GBS: f64 = 20.0;
+const SPEC: [&str; 4] = ["--peak-gflops", "200", "--bandwidth-gbs", "20"];
+const BENCH: [&str; 5] = ["--bench", "--runs", "5", "--warmup", "1"];
+
+/// The JSON the page embeds (what its script draws from).
+fn embedded(html: &Path) -> Value {
+    let page = std::fs::read_to_string(html).unwrap();
+    let open = r#"<script type="application/json" id="flopscope-data">"#;
+    let start = page.find(open).expect("data block") + open.len();
+    let end = start + page[start..].find("</script>").unwrap();
+    serde_json::from_str(&page[start..end]).expect("embedded JSON")
+}
+
+fn assert_no_roofline(v: &Value, html: &Path) {
+    assert!(
+        !v["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "roofline"),
+        "roofline section without a roof: {}",
+        v["sections"]
+    );
+    assert!(v["roofline"].is_null());
+    assert!(!v["charts"]
+        .as_object()
+        .unwrap()
+        .contains_key("chart-roofline"));
+    let d = embedded(html);
+    assert!(d["profile"]["roofline"].is_null());
+    for r in d["bench"]["runs"].as_array().into_iter().flatten() {
+        assert!(r["roofline"].is_null());
+    }
+}
+
+/// The roofline's lower bound recomputed from `profile`'s layers: every layer with known
+/// FLOPs takes max(FLOPs / peak, bytes / bandwidth), where views move no bytes.
+fn predicted_ms(profile: &Value) -> f64 {
+    const VIEWS: [&str; 6] = [
+        "Reshape",
+        "Flatten",
+        "Squeeze",
+        "Unsqueeze",
+        "Identity",
+        "Dropout",
+    ];
+    profile["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| {
+            let flops = l["flops"].as_f64()?;
+            let bytes = if VIEWS.contains(&l["op"].as_str().unwrap()) {
+                0.0
+            } else {
+                l["bytes_read"].as_f64().unwrap() + l["bytes_written"].as_f64().unwrap()
+            };
+            Some((flops / (PEAK_GFLOPS * 1e9)).max(bytes / (BANDWIDTH_GBS * 1e9)) * 1e3)
+        })
+        .sum()
+}
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * a.abs().max(b.abs())
+}
+
+/// `shown` is `value` with `decimals` decimals, as the page formats it. Only a value within
+/// a hair of a rounding tie may round either way (JSON parsers may differ in the last bit).
+fn assert_shown(shown: &str, value: f64, decimals: usize, what: &str) {
+    let expected = format!("{value:.decimals$}");
+    if shown == expected {
+        return;
+    }
+    let half = 0.5 * 10f64.powi(-(decimals as i32));
+    let got: f64 = shown
+        .parse()
+        .unwrap_or_else(|_| panic!("{what}: {shown:?}, expected {expected}"));
+    assert!(
+        ((got - value).abs() - half).abs() <= 1e-9 * value.abs().max(1.0),
+        "{what}: shown {shown}, expected {expected} ({value})"
+    );
+}
+
+fn f64_of(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// The value shown on the roofline card `id`.
+fn card<'a>(r: &'a Value, id: &str) -> &'a str {
+    r["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("card {id}: {}", r["cards"]))["v"]
+        .as_str()
+        .unwrap()
+}
+
+/// What the roofline section shows whether or not it was measured: the summary cards against
+/// the recomputed bound, the roof lines, the axes.
+fn check_roof_summary(r: &Value, profile: &Value, page_roof: &Value) -> f64 {
+    let expected = predicted_ms(profile);
+    assert!(
+        close(f64_of(&page_roof["predicted_ms"]), expected, 1e-9),
+        "embedded {} vs recomputed {expected}",
+        page_roof["predicted_ms"]
+    );
+    let ms = |id: &str| {
+        card(r, id)
+            .strip_suffix(" ms")
+            .unwrap_or_else(|| panic!("{id}"))
+    };
+    let shown = ms("roof-card-predicted");
+    assert_shown(shown, expected, 3, "predicted (recomputed)");
+    assert_shown(shown, f64_of(&page_roof["predicted_ms"]), 3, "predicted");
+    // The compute floor: all FLOPs at peak.
+    let flops = f64_of(&profile["totals"]["flops"]);
+    assert_shown(
+        ms("roof-card-compute"),
+        flops / (PEAK_GFLOPS * 1e6),
+        3,
+        "compute floor",
+    );
+    assert_shown(
+        ms("roof-card-memory"),
+        f64_of(&page_roof["memory_floor_ms"]),
+        3,
+        "memory floor",
+    );
+    assert_eq!(card(r, "roof-card-roof"), "200.0 GFLOP/s");
+    let roof_x = r["cards"][0]["x"].as_str().unwrap();
+    assert!(
+        roof_x.contains("20.0 GB/s") && roof_x.contains("ridge 10.00 FLOP/byte"),
+        "{roof_x}"
+    );
+
+    // The chart: the bandwidth slope up to the ridge, flat at the peak, the ridge marked,
+    // log axes labelled.
+    let c = &r["chart"];
+    assert!(c["cls"].as_str().unwrap().contains("roofline"));
+    assert_eq!(
+        (c["slope"].as_u64(), c["flat"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(c["ridge_marks"].as_u64(), Some(1));
+    assert_eq!(
+        (
+            f64_of(&c["peak"]),
+            f64_of(&c["bandwidth"]),
+            f64_of(&c["ridge"])
+        ),
+        (PEAK_GFLOPS, BANDWIDTH_GBS, 10.0)
+    );
+    let labels: Vec<&str> = c["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for l in [
+        "Arithmetic intensity (FLOP/byte)",
+        "GFLOP/s",
+        "peak 200.0 GFLOP/s",
+        "20.0 GB/s",
+        "ridge 10.00 FLOP/byte",
+    ] {
+        assert!(labels.contains(&l), "label {l}: {labels:?}");
+    }
+    // Log ticks: 1-2-5 or powers of ten, and the peak's decade is labelled.
+    assert!(labels.contains(&"100"), "{labels:?}");
+    expected
+}
+
+fn points(r: &Value) -> &Vec<Value> {
+    r["chart"]["points"].as_array().unwrap()
+}
+
+/// One model reported with measurements under the device spec: the bound as recomputed, the
+/// measured median and efficiency as the page's own bench JSON says, one point per timed
+/// layer that has a place on the log axes, the table with % of bound.
+fn check_roofline_measured(file: &str, dims: &[&str]) {
+    let stem = file.trim_end_matches(".onnx");
+    let dir = tmpdir(&format!("browser-roofline-{stem}"));
+    let model = data().join("models").join(file);
+    let model = model.to_str().unwrap();
+    let mut extra: Vec<&str> = dims.to_vec();
+    extra.extend(BENCH);
+    extra.extend(SPEC);
+    extra.push("-q");
+    let html = report(model, &extra, &dir, "roofline");
+    let mut args = vec!["profile", model, "-f", "json"];
+    args.extend(dims);
+    let profile = run_json(&args);
+    let d = embedded(&html);
+    let v = drive(&html, &format!("report-roofline-{stem}.png"));
+    assert!(v["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == "roofline"));
+    let r = &v["roofline"];
+    let predicted = check_roof_summary(r, &profile, &d["profile"]["roofline"]);
+
+    // Measured: the first run, against its own roof (a spec: the same for any thread count).
+    let runs = d["bench"]["runs"].as_array().unwrap();
+    let run = &runs[0];
+    let rr = &run["roofline"];
+    let median = f64_of(&run["latency_ms"]["median"]);
+    assert!(close(f64_of(&rr["predicted_ms"]), predicted, 1e-9));
+    assert_eq!(f64_of(&rr["measured_ms"]), median);
+    let efficiency = predicted / median * 100.0;
+    assert!(close(f64_of(&rr["efficiency_pct"]), efficiency, 1e-9));
+    let achieved = f64_of(&profile["totals"]["flops"]) / (median * 1e6);
+    assert!(close(f64_of(&rr["achieved_gflops"]), achieved, 1e-9));
+    let shown = |id: &str, unit: &str| {
+        card(r, id)
+            .strip_suffix(unit)
+            .unwrap_or_else(|| panic!("{id}: {}", card(r, id)))
+            .to_string()
+    };
+    assert_shown(&shown("roof-card-measured", " ms"), median, 3, "median");
+    assert_shown(
+        &shown("roof-card-efficiency", "%"),
+        efficiency,
+        1,
+        "efficiency",
+    );
+    assert_shown(
+        &shown("roof-card-achieved", " GFLOP/s"),
+        achieved,
+        1,
+        "achieved",
+    );
+    let rows = r["runs"].as_array().unwrap();
+    assert_eq!(rows.len(), runs.len());
+    let cell = |i: usize| rows[0][i].as_str().unwrap();
+    assert_shown(cell(5), predicted, 3, "runs: predicted");
+    assert_shown(cell(6), median, 3, "runs: median");
+    assert_shown(cell(7), efficiency, 1, "runs: efficiency");
+    assert_shown(cell(8), achieved, 1, "runs: achieved");
+
+    // Points: the run's layers with a positive intensity, FLOPs and time, each at the rate it
+    // achieved.
+    let layers = run["layers"].as_array().unwrap();
+    let placeable = |l: &&Value| {
+        l["roofline"]["intensity"].as_f64().unwrap_or(0.0) > 0.0
+            && l["flops"].as_f64().unwrap_or(0.0) > 0.0
+            && l["time_ms"].as_f64().unwrap_or(0.0) > 0.0
+    };
+    let placed: Vec<&Value> = layers.iter().filter(placeable).collect();
+    let pts = points(r);
+    assert!(!pts.is_empty());
+    assert_eq!(pts.len(), placed.len());
+    assert_eq!(
+        r["left_out"]["n"].as_u64(),
+        Some((layers.len() - placed.len()) as u64)
+    );
+    for (p, l) in pts.iter().zip(&placed) {
+        assert_eq!(p["name"], l["name"]);
+        assert_eq!(p["bound"], l["roofline"]["bound"]);
+        assert!(p["cls"]
+            .as_str()
+            .unwrap()
+            .contains(l["roofline"]["bound"].as_str().unwrap()));
+        let gf = f64_of(&l["flops"]) / (f64_of(&l["time_ms"]) * 1e6);
+        assert!(close(f64_of(&p["gflops"]), gf, 1e-9), "{p} vs {l}");
+        assert!(close(
+            f64_of(&p["gflops"]),
+            f64_of(&l["gflops_per_s"]),
+            1e-9
+        ));
+        assert!(close(
+            f64_of(&p["intensity"]),
+            f64_of(&l["roofline"]["intensity"]),
+            1e-12
+        ));
+    }
+    let tip = r["tooltip"].as_str().unwrap_or("");
+    for s in [
+        "FLOP/byte",
+        "-bound",
+        "roofline minimum",
+        "measured",
+        "% of bound",
+    ] {
+        assert!(tip.contains(s), "tooltip lacks {s}: {tip}");
+    }
+
+    // The table: every layer with a predicted or measured time, slowest measured first, with
+    // its % of bound as the bench JSON says.
+    let head: Vec<&str> = r["table_head"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        head,
+        [
+            "Layer",
+            "Op",
+            "FLOP/byte",
+            "Bound",
+            "Predicted min ms",
+            "Measured ms",
+            "Achieved GFLOP/s",
+            "% of bound"
+        ]
+    );
+    let table = r["table"].as_array().unwrap();
+    let timed: Vec<&Value> = layers
+        .iter()
+        .filter(|l| {
+            !l["roofline"].is_null()
+                && (f64_of(&l["roofline"]["min_ms"]) > 0.0 || f64_of(&l["time_ms"]) > 0.0)
+        })
+        .collect();
+    assert_eq!(table.len(), timed.len());
+    let ms: Vec<f64> = table
+        .iter()
+        .map(|row| row[5].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(ms.windows(2).all(|w| w[0] >= w[1]), "not by measured time");
+    let by_name: std::collections::HashMap<&str, &Value> = timed
+        .iter()
+        .map(|l| (l["name"].as_str().unwrap(), *l))
+        .collect();
+    for row in table {
+        let l = by_name[row[0].as_str().unwrap()];
+        assert_eq!(row[1], l["op"]);
+        assert_eq!(row[3], l["roofline"]["bound"]);
+        let cell = |i: usize| row[i].as_str().unwrap();
+        assert_shown(cell(4), f64_of(&l["roofline"]["min_ms"]), 3, "min ms");
+        assert_shown(cell(5), f64_of(&l["time_ms"]), 3, "measured ms");
+        if f64_of(&l["flops"]) > 0.0 {
+            assert_shown(cell(6), f64_of(&l["gflops_per_s"]), 1, "GFLOP/s");
+        } else {
+            assert_eq!(cell(6), "–", "no FLOPs: no rate");
+        }
+        assert_shown(cell(7), f64_of(&l["efficiency_pct"]), 1, "% of bound");
+    }
+    check_sorted_by_intensity(r);
+    println!(
+        "{file}: predicted lower bound {predicted:.3} ms, measured median {median:.3} ms, \
+         {efficiency:.1}% of the roofline, {achieved:.1} GFLOP/s achieved; {} points, {} rows",
+        pts.len(),
+        table.len()
+    );
+}
+
+/// Clicking the FLOP/byte column sorts it descending, views (no intensity) last.
+fn check_sorted_by_intensity(r: &Value) {
+    assert_eq!(r["table_intensity_sort_attr"], "descending");
+    let col: Vec<Option<f64>> = r["table_by_intensity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().parse().ok())
+        .collect();
+    let known = col.iter().take_while(|c| c.is_some()).count();
+    assert!(col[known..].iter().all(Option::is_none), "views not last");
+    assert!(
+        col[..known].windows(2).all(|w| w[0] >= w[1]),
+        "not descending by intensity"
+    );
+}
+
+#[test]
+fn resnet18_roofline_with_measurements() {
+    check_roofline_measured("resnet18.onnx", &[]);
+}
+
+#[test]
+fn bert_base_roofline_with_measurements() {
+    check_roofline_measured("bert-base.onnx", &["--dim", "batch=1", "--dim", "seq=128"]);
+}
+
+/// Without measurements every layer sits on the roof at min(peak, intensity × bandwidth).
+#[test]
+fn resnet18_roofline_without_measurements_puts_layers_on_the_roof() {
+    let dir = tmpdir("browser-roofline-unmeasured");
+    let model = data().join("models/resnet18.onnx");
+    let model = model.to_str().unwrap();
+    let html = report(model, &SPEC, &dir, "roofline");
+    let profile = run_json(&["profile", model, "-f", "json"]);
+    let d = embedded(&html);
+    let v = drive(&html, "report-roofline-resnet18-unmeasured.png");
+    let r = &v["roofline"];
+    let predicted = check_roof_summary(r, &profile, &d["profile"]["roofline"]);
+    // No measured cards, no runs table.
+    assert!(r["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["id"] != "roof-card-measured" && c["id"] != "roof-card-efficiency"));
+    assert_eq!(r["runs"], serde_json::json!([]));
+    let layers = d["profile"]["layers"].as_array().unwrap();
+    let placed: Vec<&Value> = layers
+        .iter()
+        .filter(|l| {
+            l["roofline"]["intensity"].as_f64().unwrap_or(0.0) > 0.0
+                && l["flops"].as_f64().unwrap_or(0.0) > 0.0
+        })
+        .collect();
+    let pts = points(r);
+    assert_eq!(pts.len(), placed.len());
+    assert_eq!(
+        r["left_out"]["n"].as_u64(),
+        Some((layers.len() - placed.len()) as u64)
+    );
+    for (p, l) in pts.iter().zip(&placed) {
+        assert_eq!(p["name"], l["name"]);
+        let i = f64_of(&l["roofline"]["intensity"]);
+        let attainable = PEAK_GFLOPS.min(i * BANDWIDTH_GBS);
+        assert!(close(f64_of(&p["gflops"]), attainable, 1e-12), "{p}");
+        let bound = if i * BANDWIDTH_GBS >= PEAK_GFLOPS {
+            "compute"
+        } else {
+            "memory"
+        };
+        assert_eq!(p["bound"], bound);
+        assert!(p["ms"].is_null() && p["pct"].is_null());
+    }
+    let tip = r["tooltip"].as_str().unwrap_or("");
+    assert!(
+        tip.contains("FLOP/byte") && !tip.contains("measured"),
+        "{tip}"
+    );
+    let head = r["table_head"].as_array().unwrap();
+    assert_eq!(head.len(), 5, "{head:?}");
+    // Slowest predicted first.
+    let min: Vec<f64> = r["table"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[4].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(min.windows(2).all(|w| w[0] >= w[1]));
+    check_sorted_by_intensity(r);
+    println!(
+        "resnet18 (unmeasured): predicted lower bound {predicted:.3} ms, {} points",
+        pts.len()
+    );
 }

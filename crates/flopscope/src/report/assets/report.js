@@ -254,6 +254,7 @@
 
   if (D.profile) profileSections(D.profile);
   if (D.bench) benchSections(D.bench);
+  rooflineSection();
   if (D.compare) compareSections(D.compare);
   if (D.diff) diffSection(D.diff);
 
@@ -501,6 +502,161 @@
         h('div', { id: 'chart-layer-time' }, scatter(pts, { xLabel: 'FLOPs (log)', yLabel: 'time (µs, log)' })));
     }
   }
+
+  // ---- Roofline ----------------------------------------------------------------------------
+  // Present only when a roof was asked for (--roofline, a device spec or --machine): the
+  // profile's summary and per-layer places, and each measured run against its own roof.
+  function rooflineSection() {
+    const prof = D.profile && D.profile.roofline ? D.profile : null;
+    const runs = D.bench ? D.bench.runs.filter(r => r.roofline) : [];
+    if (!prof && !runs.length) return;
+    const f1 = v => (v == null ? '?' : v.toFixed(1)), f3 = v => (v == null ? '?' : v.toFixed(3));
+    const fI = v => (v == null ? '–' : v.toFixed(2));
+    const runLabel = r => `${r.backend} ${r.backend_version}, ${r.threads} thr, batch ${r.batch}`;
+    const roof = prof ? prof.roofline : runs[0].roofline;
+    const cardAs = (id, c) => set(c, { id });
+    const cards = [
+      cardAs('roof-card-roof', card('Roof', `${f1(roof.peak_gflops)} GFLOP/s`,
+        `${f1(roof.bandwidth_gbs)} GB/s · ridge ${roof.ridge.toFixed(2)} FLOP/byte · ${roof.device} (${roof.source}, ${roof.threads} thread${roof.threads === 1 ? '' : 's'})`)),
+      cardAs('roof-card-predicted', card('Predicted lower bound', `${f3(roof.predicted_ms)} ms`,
+        `every layer at its roof, one after another: ${roof.compute_bound_layers} compute-bound, ${roof.memory_bound_layers} memory-bound` +
+        (roof.layers_cost_unknown ? `, ${roof.layers_cost_unknown} of unknown cost left out` : ''))),
+      cardAs('roof-card-compute', card('Compute floor', `${f3(roof.compute_floor_ms)} ms`, 'all FLOPs at peak: no schedule can beat it')),
+      cardAs('roof-card-memory', card('Memory floor', `${f3(roof.memory_floor_ms)} ms`, 'weights, inputs and outputs moved once at full bandwidth')),
+    ];
+    const measured = runs.filter(r => r.roofline.measured_ms != null);
+    if (measured.length) {
+      const r = measured[0], rr = r.roofline;
+      cards.push(cardAs('roof-card-measured', card('Measured median', `${f3(rr.measured_ms)} ms`, runLabel(r))),
+        cardAs('roof-card-efficiency', card('Efficiency', `${f1(rr.efficiency_pct)}%`, `of the roofline: predicted ${f3(rr.predicted_ms)} ms ÷ measured`)),
+        cardAs('roof-card-achieved', card('Achieved', `${f1(rr.achieved_gflops)} GFLOP/s`,
+          `total FLOPs ÷ median: ${f1(rr.achieved_gflops / rr.peak_gflops * 100)}% of the ${f1(rr.peak_gflops)} GFLOP/s peak`)));
+    }
+    const sec = section('roofline', 'Roofline', h('div', { class: 'cards', id: 'roofline-cards' }, cards));
+    if (measured.length) {
+      sec.append(h('h3', { text: 'Measured runs against their roof' }),
+        tableOf([{ t: 'Runtime' }, { t: 'Threads', n: 1 }, { t: 'Batch', n: 1 }, { t: 'Peak GFLOP/s', n: 1 }, { t: 'GB/s', n: 1 },
+          { t: 'Predicted ms', n: 1 }, { t: 'Median ms', n: 1 }, { t: '% of roofline', n: 1 }, { t: 'Achieved GFLOP/s', n: 1 }],
+        measured.map(r => {
+          const rr = r.roofline;
+          return { cells: [`${r.backend} ${r.backend_version}`, r.threads, r.batch, f1(rr.peak_gflops), f1(rr.bandwidth_gbs),
+            f3(rr.predicted_ms), f3(rr.measured_ms), f1(rr.efficiency_pct), f1(rr.achieved_gflops)] };
+        }), { id: 'roofline-runs' }));
+    }
+
+    // Layers: measured ones from the first run timed per layer, else the profile's.
+    const timed = runs.find(r => r.layers && r.layers.length);
+    const rf = timed ? timed.roofline : roof;
+    let items = [], unknown = 0;
+    if (timed) {
+      for (const l of timed.layers) {
+        if (!l.roofline) { unknown++; continue; }
+        items.push({ name: l.name, op: l.op, flops: l.flops, rf: l.roofline, ms: l.time_ms,
+          gf: l.flops > 0 && l.time_ms > 0 ? l.flops / l.time_ms / 1e6 : null,
+          pct: l.efficiency_pct != null ? l.efficiency_pct : l.time_ms > 0 ? l.roofline.min_ms / l.time_ms * 100 : null });
+      }
+    } else if (prof) {
+      for (const l of prof.layers) {
+        if (!l.roofline) { unknown++; continue; }
+        items.push({ name: l.name, op: l.domain ? `${l.domain}::${l.op}` : l.op, flops: l.flops, rf: l.roofline });
+      }
+    }
+    if (!items.length) return;
+    const placed = items.filter(it => it.rf.intensity > 0 && it.flops > 0 && (!timed || it.ms > 0));
+    const left = items.length + unknown - placed.length;
+    const note = timed
+      ? `Each point is one layer at the rate it achieved in ${runLabel(timed)} (its FLOPs ÷ its measured time), under that run's roof of ${f1(rf.peak_gflops)} GFLOP/s and ${f1(rf.bandwidth_gbs)} GB/s. The closer to the roof, the nearer the layer runs to the machine's limit.`
+      : `Each point is one layer at its attainable rate min(peak, intensity × bandwidth): without measurements every layer sits on the roof (add --bench to place measured rates).`;
+    sec.append(h('h3', { text: 'Roofline chart' }), h('p', { class: 'note', text: note }),
+      h('div', { class: 'legend' }, h('span', {}, h('i', { class: 'compute' }), 'compute-bound'), h('span', {}, h('i', { class: 'memory' }), 'memory-bound'),
+        h('span', {}, h('i', { class: 'roof' }), 'roof: bandwidth slope, then peak')),
+      h('div', { id: 'chart-roofline' }, roofChart(placed, rf, !!timed)),
+      h('p', { class: 'note', id: 'roofline-left-out', 'data-left-out': left,
+        text: `${placed.length} layers placed; ${left} left out (no FLOPs, moving no data, unknown cost${timed ? ' or not timed' : ''}): a log axis has no place for them.` }));
+
+    // The per-layer table: every layer with a predicted or measured time.
+    const rows = items.filter(it => it.rf.min_ms > 0 || it.ms > 0).map(it => ({ name: it.name, op: it.op, intensity: it.rf.intensity,
+      bound: it.rf.bound, min: it.rf.min_ms, ms: timed ? it.ms : null, gf: timed ? it.gf : null, pct: timed ? it.pct : null }));
+    const cols = [{ k: 'name', t: 'Layer' }, { k: 'op', t: 'Op' }, { k: 'intensity', t: 'FLOP/byte', n: 1, f: fI }, { k: 'bound', t: 'Bound' },
+      { k: 'min', t: 'Predicted min ms', n: 1, f: f3 }];
+    if (timed) cols.push({ k: 'ms', t: 'Measured ms', n: 1, f: f3 }, { k: 'gf', t: 'Achieved GFLOP/s', n: 1, f: v => (v == null ? '–' : f1(v)) }, { k: 'pct', t: '% of bound', n: 1, f: f1 });
+    sec.append(h('h3', { text: 'Layers under the roof' }),
+      h('p', { class: 'note', text: `${rows.length} layers with a predicted or measured time${timed ? `, measured in ${runLabel(timed)}; % of bound = predicted min ÷ measured` : ''}. Click a column to sort.` }),
+      h('div', { class: 'table-wrap' }, sortableTable('roofline-table', cols, rows, timed ? 'ms' : 'min', -1)));
+  }
+
+  // A table sorted by clicking its head; cols {k, t, n (numeric), f (format)}, nulls last.
+  function sortableTable(id, cols, rows, key, dir) {
+    const ths = cols.map(c => h('th', { class: c.n ? 'n' : '', 'data-key': c.k, text: c.t, title: 'sort' }));
+    const tbody = h('tbody');
+    const render = () => {
+      const shown = rows.slice().sort((a, b) => {
+        const x = a[key], y = b[key];
+        if (x == null && y == null) return 0;
+        if (x == null) return 1;
+        if (y == null) return -1;
+        return (typeof x === 'string' ? x.localeCompare(y) : x - y) * dir;
+      });
+      tbody.innerHTML = shown.map(r => '<tr>' + cols.map(c => {
+        const v = r[c.k];
+        const txt = c.f ? c.f(v) : v == null ? '?' : v;
+        const cls = c.n ? 'n' : c.k === 'name' ? 'name' : c.k === 'bound' ? `bound-${v}` : '';
+        return `<td class="${cls}"${c.k === 'name' ? ` title="${esc(v)}"` : ''}>${esc(txt)}</td>`;
+      }).join('') + '</tr>').join('');
+      ths.forEach(th => th.setAttribute('aria-sort', th.dataset.key === key ? (dir > 0 ? 'ascending' : 'descending') : 'none'));
+    };
+    ths.forEach(th => th.addEventListener('click', () => {
+      const k = th.dataset.key;
+      if (k === key) dir = -dir; else { key = k; dir = cols.find(c => c.k === k).n ? -1 : 1; }
+      render();
+    }));
+    render();
+    return h('table', { id }, h('thead', {}, h('tr', {}, ths)), tbody);
+  }
+
+  // Log-log roofline: the bandwidth slope up to the ridge, flat at the peak, and the layers.
+  function roofChart(items, rf, measured) {
+    const height = 420;
+    const peak = rf.peak_gflops, bw = rf.bandwidth_gbs, ridge = rf.ridge;
+    const pts = items.map(it => {
+      const at = Math.min(peak, it.rf.intensity * bw);
+      return Object.assign({ x: it.rf.intensity, y: measured ? it.gf : at, at }, it);
+    });
+    const [x0, x1] = logDomain(pts.map(p => p.x).concat([ridge]));
+    const [y0, y1] = logDomain(pts.map(p => p.y).concat([peak, x0 * bw]));
+    const x = logScale(x0, x1, M.l, W - M.r), y = logScale(y0, y1, height - M.b, M.t);
+    const svg = set(frame(height, x, y, 'Arithmetic intensity (FLOP/byte)', 'GFLOP/s', human, human),
+      { id: 'roofline-chart', class: 'chart roofline', 'data-peak-gflops': peak, 'data-bandwidth-gbs': bw, 'data-ridge': ridge });
+    // The slope starts where it enters the plot (at the left edge, or the bottom).
+    const xs = Math.max(x0, y0 / bw);
+    const g = s('g', { class: 'roof' });
+    if (ridge > xs) {
+      g.append(s('polyline', { class: 'roof-line roof-slope', points: `${x(xs)},${y(xs * bw)} ${x(ridge)},${y(peak)}`,
+        'data-tip': `memory roof: ${f1g(bw)} GB/s × intensity` }));
+      const xm = Math.sqrt(xs * ridge);
+      const ang = Math.atan2(y(peak) - y(xs * bw), x(ridge) - x(xs)) * 180 / Math.PI;
+      g.append(s('text', { x: x(xm), y: y(xm * bw) - 7, 'text-anchor': 'middle', class: 'roof-label',
+        transform: `rotate(${ang.toFixed(2)} ${x(xm).toFixed(1)} ${y(xm * bw).toFixed(1)})`, text: `${f1g(bw)} GB/s` }));
+    }
+    g.append(s('polyline', { class: 'roof-line roof-flat', points: `${x(ridge)},${y(peak)} ${x(x1)},${y(peak)}`,
+      'data-tip': `compute roof: ${f1g(peak)} GFLOP/s peak` }),
+    s('text', { x: W - M.r - 6, y: y(peak) - 7, 'text-anchor': 'end', class: 'roof-label', text: `peak ${f1g(peak)} GFLOP/s` }),
+    s('line', { class: 'roof-ridge', x1: x(ridge), x2: x(ridge), y1: height - M.b, y2: y(peak),
+      'data-tip': `ridge: ${ridge.toFixed(2)} FLOP/byte\nbelow it a layer is memory-bound, above it compute-bound` }),
+    s('text', { x: x(ridge) + 5, y: height - M.b - 6, class: 'roof-label', text: `ridge ${ridge.toFixed(2)} FLOP/byte` }));
+    svg.append(g);
+    const pg = s('g', { class: 'roof-points' });
+    for (const p of pts) {
+      let tipText = `${p.name}\n${p.op} · ${p.x.toFixed(2)} FLOP/byte · ${p.rf.bound}-bound\nroofline minimum ${p.rf.min_ms.toFixed(3)} ms (attainable ${p.at.toFixed(1)} GFLOP/s)`;
+      if (measured) tipText += `\nmeasured ${p.ms.toFixed(3)} ms → ${p.gf.toFixed(1)} GFLOP/s, ${p.pct == null ? '?' : p.pct.toFixed(1)}% of bound`;
+      pg.append(s('circle', { class: `roof-point ${p.rf.bound}`, cx: x(p.x), cy: y(p.y), r: 4, 'data-tip': tipText,
+        'data-name': p.name, 'data-op': p.op, 'data-intensity': p.x, 'data-gflops': p.y, 'data-bound': p.rf.bound, 'data-min-ms': p.rf.min_ms,
+        'data-ms': measured ? p.ms : null, 'data-pct': measured ? p.pct : null }));
+    }
+    svg.append(pg);
+    return svg;
+  }
+  function f1g(v) { return v.toFixed(1); }
 
   // ---- Several models ----------------------------------------------------------------------
   function compareSections(c) {
