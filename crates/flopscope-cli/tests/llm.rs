@@ -163,6 +163,38 @@ fn llama_safetensors_folder_counts_exactly_and_matches_the_zoo() {
         p["llm"]["formulas"]["prefill_macs"],
         format!("{}·batch·seq^2 + {per_token}·batch·seq", layers * 2 * d)
     );
+    // Decode under a device roof (1000 GFLOP/s, 100 GB/s) at batch 1, past 128: the step
+    // reads every bf16 weight (2 × 6,738,415,616 B) and the KV cache of 129 tokens
+    // (524,288 B each) = 13,544,464,384 B → 135.445 ms, against 2 × decode MACs (~13 GFLOP)
+    // → ~13 ms of compute: memory-bound, at most 1000 / 135.445 = 7.383 tokens/s.
+    let r = run_json(&[
+        "profile",
+        dir.to_str().unwrap(),
+        "--dim",
+        "seq=128",
+        "--peak-gflops",
+        "1000",
+        "--bandwidth-gbs",
+        "100",
+        "-f",
+        "json",
+    ]);
+    let dec = &r["roofline"]["decode"];
+    let bytes = 2 * 6_738_415_616u64 + 524_288 * 129;
+    assert_eq!(dec["bytes"], bytes);
+    assert_eq!(dec["bound"], "memory");
+    assert_eq!(dec["past"], 128);
+    let ms = dec["min_ms"].as_f64().unwrap();
+    assert!((ms - bytes as f64 / 1e8).abs() < 1e-9 * ms, "{ms}");
+    let tps = dec["max_tokens_per_s"].as_f64().unwrap();
+    assert!(
+        (tps - 1e3 / ms).abs() < 1e-9 * tps && (tps - 7.383).abs() < 0.001,
+        "{tps}"
+    );
+    assert_eq!(
+        dec["flops"],
+        r["llm"]["decode_flops_per_token"].as_u64().unwrap()
+    );
     // Components: every tensor in one of them.
     let comps = p["llm"]["components"].as_array().unwrap();
     let sum: u64 = comps.iter().map(|c| c["params"].as_u64().unwrap()).sum();
@@ -278,6 +310,26 @@ fn mixture_of_experts_active_parameters() {
     assert_eq!(
         p["totals"]["macs"],
         per_token * 16 + layers * 2 * d * 16 * 16
+    );
+    // A decode step reads only the routed share of the weights (plus the KV cache).
+    let r = run_json(&[
+        "profile",
+        dir.to_str().unwrap(),
+        "--dim",
+        "seq=16",
+        "--peak-gflops",
+        "1000",
+        "--bandwidth-gbs",
+        "100",
+        "-f",
+        "json",
+    ]);
+    let active = total - experts * 6 / 8;
+    let weight_bytes = r["llm"]["weight_bytes"].as_u64().unwrap();
+    let kv = r["llm"]["kv_cache_bytes"].as_u64().unwrap();
+    assert_eq!(
+        r["roofline"]["decode"]["bytes"],
+        (weight_bytes as u128 * active as u128 / total as u128) as u64 + kv
     );
 }
 

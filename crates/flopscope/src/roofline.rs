@@ -58,6 +58,62 @@ pub struct Summary {
     pub memory_bound_layers: usize,
     /// Layers left out because their cost is unknown.
     pub layers_cost_unknown: usize,
+    /// For a language-model checkpoint: one decode step under the roof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode: Option<DecodeRoof>,
+}
+
+/// One decode step of a language model (a token for each sequence of the batch) under the
+/// roof: it reads the weights it uses and the whole KV cache, and does little arithmetic.
+#[derive(Clone, Debug, Serialize)]
+pub struct DecodeRoof {
+    /// Context position P of the decoded token.
+    pub past: u64,
+    /// Sequences decoded together.
+    pub batch: u64,
+    /// FLOPs of the step: per-token FLOPs × batch.
+    pub flops: u64,
+    /// Bytes it must read at least: the active share of the weights, plus the KV cache.
+    pub bytes: u64,
+    /// Which term bounds it (memory, at any realistic batch).
+    pub bound: Bound,
+    /// Its minimum time, milliseconds.
+    pub min_ms: f64,
+    /// Tokens per second it cannot exceed: batch ÷ minimum step time.
+    pub max_tokens_per_s: f64,
+}
+
+/// The decode step of a checkpoint under `roof`; `None` without a config's decode cost.
+fn decode(l: &crate::llm::LlmInfo, roof: Roof) -> Option<DecodeRoof> {
+    let flops = l.decode_flops_per_token?.saturating_mul(l.batch);
+    // A step touches only the routed experts' share of a mixture (a lower bound for batches
+    // whose tokens pick different experts).
+    let weights = if l.total_params > 0 {
+        (l.weight_bytes as u128 * l.active_params as u128 / l.total_params as u128) as u64
+    } else {
+        l.weight_bytes
+    };
+    let bytes = weights.saturating_add(l.kv_cache_bytes.unwrap_or(0));
+    let compute_ms = flops as f64 / (roof.peak_gflops * 1e6);
+    let memory_ms = bytes as f64 / (roof.bandwidth_gbs * 1e6);
+    let min_ms = compute_ms.max(memory_ms);
+    Some(DecodeRoof {
+        past: l.past,
+        batch: l.batch,
+        flops,
+        bytes,
+        bound: if compute_ms >= memory_ms {
+            Bound::Compute
+        } else {
+            Bound::Memory
+        },
+        min_ms,
+        max_tokens_per_s: if min_ms > 0.0 {
+            l.batch as f64 * 1e3 / min_ms
+        } else {
+            f64::INFINITY
+        },
+    })
 }
 
 /// Bytes a layer moves under the roofline: what it reads and writes, or nothing for a view.
@@ -102,6 +158,7 @@ pub fn summary(p: &Profile, m: &Machine, threads: usize) -> Summary {
         compute_bound_layers: 0,
         memory_bound_layers: 0,
         layers_cost_unknown: 0,
+        decode: p.llm.as_ref().and_then(|l| decode(l, roof)),
     };
     let io: u64 = p
         .inputs

@@ -48,7 +48,8 @@ pub fn section(p: &Profile, md: bool) -> String {
             .filter_map(|l| l.roofline)
             .filter(|r| r.bound == b)
             .map(|r| r.min_ms)
-            .sum()
+            // Not `sum()`: an empty f64 sum is -0.0, which prints as "-0%".
+            .fold(0.0, |a, b| a + b)
     };
     let share = |b| {
         if s.predicted_ms > 0.0 {
@@ -70,6 +71,22 @@ pub fn section(p: &Profile, md: bool) -> String {
             String::new()
         }
     );
+    if let Some(d) = &s.decode {
+        let _ = writeln!(
+            o,
+            "{li}decode at past={} (batch {}): ≥ {:.3} ms per step, {}-bound: at most {:.1} tokens/s ({} read, {} FLOPs per step)",
+            d.past,
+            d.batch,
+            d.min_ms,
+            match d.bound {
+                Bound::Compute => "compute",
+                Bound::Memory => "memory",
+            },
+            d.max_tokens_per_s,
+            super::human_bytes(d.bytes),
+            super::human(d.flops)
+        );
+    }
     let mut ls: Vec<_> = p
         .layers
         .iter()
