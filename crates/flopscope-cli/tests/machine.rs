@@ -45,62 +45,86 @@ fn cpuinfo_vector_bits() -> Option<u64> {
     })
 }
 
-#[test]
-fn peak_equals_vector_width_times_fma_units_times_clock() {
-    let cache = tmpdir("machine");
-    let (m, secs) = machine(&cache, &[]);
+/// The checks that depend on the measurement being undisturbed; `Err` says which failed.
+fn consistent(m: &serde_json::Value) -> Result<(), String> {
     let f = |k: &str| m[k].as_f64().unwrap_or_else(|| panic!("{k} in {m}"));
-    assert_eq!(m["schema"], "flopscope.machine/1");
-    assert_eq!(m["source"], "measured");
-    assert!(secs < 15.0, "a few seconds, took {secs:.1}");
-
-    if let Some(bits) = cpuinfo_vector_bits() {
-        assert_eq!(m["vector_bits"].as_u64(), Some(bits), "{m}");
-    }
+    let mut why = Vec::new();
     let lanes = f("f32_lanes");
-    assert_eq!(lanes * 32.0, f("vector_bits"));
     let clock = f("clock_ghz");
-    assert!((0.5..7.0).contains(&clock), "clock {clock} GHz");
-
     // The clock is right if a dependent FMA chain takes a whole number of cycles by it
     // (4 on current x86 cores): a clock 10% off would put it ~0.4 cycles from any integer.
     let lat = f("fma_latency_cycles");
-    assert!(
-        (lat - lat.round()).abs() < 0.15 && (2.0..=8.0).contains(&lat.round()),
-        "FMA latency {lat} cycles"
-    );
+    if !((lat - lat.round()).abs() < 0.15 && (2.0..=8.0).contains(&lat.round())) {
+        why.push(format!("FMA latency {lat:.3} cycles is not a whole number"));
+    }
     // FMAs per cycle at full width is a whole number of units, and the measured peak is
     // lanes × 2 × units × clock.
     let per_cycle = f("fma_per_cycle");
     let units = f("fma_units");
-    assert!(
-        units >= 1.0 && (per_cycle - units).abs() < 0.1 * units,
-        "{per_cycle}"
-    );
+    if !(units >= 1.0 && (per_cycle - units).abs() < 0.1 * units) {
+        why.push(format!(
+            "{per_cycle:.3} FMA/cycle is not a whole number of units"
+        ));
+    }
     let peak1 = f("peak_gflops_per_core");
     let expected = lanes * 2.0 * units * clock;
-    assert!(
-        (peak1 / expected - 1.0).abs() < 0.1,
-        "measured {peak1:.1} GFLOP/s vs {lanes} lanes × 2 × {units} × {clock:.2} GHz = {expected:.1}"
-    );
-    assert!((f("theoretical_gflops_per_core") - expected).abs() < 1e-6 * expected);
-
-    // Every CPU together: close to one core times the CPUs (they are separate cores here or
-    // hyper-threads sharing FMA units, so between one core's worth and all of them).
+    if (peak1 / expected - 1.0).abs() >= 0.1 {
+        why.push(format!(
+            "measured {peak1:.1} GFLOP/s vs {lanes} lanes × 2 × {units} × {clock:.2} GHz = {expected:.1}"
+        ));
+    }
+    // Every CPU together: between one core's worth (hyper-threads sharing FMA units) and all.
     let cpus = f("logical_cpus");
     let all = f("peak_gflops");
-    assert!(
-        all >= 0.9 * peak1 && all <= 1.1 * peak1 * cpus,
-        "all {all:.1} vs {cpus} × {peak1:.1}"
-    );
+    if !(all >= 0.9 * peak1 && all <= 1.1 * peak1 * cpus) {
+        why.push(format!("all CPUs {all:.1} vs {cpus} × {peak1:.1}"));
+    }
     // Copy bandwidth of DRAM: between a slow laptop's and a many-channel server's.
     let (bw1, bw) = (f("bandwidth_gbs_per_core"), f("bandwidth_gbs"));
-    assert!(
-        (1.0..1000.0).contains(&bw1) && bw >= 0.8 * bw1,
-        "{bw1} {bw}"
-    );
-    assert!(f("copy_bytes") >= 16.0 * 1048576.0);
+    if !((1.0..1000.0).contains(&bw1) && bw >= 0.8 * bw1) {
+        why.push(format!("bandwidth {bw1:.1} GB/s one thread, {bw:.1} all"));
+    }
+    if why.is_empty() {
+        Ok(())
+    } else {
+        Err(why.join("; "))
+    }
+}
 
+#[test]
+fn peak_equals_vector_width_times_fma_units_times_clock() {
+    let cache = tmpdir("machine");
+    let (mut m, secs) = machine(&cache, &[]);
+    let f = |m: &serde_json::Value, k: &str| m[k].as_f64().unwrap_or_else(|| panic!("{k} in {m}"));
+    assert_eq!(m["schema"], "flopscope.machine/1");
+    assert_eq!(m["source"], "measured");
+    assert!(secs < 15.0, "a few seconds, took {secs:.1}");
+    if let Some(bits) = cpuinfo_vector_bits() {
+        assert_eq!(m["vector_bits"].as_u64(), Some(bits), "{m}");
+    }
+    assert_eq!(f(&m, "f32_lanes") * 32.0, f(&m, "vector_bits"));
+    assert!((0.5..7.0).contains(&f(&m, "clock_ghz")), "{m}");
+    assert!(
+        (f(&m, "theoretical_gflops_per_core")
+            - f(&m, "f32_lanes") * 2.0 * f(&m, "fma_units") * f(&m, "clock_ghz"))
+        .abs()
+            < 1e-6 * f(&m, "theoretical_gflops_per_core")
+    );
+    assert!(f(&m, "copy_bytes") >= 16.0 * 1048576.0);
+    // A busy neighbour (another VM on the host, a sibling hyper-thread) slows the FMA loop
+    // but not the clock; measure up to three times before calling it inconsistent.
+    let mut failures = Vec::new();
+    for attempt in 0..3 {
+        match consistent(&m) {
+            Ok(()) => break,
+            Err(why) => failures.push(why),
+        }
+        assert!(
+            attempt < 2,
+            "three measurements, none consistent: {failures:#?}"
+        );
+        m = machine(&cache, &["--refresh"]).0;
+    }
     // The second call reads the cache: same numbers, no measuring.
     let (again, secs) = machine(&cache, &[]);
     assert_eq!(again["source"], "cache");
@@ -125,4 +149,11 @@ fn peak_equals_vector_width_times_fma_units_times_clock() {
     ]);
     assert_eq!(p["roofline"]["source"], "file");
     assert_eq!(p["roofline"]["peak_gflops"], m["peak_gflops"]);
+    // A saved file whose one-thread bandwidth is 0 would make an infinite ridge: refused.
+    let mut bad = m.clone();
+    bad["bandwidth_gbs_per_core"] = serde_json::json!(0.0);
+    std::fs::write(&saved, serde_json::to_string(&bad).unwrap()).unwrap();
+    let out = flopscope(&["profile", "resnet18", "--machine", saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bandwidth_gbs_per_core"));
 }

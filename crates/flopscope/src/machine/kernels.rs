@@ -63,13 +63,55 @@ pub fn available() -> Vec<Isa> {
     v
 }
 
-/// Independent FMAs per loop iteration of [`fma_throughput`]: more chains than any core's
-/// FMA latency × FMA units (4 × 2 on current x86 cores), so latency never limits it.
-pub const CHAINS: u64 = 12;
+/// Independent FMAs per loop iteration of [`fma_throughput`]: more chains than the core's
+/// FMA latency × FMA units, so latency never limits it — 12 covers x86 (4 cycles × 2 units);
+/// Arm cores with four 128-bit pipes (Apple M, Neoverse V, Cortex-X) need 16, so NEON uses 24
+/// of its 32 registers.
+pub fn chains(isa: Isa) -> u64 {
+    match isa {
+        Isa::Neon => 24,
+        _ => 12,
+    }
+}
 /// Dependent FMAs per iteration of [`fma_latency`].
 pub const LATENCY_CHAIN: u64 = 12;
 /// Dependent integer adds per iteration of [`clock_cycles`]: each takes one cycle.
 pub const ADDS: u64 = 48;
+
+// Only NEON has registers for 24 accumulators.
+#[allow(unused_macros)]
+macro_rules! twenty_four {
+    ($f:ident) => {
+        concat!(
+            $f!(0),
+            $f!(1),
+            $f!(2),
+            $f!(3),
+            $f!(4),
+            $f!(5),
+            $f!(6),
+            $f!(7),
+            $f!(8),
+            $f!(9),
+            $f!(10),
+            $f!(11),
+            $f!(12),
+            $f!(13),
+            $f!(14),
+            $f!(15),
+            $f!(16),
+            $f!(17),
+            $f!(18),
+            $f!(19),
+            $f!(20),
+            $f!(21),
+            $f!(22),
+            $f!(23)
+        )
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use twenty_four;
 
 macro_rules! twelve {
     ($f:ident) => {
@@ -91,7 +133,7 @@ macro_rules! twelve {
 }
 pub(crate) use twelve;
 
-/// Runs `iters` iterations of [`CHAINS`] independent FMAs on `isa`'s registers.
+/// Runs `iters` iterations of [`chains`]`(isa)` independent FMAs on `isa`'s registers.
 pub fn fma_throughput(isa: Isa, iters: u64) {
     // SAFETY: each function is called only for an ISA that `available` detected.
     unsafe {
@@ -130,8 +172,10 @@ pub fn fma_latency(isa: Isa, iters: u64) {
 }
 
 /// Runs `iters` iterations of [`ADDS`] dependent register adds — one cycle each on every
-/// current core — while a few FMAs of `isa` keep its vector unit busy, so that the clock is
-/// read in the state the FMA loop runs in (some CPUs slow down for wide vectors).
+/// current core — while 36 FMAs of `isa` (24 on NEON) keep its vector unit busy, so that the
+/// clock is read in the state the FMA loop runs in (some CPUs slow down for dense wide
+/// vectors). The FMAs take at most 36 of the 48 cycles even at one FMA per cycle, so the add
+/// chain alone sets the pace.
 pub fn clock_cycles(isa: Isa, iters: u64) {
     // SAFETY: as in `fma_throughput`.
     unsafe {
@@ -197,7 +241,7 @@ mod x86 {
             concat!("vxorps xmm", $i, ", xmm", $i, ", xmm", $i, "\n")
         };
     }
-    const _: () = assert!(super::ADDS == 48 && super::CHAINS == 12 && super::LATENCY_CHAIN == 12);
+    const _: () = assert!(super::ADDS == 48 && super::LATENCY_CHAIN == 12);
 
     // `clobber_abi("C")`: the System V ABI makes every vector register caller-saved, which
     // covers registers 0-13 of each width used here. With it, operands need fixed registers:
@@ -236,7 +280,9 @@ mod x86 {
                     "vxorps xmm12, xmm12, xmm12",
                     "vxorps xmm13, xmm13, xmm13",
                     "2:",
-                    $fma!(0), $fma!(1), $fma!(2), $fma!(3),
+                    super::twelve!($fma),
+                    super::twelve!($fma),
+                    super::twelve!($fma),
                     super::twelve!(add4),
                     "dec rcx",
                     "jnz 2b",
@@ -265,14 +311,15 @@ mod x86 {
 mod arm {
     use std::arch::asm;
 
+    // Accumulators v0-v23; v30 and v31 are the (zeroed) sources.
     macro_rules! v_fma {
         ($i:literal) => {
-            concat!("fmla v", $i, ".4s, v12.4s, v13.4s\n")
+            concat!("fmla v", $i, ".4s, v30.4s, v31.4s\n")
         };
     }
     macro_rules! v_dep {
         ($i:literal) => {
-            "fmla v0.4s, v12.4s, v13.4s\n"
+            "fmla v0.4s, v30.4s, v31.4s\n"
         };
     }
     macro_rules! add4 {
@@ -286,52 +333,41 @@ mod arm {
         };
     }
 
+    // One asm block per kernel: the loop body, then the counted-down loop; every vector
+    // register written is declared clobbered. `$($extra)*` adds the add chain's operands.
     macro_rules! kernel {
-        ($name:ident, $body:expr) => {
+        ($name:ident, [$($body:expr),+], $($extra:tt)*) => {
             pub unsafe fn $name(iters: u64) {
                 if iters == 0 {
                     return;
                 }
                 asm!(
-                    super::twelve!(zero),
-                    "movi v12.16b, #0",
-                    "movi v13.16b, #0",
+                    super::twenty_four!(zero),
+                    "movi v30.16b, #0",
+                    "movi v31.16b, #0",
                     "2:",
-                    $body,
+                    $($body,)+
                     "subs {n}, {n}, #1",
                     "b.ne 2b",
                     n = inout(reg) iters => _,
+                    $($extra)*
                     out("v0") _, out("v1") _, out("v2") _, out("v3") _, out("v4") _,
                     out("v5") _, out("v6") _, out("v7") _, out("v8") _, out("v9") _,
-                    out("v10") _, out("v11") _, out("v12") _, out("v13") _,
+                    out("v10") _, out("v11") _, out("v12") _, out("v13") _, out("v14") _,
+                    out("v15") _, out("v16") _, out("v17") _, out("v18") _, out("v19") _,
+                    out("v20") _, out("v21") _, out("v22") _, out("v23") _, out("v30") _,
+                    out("v31") _,
                     options(nostack, nomem),
                 );
             }
         };
     }
-    kernel!(fma_v, super::twelve!(v_fma));
-    kernel!(lat_v, super::twelve!(v_dep));
-
-    pub unsafe fn clock_v(iters: u64) {
-        if iters == 0 {
-            return;
-        }
-        asm!(
-            super::twelve!(zero),
-            "movi v12.16b, #0",
-            "movi v13.16b, #0",
-            "2:",
-            v_fma!(0), v_fma!(1), v_fma!(2), v_fma!(3),
-            super::twelve!(add4),
-            "subs {n}, {n}, #1",
-            "b.ne 2b",
-            n = inout(reg) iters => _,
-            a = inout(reg) 0u64 => _,
-            one = in(reg) 1u64,
-            out("v0") _, out("v1") _, out("v2") _, out("v3") _, out("v4") _,
-            out("v5") _, out("v6") _, out("v7") _, out("v8") _, out("v9") _,
-            out("v10") _, out("v11") _, out("v12") _, out("v13") _,
-            options(nostack, nomem),
-        );
-    }
+    kernel!(fma_v, [super::twenty_four!(v_fma)],);
+    kernel!(lat_v, [super::twelve!(v_dep)],);
+    kernel!(
+        clock_v,
+        [super::twenty_four!(v_fma), super::twelve!(add4)],
+        a = inout(reg) 0u64 => _,
+        one = in(reg) 1u64,
+    );
 }

@@ -4,7 +4,7 @@
 use std::sync::Barrier;
 use std::time::Instant;
 
-use super::kernels::{self, Isa, ADDS, CHAINS, LATENCY_CHAIN};
+use super::kernels::{self, Isa, ADDS, LATENCY_CHAIN};
 use super::{Machine, WidthRate, SCHEMA};
 use crate::{Error, Result};
 
@@ -39,7 +39,7 @@ fn clock_hz(isa: Isa, iters: u64) -> f64 {
 /// Vector FMA instructions per second of one thread.
 fn fma_rate(isa: Isa, iters: u64) -> f64 {
     let t = seconds(|| kernels::fma_throughput(isa, iters));
-    (iters * CHAINS) as f64 / t
+    (iters * kernels::chains(isa)) as f64 / t
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -47,33 +47,59 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Best FMA rate and median clock of every thread running at once, summed / averaged.
+/// Every thread running at once, three rounds: the best round's summed FMA rate (threads are
+/// summed within a round, so no figure mixes rounds), and the mean of the threads' median
+/// clocks.
 fn all_cores(isa: Isa, threads: usize, fma_iters: u64, clock_iters: u64) -> (f64, f64) {
+    const ROUNDS: usize = 3;
     let barrier = Barrier::new(threads);
-    let per_thread: Vec<(f64, f64)> = std::thread::scope(|s| {
+    let per_thread: Vec<(Vec<f64>, f64)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
-                    let mut best = 0f64;
+                    let mut rates = Vec::new();
                     let mut clocks = Vec::new();
-                    for _ in 0..3 {
+                    for _ in 0..ROUNDS {
                         barrier.wait();
                         clocks.push(clock_hz(isa, clock_iters));
                         barrier.wait();
-                        best = best.max(fma_rate(isa, fma_iters));
+                        rates.push(fma_rate(isa, fma_iters));
                     }
-                    (best, median(clocks))
+                    (rates, median(clocks))
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or((0.0, 0.0)))
+            .map(|h| h.join().unwrap_or((vec![0.0; ROUNDS], 0.0)))
             .collect()
     });
-    let rate = per_thread.iter().map(|p| p.0).sum();
+    let rate = (0..ROUNDS)
+        .map(|i| per_thread.iter().map(|p| p.0[i]).sum::<f64>())
+        .fold(0.0, f64::max);
     let clock = per_thread.iter().map(|p| p.1).sum::<f64>() / threads as f64;
     (rate, clock)
+}
+
+/// A vector of `n` copies of `value`, allocated fallibly and written by `threads` threads in
+/// the slices the threaded copy uses, so each page lands on the NUMA node of the thread that
+/// copies it (first touch).
+fn filled(n: usize, value: u64, threads: usize) -> Option<Vec<u64>> {
+    let mut v: Vec<u64> = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    let chunk = n.div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        for part in v.spare_capacity_mut()[..n].chunks_mut(chunk) {
+            s.spawn(move || {
+                for x in part {
+                    x.write(value);
+                }
+            });
+        }
+    });
+    // SAFETY: the scope joined every thread, and together they wrote all of the first n.
+    unsafe { v.set_len(n) };
+    Some(v)
 }
 
 /// Copy bandwidth in GB/s (bytes read + bytes written, as STREAM counts a copy), best of
@@ -131,7 +157,7 @@ pub fn measure() -> Result<Machine> {
 
     // One core, widest unit: clock and FMA runs interleaved, so both see the same state.
     let fma_iters = calibrate(|n| kernels::fma_throughput(widest, n));
-    let clock_iters = calibrate(|n| kernels::clock_cycles(widest, n)) / 2;
+    let clock_iters = (calibrate(|n| kernels::clock_cycles(widest, n)) / 2).max(1);
     let mut clocks = vec![clock_hz(widest, clock_iters)];
     let mut best = 0f64;
     for _ in 0..3 {
@@ -139,7 +165,7 @@ pub fn measure() -> Result<Machine> {
         clocks.push(clock_hz(widest, clock_iters));
     }
     let clock = median(clocks);
-    let lat_iters = calibrate(|n| kernels::fma_latency(widest, n)) / 2;
+    let lat_iters = (calibrate(|n| kernels::fma_latency(widest, n)) / 2).max(1);
     let lat_s = seconds(|| kernels::fma_latency(widest, lat_iters))
         .min(seconds(|| kernels::fma_latency(widest, lat_iters)));
     let latency = lat_s * clock / (lat_iters * LATENCY_CHAIN) as f64;
@@ -170,17 +196,13 @@ pub fn measure() -> Result<Machine> {
 
     let bytes = copy_bytes();
     let n = bytes / 8;
-    let mut src = Vec::new();
-    let mut dst = Vec::new();
-    if src.try_reserve_exact(n).is_err() || dst.try_reserve_exact(n).is_err() {
+    // Written once before timing, so no page fault lands inside a timed copy.
+    let (Some(src), Some(mut dst)) = (filled(n, 1, threads), filled(n, 2, threads)) else {
         return Err(Error::Resources(format!(
             "cannot allocate 2 × {} MiB to measure memory bandwidth",
             bytes >> 20
         )));
-    }
-    // Written once before timing, so no page fault lands inside a timed copy.
-    src.resize(n, 1u64);
-    dst.resize(n, 2u64);
+    };
     let bw1 = copy_gbs(&src, &mut dst, 1);
     let bw_all = if threads > 1 {
         copy_gbs(&src, &mut dst, threads)
@@ -234,6 +256,13 @@ mod tests {
             let gbs = copy_gbs(&src, &mut dst, threads);
             assert_eq!(dst, src);
             assert!(gbs > 0.0 && gbs.is_finite());
+        }
+    }
+
+    #[test]
+    fn filled_writes_every_element_whatever_the_split() {
+        for (n, threads) in [(0usize, 3usize), (1, 4), (9, 4), (1000, 7)] {
+            assert_eq!(filled(n, 7, threads).unwrap(), vec![7u64; n]);
         }
     }
 

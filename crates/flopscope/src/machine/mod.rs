@@ -154,9 +154,10 @@ impl Machine {
                 path.display()
             ))
         })?;
-        if m.schema != SCHEMA || !(m.peak_gflops > 0.0 && m.bandwidth_gbs > 0.0) {
+        if !m.usable() {
             return Err(Error::Invalid(format!(
-                "{}: expected schema {SCHEMA} with positive peak_gflops and bandwidth_gbs",
+                "{}: expected schema {SCHEMA} with positive, finite peak_gflops, \
+                 peak_gflops_per_core, bandwidth_gbs and bandwidth_gbs_per_core",
                 path.display()
             )));
         }
@@ -187,9 +188,24 @@ impl Machine {
         }
     }
 
+    /// Whether every figure a roof is made of is a positive number (a hand-edited or
+    /// truncated file must not give an infinite ridge).
+    fn usable(&self) -> bool {
+        self.schema == SCHEMA
+            && self.logical_cpus >= 1
+            && [
+                self.peak_gflops,
+                self.peak_gflops_per_core,
+                self.bandwidth_gbs,
+                self.bandwidth_gbs_per_core,
+            ]
+            .iter()
+            .all(|v| v.is_finite() && *v > 0.0)
+    }
+
     /// Whether a cached measurement describes this machine and this flopscope.
     fn matches_here(&self) -> bool {
-        self.schema == SCHEMA
+        self.usable()
             && self.cpu_model == cpu_model()
             && self.arch == std::env::consts::ARCH
             && Some(self.logical_cpus) == std::thread::available_parallelism().ok().map(|n| n.get())
@@ -247,7 +263,10 @@ fn save(m: &Machine, path: &std::path::Path) -> std::result::Result<(), String> 
     let text = serde_json::to_string_pretty(m).map_err(|e| e.to_string())?;
     std::fs::write(&tmp, text)
         .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("{}: {e}", path.display())
+        })
 }
 
 fn cpuinfo() -> String {
