@@ -52,9 +52,9 @@ pub struct Summary {
     pub compute_floor_ms: f64,
     /// Weights, inputs and outputs moved once at full bandwidth (activations kept in cache).
     pub memory_floor_ms: f64,
-    /// Layers bound by compute.
+    /// Layers bound by compute (of those with work to do).
     pub compute_bound_layers: usize,
-    /// Layers bound by memory.
+    /// Layers bound by memory (of those with work to do).
     pub memory_bound_layers: usize,
     /// Layers left out because their cost is unknown.
     pub layers_cost_unknown: usize,
@@ -73,7 +73,8 @@ pub struct DecodeRoof {
     pub batch: u64,
     /// FLOPs of the step: per-token FLOPs × batch.
     pub flops: u64,
-    /// Bytes it must read at least: the active share of the weights, plus the KV cache.
+    /// Bytes it must read at least: the weights it uses (the routed share of a mixture; one
+    /// row per sequence of an untied embedding table), plus the KV cache.
     pub bytes: u64,
     /// Which term bounds it (memory, at any realistic batch).
     pub bound: Bound,
@@ -86,14 +87,35 @@ pub struct DecodeRoof {
 /// The decode step of a checkpoint under `roof`; `None` without a config's decode cost.
 fn decode(l: &crate::llm::LlmInfo, roof: Roof) -> Option<DecodeRoof> {
     let flops = l.decode_flops_per_token?.saturating_mul(l.batch);
-    // A step touches only the routed experts' share of a mixture (a lower bound for batches
-    // whose tokens pick different experts).
-    let weights = if l.total_params > 0 {
-        (l.weight_bytes as u128 * l.active_params as u128 / l.total_params as u128) as u64
-    } else {
-        l.weight_bytes
+    let part = |name: &str| {
+        l.components
+            .iter()
+            .find(|c| c.component == name)
+            .map_or((0, 0), |c| (c.params, c.bytes))
     };
-    let bytes = weights.saturating_add(l.kv_cache_bytes.unwrap_or(0));
+    // An untied embedding table is read one row per sequence; a tied one is read whole by the
+    // output head.
+    let (emb_params, emb_bytes) = part("embeddings");
+    let untied = part("head").0 > 0 && emb_params > 0;
+    let (rest_params, rest_bytes, rows) = match (&l.arch, untied) {
+        (Some(a), true) if a.vocab > 0 => (
+            l.total_params - emb_params,
+            l.weight_bytes - emb_bytes,
+            emb_bytes / a.vocab * l.batch.min(a.vocab),
+        ),
+        _ => (l.total_params, l.weight_bytes, 0),
+    };
+    // Of the rest, a step touches only the routed experts' share of a mixture (a lower bound
+    // for batches whose tokens pick different experts).
+    let active = l.active_params.saturating_sub(l.total_params - rest_params);
+    let weights = if rest_params > 0 {
+        (rest_bytes as u128 * active as u128 / rest_params as u128) as u64
+    } else {
+        rest_bytes
+    };
+    let bytes = weights
+        .saturating_add(rows)
+        .saturating_add(l.kv_cache_bytes.unwrap_or(0));
     let compute_ms = flops as f64 / (roof.peak_gflops * 1e6);
     let memory_ms = bytes as f64 / (roof.bandwidth_gbs * 1e6);
     let min_ms = compute_ms.max(memory_ms);
@@ -116,12 +138,19 @@ fn decode(l: &crate::llm::LlmInfo, roof: Roof) -> Option<DecodeRoof> {
     })
 }
 
-/// Bytes a layer moves under the roofline: what it reads and writes, or nothing for a view.
+/// Bytes a layer moves under the roofline: what it reads and writes, nothing for a view, and
+/// its weights when its tensors' sizes are unknown (checkpoint components carry only those).
 pub fn bytes_moved(l: &Layer) -> u64 {
     if crate::ops::moves_no_data(&l.op) {
         0
     } else {
-        l.bytes_read + l.bytes_written
+        let io = l.bytes_read + l.bytes_written;
+        // Not for a zero-FLOP lookup (an embedding Gather reads a few rows, not its table).
+        if io == 0 && l.flops.unwrap_or(0) > 0 {
+            l.param_bytes
+        } else {
+            io
+        }
     }
 }
 
@@ -177,13 +206,15 @@ pub fn summary(p: &Profile, m: &Machine, threads: usize) -> Summary {
     s.memory_floor_ms = (p.totals.weight_bytes + io) as f64 / (roof.bandwidth_gbs * 1e6);
     for l in &p.layers {
         match layer(l, roof) {
-            Some(r) => {
+            // Layers with no FLOPs and no bytes (views, shape arithmetic) are bound by nothing.
+            Some(r) if r.min_ms > 0.0 => {
                 s.predicted_ms += r.min_ms;
                 match r.bound {
                     Bound::Compute => s.compute_bound_layers += 1,
                     Bound::Memory => s.memory_bound_layers += 1,
                 }
             }
+            Some(_) => {}
             None => s.layers_cost_unknown += 1,
         }
     }

@@ -34,12 +34,14 @@ pub(super) fn draw<DB: DrawingBackend>(
             ))
         }
     };
-    let measured: HashMap<&str, f64> = run
+    // With a run, each layer's bound and minimum come from that run's roof (its threads), the
+    // same roof the lines are drawn for; without, from the profile's.
+    let measured: HashMap<&str, (f64, crate::roofline::LayerRoof)> = run
         .map(|r| {
             r.layers
                 .iter()
                 .filter(|l| l.time_ms > 0.0)
-                .map(|l| (l.name.as_str(), l.time_ms))
+                .filter_map(|l| Some((l.name.as_str(), (l.time_ms, l.roofline?))))
                 .collect()
         })
         .unwrap_or_default();
@@ -47,14 +49,15 @@ pub(super) fn draw<DB: DrawingBackend>(
         .layers
         .iter()
         .filter_map(|l| {
-            let r = l.roofline?;
-            let i = r.intensity.filter(|&i| i > 0.0)?;
             let flops = l.flops.filter(|&f| f > 0)? as f64;
-            let y = if run.is_some() {
-                flops / (measured.get(l.name.as_str())? * 1e6)
+            let (y, r) = if run.is_some() {
+                let &(ms, r) = measured.get(l.name.as_str())?;
+                (flops / (ms * 1e6), r)
             } else {
-                peak.min(i * bw)
+                let r = l.roofline?;
+                (peak.min(r.intensity? * bw), r)
             };
+            let i = r.intensity.filter(|&i| i > 0.0)?;
             Some((i, y, r.bound, l.name.as_str(), r.min_ms))
         })
         .collect();

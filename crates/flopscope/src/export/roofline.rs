@@ -16,14 +16,17 @@ pub fn section(p: &Profile, md: bool) -> String {
     };
     let mut o = String::new();
     let (h, li) = if md { ("### ", "- ") } else { ("", "  ") };
-    let _ = writeln!(
-        o,
-        "\n{h}Roofline: {} ({}, {} thread{})",
-        s.device,
-        s.source,
-        s.threads,
-        if s.threads == 1 { "" } else { "s" }
-    );
+    // A spec is one roof whatever the threads; a measured machine's depends on them.
+    let threads = if s.source == "spec" {
+        String::new()
+    } else {
+        format!(
+            ", {} thread{}",
+            s.threads,
+            if s.threads == 1 { "" } else { "s" }
+        )
+    };
+    let _ = writeln!(o, "\n{h}Roofline: {} ({}{threads})", s.device, s.source);
     if md {
         o.push('\n');
     }
@@ -120,7 +123,9 @@ pub fn section(p: &Profile, md: bool) -> String {
             let _ = writeln!(
                 o,
                 "| {} | {} | {ai} | {bound} | {:.4} | {pct:.1} |",
-                l.name, l.op, r.min_ms
+                l.name.replace('|', "\\|"),
+                l.op,
+                r.min_ms
             );
         } else {
             let n = l.name.chars().count();

@@ -416,13 +416,7 @@
       const q = filter.value.toLowerCase();
       let shown = rows.filter(r => (all.checked || r.params > 0 || r.flops !== 0) &&
         (!q || (re ? re.test(r.name) || re.test(r.op) : r.name.toLowerCase().includes(q) || r.op.toLowerCase().includes(q))));
-      shown = shown.slice().sort((a, b) => {
-        const x = a[sortKey], y = b[sortKey];
-        if (x == null && y == null) return 0;
-        if (x == null) return 1;
-        if (y == null) return -1;
-        return (typeof x === 'string' ? x.localeCompare(y) : x - y) * dir;
-      });
+      shown = shown.slice().sort(byKey(sortKey, dir));
       tbody.innerHTML = shown.map(r => '<tr>' + cols.map(c => {
         const v = r[c.k];
         const txt = v == null ? '?' : c.f ? c.f(v) : v;
@@ -513,18 +507,21 @@
     const f1 = v => (v == null ? '?' : v.toFixed(1)), f3 = v => (v == null ? '?' : v.toFixed(3));
     const fI = v => (v == null ? '–' : v.toFixed(2));
     const runLabel = r => `${r.backend} ${r.backend_version}, ${r.threads} thr, batch ${r.batch}`;
-    const roof = prof ? prof.roofline : runs[0].roofline;
+    // With a measured run, every card is about that run's roof (its thread count), so the
+    // efficiency card is the predicted card ÷ the measured one.
+    const measured = runs.filter(r => r.roofline.measured_ms != null);
+    const roof = measured.length ? measured[0].roofline : prof ? prof.roofline : runs[0].roofline;
+    const threads = roof.source === 'spec' ? '' : `, ${roof.threads} thread${roof.threads === 1 ? '' : 's'}`;
     const cardAs = (id, c) => set(c, { id });
     const cards = [
       cardAs('roof-card-roof', card('Roof', `${f1(roof.peak_gflops)} GFLOP/s`,
-        `${f1(roof.bandwidth_gbs)} GB/s · ridge ${roof.ridge.toFixed(2)} FLOP/byte · ${roof.device} (${roof.source}, ${roof.threads} thread${roof.threads === 1 ? '' : 's'})`)),
+        `${f1(roof.bandwidth_gbs)} GB/s · ridge ${roof.ridge.toFixed(2)} FLOP/byte · ${roof.device} (${roof.source}${threads})`)),
       cardAs('roof-card-predicted', card('Predicted lower bound', `${f3(roof.predicted_ms)} ms`,
         `every layer at its roof, one after another: ${roof.compute_bound_layers} compute-bound, ${roof.memory_bound_layers} memory-bound` +
         (roof.layers_cost_unknown ? `, ${roof.layers_cost_unknown} of unknown cost left out` : ''))),
       cardAs('roof-card-compute', card('Compute floor', `${f3(roof.compute_floor_ms)} ms`, 'all FLOPs at peak: no schedule can beat it')),
       cardAs('roof-card-memory', card('Memory floor', `${f3(roof.memory_floor_ms)} ms`, 'weights, inputs and outputs moved once at full bandwidth')),
     ];
-    const measured = runs.filter(r => r.roofline.measured_ms != null);
     if (measured.length) {
       const r = measured[0], rr = r.roofline;
       cards.push(cardAs('roof-card-measured', card('Measured median', `${f3(rr.measured_ms)} ms`, runLabel(r))),
@@ -585,18 +582,23 @@
       h('div', { class: 'table-wrap' }, sortableTable('roofline-table', cols, rows, timed ? 'ms' : 'min', -1)));
   }
 
+  // Compares rows by one key: strings by locale, numbers by value, nulls last either way.
+  function byKey(key, dir) {
+    return (a, b) => {
+      const x = a[key], y = b[key];
+      if (x == null && y == null) return 0;
+      if (x == null) return 1;
+      if (y == null) return -1;
+      return (typeof x === 'string' ? x.localeCompare(y) : x - y) * dir;
+    };
+  }
+
   // A table sorted by clicking its head; cols {k, t, n (numeric), f (format)}, nulls last.
   function sortableTable(id, cols, rows, key, dir) {
     const ths = cols.map(c => h('th', { class: c.n ? 'n' : '', 'data-key': c.k, text: c.t, title: 'sort' }));
     const tbody = h('tbody');
     const render = () => {
-      const shown = rows.slice().sort((a, b) => {
-        const x = a[key], y = b[key];
-        if (x == null && y == null) return 0;
-        if (x == null) return 1;
-        if (y == null) return -1;
-        return (typeof x === 'string' ? x.localeCompare(y) : x - y) * dir;
-      });
+      const shown = rows.slice().sort(byKey(key, dir));
       tbody.innerHTML = shown.map(r => '<tr>' + cols.map(c => {
         const v = r[c.k];
         const txt = c.f ? c.f(v) : v == null ? '?' : v;
