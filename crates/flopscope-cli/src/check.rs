@@ -93,34 +93,27 @@ impl CheckArgs {
             .config
             .clone()
             .or_else(|| default.is_file().then(|| default.to_path_buf()));
-        let from_file = match &config {
+        let file = match &config {
             Some(p) => budget::load(p)?,
-            None => vec![],
+            None => budget::Budget::default(),
         };
         let entries: Vec<Entry> = match &self.model {
-            Some(m) => {
-                let base = from_file.iter().find(|e| &e.model == m);
-                vec![Entry {
-                    model: m.clone(),
-                    dims: base.map(|e| e.dims.clone()).unwrap_or_default(),
-                    inputs: base.map(|e| e.inputs.clone()).unwrap_or_default(),
-                    limits: budget::merge(base.map_or(&[][..], |e| &e.limits), &flags),
-                }]
-            }
-            None if from_file.is_empty() => {
+            Some(m) => vec![file.entry(m)],
+            None if file.models.is_empty() => {
                 return Err(Error::Usage(
                     "give a MODEL, or a flopscope.toml with [[model]] entries (see --config)"
                         .into(),
                 ))
             }
-            None => from_file
-                .into_iter()
-                .map(|mut e| {
-                    e.limits = budget::merge(&e.limits, &flags);
-                    e
-                })
-                .collect(),
+            None => file.models,
         };
+        let entries: Vec<Entry> = entries
+            .into_iter()
+            .map(|mut e| {
+                e.limits = budget::merge(&e.limits, &flags);
+                e
+            })
+            .collect();
         if let Some(e) = entries.iter().find(|e| e.limits.is_empty()) {
             return Err(Error::Usage(format!(
                 "no limits for {}: give --max-params, --max-macs, --max-latency, … or set them \

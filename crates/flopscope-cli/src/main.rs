@@ -54,7 +54,7 @@ enum Command {
 #[derive(clap::Args, Clone, Default)]
 struct DeviceArgs {
     /// Add the roofline of this machine (measured once, as `flopscope machine`, then cached).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["peak_gflops", "machine_file"])]
     roofline: bool,
     /// Roofline of a device spec instead: its peak f32 GFLOP/s (with --bandwidth-gbs).
     #[arg(long, value_name = "N", requires = "bandwidth_gbs")]
@@ -68,6 +68,11 @@ struct DeviceArgs {
 }
 
 impl DeviceArgs {
+    /// Whether any roof was asked for.
+    fn given(&self) -> bool {
+        self.roofline || self.peak_gflops.is_some() || self.machine_file.is_some()
+    }
+
     /// The machine the roofline is drawn for, if any was asked for.
     fn machine(&self) -> Result<Option<flopscope::machine::Machine>, Error> {
         use flopscope::machine::Machine;
@@ -107,7 +112,7 @@ struct MachineArgs {
     #[arg(long, short = 'f', value_enum, default_value = "table")]
     format: MachineFormat,
     /// Measure again instead of reading the cache.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "peak_gflops")]
     refresh: bool,
     /// Describe a device spec instead of measuring: its peak f32 GFLOP/s.
     #[arg(long, value_name = "N", requires = "bandwidth_gbs")]

@@ -58,6 +58,13 @@ pub(crate) fn report(a: ReportArgs) -> Result<(), Error> {
                     "--chart latency needs measurements: add --bench".into(),
                 ))
             }
+            ChartKind::Roofline if !a.device.given() => {
+                return Err(Error::Usage(
+                    "the roofline chart needs a roof: add --roofline, --peak-gflops with \
+                     --bandwidth-gbs, or --machine FILE"
+                        .into(),
+                ))
+            }
             _ => {}
         }
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 
@@ -61,8 +61,8 @@ fn each_static_limit_passes_at_the_value_and_fails_one_below() {
 
 #[test]
 fn suffixed_limits_and_the_diff_of_what_is_over() {
-    // 11.69M = 11,690,000 ≥ 11,689,512; 4.5G ≥ MACs; 1.5G < 1,814,073,344 by 314,073,344.
-    let o = check(&[
+    // 11.69M = 11,690,000 ≥ 11,689,512; 1.5G < 1,814,073,344 by 314,073,344.
+    let args = [
         "resnet18",
         "--max-params",
         "11.69M",
@@ -70,7 +70,8 @@ fn suffixed_limits_and_the_diff_of_what_is_over() {
         "1.5G",
         "--max-memory",
         "1GiB",
-    ]);
+    ];
+    let o = check(&args);
     assert_eq!(code(&o), Some(9));
     let s = stdout(&o);
     assert!(
@@ -89,15 +90,7 @@ fn suffixed_limits_and_the_diff_of_what_is_over() {
         "{s}"
     );
     // Stable for CI logs: the same check prints the same bytes.
-    let again = check(&[
-        "resnet18",
-        "--max-params",
-        "11.69M",
-        "--max-macs",
-        "1.5G",
-        "--max-memory",
-        "1GiB",
-    ]);
+    let again = check(&args);
     assert_eq!(stdout(&again), s);
     let ok = check(&["resnet18", "--max-params", "25M", "--max-macs", "4.5G"]);
     assert_eq!(code(&ok), Some(0));
@@ -167,11 +160,10 @@ max-macs = "0.5G"
     )
     .unwrap();
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_flopscope"))
+        command()
             .arg("check")
             .args(args)
             .current_dir(&dir)
-            .env_remove("GITHUB_STEP_SUMMARY")
             .output()
             .unwrap()
     };
@@ -205,6 +197,26 @@ max-macs = "0.5G"
         "the summary file gets the same Markdown"
     );
 
+    // [budget] applies to a model the file does not list, and a listed path matches however
+    // it is written (`./models/r.onnx` is `models/r.onnx`).
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    std::fs::copy(
+        data().join("models/resnet18.onnx"),
+        dir.join("models/r.onnx"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("defaults.toml"),
+        "[budget]\nmax-params = \"1M\"\n\n[[model]]\npath = \"models/r.onnx\"\nmax-params = \"12M\"\n",
+    )
+    .unwrap();
+    let o = run(&["mobilenet_v2", "--config", "defaults.toml"]);
+    assert_eq!(code(&o), Some(9), "3,504,872 > 1M: {}", stdout(&o));
+    assert!(stdout(&o).contains("| Parameters | 3,504,872 | ≤ 1,000,000 (1M) |"));
+    let o = run(&["./models/r.onnx", "--config", "defaults.toml"]);
+    assert_eq!(code(&o), Some(0), "11,680,872 ≤ 12M: {}", stdout(&o));
+    assert!(stdout(&o).contains("| Parameters | 11,680,872 | ≤ 12,000,000 (12M) |"));
+
     // Mistakes in the file are usage errors naming the key.
     std::fs::write(dir.join("bad.toml"), "[budget]\nmax-parms = \"1M\"\n").unwrap();
     let o = run(&["--config", "bad.toml"]);
@@ -219,23 +231,28 @@ max-macs = "0.5G"
     let o = run(&["--config", "units.toml"]);
     assert_eq!(code(&o), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("a duration like 20ms"));
+    std::fs::write(dir.join("syntax.toml"), "[budget]\nmax-params = 1M\n").unwrap();
+    let o = run(&["--config", "syntax.toml"]);
+    assert_eq!(code(&o), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("syntax.toml") && err.contains("line 2"),
+        "{err}"
+    );
 }
 
 #[test]
 fn no_limits_or_no_model_is_a_usage_error() {
     let dir = tmpdir("check-empty");
-    let o = Command::new(env!("CARGO_BIN_EXE_flopscope"))
+    let o = command()
         .args(["check", "resnet18"])
         .current_dir(&dir)
         .output()
         .unwrap();
     assert_eq!(code(&o), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no limits for resnet18"));
-    let o = Command::new(env!("CARGO_BIN_EXE_flopscope"))
-        .arg("check")
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let o = command().arg("check").current_dir(&dir).output().unwrap();
     assert_eq!(code(&o), Some(2));
     let o = check(&["resnet18", "--max-params", "lots"]);
     assert_eq!(code(&o), Some(2));

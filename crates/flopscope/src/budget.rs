@@ -261,21 +261,65 @@ pub fn merge(base: &[Limit], over: &[Limit]) -> Vec<Limit> {
     by.into_values().collect()
 }
 
+/// A budget file: limits for any model, and the models it lists.
+#[derive(Clone, Debug, Default)]
+pub struct Budget {
+    /// `[budget]`: limits for every model, listed or not.
+    pub defaults: Vec<Limit>,
+    /// `[[model]]` entries, their own limits over the defaults.
+    pub models: Vec<Entry>,
+}
+
+impl Budget {
+    /// The entry for `model` (a file path or built-in name): the listed one, compared as paths
+    /// (`./a.onnx` is `a.onnx`), else the defaults alone.
+    pub fn entry(&self, model: &str) -> Entry {
+        let key = |s: &str| -> Vec<String> {
+            Path::new(s)
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect()
+        };
+        self.models
+            .iter()
+            .find(|e| key(&e.model) == key(model))
+            .map(|e| Entry {
+                model: model.to_string(),
+                ..e.clone()
+            })
+            .unwrap_or_else(|| Entry {
+                model: model.to_string(),
+                dims: vec![],
+                inputs: vec![],
+                limits: self.defaults.clone(),
+            })
+    }
+}
+
 /// Reads `flopscope.toml`: `[budget]` limits for every model, then `[[model]]` entries with
 /// `path`, optional `dims` and `inputs`, and their own limits.
-pub fn load(path: &Path) -> Result<Vec<Entry>> {
+pub fn load(path: &Path) -> Result<Budget> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
     let f: File = toml::from_str(&text).map_err(|e| {
-        // A budget file is configuration, not a model: a usage error (exit 2).
-        let msg = e.message().trim().to_string();
-        Error::Usage(format!("{}: {msg}", path.display()))
+        // A budget file is configuration, not a model: a usage error (exit 2), on one line
+        // with the place (TOML's own message spans several lines).
+        let at = e.span().map_or(String::new(), |r| {
+            let before = &text[..r.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!(" (line {line}, column {col})")
+        });
+        let msg = e.message().trim().replace('\n', " ");
+        Error::Usage(format!("{}: {msg}{at}", path.display()))
     })?;
     let shown = path.display().to_string();
     let defaults = limits_of(&f.budget, &format!("{shown} [budget]"))?;
-    f.model
+    let models = f
+        .model
         .into_iter()
         .map(|m| {
             let own = limits_of(&m.limits, &format!("{shown} [[model]] {}", m.path))?;
@@ -286,7 +330,8 @@ pub fn load(path: &Path) -> Result<Vec<Entry>> {
                 limits: merge(&defaults, &own),
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok(Budget { defaults, models })
 }
 
 /// One line of the verdict.

@@ -13,12 +13,17 @@ pub fn data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data")
 }
 
+/// `flopscope` with nothing from a CI runner's environment that changes what it writes
+/// (GitHub Actions sets `GITHUB_STEP_SUMMARY`, which `check` appends to).
+pub fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_flopscope"));
+    c.env_remove("GITHUB_STEP_SUMMARY");
+    c
+}
+
 /// Runs `flopscope ARGS`.
 pub fn flopscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flopscope"))
-        .args(args)
-        .output()
-        .expect("runs")
+    command().args(args).output().expect("runs")
 }
 
 /// A fresh empty folder for one test.
@@ -114,4 +119,34 @@ pub fn run_measured(args: &[&str], limit: std::time::Duration) -> Run {
         cpu_s: secs(ru.ru_utime) + secs(ru.ru_stime),
         max_rss_mb: ru.ru_maxrss as f64 / 1024.0,
     }
+}
+
+/// Operators a runtime runs as views: the roofline gives them no bytes (docs/roofline.md).
+/// Written out here rather than taken from the library, so tests check it independently.
+pub const VIEWS: [&str; 6] = [
+    "Reshape",
+    "Flatten",
+    "Squeeze",
+    "Unsqueeze",
+    "Identity",
+    "Dropout",
+];
+
+/// The roofline's predicted lower bound in ms, recomputed from `profile -f json`'s layers:
+/// every layer of known FLOPs takes max(FLOPs / peak, bytes / bandwidth); views move none.
+pub fn predicted_ms(profile: &serde_json::Value, peak_gflops: f64, gbs: f64) -> f64 {
+    profile["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| {
+            let flops = l["flops"].as_f64()?;
+            let bytes = if VIEWS.contains(&l["op"].as_str().unwrap()) {
+                0.0
+            } else {
+                l["bytes_read"].as_f64().unwrap() + l["bytes_written"].as_f64().unwrap()
+            };
+            Some((flops / (peak_gflops * 1e6)).max(bytes / (gbs * 1e6)))
+        })
+        .sum()
 }
