@@ -237,33 +237,6 @@ fn onnxruntime_per_layer_times_come_from_its_profiler() {
     );
 }
 
-/// The roofline's predicted time, recomputed from `profile`'s per-layer FLOPs and bytes:
-/// each layer takes max(FLOPs / peak, bytes / bandwidth); views move no bytes.
-fn predicted_ms(profile: &serde_json::Value, peak_gflops: f64, gbs: f64) -> f64 {
-    const VIEWS: [&str; 6] = [
-        "Reshape",
-        "Flatten",
-        "Squeeze",
-        "Unsqueeze",
-        "Identity",
-        "Dropout",
-    ];
-    profile["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|l| {
-            let flops = l["flops"].as_f64()?;
-            let bytes = if VIEWS.contains(&l["op"].as_str().unwrap()) {
-                0.0
-            } else {
-                l["bytes_read"].as_f64().unwrap() + l["bytes_written"].as_f64().unwrap()
-            };
-            Some((flops / (peak_gflops * 1e6)).max(bytes / (gbs * 1e6)))
-        })
-        .sum()
-}
-
 #[test]
 fn roofline_of_a_device_spec_in_profile_and_bench() {
     let model = ["squeezenet1_1", "--input", "1x3x64x64"];

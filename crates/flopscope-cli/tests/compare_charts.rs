@@ -298,21 +298,13 @@ fn roofline_chart_places_every_layer_with_flops_and_bytes() {
     run_ok(&a);
     // Layers that can sit on log axes: some FLOPs and some bytes (views move none).
     let p = run_json(&["profile", model, "-f", "json", "--all"]);
-    let views = [
-        "Reshape",
-        "Flatten",
-        "Squeeze",
-        "Unsqueeze",
-        "Identity",
-        "Dropout",
-    ];
     let placed = p["layers"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|l| {
             l["flops"].as_u64().unwrap_or(0) > 0
-                && !views.contains(&l["op"].as_str().unwrap())
+                && !common::VIEWS.contains(&l["op"].as_str().unwrap())
                 && l["bytes_read"].as_u64().unwrap() + l["bytes_written"].as_u64().unwrap() > 0
         })
         .count();

@@ -303,33 +303,6 @@ fn assert_no_roofline(v: &Value, html: &Path) {
     }
 }
 
-/// The roofline's lower bound recomputed from `profile`'s layers: every layer with known
-/// FLOPs takes max(FLOPs / peak, bytes / bandwidth), where views move no bytes.
-fn predicted_ms(profile: &Value) -> f64 {
-    const VIEWS: [&str; 6] = [
-        "Reshape",
-        "Flatten",
-        "Squeeze",
-        "Unsqueeze",
-        "Identity",
-        "Dropout",
-    ];
-    profile["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|l| {
-            let flops = l["flops"].as_f64()?;
-            let bytes = if VIEWS.contains(&l["op"].as_str().unwrap()) {
-                0.0
-            } else {
-                l["bytes_read"].as_f64().unwrap() + l["bytes_written"].as_f64().unwrap()
-            };
-            Some((flops / (PEAK_GFLOPS * 1e9)).max(bytes / (BANDWIDTH_GBS * 1e9)) * 1e3)
-        })
-        .sum()
-}
-
 fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs())
 }
@@ -370,7 +343,7 @@ fn card<'a>(r: &'a Value, id: &str) -> &'a str {
 /// What the roofline section shows whether or not it was measured: the summary cards against
 /// the recomputed bound, the roof lines, the axes.
 fn check_roof_summary(r: &Value, profile: &Value, page_roof: &Value) -> f64 {
-    let expected = predicted_ms(profile);
+    let expected = common::predicted_ms(profile, PEAK_GFLOPS, BANDWIDTH_GBS);
     assert!(
         close(f64_of(&page_roof["predicted_ms"]), expected, 1e-9),
         "embedded {} vs recomputed {expected}",
