@@ -138,19 +138,15 @@ fn decode(l: &crate::llm::LlmInfo, roof: Roof) -> Option<DecodeRoof> {
     })
 }
 
-/// Bytes a layer moves under the roofline: what it reads and writes, nothing for a view, and
-/// its weights when its tensors' sizes are unknown (checkpoint components carry only those).
+/// Bytes a layer moves under the roofline ([`crate::ops::roofline_bytes`]), and its weights
+/// when its tensors' sizes are unknown (checkpoint components carry only those).
 pub fn bytes_moved(l: &Layer) -> u64 {
-    if crate::ops::moves_no_data(&l.op) {
-        0
+    let io = l.bytes_read.saturating_add(l.bytes_written);
+    // Not for a zero-FLOP lookup (an embedding Gather reads a few rows, not its table).
+    if io == 0 && l.flops.unwrap_or(0) > 0 {
+        l.param_bytes
     } else {
-        let io = l.bytes_read + l.bytes_written;
-        // Not for a zero-FLOP lookup (an embedding Gather reads a few rows, not its table).
-        if io == 0 && l.flops.unwrap_or(0) > 0 {
-            l.param_bytes
-        } else {
-            io
-        }
+        crate::ops::roofline_bytes(&l.op, l.bytes_read, l.bytes_written)
     }
 }
 
@@ -281,6 +277,22 @@ mod tests {
         let r = layer(&l, roof).unwrap();
         assert_eq!(r.bound, Bound::Memory);
         assert!((r.min_ms - 3.851_008).abs() < 1e-9);
+    }
+
+    #[test]
+    fn lookups_read_what_they_write_and_shape_queries_read_nothing() {
+        // bert-base's word-embedding Gather: table 30522×768 f32 (93,763,584 B) + 128 int64
+        // ids (1,024 B) read, 1×128×768 f32 (393,216 B) written: it moves 2 × 393,216 B.
+        let mut l = conv_layer();
+        l.op = "Gather".into();
+        l.flops = Some(0);
+        l.bytes_read = 93_763_584 + 1024;
+        l.bytes_written = 393_216;
+        assert_eq!(bytes_moved(&l), 786_432);
+        l.op = "Shape".into();
+        l.bytes_read = 393_216;
+        l.bytes_written = 24;
+        assert_eq!(bytes_moved(&l), 0);
     }
 
     #[test]

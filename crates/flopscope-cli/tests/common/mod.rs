@@ -121,19 +121,24 @@ pub fn run_measured(args: &[&str], limit: std::time::Duration) -> Run {
     }
 }
 
-/// Operators a runtime runs as views: the roofline gives them no bytes (docs/roofline.md).
-/// Written out here rather than taken from the library, so tests check it independently.
-pub const VIEWS: [&str; 6] = [
-    "Reshape",
-    "Flatten",
-    "Squeeze",
-    "Unsqueeze",
-    "Identity",
-    "Dropout",
-];
+/// Bytes a layer of `profile -f json` moves under the roofline (docs/roofline.md), written out
+/// here rather than taken from the library so tests check it independently: views and shape
+/// queries none, lookups twice what they write, others what they read and write.
+pub fn roofline_bytes(l: &serde_json::Value) -> f64 {
+    let (r, w) = (
+        l["bytes_read"].as_f64().unwrap(),
+        l["bytes_written"].as_f64().unwrap(),
+    );
+    match l["op"].as_str().unwrap() {
+        "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout" | "Shape"
+        | "Size" => 0.0,
+        "Gather" | "GatherElements" | "GatherND" | "Slice" => 2.0 * w,
+        _ => r + w,
+    }
+}
 
 /// The roofline's predicted lower bound in ms, recomputed from `profile -f json`'s layers:
-/// every layer of known FLOPs takes max(FLOPs / peak, bytes / bandwidth); views move none.
+/// every layer of known FLOPs takes max(FLOPs / peak, bytes / bandwidth).
 pub fn predicted_ms(profile: &serde_json::Value, peak_gflops: f64, gbs: f64) -> f64 {
     profile["layers"]
         .as_array()
@@ -141,12 +146,7 @@ pub fn predicted_ms(profile: &serde_json::Value, peak_gflops: f64, gbs: f64) -> 
         .iter()
         .filter_map(|l| {
             let flops = l["flops"].as_f64()?;
-            let bytes = if VIEWS.contains(&l["op"].as_str().unwrap()) {
-                0.0
-            } else {
-                l["bytes_read"].as_f64().unwrap() + l["bytes_written"].as_f64().unwrap()
-            };
-            Some((flops / (peak_gflops * 1e6)).max(bytes / (gbs * 1e6)))
+            Some((flops / (peak_gflops * 1e6)).max(roofline_bytes(l) / (gbs * 1e6)))
         })
         .sum()
 }

@@ -301,11 +301,17 @@ pub fn at(list: Option<&[i64]>, i: usize, default: i64) -> i64 {
     list.and_then(|l| l.get(i).copied()).unwrap_or(default)
 }
 
-/// Operators a runtime executes as a view or a no-op, moving no data: the roofline gives them
-/// no memory time (`docs/roofline.md`). Their bytes read and written stay in the profile.
-pub fn moves_no_data(op: &str) -> bool {
-    matches!(
-        op,
-        "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout"
-    )
+/// Bytes a node must move at least, for the roofline (`docs/roofline.md`), from the bytes it
+/// reads and writes: a view or no-op (`Reshape`, `Flatten`, `Squeeze`, `Unsqueeze`,
+/// `Identity`, `Dropout`) and a metadata query (`Shape`, `Size`) move nothing; an indexing op
+/// (`Gather`, `GatherElements`, `GatherND`, `Slice`) reads only the elements it writes, not
+/// its whole input; any other node reads its inputs and writes its outputs. The profile's
+/// `bytes_read` and `bytes_written` stay as counted.
+pub fn roofline_bytes(op: &str, bytes_read: u64, bytes_written: u64) -> u64 {
+    match op {
+        "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout" | "Shape"
+        | "Size" => 0,
+        "Gather" | "GatherElements" | "GatherND" | "Slice" => bytes_written.saturating_mul(2),
+        _ => bytes_read.saturating_add(bytes_written),
+    }
 }
