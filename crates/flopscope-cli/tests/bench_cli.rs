@@ -276,6 +276,21 @@ fn roofline_of_a_device_spec_in_profile_and_bench() {
         compute > 0 && memory > 0,
         "squeezenet has both: {compute} {memory}"
     );
+    // The table says the same in words: the bound, and the layers by share of it.
+    let mut t = vec!["profile"];
+    t.extend_from_slice(&model);
+    t.extend_from_slice(&spec);
+    let table = run_ok(&t);
+    assert!(
+        table.contains(&format!("predicted lower bound {expect:.3} ms")),
+        "{table}"
+    );
+    assert!(table.contains("roof: 100.0 GFLOP/s peak, 10.0 GB/s bandwidth, ridge 10.00 FLOP/byte"));
+    assert!(
+        table.contains(&format!("{compute} compute-bound layers")),
+        "{table}"
+    );
+    assert!(table.contains("Slowest at the roof"), "{table}");
 
     let mut b = vec!["bench"];
     b.extend_from_slice(&model);

@@ -101,12 +101,12 @@ pub fn section(p: &Profile, md: bool) -> String {
         return o;
     }
     if md {
-        o.push_str("\n| layer | op | FLOP/byte | bound | min ms | % of bound |\n|---|---|--:|---|--:|--:|\n");
+        o.push_str("\n| layer | op | FLOP/byte | bound | min ms | % of predicted |\n|---|---|--:|---|--:|--:|\n");
     } else {
         let _ = writeln!(
             o,
             "\n{:<40} {:<14} {:>9} {:>8} {:>9} {:>6}",
-            "Slowest at the roof", "Op", "FLOP/byte", "Bound", "Min ms", "%"
+            "Slowest at the roof", "Op", "FLOP/byte", "Bound", "Min ms", "% pred"
         );
     }
     for (l, r) in ls.iter().take(TOP) {
