@@ -804,7 +804,7 @@ fn render_bench(report: &flopscope::bench::Report, format: Format) -> String {
                         .unwrap_or_else(|| "-".into());
                     let (bound, min, eff) = match (l.roofline, l.efficiency_pct) {
                         (Some(u), e) => (
-                            format!("{:?}", u.bound).to_lowercase(),
+                            u.bound.name().to_string(),
                             format!("{:.4}", u.min_ms),
                             e.map(|e| format!("{e:.1}")).unwrap_or_else(|| "-".into()),
                         ),

@@ -20,6 +20,30 @@ pub enum Bound {
     Memory,
 }
 
+impl Bound {
+    /// As JSON and every report spell it: `compute` or `memory`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bound::Compute => "compute",
+            Bound::Memory => "memory",
+        }
+    }
+}
+
+/// Work of `flops` FLOPs moving `bytes` bytes under `roof`: which term bounds it, and its
+/// minimum time in ms, `max(flops / peak, bytes / bandwidth)`. Work with no FLOPs is bound by
+/// memory (or by nothing: its minimum is then 0).
+fn at_roof(roof: Roof, flops: f64, bytes: f64) -> (Bound, f64) {
+    let compute_ms = flops / (roof.peak_gflops * 1e6);
+    let memory_ms = bytes / (roof.bandwidth_gbs * 1e6);
+    let bound = if compute_ms >= memory_ms && flops > 0.0 {
+        Bound::Compute
+    } else {
+        Bound::Memory
+    };
+    (bound, compute_ms.max(memory_ms))
+}
+
 /// One layer under the roof.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct LayerRoof {
@@ -116,19 +140,13 @@ fn decode(l: &crate::llm::LlmInfo, roof: Roof) -> Option<DecodeRoof> {
     let bytes = weights
         .saturating_add(rows)
         .saturating_add(l.kv_cache_bytes.unwrap_or(0));
-    let compute_ms = flops as f64 / (roof.peak_gflops * 1e6);
-    let memory_ms = bytes as f64 / (roof.bandwidth_gbs * 1e6);
-    let min_ms = compute_ms.max(memory_ms);
+    let (bound, min_ms) = at_roof(roof, flops as f64, bytes as f64);
     Some(DecodeRoof {
         past: l.past,
         batch: l.batch,
         flops,
         bytes,
-        bound: if compute_ms >= memory_ms {
-            Bound::Compute
-        } else {
-            Bound::Memory
-        },
+        bound,
         min_ms,
         max_tokens_per_s: if min_ms > 0.0 {
             l.batch as f64 * 1e3 / min_ms
@@ -154,16 +172,11 @@ pub fn bytes_moved(l: &Layer) -> u64 {
 pub fn layer(l: &Layer, roof: Roof) -> Option<LayerRoof> {
     let flops = l.flops? as f64;
     let bytes = bytes_moved(l) as f64;
-    let compute_ms = flops / (roof.peak_gflops * 1e6);
-    let memory_ms = bytes / (roof.bandwidth_gbs * 1e6);
+    let (bound, min_ms) = at_roof(roof, flops, bytes);
     Some(LayerRoof {
         intensity: (bytes > 0.0).then(|| flops / bytes),
-        bound: if compute_ms >= memory_ms && flops > 0.0 {
-            Bound::Compute
-        } else {
-            Bound::Memory
-        },
-        min_ms: compute_ms.max(memory_ms),
+        bound,
+        min_ms,
     })
 }
 

@@ -52,10 +52,7 @@ impl Exporter for Csv {
                     Some(r) => out.push_str(&format!(
                         ",{},{},{:.6}",
                         r.intensity.map(|i| format!("{i:.4}")).unwrap_or_default(),
-                        match r.bound {
-                            crate::roofline::Bound::Compute => "compute",
-                            crate::roofline::Bound::Memory => "memory",
-                        },
+                        r.bound.name(),
                         r.min_ms
                     )),
                     None => out.push_str(",,,"),

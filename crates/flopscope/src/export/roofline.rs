@@ -81,10 +81,7 @@ pub fn section(p: &Profile, md: bool) -> String {
             d.past,
             d.batch,
             d.min_ms,
-            match d.bound {
-                Bound::Compute => "compute",
-                Bound::Memory => "memory",
-            },
+            d.bound.name(),
             d.max_tokens_per_s,
             super::human_bytes(d.bytes),
             super::human(d.flops)
@@ -114,10 +111,7 @@ pub fn section(p: &Profile, md: bool) -> String {
             .intensity
             .map(|i| format!("{i:.2}"))
             .unwrap_or_else(|| "-".into());
-        let bound = match r.bound {
-            Bound::Compute => "compute",
-            Bound::Memory => "memory",
-        };
+        let bound = r.bound.name();
         let pct = 100.0 * r.min_ms / s.predicted_ms;
         if md {
             let _ = writeln!(
