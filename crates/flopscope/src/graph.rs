@@ -174,6 +174,12 @@ impl DType {
             DType::Unknown(_) => "unknown",
         }
     }
+
+    /// The type [`DType::name`] spells `name` (the profile keeps dtypes by name).
+    pub fn from_name(name: &str) -> Option<DType> {
+        // Every named type has an ONNX code in 1..=26.
+        (1..=26).map(DType::from_onnx).find(|d| d.name() == name)
+    }
 }
 
 impl fmt::Display for DType {

@@ -204,11 +204,7 @@ pub fn summary(p: &Profile, m: &Machine, threads: usize) -> Summary {
         .chain(&p.outputs)
         .filter_map(|t| {
             let n: u64 = t.shape.as_ref()?.iter().product();
-            // The profile keeps dtypes by name; ONNX codes 1-26 cover every name it writes.
-            let bits = (1..=26)
-                .map(crate::graph::DType::from_onnx)
-                .find(|d| d.name() == t.dtype)
-                .map_or(32, |d| d.bits());
+            let bits = crate::graph::DType::from_name(&t.dtype).map_or(32, |d| d.bits());
             Some(n * bits / 8)
         })
         .sum();
