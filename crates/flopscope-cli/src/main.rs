@@ -50,18 +50,35 @@ enum Command {
     Check(check::CheckArgs),
 }
 
-/// The roof for roofline analysis: this machine, a device spec, or a saved measurement.
-#[derive(clap::Args, Clone, Default)]
-struct DeviceArgs {
-    /// Add the roofline of this machine (measured once, as `flopscope machine`, then cached).
-    #[arg(long, conflicts_with_all = ["peak_gflops", "machine_file"])]
-    roofline: bool,
-    /// Roofline of a device spec instead: its peak f32 GFLOP/s (with --bandwidth-gbs).
+/// A device given by its numbers, for a target one is not on (`machine` and every roofline).
+#[derive(clap::Args, Clone)]
+struct SpecArgs {
+    /// A device spec instead of this machine: its peak f32 GFLOP/s (with --bandwidth-gbs).
     #[arg(long, value_name = "N", requires = "bandwidth_gbs")]
     peak_gflops: Option<f64>,
     /// The device spec's memory bandwidth in GB/s (with --peak-gflops).
     #[arg(long, value_name = "N", requires = "peak_gflops")]
     bandwidth_gbs: Option<f64>,
+}
+
+impl SpecArgs {
+    /// The spec, when one was given.
+    fn machine(&self) -> Result<Option<flopscope::machine::Machine>, Error> {
+        match (self.peak_gflops, self.bandwidth_gbs) {
+            (Some(p), Some(b)) => flopscope::machine::Machine::spec(p, b).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The roof for roofline analysis: this machine, a device spec, or a saved measurement.
+#[derive(clap::Args, Clone)]
+struct DeviceArgs {
+    /// Add the roofline of this machine (measured once, as `flopscope machine`, then cached).
+    #[arg(long, conflicts_with_all = ["peak_gflops", "machine_file"])]
+    roofline: bool,
+    #[command(flatten)]
+    spec: SpecArgs,
     /// Roofline of a machine measured elsewhere: a saved `flopscope machine -f json`.
     #[arg(long = "machine", value_name = "FILE", conflicts_with = "peak_gflops")]
     machine_file: Option<PathBuf>,
@@ -70,17 +87,16 @@ struct DeviceArgs {
 impl DeviceArgs {
     /// Whether any roof was asked for.
     fn given(&self) -> bool {
-        self.roofline || self.peak_gflops.is_some() || self.machine_file.is_some()
+        self.roofline || self.spec.peak_gflops.is_some() || self.machine_file.is_some()
     }
 
     /// The machine the roofline is drawn for, if any was asked for.
     fn machine(&self) -> Result<Option<flopscope::machine::Machine>, Error> {
-        use flopscope::machine::Machine;
-        if let (Some(p), Some(b)) = (self.peak_gflops, self.bandwidth_gbs) {
-            return Machine::spec(p, b).map(Some);
+        if let Some(m) = self.spec.machine()? {
+            return Ok(Some(m));
         }
         if let Some(f) = &self.machine_file {
-            return Machine::from_file(f).map(Some);
+            return flopscope::machine::Machine::from_file(f).map(Some);
         }
         if self.roofline {
             return this_machine(false).map(Some);
@@ -114,18 +130,14 @@ struct MachineArgs {
     /// Measure again instead of reading the cache.
     #[arg(long, conflicts_with = "peak_gflops")]
     refresh: bool,
-    /// Describe a device spec instead of measuring: its peak f32 GFLOP/s.
-    #[arg(long, value_name = "N", requires = "bandwidth_gbs")]
-    peak_gflops: Option<f64>,
-    /// The device spec's memory bandwidth in GB/s.
-    #[arg(long, value_name = "N", requires = "peak_gflops")]
-    bandwidth_gbs: Option<f64>,
+    #[command(flatten)]
+    spec: SpecArgs,
 }
 
 fn machine(a: MachineArgs) -> Result<(), Error> {
-    let m = match (a.peak_gflops, a.bandwidth_gbs) {
-        (Some(p), Some(b)) => flopscope::machine::Machine::spec(p, b)?,
-        _ => this_machine(a.refresh)?,
+    let m = match a.spec.machine()? {
+        Some(m) => m,
+        None => this_machine(a.refresh)?,
     };
     let text = match a.format {
         MachineFormat::Json => serde_json::to_string_pretty(&m).unwrap_or_default() + "\n",
