@@ -1,8 +1,6 @@
 //! The roofline chart: arithmetic intensity against GFLOP/s, log-log, with the roof (the
 //! bandwidth slope up to the ridge, then the peak) and one point per layer.
 
-use std::collections::HashMap;
-
 use plotters::prelude::*;
 
 use super::{err, short, Area, FAMILY, LIGHT, PALETTE};
@@ -34,33 +32,30 @@ pub(super) fn draw<DB: DrawingBackend>(
             ))
         }
     };
-    // With a run, each layer's bound and minimum come from that run's roof (its threads), the
-    // same roof the lines are drawn for; without, from the profile's.
-    let measured: HashMap<&str, (f64, crate::roofline::LayerRoof)> = run
-        .map(|r| {
-            r.layers
-                .iter()
-                .filter(|l| l.time_ms > 0.0)
-                .filter_map(|l| Some((l.name.as_str(), (l.time_ms, l.roofline?))))
-                .collect()
-        })
-        .unwrap_or_default();
-    let pts: Vec<Point> = p
-        .layers
-        .iter()
-        .filter_map(|l| {
-            let flops = l.flops.filter(|&f| f > 0)? as f64;
-            let (y, r) = if run.is_some() {
-                let &(ms, r) = measured.get(l.name.as_str())?;
-                (flops / (ms * 1e6), r)
-            } else {
-                let r = l.roofline?;
-                (peak.min(r.intensity? * bw), r)
-            };
-            let i = r.intensity.filter(|&i| i > 0.0)?;
-            Some((i, y, r.bound, l.name.as_str(), r.min_ms))
-        })
-        .collect();
+    // With a run, each layer's place and bound come from that run (its roof, the one the
+    // lines are drawn for) at its achieved rate; without, from the profile at the attainable
+    // rate. Only layers with FLOPs and bytes (intensity > 0) fit on log axes.
+    let pts: Vec<Point> = match run {
+        Some(r) => r
+            .layers
+            .iter()
+            .filter_map(|l| {
+                let u = l.roofline?;
+                let i = u.intensity.filter(|&i| i > 0.0)?;
+                let y = l.gflops_per_s.filter(|&g| g > 0.0)?;
+                Some((i, y, u.bound, l.name.as_str(), u.min_ms))
+            })
+            .collect(),
+        None => p
+            .layers
+            .iter()
+            .filter_map(|l| {
+                let u = l.roofline?;
+                let i = u.intensity.filter(|&i| i > 0.0)?;
+                Some((i, peak.min(i * bw), u.bound, l.name.as_str(), u.min_ms))
+            })
+            .collect(),
+    };
     if pts.is_empty() {
         return Err(Error::Usage(
             "no layer has both FLOPs and bytes to place on the roofline".into(),
