@@ -171,11 +171,13 @@ pub fn measure() -> Result<Machine> {
     let latency = lat_s * clock / (lat_iters * LATENCY_CHAIN) as f64;
 
     let flops_per_fma = |isa: Isa| 2.0 * isa.lanes() as f64;
+    let peak_per_core = best * flops_per_fma(widest) / 1e9;
+    let fma_per_cycle = best / clock;
     let mut widths = vec![WidthRate {
         isa: widest.name().into(),
         bits: widest.bits(),
-        gflops_per_core: best * flops_per_fma(widest) / 1e9,
-        fma_per_cycle: best / clock,
+        gflops_per_core: peak_per_core,
+        fma_per_cycle,
     }];
     for &isa in &isas[1..] {
         let iters = calibrate(|n| kernels::fma_throughput(isa, n));
@@ -210,7 +212,6 @@ pub fn measure() -> Result<Machine> {
         bw1
     };
 
-    let fma_per_cycle = best / clock;
     let units = fma_per_cycle.round().max(1.0);
     Ok(Machine {
         schema: SCHEMA.into(),
@@ -229,7 +230,7 @@ pub fn measure() -> Result<Machine> {
         fma_units: Some(units as u32),
         fma_latency_cycles: Some(latency),
         theoretical_gflops_per_core: Some(flops_per_fma(widest) * units * clock / 1e9),
-        peak_gflops_per_core: best * flops_per_fma(widest) / 1e9,
+        peak_gflops_per_core: peak_per_core,
         peak_gflops: all_rate * flops_per_fma(widest) / 1e9,
         bandwidth_gbs_per_core: bw1,
         bandwidth_gbs: bw_all,
