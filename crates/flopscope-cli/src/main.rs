@@ -836,21 +836,7 @@ fn render_bench(report: &flopscope::bench::Report, format: Format) -> String {
                             }
                         ));
                     } else {
-                        let name: String = if l.name.chars().count() > 40 {
-                            format!(
-                                "…{}",
-                                l.name
-                                    .chars()
-                                    .rev()
-                                    .take(39)
-                                    .collect::<Vec<_>>()
-                                    .into_iter()
-                                    .rev()
-                                    .collect::<String>()
-                            )
-                        } else {
-                            l.name.clone()
-                        };
+                        let name = flopscope::export::fit_left(&l.name, 40);
                         out.push_str(&format!(
                             "{:<40} {:<18} {:>8.3} {:>6.1} {:>9} {:>8}{}\n",
                             name,

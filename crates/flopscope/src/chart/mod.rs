@@ -131,12 +131,7 @@ fn draw<DB: DrawingBackend>(root: &Area<DB>, chart: &Chart) -> Result<()> {
 
 /// A layer name cut to its last 36 characters (the most specific part), for labels.
 fn short(name: &str) -> String {
-    let n = name.chars().count();
-    if n <= 36 {
-        name.to_string()
-    } else {
-        format!("…{}", name.chars().skip(n - 35).collect::<String>())
-    }
+    crate::export::fit_left(name, 36)
 }
 
 /// Bars in graph order on `area`, the three largest labelled with their layer name.

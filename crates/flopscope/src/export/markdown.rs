@@ -11,7 +11,8 @@ pub struct Markdown {
     pub rows: RowOptions,
 }
 
-fn esc(s: &str) -> String {
+/// Escapes `|` so a name cannot break a Markdown table row.
+pub(super) fn esc(s: &str) -> String {
     s.replace('|', "\\|")
 }
 

@@ -152,6 +152,27 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// Cuts `s` to `w` chars, keeping its end (the most specific part of a name).
+pub fn fit_left(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        s.to_string()
+    } else {
+        let tail: String = s.chars().skip(n - (w - 1)).collect();
+        format!("…{tail}")
+    }
+}
+
+/// Cuts `s` to `w` chars, keeping its start.
+pub fn fit_right(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(w - 1).collect();
+        format!("{head}…")
+    }
+}
+
 /// `1,814,073,344`
 pub fn grouped(n: u64) -> String {
     let s = n.to_string();

@@ -117,17 +117,12 @@ pub fn section(p: &Profile, md: bool) -> String {
             let _ = writeln!(
                 o,
                 "| {} | {} | {ai} | {bound} | {:.4} | {pct:.1} |",
-                l.name.replace('|', "\\|"),
+                super::markdown::esc(&l.name),
                 l.op,
                 r.min_ms
             );
         } else {
-            let n = l.name.chars().count();
-            let name = if n > 40 {
-                format!("…{}", l.name.chars().skip(n - 39).collect::<String>())
-            } else {
-                l.name.clone()
-            };
+            let name = super::fit_left(&l.name, 40);
             let _ = writeln!(
                 o,
                 "{name:<40} {:<14} {ai:>9} {bound:>8} {:>9.4} {pct:>6.1}",

@@ -3,33 +3,13 @@
 
 use std::fmt::Write;
 
-use super::{grouped, human, human_bytes, pct, rows, Exporter, RowOptions};
+use super::{fit_left, fit_right, grouped, human, human_bytes, pct, rows, Exporter, RowOptions};
 use crate::profile::Profile;
 
 /// The human-readable terminal report.
 pub struct Table {
     /// Which layer rows to show.
     pub rows: RowOptions,
-}
-
-/// Cuts `s` to `w` chars, keeping its end (the most specific part of a name).
-fn fit_left(s: &str, w: usize) -> String {
-    let n = s.chars().count();
-    if n <= w {
-        s.to_string()
-    } else {
-        let tail: String = s.chars().skip(n - (w - 1)).collect();
-        format!("…{tail}")
-    }
-}
-
-fn fit_right(s: &str, w: usize) -> String {
-    if s.chars().count() <= w {
-        s.to_string()
-    } else {
-        let head: String = s.chars().take(w - 1).collect();
-        format!("{head}…")
-    }
 }
 
 /// The language-model lines of the totals: decode cost and KV cache.
