@@ -504,7 +504,6 @@
     const prof = D.profile && D.profile.roofline ? D.profile : null;
     const runs = D.bench ? D.bench.runs.filter(r => r.roofline) : [];
     if (!prof && !runs.length) return;
-    const f1 = v => (v == null ? '?' : v.toFixed(1)), f3 = v => (v == null ? '?' : v.toFixed(3));
     const fI = v => (v == null ? '–' : v.toFixed(2));
     const runLabel = r => `${r.backend} ${r.backend_version}, ${r.threads} thr, batch ${r.batch}`;
     // With a measured run, every card is about that run's roof (its thread count), so the
@@ -548,9 +547,9 @@
     if (timed) {
       for (const l of timed.layers) {
         if (!l.roofline) { unknown++; continue; }
+        // The bench report carries each layer's rate and % of bound; no FLOPs: no rate.
         items.push({ name: l.name, op: l.op, flops: l.flops, rf: l.roofline, ms: l.time_ms,
-          gf: l.flops > 0 && l.time_ms > 0 ? l.flops / l.time_ms / 1e6 : null,
-          pct: l.efficiency_pct != null ? l.efficiency_pct : l.time_ms > 0 ? l.roofline.min_ms / l.time_ms * 100 : null });
+          gf: l.flops > 0 ? l.gflops_per_s : null, pct: l.efficiency_pct });
       }
     } else if (prof) {
       for (const l of prof.layers) {
@@ -634,15 +633,15 @@
     const g = s('g', { class: 'roof' });
     if (ridge > xs) {
       g.append(s('polyline', { class: 'roof-line roof-slope', points: `${x(xs)},${y(xs * bw)} ${x(ridge)},${y(peak)}`,
-        'data-tip': `memory roof: ${f1g(bw)} GB/s × intensity` }));
+        'data-tip': `memory roof: ${f1(bw)} GB/s × intensity` }));
       const xm = Math.sqrt(xs * ridge);
       const ang = Math.atan2(y(peak) - y(xs * bw), x(ridge) - x(xs)) * 180 / Math.PI;
       g.append(s('text', { x: x(xm), y: y(xm * bw) - 7, 'text-anchor': 'middle', class: 'roof-label',
-        transform: `rotate(${ang.toFixed(2)} ${x(xm).toFixed(1)} ${y(xm * bw).toFixed(1)})`, text: `${f1g(bw)} GB/s` }));
+        transform: `rotate(${ang.toFixed(2)} ${x(xm).toFixed(1)} ${y(xm * bw).toFixed(1)})`, text: `${f1(bw)} GB/s` }));
     }
     g.append(s('polyline', { class: 'roof-line roof-flat', points: `${x(ridge)},${y(peak)} ${x(x1)},${y(peak)}`,
-      'data-tip': `compute roof: ${f1g(peak)} GFLOP/s peak` }),
-    s('text', { x: W - M.r - 6, y: y(peak) - 7, 'text-anchor': 'end', class: 'roof-label', text: `peak ${f1g(peak)} GFLOP/s` }),
+      'data-tip': `compute roof: ${f1(peak)} GFLOP/s peak` }),
+    s('text', { x: W - M.r - 6, y: y(peak) - 7, 'text-anchor': 'end', class: 'roof-label', text: `peak ${f1(peak)} GFLOP/s` }),
     s('line', { class: 'roof-ridge', x1: x(ridge), x2: x(ridge), y1: height - M.b, y2: y(peak),
       'data-tip': `ridge: ${ridge.toFixed(2)} FLOP/byte\nbelow it a layer is memory-bound, above it compute-bound` }),
     s('text', { x: x(ridge) + 5, y: height - M.b - 6, class: 'roof-label', text: `ridge ${ridge.toFixed(2)} FLOP/byte` }));
@@ -658,7 +657,8 @@
     svg.append(pg);
     return svg;
   }
-  function f1g(v) { return v.toFixed(1); }
+  function f1(v) { return v == null ? '?' : v.toFixed(1); }
+  function f3(v) { return v == null ? '?' : v.toFixed(3); }
 
   // ---- Several models ----------------------------------------------------------------------
   function compareSections(c) {
