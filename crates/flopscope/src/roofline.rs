@@ -111,12 +111,7 @@ pub struct DecodeRoof {
 /// The decode step of a checkpoint under `roof`; `None` without a config's decode cost.
 fn decode(l: &crate::llm::LlmInfo, roof: Roof) -> Option<DecodeRoof> {
     let flops = l.decode_flops_per_token?.saturating_mul(l.batch);
-    let part = |name: &str| {
-        l.components
-            .iter()
-            .find(|c| c.component == name)
-            .map_or((0, 0), |c| (c.params, c.bytes))
-    };
+    let part = |name: &str| crate::llm::component_size(&l.components, name);
     // An untied embedding table is read one row per sequence; a tied one is read whole by the
     // output head.
     let (emb_params, emb_bytes) = part("embeddings");

@@ -90,6 +90,14 @@ pub struct LlmInfo {
     pub formulas: BTreeMap<&'static str, String>,
 }
 
+/// Parameters and bytes of the component `name` (0, 0 when the checkpoint has none).
+pub fn component_size(components: &[Component], name: &str) -> (u64, u64) {
+    components
+        .iter()
+        .find(|c| c.component == name)
+        .map_or((0, 0), |c| (c.params, c.bytes))
+}
+
 /// Whether `path` names a checkpoint this module reads (rather than an ONNX file).
 pub fn is_checkpoint(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -372,18 +380,8 @@ pub fn profile(path: &Path, opts: &Options) -> Result<Profile> {
         }
         _ => total,
     };
-    let params_of = |c: &str| {
-        comps
-            .iter()
-            .find(|x| x.component == c)
-            .map_or(0, |x| x.params)
-    };
-    let bytes_of = |c: &str| {
-        comps
-            .iter()
-            .find(|x| x.component == c)
-            .map_or(0, |x| x.bytes)
-    };
+    let params_of = |c: &str| component_size(&comps, c).0;
+    let bytes_of = |c: &str| component_size(&comps, c).1;
     let overflow = || Error::Shape {
         node: "prefill".into(),
         op: "LLM".into(),
