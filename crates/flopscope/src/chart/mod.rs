@@ -129,6 +129,20 @@ fn draw<DB: DrawingBackend>(root: &Area<DB>, chart: &Chart) -> Result<()> {
     }
 }
 
+/// The series legend every chart draws: framed, on a translucent white box, at `pos`.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    c: &mut ChartContext<'a, DB, CT>,
+    pos: SeriesLabelPosition,
+) -> Result<()> {
+    c.configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FAMILY, 14))
+        .position(pos)
+        .draw()
+        .map_err(err)
+}
+
 /// A layer name cut to its last 36 characters (the most specific part), for labels.
 fn short(name: &str) -> String {
     crate::export::fit_left(name, 36)
@@ -257,13 +271,7 @@ fn memory<DB: DrawingBackend>(root: &Area<DB>, p: &Profile) -> Result<()> {
         .label(label)
         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
     }
-    c.configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FAMILY, 14))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)
+    legend(&mut c, SeriesLabelPosition::UpperRight)
 }
 
 fn ops<DB: DrawingBackend>(root: &Area<DB>, p: &Profile) -> Result<()> {
@@ -512,11 +520,5 @@ fn pareto<DB: DrawingBackend>(root: &Area<DB>, cmp: &Comparison) -> Result<()> {
             );
         c.draw_series([bubble]).map_err(err)?;
     }
-    c.configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FAMILY, 14))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(err)
+    legend(&mut c, SeriesLabelPosition::UpperLeft)
 }

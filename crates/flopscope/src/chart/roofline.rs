@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use super::{err, short, Area, FAMILY, LIGHT, PALETTE};
+use super::{err, legend, short, Area, FAMILY, LIGHT, PALETTE};
 use crate::bench::RunResult;
 use crate::error::{Error, Result};
 use crate::profile::Profile;
@@ -140,11 +140,5 @@ pub(super) fn draw<DB: DrawingBackend>(
             + Text::new(name, (dx, -16), (FAMILY, 12).into_font().color(&BLACK))])
             .map_err(err)?;
     }
-    c.configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FAMILY, 14))
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(err)
+    legend(&mut c, SeriesLabelPosition::LowerRight)
 }
