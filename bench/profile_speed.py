@@ -15,7 +15,7 @@ What it measures:
     (seeded random float32 weights), plus a synthetic ~512 MiB MLP (8 Gemm
     4096x4096) in embedded and graph-only form.
   * flopscope in-process: `flopscope::profile_path` timed inside one process
-    (`cargo bench -p flopscope --bench profile_files`), the like-for-like
+    (`cargo bench -p flopscope-core --bench profile_files`), the like-for-like
     comparison with onnx-tool's in-process time.
   * onnx-tool: load + shape_infer + profile, in this Python process, on the
     embedded files (median of max(3, runs//5) runs).

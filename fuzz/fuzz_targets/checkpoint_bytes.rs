@@ -16,5 +16,5 @@ fuzz_target!(|data: &[u8]| {
     };
     let path = dir.join(format!("flopscope-fuzz-{}.{ext}", std::process::id()));
     std::fs::write(&path, rest).expect("temporary file");
-    let _ = flopscope::profile_path(&path, &flopscope::Options::default());
+    let _ = flopscope_core::profile_path(&path, &flopscope_core::Options::default());
 });

@@ -13,5 +13,5 @@ fuzz_target!(|data: &[u8]| {
     };
     let path = dir.join(format!("flopscope-fuzz-{}.onnx", std::process::id()));
     std::fs::write(&path, data).expect("temporary file");
-    let _ = flopscope::profile_path(&path, &flopscope::Options::default());
+    let _ = flopscope_core::profile_path(&path, &flopscope_core::Options::default());
 });

@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use flopscope::onnx_pb as pb;
+use flopscope_core::onnx_pb as pb;
 use prost::Message;
 use serde_json::json;
 

@@ -1,13 +1,13 @@
 //! `flopscope check`: collects the limits (flags over `flopscope.toml`), profiles and, for
-//! latency limits, measures; the verdict and its Markdown come from `flopscope::budget`.
+//! latency limits, measures; the verdict and its Markdown come from `flopscope_report::budget`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use flopscope::budget::{self, Entry, Metric};
-use flopscope::Error;
+use flopscope_core::Error;
+use flopscope_report::budget::{self, Entry, Metric};
 
 use super::{measure, write_out, MeasureArgs, ShapeArgs};
 
@@ -137,7 +137,7 @@ pub(crate) fn check(a: CheckArgs) -> Result<ExitCode, Error> {
             .chain(a.shape.dims.iter().cloned())
             .collect();
         shape.inputs = e.inputs.iter().chain(&a.shape.inputs).cloned().collect();
-        let profile = flopscope::profile_source(&e.model, &shape.options()?)?;
+        let profile = flopscope_core::profile_source(&e.model, &shape.options()?)?;
         let runs = if e.limits.iter().any(|l| l.metric.needs_run()) {
             measure(&e.model, &shape, &a.measure, false, None)?.runs
         } else {

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use flopscope::export::{
+use flopscope_core::{Error, Options};
+use flopscope_report::export::{
     csv::Csv, html::Html, json::Json, markdown::Markdown, table::Table, Exporter, RowOptions,
 };
-use flopscope::{Error, Options};
 
 mod check;
 mod report;
@@ -63,9 +63,9 @@ struct SpecArgs {
 
 impl SpecArgs {
     /// The spec, when one was given.
-    fn machine(&self) -> Result<Option<flopscope::machine::Machine>, Error> {
+    fn machine(&self) -> Result<Option<flopscope_core::machine::Machine>, Error> {
         match (self.peak_gflops, self.bandwidth_gbs) {
-            (Some(p), Some(b)) => flopscope::machine::Machine::spec(p, b).map(Some),
+            (Some(p), Some(b)) => flopscope_core::machine::Machine::spec(p, b).map(Some),
             _ => Ok(None),
         }
     }
@@ -91,12 +91,12 @@ impl DeviceArgs {
     }
 
     /// The machine the roofline is drawn for, if any was asked for.
-    fn machine(&self) -> Result<Option<flopscope::machine::Machine>, Error> {
+    fn machine(&self) -> Result<Option<flopscope_core::machine::Machine>, Error> {
         if let Some(m) = self.spec.machine()? {
             return Ok(Some(m));
         }
         if let Some(f) = &self.machine_file {
-            return flopscope::machine::Machine::from_file(f).map(Some);
+            return flopscope_core::machine::Machine::from_file(f).map(Some);
         }
         if self.roofline {
             return this_machine(false).map(Some);
@@ -106,8 +106,8 @@ impl DeviceArgs {
 }
 
 /// This machine, measured (with a note on standard error) unless cached.
-fn this_machine(refresh: bool) -> Result<flopscope::machine::Machine, Error> {
-    let (m, unsaved) = flopscope::machine::this_machine(refresh, &mut || {
+fn this_machine(refresh: bool) -> Result<flopscope_core::machine::Machine, Error> {
+    let (m, unsaved) = flopscope_bench::machine::this_machine(refresh, &mut || {
         eprintln!("measuring this machine's peak FLOP/s and bandwidth (a few seconds, once)…")
     })?;
     if let Some(why) = unsaved {
@@ -438,9 +438,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Profile(a) => {
             let opts = a.shape.options()?;
-            let mut p = flopscope::profile_source(&a.model, &opts)?;
+            let mut p = flopscope_core::profile_source(&a.model, &opts)?;
             if let Some(m) = a.device.machine()? {
-                flopscope::roofline::apply(&mut p, &m);
+                flopscope_core::roofline::apply(&mut p, &m);
             }
             let rows = RowOptions {
                 depth: a.depth,
@@ -475,9 +475,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 fn zoo(format: ZooFormat) -> Result<(), Error> {
-    use flopscope::export::{grouped, human};
+    use flopscope_core::format::{grouped, human};
     let mut rows = Vec::new();
-    for e in flopscope::zoo::entries() {
+    for e in flopscope_core::zoo::entries() {
         let opts = Options {
             dims: vec![("batch".into(), 1)]
                 .into_iter()
@@ -486,7 +486,7 @@ fn zoo(format: ZooFormat) -> Result<(), Error> {
             inputs: vec![],
             ..Default::default()
         };
-        let p = flopscope::profile_source(e.name, &opts)?;
+        let p = flopscope_core::profile_source(e.name, &opts)?;
         rows.push((e, p.totals));
     }
     let mut out = String::new();
@@ -537,12 +537,12 @@ fn zoo(format: ZooFormat) -> Result<(), Error> {
 
 fn export(a: ExportArgs) -> Result<(), Error> {
     let opts = model_options(&[], &a.inputs, a.classes)?;
-    let (g, _) = flopscope::open_source(&a.model, &opts)?;
+    let (g, _) = flopscope_core::open_source(&a.model, &opts)?;
     let weights = match a.weights {
-        WeightsArg::Random => flopscope::write::Weights::Random(a.seed),
-        WeightsArg::None => flopscope::write::Weights::None,
+        WeightsArg::Random => flopscope_core::write::Weights::Random(a.seed),
+        WeightsArg::None => flopscope_core::write::Weights::None,
     };
-    flopscope::write::write_onnx(&g, &a.output, weights)
+    flopscope_core::write::write_onnx(&g, &a.output, weights)
 }
 
 fn parse_duration(s: &str) -> Result<f64, Error> {
@@ -598,9 +598,9 @@ fn measure(
     shape: &ShapeArgs,
     a: &MeasureArgs,
     per_layer: bool,
-    machine: Option<flopscope::machine::Machine>,
-) -> Result<flopscope::bench::Report, Error> {
-    use flopscope::bench::{self, BenchOptions, Progress, Warmup};
+    machine: Option<flopscope_core::machine::Machine>,
+) -> Result<flopscope_bench::Report, Error> {
+    use flopscope_bench::{self as bench, BenchOptions, Progress, Warmup};
     let o = BenchOptions {
         model: shape.options()?,
         batches: a.batch.clone(),
@@ -687,14 +687,14 @@ fn measure(
 }
 
 /// `bench`'s output in one format.
-fn render_bench(report: &flopscope::bench::Report, format: Format) -> String {
+fn render_bench(report: &flopscope_bench::Report, format: Format) -> String {
     match format {
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
         Format::Html => {
             let mut page =
-                flopscope::report::Page::new(format!("flopscope bench: {}", report.model));
+                flopscope_report::page::Page::new(format!("flopscope bench: {}", report.model));
             page.bench = Some(report);
-            flopscope::report::html(&page)
+            flopscope_report::page::html(&page)
         }
         Format::Csv => {
             let mut out = String::from("backend,backend_version,batch,threads,runs,min_ms,mean_ms,median_ms,p90_ms,p99_ms,max_ms,stddev_ms,outliers,fps,load_ms,cold_ms\n");
@@ -808,7 +808,7 @@ fn render_bench(report: &flopscope::bench::Report, format: Format) -> String {
                 for l in r.layers.iter().take(20) {
                     let macs = l
                         .macs
-                        .map(flopscope::export::human)
+                        .map(flopscope_core::format::human)
                         .unwrap_or_else(|| "-".into());
                     let gf = l
                         .gflops_per_s
@@ -836,7 +836,7 @@ fn render_bench(report: &flopscope::bench::Report, format: Format) -> String {
                             }
                         ));
                     } else {
-                        let name = flopscope::export::fit_left(&l.name, 40);
+                        let name = flopscope_core::format::fit_left(&l.name, 40);
                         out.push_str(&format!(
                             "{:<40} {:<18} {:>8.3} {:>6.1} {:>9} {:>8}{}\n",
                             name,

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use flopscope::chart::{self, Chart};
-use flopscope::compare::{Comparison, Diff};
-use flopscope::report::{html, Page};
-use flopscope::Error;
+use flopscope_core::Error;
+use flopscope_report::chart::{self, Chart};
+use flopscope_report::compare::{Comparison, Diff};
+use flopscope_report::page::{html, Page};
 
 use super::{measure, write_out, ChartKind, CompareArgs, CompareFormat, ReportArgs};
 
@@ -74,10 +74,10 @@ pub(crate) fn report(a: ReportArgs) -> Result<(), Error> {
             a.output.display()
         )));
     }
-    let mut profile = flopscope::profile_source(&a.model, &opts)?;
+    let mut profile = flopscope_core::profile_source(&a.model, &opts)?;
     let machine = a.device.machine()?;
     if let Some(m) = &machine {
-        flopscope::roofline::apply(&mut profile, m);
+        flopscope_core::roofline::apply(&mut profile, m);
     }
     let bench = if a.bench {
         Some(measure(&a.model, &a.shape, &a.measure, true, machine)?)
@@ -117,7 +117,7 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
     let mut profiles = Vec::with_capacity(a.models.len());
     let mut runs = Vec::with_capacity(a.models.len());
     for m in &a.models {
-        profiles.push(flopscope::profile_source(m, &opts)?);
+        profiles.push(flopscope_core::profile_source(m, &opts)?);
         runs.push(if a.bench {
             measure(m, &a.shape, &a.measure, false, None)?
                 .runs

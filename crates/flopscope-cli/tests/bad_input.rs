@@ -74,10 +74,11 @@ fn unknown_operators_are_listed_not_zeroed() {
         ],
         vec![],
     );
-    m.opset_import.push(flopscope::onnx_pb::OperatorSetIdProto {
-        domain: Some("com.example".into()),
-        version: Some(1),
-    });
+    m.opset_import
+        .push(flopscope_core::onnx_pb::OperatorSetIdProto {
+            domain: Some("com.example".into()),
+            version: Some(1),
+        });
     m.graph.as_mut().unwrap().node[0].domain = Some("com.example".into());
     m.graph
         .as_mut()

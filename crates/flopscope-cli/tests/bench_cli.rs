@@ -32,7 +32,7 @@ fn reports_statistics_per_batch_in_a_versioned_schema() {
     assert_eq!(runs.len(), 2, "one entry per batch size");
     for (r, batch) in runs.iter().zip([1u64, 2]) {
         assert_eq!(r["backend"], "tract");
-        assert_eq!(r["backend_version"], flopscope::bench::tract::VERSION);
+        assert_eq!(r["backend_version"], flopscope_bench::tract::VERSION);
         assert_eq!(r["batch"], batch);
         assert_eq!(r["runs"], 7);
         let l = &r["latency_ms"];
@@ -102,10 +102,11 @@ fn a_model_the_runtime_cannot_load_is_a_clear_error() {
         vec![node("FancyOp", "fancy", &["x"], &["y"], vec![])],
         vec![],
     );
-    m.opset_import.push(flopscope::onnx_pb::OperatorSetIdProto {
-        domain: Some("com.example".into()),
-        version: Some(1),
-    });
+    m.opset_import
+        .push(flopscope_core::onnx_pb::OperatorSetIdProto {
+            domain: Some("com.example".into()),
+            version: Some(1),
+        });
     m.graph.as_mut().unwrap().node[0].domain = Some("com.example".into());
     let p = write(&d, "fancy", &m);
     let out = flopscope(&[

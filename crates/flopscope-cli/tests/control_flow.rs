@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 
-fn profile_json(m: &flopscope::onnx_pb::ModelProto, name: &str) -> serde_json::Value {
+fn profile_json(m: &flopscope_core::onnx_pb::ModelProto, name: &str) -> serde_json::Value {
     let d = tmpdir(name);
     let p = write(&d, name, m);
     run_json(&["profile", p.to_str().unwrap(), "-f", "json"])

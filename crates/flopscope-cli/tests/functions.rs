@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use flopscope::onnx_pb as pb;
+use flopscope_core::onnx_pb as pb;
 
 #[test]
 fn local_function_calls_are_expanded_and_counted() {

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use flopscope::zoo::{self, LlamaConfig, ZooOptions};
+use flopscope_core::zoo::{self, LlamaConfig, ZooOptions};
 use tract_onnx::prelude::*;
 
 /// Loads `path` in tract with the input fixed to `shape`, optimizes, runs once, and checks
@@ -94,7 +94,8 @@ fn exported_models_run_in_tract() {
     )
     .unwrap();
     let path = d.join("vit.onnx");
-    flopscope::write::write_onnx(&vit, &path, flopscope::write::Weights::Random(1)).unwrap();
+    flopscope_core::write::write_onnx(&vit, &path, flopscope_core::write::Weights::Random(1))
+        .unwrap();
     run(&path, &[1, 3, 32, 32], false).unwrap_or_else(|e| panic!("vit: {e:?}"));
     let llama = LlamaConfig {
         hidden: 32,
@@ -110,7 +111,8 @@ fn exported_models_run_in_tract() {
         ("llama", zoo::llama(&llama).unwrap()),
     ] {
         let path = d.join(format!("{name}.onnx"));
-        flopscope::write::write_onnx(&g, &path, flopscope::write::Weights::Random(1)).unwrap();
+        flopscope_core::write::write_onnx(&g, &path, flopscope_core::write::Weights::Random(1))
+            .unwrap();
         run(&path, &[1, 8], true).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
 }

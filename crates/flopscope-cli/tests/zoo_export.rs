@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::*;
-use flopscope::zoo::{self, LlamaConfig, ZooOptions};
+use flopscope_core::zoo::{self, LlamaConfig, ZooOptions};
 
 fn totals(args: &[&str]) -> serde_json::Value {
     let mut a = vec!["profile"];
@@ -106,7 +106,8 @@ fn exported_models_run_in_onnxruntime_and_profile_the_same() {
     ];
     for (name, g) in &small {
         let path = d.join(format!("{name}.onnx"));
-        flopscope::write::write_onnx(g, &path, flopscope::write::Weights::Random(7)).unwrap();
+        flopscope_core::write::write_onnx(g, &path, flopscope_core::write::Weights::Random(7))
+            .unwrap();
         let seq: &[&str] = if *name == "vit" {
             &[]
         } else {
@@ -114,12 +115,12 @@ fn exported_models_run_in_onnxruntime_and_profile_the_same() {
         };
         let mut args = vec![path.to_str().unwrap(), "--dim", "batch=1"];
         args.extend_from_slice(seq);
-        let built = flopscope::profile_graph(
+        let built = flopscope_core::profile_graph(
             g,
-            flopscope::open_source("resnet18", &Default::default())
+            flopscope_core::open_source("resnet18", &Default::default())
                 .unwrap()
                 .1,
-            &flopscope::Options {
+            &flopscope_core::Options {
                 dims: std::iter::once(("batch".to_string(), 1))
                     .chain(seq.get(1).map(|_| ("seq".to_string(), 16)))
                     .collect(),
@@ -136,10 +137,10 @@ fn exported_models_run_in_onnxruntime_and_profile_the_same() {
     }
     // Weights in an external data file (as for models above 1 GiB), streamed while written.
     let split = d.join("bert-split.onnx");
-    flopscope::write::write_onnx_split(
+    flopscope_core::write::write_onnx_split(
         &small[1].1,
         &split,
-        flopscope::write::Weights::Random(7),
+        flopscope_core::write::Weights::Random(7),
         0,
     )
     .unwrap();

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use flopscope::onnx_pb as pb;
+use flopscope_core::onnx_pb as pb;
 use prost::Message;
 
 /// A float32 value with the given dims (numbers, or symbols when not parseable).

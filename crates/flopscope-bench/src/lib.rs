@@ -1,0 +1,550 @@
+//! Measurement: real inference on real runtimes, with warm-up, many timed runs and robust
+//! statistics (`flopscope bench`), and the measurement of this machine's peak ([`machine`]).
+//! Runtimes live behind [`Runtime`]; statistics apart from them, in [`stats`].
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use flopscope_core::error::{Error, Result};
+use flopscope_core::graph::DType;
+use flopscope_core::load::WeightsStatus;
+use flopscope_core::Options;
+
+pub mod machine;
+pub mod onnxruntime;
+pub mod stats;
+pub mod tract;
+
+/// Schema identifier of the JSON output.
+pub const SCHEMA: &str = "flopscope.bench/1";
+
+/// A graph input at the measured shape.
+#[derive(Clone, Debug)]
+pub struct InputSpec {
+    /// Input name.
+    pub name: String,
+    /// Element type.
+    pub dtype: DType,
+    /// Concrete shape.
+    pub shape: Vec<u64>,
+}
+
+/// Random input values of one input.
+pub enum InputData {
+    /// Floats in [−1, 1).
+    F32(Vec<f32>),
+    /// Token ids in [0, 1000).
+    I64(Vec<i64>),
+    /// Token ids in [0, 1000).
+    I32(Vec<i32>),
+    /// All true.
+    Bool(Vec<bool>),
+}
+
+/// Deterministic random values for `spec` (xorshift from `seed`): floats in [−1, 1), integer
+/// inputs as token ids in [0, 1000), a sane range for any vocabulary.
+pub fn input_data(spec: &InputSpec, seed: u64) -> Result<InputData> {
+    let n = flopscope_core::ops::numel(&spec.shape)
+        .map_err(|_| Error::Usage(format!("input '{}' is too large", spec.name)))?
+        as usize;
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    // Even with --force, an input that cannot be allocated is an error, not an abort.
+    fn fill<T>(n: usize, name: &str, f: impl FnMut() -> T) -> Result<Vec<T>> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(n).map_err(|_| {
+            Error::Resources(format!("cannot allocate {n} elements for input '{name}'"))
+        })?;
+        v.extend(std::iter::repeat_with(f).take(n));
+        Ok(v)
+    }
+    let name = spec.name.as_str();
+    Ok(match spec.dtype {
+        DType::F32 => InputData::F32(fill(n, name, || (next() % 2000) as f32 / 1000.0 - 1.0)?),
+        DType::I64 => InputData::I64(fill(n, name, || (next() % 1000) as i64)?),
+        DType::I32 => InputData::I32(fill(n, name, || (next() % 1000) as i32)?),
+        DType::Bool => InputData::Bool(fill(n, name, || true)?),
+        d => {
+            return Err(Error::Runtime(format!(
+                "no random inputs of type {d} (input '{}')",
+                spec.name
+            )))
+        }
+    })
+}
+
+/// An inference runtime.
+pub trait Runtime {
+    /// Short name (`tract`).
+    fn name(&self) -> &'static str;
+    /// Version of the runtime library.
+    fn version(&self) -> String;
+    /// Intra-op threads it runs with.
+    fn threads(&self) -> usize {
+        1
+    }
+    /// Loads `model` for inputs of these shapes, with random inputs made from `seed`.
+    fn load(&self, model: &Path, inputs: &[InputSpec], seed: u64) -> Result<Box<dyn Session>>;
+}
+
+/// A loaded model ready to run on its inputs.
+pub trait Session {
+    /// One inference.
+    fn run(&mut self) -> Result<()>;
+    /// `runs` inferences timing each runtime node: per run, (runtime node name, ms) in
+    /// execution order (or one entry holding the per-run means).
+    fn profile_layers(&mut self, runs: usize) -> Result<Vec<Vec<(String, f64)>>> {
+        let _ = runs;
+        Err(Error::Runtime(
+            "per-layer timing is not available for this runtime".into(),
+        ))
+    }
+}
+
+/// How long to warm up before timing.
+#[derive(Clone, Copy, Debug)]
+pub enum Warmup {
+    /// This many runs.
+    Runs(usize),
+    /// Runs for this many seconds.
+    Seconds(f64),
+}
+
+/// What to measure and when to stop.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Dims, input shapes, classes (as for `profile`).
+    pub model: Options,
+    /// Batch sizes to sweep (the `batch` dim); empty: as `model` binds it (default 1).
+    pub batches: Vec<u64>,
+    /// Warm-up.
+    pub warmup: Warmup,
+    /// Stop after this many timed runs.
+    pub runs: Option<usize>,
+    /// Stop after this many seconds of timed runs.
+    pub time: Option<f64>,
+    /// Stop once the 95% confidence interval of the median is within this fraction of it.
+    pub precision: Option<f64>,
+    /// Seed of random weights and inputs.
+    pub seed: u64,
+    /// Also time each layer (this many profiled runs, after the timed ones; 0: off).
+    pub per_layer_runs: usize,
+    /// Run even when the estimated memory exceeds what the machine has.
+    pub force: bool,
+    /// The machine or device spec whose roofline each run is compared with.
+    pub machine: Option<flopscope_core::machine::Machine>,
+}
+
+/// Refuses a configuration whose weights and peak activations alone exceed `available`: the
+/// runtime would be killed, or swap the machine to a halt, long before one run finished.
+fn check_memory(p: &flopscope_core::Profile, batch: u64, available: Option<u64>) -> Result<()> {
+    let t = &p.totals;
+    let need = t.weight_bytes.saturating_add(t.peak_activation_bytes);
+    match available {
+        Some(have) if need > have => Err(Error::Resources(format!(
+            "at batch {batch} the model needs at least {} (weights {} + peak activations {}), more memory than this machine has ({}); --force runs it anyway",
+            flopscope_core::format::human_bytes(need),
+            flopscope_core::format::human_bytes(t.weight_bytes),
+            flopscope_core::format::human_bytes(t.peak_activation_bytes),
+            flopscope_core::format::human_bytes(have)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            model: Options::default(),
+            batches: vec![],
+            warmup: Warmup::Runs(10),
+            runs: None,
+            time: None,
+            precision: None,
+            seed: 0,
+            per_layer_runs: 0,
+            force: false,
+            machine: None,
+        }
+    }
+}
+
+/// One measured configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    /// Runtime name.
+    pub backend: String,
+    /// Runtime version.
+    pub backend_version: String,
+    /// Batch size.
+    pub batch: u64,
+    /// Intra-op threads.
+    pub threads: usize,
+    /// Latency of one inference (ms).
+    pub latency_ms: stats::Latency,
+    /// Timed runs.
+    pub runs: usize,
+    /// Runs outside Tukey's fences.
+    pub outliers: usize,
+    /// Inferences per second: batch / median latency.
+    pub fps: f64,
+    /// Model load and optimization (ms).
+    pub load_ms: f64,
+    /// First (cold) inference (ms).
+    pub cold_ms: f64,
+    /// Every timed run's latency (ms), in the order run: the histogram of reports.
+    pub samples_ms: Vec<f64>,
+    /// Time per ONNX node, slowest first (with `--per-layer`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerTime>,
+    /// The run against the roofline, when a machine was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roofline: Option<RunRoofline>,
+}
+
+/// A measured run against the roofline of its thread count.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRoofline {
+    /// The model under the roof (predicted lower bound, floors, ridge).
+    #[serde(flatten)]
+    pub model: flopscope_core::roofline::Summary,
+    /// The measured median latency.
+    pub measured_ms: f64,
+    /// Predicted ÷ measured, in percent: how close the run came to the roofline.
+    pub efficiency_pct: f64,
+    /// Total FLOPs ÷ measured median.
+    pub achieved_gflops: f64,
+}
+
+/// Time of one ONNX node, joined with its cost from `profile`.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerTime {
+    /// ONNX node name (`(other)` for runtime nodes that map to none).
+    pub name: String,
+    /// Operator type.
+    pub op: String,
+    /// Mean time per inference (ms).
+    pub time_ms: f64,
+    /// Share of the summed node times (%).
+    pub percent: f64,
+    /// MACs of the node.
+    pub macs: Option<u64>,
+    /// FLOPs of the node.
+    pub flops: Option<u64>,
+    /// Achieved GFLOP/s: FLOPs / time.
+    pub gflops_per_s: Option<f64>,
+    /// The layer under the roofline, when a machine was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roofline: Option<flopscope_core::roofline::LayerRoof>,
+    /// Its roofline minimum ÷ its measured time, in percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub efficiency_pct: Option<f64>,
+}
+
+/// Attributes runtime node times to ONNX nodes: a runtime node named `X` or `X.suffix`
+/// (tract splits `conv.im2col`, `conv.matmatmul`) belongs to ONNX node `X`.
+fn layer_times(
+    profile: &flopscope_core::Profile,
+    samples: &[Vec<(String, f64)>],
+    roof: Option<flopscope_core::machine::Roof>,
+) -> Vec<LayerTime> {
+    use std::collections::HashMap;
+    let by_name: HashMap<&str, &flopscope_core::profile::Layer> = profile
+        .layers
+        .iter()
+        .map(|l| (l.name.as_str(), l))
+        .collect();
+    let mut acc: HashMap<String, f64> = HashMap::new();
+    for run in samples {
+        for (name, ms) in run {
+            let mut key = name.as_str();
+            let owner = loop {
+                if by_name.contains_key(key) {
+                    break key;
+                }
+                match key.rfind('.') {
+                    Some(i) => key = &key[..i],
+                    None => break "(other)",
+                }
+            };
+            *acc.entry(owner.to_string()).or_default() += ms;
+        }
+    }
+    let n = samples.len().max(1) as f64;
+    let total: f64 = acc.values().sum::<f64>() / n;
+    let mut rows: Vec<LayerTime> = acc
+        .into_iter()
+        .map(|(name, sum)| {
+            let t = sum / n;
+            let l = by_name.get(name.as_str());
+            let flops = l.and_then(|l| l.flops);
+            let under = l
+                .zip(roof)
+                .and_then(|(l, r)| flopscope_core::roofline::layer(l, r));
+            LayerTime {
+                efficiency_pct: under.filter(|_| t > 0.0).map(|u| u.min_ms / t * 100.0),
+                roofline: under,
+                op: l.map(|l| l.op.clone()).unwrap_or_default(),
+                time_ms: t,
+                percent: if total > 0.0 { t / total * 100.0 } else { 0.0 },
+                macs: l.and_then(|l| l.macs),
+                gflops_per_s: flops
+                    .filter(|_| t > 0.0)
+                    .map(|f| f as f64 / (t * 1e-3) / 1e9),
+                flops,
+                name,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.time_ms.total_cmp(&a.time_ms));
+    rows
+}
+
+/// Everything `flopscope bench` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// Path or built-in name.
+    pub model: String,
+    /// Inputs at batch = the first measured batch.
+    pub inputs: Vec<String>,
+    /// Whether weights were synthesized (absent from the file, or a built-in model).
+    pub synthesized_weights: bool,
+    /// One entry per backend × batch × threads.
+    pub runs: Vec<RunResult>,
+}
+
+/// Progress of a measurement, for a progress bar.
+#[derive(Clone, Copy, Debug)]
+pub enum Progress {
+    /// Loading a configuration.
+    Loading {
+        /// Batch size.
+        batch: u64,
+    },
+    /// A timed run finished.
+    Run {
+        /// Runs so far.
+        done: usize,
+        /// Target count, when one is set.
+        target: Option<usize>,
+    },
+}
+
+/// A temporary folder removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn timed_runs(
+    s: &mut dyn Session,
+    o: &BenchOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<f64>> {
+    match o.warmup {
+        Warmup::Runs(n) => (0..n).try_for_each(|_| s.run())?,
+        Warmup::Seconds(t) => {
+            let start = Instant::now();
+            while start.elapsed().as_secs_f64() < t {
+                s.run()?;
+            }
+        }
+    }
+    // Defaults: at least 10 runs and 3 s, or 1,000 runs, whichever ends first.
+    let (max_runs, max_time) = match (o.runs, o.time, o.precision) {
+        (None, None, None) => (Some(1000), Some(3.0)),
+        (r, t, _) => (r, t),
+    };
+    let start = Instant::now();
+    let mut times = Vec::new();
+    loop {
+        let t = Instant::now();
+        s.run()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        progress(Progress::Run {
+            done: times.len(),
+            target: max_runs,
+        });
+        let n = times.len();
+        if max_runs.is_some_and(|m| n >= m)
+            || (n >= 10 && max_time.is_some_and(|t| start.elapsed().as_secs_f64() >= t))
+        {
+            break;
+        }
+        if let Some(p) = o.precision {
+            if n >= 10 && n % 5 == 0 && stats::median_ci_relative(&times) <= p {
+                break;
+            }
+            if max_runs.is_none() && max_time.is_none() && n >= 100_000 {
+                break;
+            }
+        }
+    }
+    Ok(times)
+}
+
+/// Measures `spec` (a file or built-in name) on each runtime at each batch size.
+pub fn bench(
+    spec: &str,
+    runtimes: &[&dyn Runtime],
+    o: &BenchOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report> {
+    let batches = if o.batches.is_empty() {
+        vec![0]
+    } else {
+        o.batches.clone()
+    };
+    let (graph, info) = flopscope_core::open_source(spec, &o.model)?;
+    let synthesized = matches!(info.weights, WeightsStatus::Absent | WeightsStatus::Builtin);
+    // Runtimes need weights: write a copy with seeded random ones when the source has none.
+    let tmp = TempDir(std::env::temp_dir().join(format!("flopscope-bench-{}", std::process::id())));
+    let model_path = if synthesized {
+        std::fs::create_dir_all(&tmp.0).map_err(|source| Error::Write {
+            path: tmp.0.clone(),
+            source,
+        })?;
+        let p = tmp.0.join("model.onnx");
+        flopscope_core::write::write_onnx(
+            &graph,
+            &p,
+            flopscope_core::write::Weights::Random(o.seed),
+        )?;
+        p
+    } else {
+        PathBuf::from(spec)
+    };
+    let mut report = Report {
+        schema: SCHEMA,
+        model: spec.to_string(),
+        inputs: vec![],
+        synthesized_weights: synthesized,
+        runs: vec![],
+    };
+    for batch in batches {
+        let mut mo = o.model.clone();
+        if batch > 0 {
+            mo.dims.retain(|(k, _)| k != "batch");
+            mo.dims.push(("batch".into(), batch));
+        }
+        let p = flopscope_core::profile_graph(&graph, info.clone(), &mo)?;
+        if !o.force {
+            check_memory(
+                &p,
+                p.bindings.get("batch").copied().unwrap_or(1),
+                crate::machine::machine_memory(),
+            )?;
+        }
+        let inputs: Vec<InputSpec> = p
+            .inputs
+            .iter()
+            .map(|i| {
+                Ok(InputSpec {
+                    name: i.name.clone(),
+                    dtype: graph
+                        .inputs
+                        .iter()
+                        .find(|&&v| graph.values[v].name == i.name)
+                        .and_then(|&v| graph.values[v].dtype)
+                        .unwrap_or(DType::F32),
+                    shape: i.shape.clone().ok_or_else(|| {
+                        Error::Usage(format!(
+                            "input '{}' has no known shape: give one with --input",
+                            i.name
+                        ))
+                    })?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let batch = p.bindings.get("batch").copied().unwrap_or_else(|| {
+            inputs
+                .first()
+                .and_then(|i| i.shape.first().copied())
+                .unwrap_or(1)
+        });
+        if report.inputs.is_empty() {
+            report.inputs = inputs
+                .iter()
+                .map(|i| format!("{} {} {:?}", i.name, i.dtype, i.shape))
+                .collect();
+        }
+        for runtime in runtimes {
+            progress(Progress::Loading { batch });
+            let t = Instant::now();
+            let mut session = runtime.load(&model_path, &inputs, o.seed)?;
+            let load_ms = t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            session.run()?;
+            let cold_ms = t.elapsed().as_secs_f64() * 1e3;
+            let times = timed_runs(session.as_mut(), o, progress)?;
+            let latency = stats::summarize(&times);
+            let roof = o.machine.as_ref().map(|m| m.roof(runtime.threads()));
+            let layers = if o.per_layer_runs > 0 {
+                let samples = session.profile_layers(o.per_layer_runs)?;
+                layer_times(&p, &samples, roof)
+            } else {
+                vec![]
+            };
+            let roofline = o.machine.as_ref().map(|m| {
+                let model = flopscope_core::roofline::summary(&p, m, runtime.threads());
+                RunRoofline {
+                    efficiency_pct: model.predicted_ms / latency.median * 100.0,
+                    achieved_gflops: p.totals.flops as f64 / (latency.median * 1e6),
+                    measured_ms: latency.median,
+                    model,
+                }
+            });
+            report.runs.push(RunResult {
+                backend: runtime.name().into(),
+                backend_version: runtime.version(),
+                batch,
+                threads: runtime.threads(),
+                fps: batch as f64 * 1e3 / latency.median,
+                outliers: stats::outliers(&times),
+                runs: times.len(),
+                latency_ms: latency,
+                samples_ms: times,
+                load_ms,
+                cold_ms,
+                layers,
+                roofline,
+            });
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_check_compares_weights_plus_peak_activations() {
+        let mut p =
+            flopscope_core::profile_source("squeezenet1_1", &flopscope_core::Options::default())
+                .unwrap();
+        p.totals.weight_bytes = 600;
+        p.totals.peak_activation_bytes = 400;
+        assert!(check_memory(&p, 1, Some(1000)).is_ok());
+        let e = check_memory(&p, 1, Some(999)).unwrap_err();
+        assert_eq!(e.exit_code(), 8);
+        assert!(
+            e.to_string()
+                .contains("1000 B (weights 600 B + peak activations 400 B)"),
+            "{e}"
+        );
+        assert!(check_memory(&p, 1, None).is_ok());
+    }
+}

@@ -1,0 +1,110 @@
+//! Exporters: one module per output format, all behind [`Exporter`].
+//!
+//! The human formats (table, Markdown) share [`rows`], which folds layers by module path
+//! (`--depth`) and keeps the heaviest (`--top`).
+
+use flopscope_core::format::shape_str;
+use flopscope_core::profile::{Layer, Profile};
+
+pub mod csv;
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod roofline;
+pub mod table;
+
+/// Writes a profile in one format.
+pub trait Exporter {
+    /// Renders the whole document.
+    fn render(&self, p: &Profile) -> String;
+}
+
+/// Which layer rows the human formats show.
+#[derive(Clone, Debug, Default)]
+pub struct RowOptions {
+    /// Fold nodes into their module path cut at this depth.
+    pub depth: Option<usize>,
+    /// Keep only the N rows with the most FLOPs.
+    pub top: Option<usize>,
+    /// Show nodes with no parameters and no FLOPs too.
+    pub all: bool,
+}
+
+/// One displayed row: a node, or a module holding several nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// Node name or module path.
+    pub name: String,
+    /// Operator, or `N nodes` for a folded module.
+    pub op: String,
+    /// Shape of the (last) output.
+    pub output: String,
+    /// Parameters.
+    pub params: u64,
+    /// MACs (`None`: some cost unknown).
+    pub macs: Option<u64>,
+    /// FLOPs (`None`: some cost unknown).
+    pub flops: Option<u64>,
+    /// Nodes in the row.
+    pub nodes: usize,
+}
+
+fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    Some(a?.saturating_add(b?))
+}
+
+/// Rows to display, and how many nodes were hidden because they cost nothing.
+pub fn rows(p: &Profile, o: &RowOptions) -> (Vec<Row>, usize) {
+    let mut out: Vec<Row> = Vec::new();
+    let mut hidden = 0;
+    let row = |l: &Layer| Row {
+        name: l.name.clone(),
+        op: l.op.clone(),
+        output: shape_str(l.outputs.first().unwrap_or(&None)),
+        params: l.params,
+        macs: l.macs,
+        flops: l.flops,
+        nodes: 1,
+    };
+    match o.depth {
+        Some(d) => {
+            let mut index: std::collections::HashMap<String, usize> = Default::default();
+            for l in &p.layers {
+                let key = if l.scope.len() >= d.max(1) {
+                    format!("/{}", l.scope[..d.max(1)].join("/"))
+                } else {
+                    l.name.clone()
+                };
+                match index.get(&key) {
+                    Some(&i) => {
+                        let r = &mut out[i];
+                        r.params += l.params;
+                        r.macs = add_opt(r.macs, l.macs);
+                        r.flops = add_opt(r.flops, l.flops);
+                        r.nodes += 1;
+                        r.op = format!("{} nodes", r.nodes);
+                        r.output = shape_str(l.outputs.first().unwrap_or(&None));
+                    }
+                    None => {
+                        index.insert(key.clone(), out.len());
+                        out.push(Row {
+                            name: key,
+                            ..row(l)
+                        });
+                    }
+                }
+            }
+        }
+        None => out = p.layers.iter().map(row).collect(),
+    }
+    if !o.all {
+        let before = out.len();
+        out.retain(|r| r.params > 0 || r.flops != Some(0));
+        hidden = before - out.len();
+    }
+    if let Some(n) = o.top {
+        out.sort_by_key(|r| std::cmp::Reverse(r.flops.unwrap_or(u64::MAX)));
+        out.truncate(n);
+    }
+    (out, hidden)
+}
