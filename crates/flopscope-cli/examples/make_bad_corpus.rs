@@ -5,7 +5,7 @@
 //! `cargo run -p flopscope-cli --example make_bad_corpus` (the files are committed; the test
 //! `bad_corpus` checks the tool against them).
 
-#[path = "../tests/common/onnx.rs"]
+#[path = "../tests/cli/common/onnx.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

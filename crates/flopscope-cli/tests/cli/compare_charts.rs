@@ -1,11 +1,9 @@
 //! `compare` (paper table, Pareto front, diff) and static charts: every number is checked
 //! against what `profile` says of the same model, and every chart is parsed back.
 
-mod common;
-
 use std::path::Path;
 
-use common::{data, flopscope, run_json, run_ok, tmpdir};
+use crate::common::{data, flopscope, run_json, run_ok, tmpdir};
 use serde_json::Value;
 
 const MODELS: [&str; 4] = ["resnet18", "resnet50", "mobilenet_v2", "vit_b_16"];
@@ -241,7 +239,7 @@ fn diff_finds_the_one_layer_that_grew() {
     // Two versions of ResNet-18: 1000 classes and 10 classes. Only the classifier differs:
     // 512·1000 + 1000 = 513,000 parameters before, 512·10 + 10 = 5,130 after.
     let d = tmpdir("diff");
-    let small = common::resnet18_10_classes(&d);
+    let small = crate::common::resnet18_10_classes(&d);
     let json: Value = serde_json::from_str(&run_ok(&[
         "compare",
         "resnet18",
@@ -302,7 +300,7 @@ fn roofline_chart_places_every_layer_with_flops_and_bytes() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|l| l["flops"].as_u64().unwrap_or(0) > 0 && common::roofline_bytes(l) > 0.0)
+        .filter(|l| l["flops"].as_u64().unwrap_or(0) > 0 && crate::common::roofline_bytes(l) > 0.0)
         .count();
     assert!(placed > 40, "{placed}");
     let s = std::fs::read_to_string(&svg).unwrap();

@@ -1,8 +1,6 @@
 //! `flopscope bench`: the measurement harness (timings themselves are never asserted).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn bench_json(args: &[&str]) -> serde_json::Value {
     let mut a = vec!["bench"];

@@ -1,8 +1,6 @@
 //! Model-local functions are expanded: their nodes are counted by their own rules.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use flopscope_core::onnx_pb as pb;
 
 #[test]

@@ -3,12 +3,10 @@
 //! off. Expected values come from `profile`'s JSON of the same model, not from the page.
 //! Screenshots are kept in `target/test-artifacts/`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{data, run_json, run_ok, tmpdir};
+use crate::common::{data, run_json, run_ok, tmpdir};
 use serde_json::Value;
 
 fn browser_dir() -> PathBuf {
@@ -246,7 +244,7 @@ fn compare_and_diff_pages_render() {
     // Four bubbles (the front is one model: no line).
     assert_eq!(marks(&v, "chart-pareto"), 4);
 
-    let small = common::resnet18_10_classes(&dir);
+    let small = crate::common::resnet18_10_classes(&dir);
     let html = dir.join("diff.html");
     run_ok(&[
         "compare",
@@ -343,7 +341,7 @@ fn card<'a>(r: &'a Value, id: &str) -> &'a str {
 /// What the roofline section shows whether or not it was measured: the summary cards against
 /// the recomputed bound, the roof lines, the axes.
 fn check_roof_summary(r: &Value, profile: &Value, page_roof: &Value) -> f64 {
-    let expected = common::predicted_ms(profile, PEAK_GFLOPS, BANDWIDTH_GBS);
+    let expected = crate::common::predicted_ms(profile, PEAK_GFLOPS, BANDWIDTH_GBS);
     assert!(
         close(f64_of(&page_roof["predicted_ms"]), expected, 1e-9),
         "embedded {} vs recomputed {expected}",

@@ -1,8 +1,6 @@
 //! Exported built-in models load and run in tract, the pure-Rust runtime, too.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use flopscope_core::zoo::{self, LlamaConfig, ZooOptions};
 use tract_onnx::prelude::*;
 

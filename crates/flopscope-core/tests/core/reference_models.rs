@@ -1,9 +1,7 @@
 //! Every shared PyTorch export against `reference.json` (independently computed from the shapes
 //! ONNX Runtime really executed): exact parameters, MACs within 0.1% (docs/counting.md).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn params_and_macs_match_reference_for_every_model() {

@@ -1,11 +1,9 @@
 //! `flopscope check`: each limit passes at and below the value, fails one unit under it; the
 //! Markdown says by how much; `flopscope.toml` and the flags combine.
 
-mod common;
-
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 /// Published torchvision ResNet-18 figures (the zoo's `resnet18` equals them exactly).
 const PARAMS: u64 = 11_689_512;

@@ -2,11 +2,9 @@
 //! each found independently. One test in its own binary, so no other test shares the cores
 //! while it measures.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn machine(cache: &std::path::Path, args: &[&str]) -> (serde_json::Value, f64) {
     let t = std::time::Instant::now();

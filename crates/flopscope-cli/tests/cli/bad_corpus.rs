@@ -2,11 +2,9 @@
 //! states each expectation next to the bytes): every file gets its documented exit code and a
 //! one-line error naming the problem, with no panic, within a second of CPU and bounded memory.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{data, run_measured as run};
+use crate::common::{data, run_measured as run};
 
 #[test]
 fn every_bad_file_gets_its_documented_error() {

@@ -2,12 +2,10 @@
 //! (`scripts/ort_run.py`; `.ci/run` installs it), and profiling the exported file gives the
 //! same totals as profiling the built graph.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use flopscope_core::zoo::{self, LlamaConfig, ZooOptions};
 
 fn totals(args: &[&str]) -> serde_json::Value {

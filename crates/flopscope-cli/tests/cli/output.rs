@@ -1,8 +1,6 @@
 //! Output formats and row selection, end to end through the binary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn model_arg(name: &str) -> String {
     data()

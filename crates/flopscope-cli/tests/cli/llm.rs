@@ -2,12 +2,10 @@
 //! followed by sparse (never written) data, so a 70B checkpoint costs no disk and no download.
 //! Expected values are computed by hand from the shapes and configs written in each test.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::{flopscope, run_json, run_measured, tmpdir};
+use crate::common::{flopscope, run_json, run_measured, tmpdir};
 use serde_json::{json, Value};
 
 /// (name, shape) of a Llama-style checkpoint in Hugging Face naming.

@@ -2,9 +2,7 @@
 //! Hostile model files are in the corpus `tests/data/bad` (test `bad_corpus`); these are the
 //! cases a file cannot hold: missing files, cuts of a real export, bad arguments.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Runs `profile` on a file and returns (exit code, stderr).
 fn profile_err(path: &std::path::Path, extra: &[&str]) -> (i32, String) {

@@ -1,11 +1,9 @@
 //! Shape inference against the shapes ONNX Runtime really produced for every node output
 //! (`tests/data/runtime_shapes`, made by `scripts/make_runtime_shapes.py`).
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn every_inferred_shape_matches_onnx_runtime() {

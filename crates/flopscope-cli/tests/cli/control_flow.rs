@@ -1,8 +1,6 @@
 //! Loop, Scan and If are analysed through their bodies (docs/counting.md, "Control flow").
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn profile_json(m: &flopscope_core::onnx_pb::ModelProto, name: &str) -> serde_json::Value {
     let d = tmpdir(name);

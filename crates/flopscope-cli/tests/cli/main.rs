@@ -1,0 +1,17 @@
+//! The command-line tests, one binary: each module runs `flopscope` as a user would.
+
+mod common;
+
+mod bad_corpus;
+mod bad_input;
+mod bench_cli;
+mod check_cli;
+mod compare_charts;
+mod control_flow;
+mod functions;
+mod llm;
+mod machine;
+mod output;
+mod report_browser;
+mod tract_run;
+mod zoo_export;

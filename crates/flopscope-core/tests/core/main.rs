@@ -1,0 +1,8 @@
+//! Library tests of the analysis, one binary.
+
+mod common;
+
+mod loader;
+mod reference_models;
+mod runtime_shapes;
+mod zoo;
