@@ -150,3 +150,39 @@ pub fn predicted_ms(profile: &serde_json::Value, peak_gflops: f64, gbs: f64) -> 
         })
         .sum()
 }
+
+/// Whether an end-to-end test can run: `have` says whether `what` (Python with ONNX Runtime,
+/// Node with Chromium…) is here. Without it the test is skipped with a line on stderr that
+/// `cargo test` shows — unless `FLOPSCOPE_ALL_TESTS` is set (`.ci/run` sets it), where a
+/// missing tool fails the test instead of hiding it.
+pub fn requires(what: &str, have: bool) -> bool {
+    if have {
+        return true;
+    }
+    assert!(
+        std::env::var_os("FLOPSCOPE_ALL_TESTS").is_none(),
+        "{what} is missing and FLOPSCOPE_ALL_TESTS is set: run scripts/test-deps.sh"
+    );
+    // Straight to the stream: libtest captures `eprintln!` of passing tests, not this.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {}: needs {what} (scripts/test-deps.sh installs it)",
+        std::thread::current().name().unwrap_or("a test")
+    );
+    false
+}
+
+/// Whether `python3` runs and imports every module in `modules`.
+pub fn have_python(modules: &[&str]) -> bool {
+    Command::new("python3")
+        .arg("-c")
+        .arg(format!("import {}", modules.join(", ")))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether ONNX Runtime's shared library can be found (`ORT_DYLIB_PATH` or the Python wheel).
+pub fn have_onnxruntime() -> bool {
+    flopscope_bench::onnxruntime::find_library(None).is_some()
+}
