@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use flopscope_core::error::{Error, Result};
 use flopscope_core::graph::DType;
-use flopscope_core::load::WeightsStatus;
+use flopscope_core::schema::WeightsStatus;
 use flopscope_core::Options;
 
 pub mod machine;
@@ -214,7 +214,7 @@ pub struct RunResult {
 pub struct RunRoofline {
     /// The model under the roof (predicted lower bound, floors, ridge).
     #[serde(flatten)]
-    pub model: flopscope_core::roofline::Summary,
+    pub model: flopscope_core::schema::Summary,
     /// The measured median latency.
     pub measured_ms: f64,
     /// Predicted ÷ measured, in percent: how close the run came to the roofline.
@@ -242,7 +242,7 @@ pub struct LayerTime {
     pub gflops_per_s: Option<f64>,
     /// The layer under the roofline, when a machine was given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub roofline: Option<flopscope_core::roofline::LayerRoof>,
+    pub roofline: Option<flopscope_core::schema::LayerRoof>,
     /// Its roofline minimum ÷ its measured time, in percent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub efficiency_pct: Option<f64>,
@@ -256,7 +256,7 @@ fn layer_times(
     roof: Option<flopscope_core::machine::Roof>,
 ) -> Vec<LayerTime> {
     use std::collections::HashMap;
-    let by_name: HashMap<&str, &flopscope_core::profile::Layer> = profile
+    let by_name: HashMap<&str, &flopscope_core::schema::Layer> = profile
         .layers
         .iter()
         .map(|l| (l.name.as_str(), l))

@@ -80,13 +80,13 @@ fn main() {
         for _ in 0..runs {
             let a = flopscope_core::infer::analyze(&g, &shapes, &bindings, &|_| None)
                 .expect("analyses");
-            let info = flopscope_core::profile::ModelInfo {
+            let info = flopscope_core::schema::ModelInfo {
                 source: "chain".into(),
                 producer: String::new(),
                 ir_version: 0,
                 opset: 17,
                 nodes: g.nodes.len(),
-                weights: flopscope_core::load::WeightsStatus::None,
+                weights: flopscope_core::schema::WeightsStatus::None,
                 file_bytes: 0,
             };
             let p = flopscope_core::profile::build(&g, &a, info, BTreeMap::new());

@@ -399,3 +399,129 @@ impl Graph {
         out
     }
 }
+
+/// Values of a small constant tensor, row-major, used to fold shape computations.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Values {
+    /// Integer and boolean tensors.
+    Int(Vec<i64>),
+    /// Floating-point tensors.
+    Float(Vec<f64>),
+}
+
+impl Values {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Int(v) => v.len(),
+            Values::Float(v) => v.len(),
+        }
+    }
+    /// True when there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Element `i` as f64.
+    pub fn f(&self, i: usize) -> f64 {
+        match self {
+            Values::Int(v) => v[i] as f64,
+            Values::Float(v) => v[i],
+        }
+    }
+    /// All elements as i64 (floats truncated toward zero, as a Cast to int does).
+    pub fn to_ints(&self) -> Vec<i64> {
+        match self {
+            Values::Int(v) => v.clone(),
+            Values::Float(v) => v.iter().map(|&x| x as i64).collect(),
+        }
+    }
+}
+
+/// Folding stops above this many elements: shape computations are small, and this bounds the
+/// work and memory a hostile file can cause.
+pub const MAX_FOLD: u64 = 1 << 16;
+
+/// Floats are decoded only for tiny tensors (scales, exponents): weights are never read.
+const MAX_FLOAT_DECODE: u64 = 64;
+
+/// Values of a small constant tensor, if cheaply available.
+pub fn decode_values(t: &Initializer) -> Option<Values> {
+    let n = t.dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d))?;
+    let limit = if t.dtype.is_float() {
+        MAX_FLOAT_DECODE
+    } else {
+        MAX_FOLD
+    };
+    if n > limit || !(t.dtype.is_float() || t.dtype.is_int_like()) {
+        return None;
+    }
+    let v = match &t.data {
+        TensorData::Ints(v) if t.dtype.is_float() => {
+            Values::Float(v.iter().map(|&x| x as f64).collect())
+        }
+        TensorData::Ints(v) => Values::Int(v.clone()),
+        TensorData::Floats(v) => Values::Float(v.clone()),
+        TensorData::Raw(b) => decode_raw(t.dtype, b)?,
+        TensorData::External {
+            path,
+            offset,
+            length,
+            present: true,
+        } => {
+            let len = length.unwrap_or(n * t.dtype.bits() / 8);
+            let bytes = read_small(path, *offset, len, MAX_FOLD * 8)?;
+            decode_raw(t.dtype, &bytes)?
+        }
+        _ => return None,
+    };
+    (v.len() as u64 == n).then_some(v)
+}
+
+fn decode_raw(dt: DType, b: &[u8]) -> Option<Values> {
+    fn ints<const N: usize>(b: &[u8], f: fn([u8; N]) -> i64) -> Values {
+        Values::Int(
+            b.chunks_exact(N)
+                .map(|c| f(c.try_into().unwrap_or([0; N])))
+                .collect(),
+        )
+    }
+    Some(match dt {
+        DType::I64 => ints::<8>(b, i64::from_le_bytes),
+        DType::U64 => ints::<8>(b, |c| u64::from_le_bytes(c) as i64),
+        DType::I32 => ints::<4>(b, |c| i32::from_le_bytes(c) as i64),
+        DType::U32 => ints::<4>(b, |c| u32::from_le_bytes(c) as i64),
+        DType::I16 => ints::<2>(b, |c| i16::from_le_bytes(c) as i64),
+        DType::U16 => ints::<2>(b, |c| u16::from_le_bytes(c) as i64),
+        DType::I8 => ints::<1>(b, |c| c[0] as i8 as i64),
+        DType::U8 | DType::Bool => ints::<1>(b, |c| c[0] as i64),
+        DType::F32 => Values::Float(
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])) as f64)
+                .collect(),
+        ),
+        DType::F64 => Values::Float(
+            b.chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+        ),
+        _ => return None,
+    })
+}
+
+/// Reads at most `max_bytes` of an external tensor (used only for small integer constants).
+pub fn read_small(
+    path: &std::path::Path,
+    offset: u64,
+    len: u64,
+    max_bytes: u64,
+) -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    if len > max_bytes {
+        return None;
+    }
+    let mut f = std::fs::File::open(path).ok()?;
+    f.seek(SeekFrom::Start(offset)).ok()?;
+    let mut buf = vec![0u8; len as usize];
+    f.read_exact(&mut buf).ok()?;
+    Some(buf)
+}

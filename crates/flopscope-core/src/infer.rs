@@ -2,11 +2,11 @@
 //! cost rules (`crate::ops`) for one concrete binding of the input dims. Linear in graph size.
 
 use std::collections::{HashMap, VecDeque};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::graph::{Attr, DType, Dim, Graph, Initializer, TensorData, ValueId, ValueKind};
-use crate::ops::{self, Cost, Ctx, OpError, Shape, Tensor, Values, MAX_FOLD};
+use crate::graph::{decode_values, Attr, DType, Dim, Graph, ValueId, ValueKind};
+use crate::ops::{self, Bodies, Cost, Ctx, OpError, Rule, Shape, Tensor};
 
 /// What happened at one node.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,73 +37,6 @@ pub struct Analysis {
     pub order: Vec<usize>,
     /// Per node (indexed like `graph.nodes`).
     pub nodes: Vec<NodeResult>,
-}
-
-/// Floats are decoded only for tiny tensors (scales, exponents): weights are never read.
-const MAX_FLOAT_DECODE: u64 = 64;
-
-/// Values of a small constant tensor, if cheaply available.
-pub fn decode_values(t: &Initializer) -> Option<Values> {
-    let n = ops::numel(&t.dims).ok()?;
-    let limit = if t.dtype.is_float() {
-        MAX_FLOAT_DECODE
-    } else {
-        MAX_FOLD
-    };
-    if n > limit || !(t.dtype.is_float() || t.dtype.is_int_like()) {
-        return None;
-    }
-    let v = match &t.data {
-        TensorData::Ints(v) if t.dtype.is_float() => {
-            Values::Float(v.iter().map(|&x| x as f64).collect())
-        }
-        TensorData::Ints(v) => Values::Int(v.clone()),
-        TensorData::Floats(v) => Values::Float(v.clone()),
-        TensorData::Raw(b) => decode_raw(t.dtype, b)?,
-        TensorData::External {
-            path,
-            offset,
-            length,
-            present: true,
-        } => {
-            let len = length.unwrap_or(n * t.dtype.bits() / 8);
-            let bytes = crate::load::external::read_small(path, *offset, len, MAX_FOLD * 8)?;
-            decode_raw(t.dtype, &bytes)?
-        }
-        _ => return None,
-    };
-    (v.len() as u64 == n).then_some(v)
-}
-
-fn decode_raw(dt: DType, b: &[u8]) -> Option<Values> {
-    fn ints<const N: usize>(b: &[u8], f: fn([u8; N]) -> i64) -> Values {
-        Values::Int(
-            b.chunks_exact(N)
-                .map(|c| f(c.try_into().unwrap_or([0; N])))
-                .collect(),
-        )
-    }
-    Some(match dt {
-        DType::I64 => ints::<8>(b, i64::from_le_bytes),
-        DType::U64 => ints::<8>(b, |c| u64::from_le_bytes(c) as i64),
-        DType::I32 => ints::<4>(b, |c| i32::from_le_bytes(c) as i64),
-        DType::U32 => ints::<4>(b, |c| u32::from_le_bytes(c) as i64),
-        DType::I16 => ints::<2>(b, |c| i16::from_le_bytes(c) as i64),
-        DType::U16 => ints::<2>(b, |c| u16::from_le_bytes(c) as i64),
-        DType::I8 => ints::<1>(b, |c| c[0] as i8 as i64),
-        DType::U8 | DType::Bool => ints::<1>(b, |c| c[0] as i64),
-        DType::F32 => Values::Float(
-            b.chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])) as f64)
-                .collect(),
-        ),
-        DType::F64 => Values::Float(
-            b.chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                .collect(),
-        ),
-        _ => return None,
-    })
 }
 
 /// Resolves declared dims under `bindings`; `None` if any dim is unbound.
@@ -216,7 +149,7 @@ fn outer_names(n: &crate::graph::Node) -> Vec<String> {
 pub struct Prepared<'g> {
     graph: &'g Graph,
     order: Vec<usize>,
-    rules: Vec<Option<ops::OpDef>>,
+    rules: Vec<Option<Rule>>,
     initializers: Vec<(ValueId, Tensor)>,
 }
 
@@ -227,7 +160,7 @@ impl<'g> Prepared<'g> {
         let rules = graph
             .nodes
             .iter()
-            .map(|n| ops::lookup(&n.domain, &n.op_type))
+            .map(|n| ops::rule(&n.domain, &n.op_type))
             .collect();
         let initializers = graph
             .initializers
@@ -236,7 +169,7 @@ impl<'g> Prepared<'g> {
                 let t = Tensor {
                     dtype: init.dtype,
                     shape: Some(init.dims.clone()),
-                    value: decode_values(init).map(Rc::new),
+                    value: decode_values(init).map(Arc::new),
                 };
                 (init.value, t)
             })
@@ -309,6 +242,23 @@ fn run(
         let node = &g.nodes[ni];
         let def = p.rules[ni];
         let (outs, status, cost) = {
+            let see = |name: &str| {
+                let names = names.get_or_init(|| {
+                    g.values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (v.name.as_str(), i))
+                        .collect()
+                });
+                match names.get(name) {
+                    Some(&id) => tensors[id].clone(),
+                    None => outer(name),
+                }
+            };
+            let enclosing = Enclosing {
+                bindings,
+                see: &see,
+            };
             let cx = Ctx {
                 node,
                 inputs: node
@@ -317,7 +267,7 @@ fn run(
                     .map(|i| i.and_then(|v| tensors[v].as_ref()))
                     .collect(),
                 opset,
-                graph: g,
+                bodies: &enclosing,
             };
             // An input that exists but whose value is unknown to us reads as "missing" to the
             // rule; report it as unknown instead of inventing an error.
@@ -326,30 +276,14 @@ fn run(
                 .iter()
                 .any(|i| i.is_some_and(|v| tensors[v].is_none()));
             match def {
-                None if node.domain.is_empty()
-                    && crate::control::lookup(&node.op_type).is_some() =>
-                {
-                    let rule = crate::control::lookup(&node.op_type).expect("checked");
-                    let names = names.get_or_init(|| {
-                        g.values
-                            .iter()
-                            .enumerate()
-                            .map(|(i, v)| (v.name.as_str(), i))
-                            .collect()
-                    });
-                    let see = |name: &str| match names.get(name) {
-                        Some(&id) => tensors[id].clone(),
-                        None => outer(name),
-                    };
-                    match rule(&cx, bindings, &see) {
-                        Ok((outs, cost)) => (outs, NodeStatus::Ok, cost),
-                        Err(OpError::Unknown) => (vec![], NodeStatus::InputsUnknown, None),
-                        Err(OpError::Invalid(msg)) => return Err(shape_err(node, msg)),
-                    }
-                }
                 None => (vec![], NodeStatus::UnsupportedOp, None),
+                Some(Rule::Body(rule)) => match rule(&cx) {
+                    Ok((outs, cost)) => (outs, NodeStatus::Ok, cost),
+                    Err(OpError::Unknown) => (vec![], NodeStatus::InputsUnknown, None),
+                    Err(OpError::Invalid(msg)) => return Err(shape_err(node, msg)),
+                },
                 Some(_) if missing_input => (vec![], NodeStatus::InputsUnknown, None),
-                Some(def) => match (def.infer)(&cx) {
+                Some(Rule::Op(def)) => match (def.infer)(&cx) {
                     Ok(outs) => match (def.cost)(&cx, &outs) {
                         Ok(c) => (outs, NodeStatus::Ok, Some(c)),
                         Err(OpError::Unknown) => (outs, NodeStatus::InputsUnknown, None),
@@ -390,6 +324,45 @@ fn run(
         order,
         nodes,
     })
+}
+
+/// The subgraphs of one node, analysed with the dim bindings and the values of the graph
+/// around them (looked up by name, as ONNX bodies read them).
+struct Enclosing<'s> {
+    bindings: &'s HashMap<String, u64>,
+    see: &'s dyn Fn(&str) -> Option<Tensor>,
+}
+
+impl Bodies for Enclosing<'_> {
+    fn analyze(
+        &self,
+        body: &Graph,
+        shapes: Vec<Shape>,
+    ) -> Result<(Vec<Tensor>, Option<Cost>), OpError> {
+        if shapes.len() != body.inputs.len() {
+            return Err(OpError::Invalid(format!(
+                "the body takes {} inputs but the node feeds {}",
+                body.inputs.len(),
+                shapes.len()
+            )));
+        }
+        let inputs = body.inputs.iter().copied().zip(shapes).collect();
+        let a = analyze(body, &inputs, self.bindings, self.see)
+            .map_err(|e| OpError::Invalid(format!("in the body: {e}")))?;
+        let mut cost = Some(Cost::default());
+        for r in &a.nodes {
+            cost = match (cost, r.cost, &r.status) {
+                (Some(c), Some(n), NodeStatus::Ok) => Some(Cost {
+                    macs: c.macs.checked_add(n.macs).ok_or_else(ops::overflow)?,
+                    flops: c.flops.checked_add(n.flops).ok_or_else(ops::overflow)?,
+                }),
+                _ => None,
+            };
+        }
+        let outs: Option<Vec<Tensor>> =
+            body.outputs.iter().map(|&o| a.tensors[o].clone()).collect();
+        Ok((outs.ok_or(OpError::Unknown)?, cost))
+    }
 }
 
 fn shape_err(node: &crate::graph::Node, msg: String) -> Error {

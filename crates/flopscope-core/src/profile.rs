@@ -2,207 +2,15 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::Serialize;
-
-use crate::formula::Polynomial;
-use crate::graph::{DType, Graph, ValueId, ValueKind};
-use crate::infer::{Analysis, NodeStatus};
-use crate::load::WeightsStatus;
-
-/// Schema identifier of the JSON output.
-pub const SCHEMA: &str = "flopscope.profile/1";
-
-/// Everything `flopscope profile` reports.
-#[derive(Clone, Debug, Serialize)]
-pub struct Profile {
-    /// Always [`SCHEMA`].
-    pub schema: &'static str,
-    /// Facts about the model source.
-    pub model: ModelInfo,
-    /// Graph inputs at the analysed shapes.
-    pub inputs: Vec<TensorDesc>,
-    /// Graph outputs at the analysed shapes.
-    pub outputs: Vec<TensorDesc>,
-    /// Sizes used for every symbolic dim.
-    pub bindings: BTreeMap<String, u64>,
-    /// Whole-model totals.
-    pub totals: Totals,
-    /// Totals as exact polynomials in the dims left symbolic (absent when all were bound).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub formulas: Option<Formulas>,
-    /// Totals per operator type, most FLOPs first.
-    pub by_op_type: Vec<OpTypeRow>,
-    /// One row per node, in execution order.
-    pub layers: Vec<Layer>,
-    /// Nodes whose cost is unknown, grouped by operator.
-    pub unsupported: Vec<Unsupported>,
-    /// Anything the user should know about these numbers.
-    pub warnings: Vec<String>,
-    /// Language-model checkpoints only: decode cost, KV cache, components (see [`crate::llm`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub llm: Option<crate::llm::LlmInfo>,
-    /// The roofline of a machine or device spec, when one was asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub roofline: Option<crate::roofline::Summary>,
-}
-
-/// Facts about the model source.
-#[derive(Clone, Debug, Serialize)]
-pub struct ModelInfo {
-    /// Path or built-in name.
-    pub source: String,
-    /// Exporter that wrote the file.
-    pub producer: String,
-    /// ONNX IR version (0 for built graphs).
-    pub ir_version: i64,
-    /// Default-domain opset.
-    pub opset: i64,
-    /// Number of nodes in the main graph.
-    pub nodes: usize,
-    /// Whether the weight bytes are available.
-    pub weights: WeightsStatus,
-    /// Size of the model file.
-    pub file_bytes: u64,
-}
-
-/// A graph input or output.
-#[derive(Clone, Debug, Serialize)]
-pub struct TensorDesc {
-    /// Value name.
-    pub name: String,
-    /// Element type.
-    pub dtype: String,
-    /// Shape analysed (null when unknown).
-    pub shape: Option<Vec<u64>>,
-    /// Dims as declared in the file (numbers or symbols).
-    pub declared: Vec<String>,
-}
-
-/// Parameter count and bytes of one dtype.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct DtypeCount {
-    /// Elements.
-    pub params: u64,
-    /// Bytes.
-    pub bytes: u64,
-}
-
-/// Whole-model totals. See `docs/counting.md` for each definition.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Totals {
-    /// Elements of floating-point initializers, each counted once, BatchNorm running stats excluded.
-    pub params: u64,
-    /// Bytes of those parameters.
-    pub param_bytes: u64,
-    /// Parameters split by dtype.
-    pub params_by_dtype: BTreeMap<String, DtypeCount>,
-    /// BatchNormalization running mean/variance elements (buffers, not parameters).
-    pub buffers: u64,
-    /// Bytes of every initializer (parameters, buffers, integer constants).
-    pub weight_bytes: u64,
-    /// Multiply-accumulates.
-    pub macs: u64,
-    /// Floating-point operations (2 × MACs + everything else).
-    pub flops: u64,
-    /// Bytes of every node output (all activations written once).
-    pub activation_bytes: u64,
-    /// Largest total of live activations at any point of a sequential execution.
-    pub peak_activation_bytes: u64,
-    /// Bytes read by all nodes (inputs, weights included).
-    pub bytes_read: u64,
-    /// Bytes written by all nodes.
-    pub bytes_written: u64,
-    /// Nodes in the main graph.
-    pub nodes: usize,
-    /// Nodes whose cost is unknown: when non-zero, MACs/FLOPs are lower bounds.
-    pub nodes_cost_unknown: usize,
-}
-
-/// Totals as polynomials in the symbolic dims.
-#[derive(Clone, Debug, Serialize)]
-pub struct Formulas {
-    /// Symbols, in the order points are given.
-    pub symbols: Vec<String>,
-    /// MACs.
-    pub macs: Polynomial,
-    /// FLOPs.
-    pub flops: Polynomial,
-    /// Activation bytes.
-    pub activation_bytes: Polynomial,
-    /// Bytes read.
-    pub bytes_read: Polynomial,
-    /// Bytes written.
-    pub bytes_written: Polynomial,
-    /// Points (off the fitting grid) where each polynomial was checked exact.
-    pub checked_at: Vec<Vec<u64>>,
-}
-
-/// Totals of one operator type.
-#[derive(Clone, Debug, Serialize)]
-pub struct OpTypeRow {
-    /// Operator (with domain prefix when not the default one).
-    pub op: String,
-    /// Nodes.
-    pub count: usize,
-    /// Parameters of those nodes.
-    pub params: u64,
-    /// MACs.
-    pub macs: u64,
-    /// FLOPs.
-    pub flops: u64,
-    /// Output bytes.
-    pub activation_bytes: u64,
-    /// Nodes of this type whose cost is unknown.
-    pub cost_unknown: usize,
-}
-
-/// One node.
-#[derive(Clone, Debug, Serialize)]
-pub struct Layer {
-    /// Node name (dynamo exports: module path + node name).
-    pub name: String,
-    /// Operator type.
-    pub op: String,
-    /// Operator domain, when not the default one.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub domain: String,
-    /// Module path, outermost first.
-    pub scope: Vec<String>,
-    /// Input shapes (null: unknown; omitted inputs skipped).
-    pub inputs: Vec<Option<Vec<u64>>>,
-    /// Output shapes.
-    pub outputs: Vec<Option<Vec<u64>>>,
-    /// Parameters first used by this node.
-    pub params: u64,
-    /// Bytes of those parameters.
-    pub param_bytes: u64,
-    /// MACs (null when unknown).
-    pub macs: Option<u64>,
-    /// FLOPs (null when unknown).
-    pub flops: Option<u64>,
-    /// Bytes of distinct inputs read.
-    pub bytes_read: u64,
-    /// Bytes of outputs written.
-    pub bytes_written: u64,
-    /// Bytes of outputs (the activations this node creates).
-    pub activation_bytes: u64,
-    /// Its place under the roofline, when one was asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub roofline: Option<crate::roofline::LayerRoof>,
-}
-
-/// Nodes of one operator whose cost is unknown.
-#[derive(Clone, Debug, Serialize)]
-pub struct Unsupported {
-    /// Operator (with domain prefix when not the default one).
-    pub op: String,
-    /// How many nodes.
-    pub count: usize,
-    /// Why: no rule for the operator, or input shapes/values unknown.
-    pub reason: String,
-    /// Up to five node names.
-    pub examples: Vec<String>,
-}
+use crate::error::{Error, Result};
+use crate::graph::{DType, Dim, Graph, ValueId, ValueKind};
+use crate::infer::{self, Analysis, NodeStatus};
+use crate::options::Options;
+use crate::schema::{
+    Formulas, Layer, ModelInfo, OpTypeRow, Profile, TensorDesc, Totals, Unsupported, WeightsStatus,
+    SCHEMA,
+};
+use crate::{formula, graph};
 
 fn op_label(domain: &str, op: &str) -> String {
     if domain.is_empty() {
@@ -513,4 +321,189 @@ fn peak_live(g: &Graph, a: &Analysis) -> u64 {
         }
     }
     peak
+}
+
+/// Profiles a graph (loaded or built).
+pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Profile> {
+    let symbols = g.input_symbols();
+    let mut bindings: HashMap<String, u64> = HashMap::new();
+    let mut shapes: HashMap<graph::ValueId, Vec<u64>> = HashMap::new();
+    for (name, shape) in &opts.inputs {
+        let id = match name {
+            Some(n) => *g
+                .inputs
+                .iter()
+                .find(|&&v| &g.values[v].name == n)
+                .ok_or_else(|| {
+                    Error::Usage(format!("no input named '{n}' (inputs: {})", input_names(g)))
+                })?,
+            None if g.inputs.len() == 1 => g.inputs[0],
+            None => {
+                return Err(Error::Usage(format!(
+                    "the model has several inputs: name one as --input NAME=AxB (inputs: {})",
+                    input_names(g)
+                )))
+            }
+        };
+        let v = &g.values[id];
+        if let Some(decl) = &v.shape {
+            if decl.len() != shape.len() {
+                return Err(Error::Usage(format!(
+                    "input '{}' has rank {} ({}), got {} dims",
+                    v.name,
+                    decl.len(),
+                    decl.iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join("x"),
+                    shape.len()
+                )));
+            }
+            for (d, &s) in decl.iter().zip(shape) {
+                if let Dim::Sym(sym) = d {
+                    if let Some(prev) = bindings.insert(sym.clone(), s) {
+                        if prev != s {
+                            return Err(Error::Usage(format!(
+                                "dim '{sym}' is given as {prev} and {s}"
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        shapes.insert(id, shape.clone());
+    }
+    for (name, n) in &opts.dims {
+        if !symbols.contains(name) {
+            return Err(Error::Usage(format!(
+                "no symbolic dim named '{name}' (the inputs' symbolic dims: {})",
+                if symbols.is_empty() {
+                    "none".to_string()
+                } else {
+                    symbols.join(", ")
+                }
+            )));
+        }
+        bindings.insert(name.clone(), *n);
+    }
+    let unbound: Vec<String> = symbols
+        .iter()
+        .filter(|s| !bindings.contains_key(*s))
+        .cloned()
+        .collect();
+    let mut warnings = Vec::new();
+    for s in &unbound {
+        bindings.insert(s.clone(), 1);
+        warnings.push(format!(
+            "dim '{s}' is not bound: using 1 (set it with --dim {s}=N)"
+        ));
+    }
+    let input_shapes = |b: &HashMap<String, u64>| -> HashMap<graph::ValueId, Vec<u64>> {
+        let mut m = shapes.clone();
+        for &v in &g.inputs {
+            if let Some(s) = g.values[v]
+                .shape
+                .as_deref()
+                .and_then(|d| infer::resolve_dims(d, b))
+            {
+                m.entry(v).or_insert(s);
+            }
+        }
+        m
+    };
+    let no_outer = |_: &str| None;
+    let prepared = infer::Prepared::new(g)?;
+    let a = prepared.analyze(&input_shapes(&bindings), &bindings, &no_outer)?;
+    let sorted: BTreeMap<String, u64> = bindings.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let mut p = build(g, &a, model.clone(), sorted);
+    for &v in &g.inputs {
+        if a.tensors[v].is_none() {
+            warnings.push(format!(
+                "input '{}' has no declared shape: give one with --input {}=AxB",
+                g.values[v].name, g.values[v].name
+            ));
+        }
+    }
+    if !unbound.is_empty() {
+        let eval = |syms: &[String], pt: &[u64]| -> std::result::Result<Vec<u64>, String> {
+            let mut b = bindings.clone();
+            for (s, &x) in syms.iter().zip(pt) {
+                b.insert(s.clone(), x);
+            }
+            let a = prepared
+                .analyze(&input_shapes(&b), &b, &no_outer)
+                .map_err(|e| {
+                    let at: Vec<String> = syms
+                        .iter()
+                        .zip(pt)
+                        .map(|(s, x)| format!("{s}={x}"))
+                        .collect();
+                    format!("at {}: {e}", at.join(", "))
+                })?;
+            cost_sums(g, &a)
+                .map(|t| t.to_vec())
+                .ok_or_else(|| "some node costs are unknown".to_string())
+        };
+        // Exporters sometimes bake one dim in (a batch of 1): then fit the others alone.
+        let mut why = String::new();
+        for syms in symbol_subsets(&unbound) {
+            match formula::fit(&syms, 5, |pt| eval(&syms, pt)) {
+                Ok((mut polys, checked_at)) => {
+                    let mut next = || polys.remove(0);
+                    p.formulas = Some(Formulas {
+                        symbols: syms.clone(),
+                        macs: next(),
+                        flops: next(),
+                        activation_bytes: next(),
+                        bytes_read: next(),
+                        bytes_written: next(),
+                        checked_at,
+                    });
+                    break;
+                }
+                Err(e) if why.is_empty() => why = e,
+                Err(_) => {}
+            }
+        }
+        let fitted = p
+            .formulas
+            .as_ref()
+            .map(|f| f.symbols.clone())
+            .unwrap_or_default();
+        let left: Vec<&str> = unbound
+            .iter()
+            .filter(|s| !fitted.contains(s))
+            .map(String::as_str)
+            .collect();
+        if !left.is_empty() {
+            warnings.push(format!("no exact formula in {}: {why}", left.join(", ")));
+        }
+    }
+    warnings.append(&mut p.warnings);
+    p.warnings = warnings;
+    Ok(p)
+}
+
+/// All symbols first, then every smaller subset, largest first.
+fn symbol_subsets(all: &[String]) -> Vec<Vec<String>> {
+    let n = all.len();
+    let mut masks: Vec<u32> = (1..(1u32 << n)).collect();
+    masks.sort_by_key(|m| std::cmp::Reverse(m.count_ones()));
+    masks
+        .into_iter()
+        .map(|m| {
+            (0..n)
+                .filter(|i| m & (1 << i) != 0)
+                .map(|i| all[i].clone())
+                .collect()
+        })
+        .collect()
+}
+
+fn input_names(g: &Graph) -> String {
+    g.inputs
+        .iter()
+        .map(|&v| g.values[v].name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -5,20 +5,8 @@
 //! its arithmetic intensity `F / B` against the ridge point `peak / bandwidth` says which
 //! term wins (compute- or memory-bound).
 
-use serde::Serialize;
-
 use crate::machine::{Machine, Roof};
-use crate::profile::{Layer, Profile};
-
-/// Compute- or memory-bound.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Bound {
-    /// FLOPs / peak is the larger term.
-    Compute,
-    /// Bytes / bandwidth is the larger term.
-    Memory,
-}
+use crate::schema::{Bound, DecodeRoof, Layer, LayerRoof, LlmInfo, Profile, Summary};
 
 impl Bound {
     /// As JSON and every report spell it: `compute` or `memory`.
@@ -44,72 +32,8 @@ fn at_roof(roof: Roof, flops: f64, bytes: f64) -> (Bound, f64) {
     (bound, compute_ms.max(memory_ms))
 }
 
-/// One layer under the roof.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct LayerRoof {
-    /// FLOPs per byte moved (`null` when the layer moves no data).
-    pub intensity: Option<f64>,
-    /// Which term bounds it.
-    pub bound: Bound,
-    /// Its minimum time, milliseconds.
-    pub min_ms: f64,
-}
-
-/// The whole model under the roof.
-#[derive(Clone, Debug, Serialize)]
-pub struct Summary {
-    /// Where the roof came from: `measured`, `cache`, `spec` or `file`.
-    pub source: String,
-    /// The device (CPU model or "device spec").
-    pub device: String,
-    /// Threads the roof is for (a spec: as given).
-    pub threads: usize,
-    /// The roof.
-    pub peak_gflops: f64,
-    /// The roof's bandwidth.
-    pub bandwidth_gbs: f64,
-    /// FLOPs per byte where the two meet.
-    pub ridge: f64,
-    /// Sum of every layer's minimum time: the model run layer by layer at the roof.
-    pub predicted_ms: f64,
-    /// Total FLOPs at peak: no schedule can beat it.
-    pub compute_floor_ms: f64,
-    /// Weights, inputs and outputs moved once at full bandwidth (activations kept in cache).
-    pub memory_floor_ms: f64,
-    /// Layers bound by compute (of those with work to do).
-    pub compute_bound_layers: usize,
-    /// Layers bound by memory (of those with work to do).
-    pub memory_bound_layers: usize,
-    /// Layers left out because their cost is unknown.
-    pub layers_cost_unknown: usize,
-    /// For a language-model checkpoint: one decode step under the roof.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decode: Option<DecodeRoof>,
-}
-
-/// One decode step of a language model (a token for each sequence of the batch) under the
-/// roof: it reads the weights it uses and the whole KV cache, and does little arithmetic.
-#[derive(Clone, Debug, Serialize)]
-pub struct DecodeRoof {
-    /// Context position P of the decoded token.
-    pub past: u64,
-    /// Sequences decoded together.
-    pub batch: u64,
-    /// FLOPs of the step: per-token FLOPs × batch.
-    pub flops: u64,
-    /// Bytes it must read at least: the weights it uses (the routed share of a mixture; one
-    /// row per sequence of an untied embedding table), plus the KV cache.
-    pub bytes: u64,
-    /// Which term bounds it (memory, at any realistic batch).
-    pub bound: Bound,
-    /// Its minimum time, milliseconds.
-    pub min_ms: f64,
-    /// Tokens per second it cannot exceed: batch ÷ minimum step time.
-    pub max_tokens_per_s: f64,
-}
-
 /// The decode step of a checkpoint under `roof`; `None` without a config's decode cost.
-fn decode(l: &crate::llm::LlmInfo, roof: Roof) -> Option<DecodeRoof> {
+fn decode(l: &LlmInfo, roof: Roof) -> Option<DecodeRoof> {
     let flops = l.decode_flops_per_token?.saturating_mul(l.batch);
     let part = |name: &str| crate::llm::component_size(&l.components, name);
     // An untied embedding table is read one row per sequence; a tied one is read whole by the

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use flopscope_bench::RunResult;
-use flopscope_core::profile::Profile;
+use flopscope_core::schema::Profile;
 
 /// Schema identifier of the JSON output.
 pub const SCHEMA: &str = "flopscope.compare/1";
@@ -337,12 +337,12 @@ pub struct Diff {
 impl Diff {
     /// Matches the layers of `old` and `new` by node name.
     pub fn new(old: &Profile, new: &Profile) -> Diff {
-        let shape = |l: &flopscope_core::profile::Layer| {
+        let shape = |l: &flopscope_core::schema::Layer| {
             flopscope_core::format::shape_str(l.outputs.first().unwrap_or(&None))
         };
-        let before: HashMap<&str, &flopscope_core::profile::Layer> =
+        let before: HashMap<&str, &flopscope_core::schema::Layer> =
             old.layers.iter().map(|l| (l.name.as_str(), l)).collect();
-        let after: HashMap<&str, &flopscope_core::profile::Layer> =
+        let after: HashMap<&str, &flopscope_core::schema::Layer> =
             new.layers.iter().map(|l| (l.name.as_str(), l)).collect();
         let mut layers = Vec::new();
         for l in &new.layers {

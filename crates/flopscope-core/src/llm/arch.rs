@@ -4,39 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::error::{Error, Result};
-
-/// The shape of a decoder-only transformer, as its config states it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Arch {
-    /// `model_type` or GGUF `general.architecture` (`llama`, `mistral`, `qwen2`, `mixtral`,
-    /// `gpt2`…).
-    pub family: String,
-    /// Model width d.
-    pub hidden: u64,
-    /// Decoder blocks.
-    pub layers: u64,
-    /// Query heads h.
-    pub heads: u64,
-    /// Key/value heads (grouped-query attention when fewer than `heads`).
-    pub kv_heads: u64,
-    /// Width of one head.
-    pub head_dim: u64,
-    /// MLP width (per expert for mixture-of-experts models).
-    pub intermediate: u64,
-    /// Vocabulary size V.
-    pub vocab: u64,
-    /// Experts per MLP (1: dense).
-    pub experts: u64,
-    /// Experts each token is routed to.
-    pub experts_per_token: u64,
-    /// Gated (SwiGLU: gate, up, down) MLP rather than two matrices (GPT-2).
-    pub gated_mlp: bool,
-    /// Bytes per element of the KV cache (from `torch_dtype`; 2 when not given).
-    pub kv_bytes: u64,
-}
+use crate::schema::Arch;
 
 fn get(c: &serde_json::Value, keys: &[&str]) -> Option<u64> {
     keys.iter().find_map(|k| c.get(*k).and_then(|v| v.as_u64()))

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::profile::{DtypeCount, Layer, ModelInfo, Profile, Totals};
-use crate::Options;
+use crate::options::Options;
+use crate::schema::{Component, Layer, LlmInfo, ModelInfo, Profile, Totals};
 
 pub mod arch;
 pub mod gguf;
 pub mod safetensors;
 
-pub use arch::Arch;
+pub use crate::schema::Arch;
 
 /// One tensor of a checkpoint.
 #[derive(Clone, Debug, Serialize)]
@@ -30,64 +30,6 @@ pub struct TensorInfo {
     pub elements: u64,
     /// Bytes stored.
     pub bytes: u64,
-}
-
-/// Parameters and bytes of one component (embeddings, attention, MLP, norms, head, other).
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Component {
-    /// Component name.
-    pub component: String,
-    /// Tensors in it.
-    pub tensors: usize,
-    /// Elements.
-    pub params: u64,
-    /// Bytes stored.
-    pub bytes: u64,
-    /// Elements and bytes per dtype.
-    pub by_dtype: BTreeMap<String, DtypeCount>,
-}
-
-/// The `llm` section of the profile JSON. See `docs/counting.md`.
-#[derive(Clone, Debug, Serialize)]
-pub struct LlmInfo {
-    /// `safetensors` or `gguf`.
-    pub format: &'static str,
-    /// Files whose headers were read.
-    pub files: Vec<String>,
-    /// The architecture, when a config was found.
-    pub arch: Option<Arch>,
-    /// Tensors in the checkpoint.
-    pub tensors: usize,
-    /// Parameters and bytes by component.
-    pub components: Vec<Component>,
-    /// Sum of the elements of every tensor.
-    pub total_params: u64,
-    /// Parameters one token uses: all but the experts it is not routed to.
-    pub active_params: u64,
-    /// Bytes of every tensor as stored (quantized types at their real size).
-    pub weight_bytes: u64,
-    /// Average stored bits per parameter.
-    pub bits_per_param: f64,
-    /// Batch B, prompt length L (`seq`), and cached tokens P (`past`) before the decoded token.
-    pub batch: u64,
-    /// Prompt length L.
-    pub seq: u64,
-    /// Tokens already in the KV cache when one more is decoded.
-    pub past: u64,
-    /// MACs of the L² attention term of the prefill (QKᵀ and AV), included in `totals.macs`.
-    pub prefill_attention_macs: Option<u64>,
-    /// MACs to decode one token attending to P + 1 keys, for each sequence of the batch.
-    pub decode_macs_per_token: Option<u64>,
-    /// FLOPs of that token (2 × MACs + softmax).
-    pub decode_flops_per_token: Option<u64>,
-    /// Of which the attention over the cache (grows with P).
-    pub decode_attention_macs: Option<u64>,
-    /// KV-cache bytes per token of context, one sequence.
-    pub kv_cache_bytes_per_token: Option<u64>,
-    /// KV-cache bytes after the decoded token: per token × B × (P + 1).
-    pub kv_cache_bytes: Option<u64>,
-    /// The numbers above as formulas in batch, seq and past.
-    pub formulas: BTreeMap<&'static str, String>,
 }
 
 /// Parameters and bytes of the component `name` (0, 0 when the checkpoint has none).
@@ -480,7 +422,7 @@ pub fn profile(path: &Path, opts: &Options) -> Result<Profile> {
                 ));
             }
         }
-        None => unsupported.push(crate::profile::Unsupported {
+        None => unsupported.push(crate::schema::Unsupported {
             op: "LLM".into(),
             count: 1,
             reason: "no config.json (or GGUF architecture metadata): parameters are exact, costs need the architecture".into(),
@@ -518,14 +460,14 @@ pub fn profile(path: &Path, opts: &Options) -> Result<Profile> {
     bindings.insert("seq".to_string(), seq);
     bindings.insert("past".to_string(), past);
     Ok(Profile {
-        schema: crate::profile::SCHEMA,
+        schema: crate::schema::SCHEMA,
         model: ModelInfo {
             source: path.display().to_string(),
             producer: format!("{} {}", ck.format, ck.producer).trim().to_string(),
             ir_version: 0,
             opset: 0,
             nodes: ck.tensors.len(),
-            weights: crate::load::WeightsStatus::Absent,
+            weights: crate::schema::WeightsStatus::Absent,
             file_bytes: ck.file_bytes,
         },
         inputs: vec![],

@@ -101,19 +101,6 @@ fn check(base: Option<&Path>, location: &str) -> std::result::Result<Option<u64>
     }
 }
 
-/// Reads at most `max_bytes` of an external tensor (used only for small integer constants).
-pub fn read_small(path: &PathBuf, offset: u64, len: u64, max_bytes: u64) -> Option<Vec<u8>> {
-    use std::io::{Read, Seek, SeekFrom};
-    if len > max_bytes {
-        return None;
-    }
-    let mut f = std::fs::File::open(path).ok()?;
-    f.seek(SeekFrom::Start(offset)).ok()?;
-    let mut buf = vec![0u8; len as usize];
-    f.read_exact(&mut buf).ok()?;
-    Some(buf)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,4 +5,4 @@ pub mod functions;
 pub mod onnx;
 pub mod skeleton;
 
-pub use self::onnx::{load_onnx, load_onnx_bytes, LoadedModel, WeightsStatus};
+pub use self::onnx::{load_onnx, load_onnx_bytes, LoadedModel};

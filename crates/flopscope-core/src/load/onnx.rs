@@ -13,6 +13,7 @@ use prost::Message;
 use crate::error::{Error, Result};
 use crate::graph::{Attr, DType, Dim, Graph, Initializer, Node, TensorData, Value, ValueKind};
 use crate::onnx_pb as pb;
+use crate::schema::WeightsStatus;
 
 /// Oldest default-domain opset accepted: before 7, broadcasting was an attribute with other rules.
 pub const MIN_OPSET: i64 = 7;
@@ -20,20 +21,6 @@ pub const MIN_OPSET: i64 = 7;
 pub const MAX_OPSET: i64 = 28;
 /// Deepest nesting of subgraphs accepted.
 const MAX_GRAPH_DEPTH: usize = 64;
-
-/// Whether the weights' bytes are there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WeightsStatus {
-    /// Every initializer's bytes are in the model file or an existing external file.
-    Present,
-    /// Some external data files are missing: analysis runs from declared dims.
-    Absent,
-    /// The model has no initializers.
-    None,
-    /// A built-in architecture: weights have dims but no bytes (made at export if asked).
-    Builtin,
-}
 
 /// A model read from disk, with facts about the file.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 //! output element from [`unary_flops`] / [`binary_flops`]; 0 on integer and boolean tensors
 //! (index arithmetic, not floating point). No MACs. See `docs/counting.md`, "Elementwise".
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::fold;
 use super::{broadcast, invalid, numel, Cost, Ctx, OpDef, OpError, Tensor, Values};
@@ -100,7 +100,7 @@ fn infer_unary(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let mut out = vec![Tensor {
         dtype,
         shape: Some(shape.clone()),
-        value: value.map(Rc::new),
+        value: value.map(Arc::new),
     }];
     if op == "Dropout" {
         out.push(Tensor::new(DType::Bool, shape));
@@ -160,7 +160,7 @@ fn infer_binary(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     Ok(vec![Tensor {
         dtype,
         shape: Some(out),
-        value: value.map(Rc::new),
+        value: value.map(Arc::new),
     }])
 }
 
@@ -256,7 +256,7 @@ fn infer_variadic(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
             (Some(x), Some(y)) => fold_binary(&cx.node.op_type, (x, &shape), (y, s), &out, 0),
             _ => None,
         };
-        t.value = v.map(Rc::new);
+        t.value = v.map(Arc::new);
         shape = out;
     }
     if cx.node.op_type == "Mean" || cx.node.op_type == "Sum" && cx.inputs.len() > 1 {
@@ -312,7 +312,7 @@ fn infer_where(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     Ok(vec![Tensor {
         dtype: x.dtype,
         shape: Some(out),
-        value: value.map(Rc::new),
+        value: value.map(Arc::new),
     }])
 }
 

@@ -4,11 +4,14 @@
 //! Adding an operator: add a `match` arm to its family's `lookup` (shape rule + cost rule) and a
 //! test with a hand-computed expectation in the same file.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::graph::{DType, Graph, Node};
 
+pub use crate::graph::{Values, MAX_FOLD};
+
 pub mod attention;
+pub mod control;
 pub mod conv;
 pub mod elementwise;
 pub mod fold;
@@ -26,47 +29,6 @@ pub(crate) mod testutil;
 /// A concrete shape.
 pub type Shape = Vec<u64>;
 
-/// Values of a small constant tensor, row-major, used to fold shape computations.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Values {
-    /// Integer and boolean tensors.
-    Int(Vec<i64>),
-    /// Floating-point tensors.
-    Float(Vec<f64>),
-}
-
-impl Values {
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        match self {
-            Values::Int(v) => v.len(),
-            Values::Float(v) => v.len(),
-        }
-    }
-    /// True when there are no elements.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Element `i` as f64.
-    pub fn f(&self, i: usize) -> f64 {
-        match self {
-            Values::Int(v) => v[i] as f64,
-            Values::Float(v) => v[i],
-        }
-    }
-    /// All elements as i64 (floats truncated toward zero, as a Cast to int does).
-    pub fn to_ints(&self) -> Vec<i64> {
-        match self {
-            Values::Int(v) => v.clone(),
-            Values::Float(v) => v.iter().map(|&x| x as i64).collect(),
-        }
-    }
-}
-
-/// Folding stops above this many elements: shape computations are small, and this bounds the
-/// work and memory a hostile file can cause.
-pub const MAX_FOLD: u64 = 1 << 16;
-
 /// What is known about a tensor during inference.
 #[derive(Clone, Debug)]
 pub struct Tensor {
@@ -75,7 +37,7 @@ pub struct Tensor {
     /// Concrete shape, when known.
     pub shape: Option<Shape>,
     /// Element values, for small integer (and tiny float) tensors.
-    pub value: Option<Rc<Values>>,
+    pub value: Option<Arc<Values>>,
 }
 
 impl Tensor {
@@ -93,7 +55,7 @@ impl Tensor {
         Tensor {
             dtype,
             shape: Some(shape),
-            value: keep.then(|| Rc::new(values)),
+            value: keep.then(|| Arc::new(values)),
         }
     }
     /// Bytes of storage, when the shape is known.
@@ -157,8 +119,31 @@ pub struct Ctx<'a> {
     pub inputs: Vec<Option<&'a Tensor>>,
     /// Default-domain opset version.
     pub opset: i64,
-    /// The graph holding the node (for subgraph-carrying ops).
-    pub graph: &'a Graph,
+    /// The node's subgraphs are analysed through this (see [`Bodies`]).
+    pub bodies: &'a dyn Bodies,
+}
+
+/// How a rule analyses the subgraphs of its node (the bodies of `If`, `Loop`, `Scan`). The
+/// inference pass provides it, with the dim bindings and the enclosing values a body reads, so
+/// operator rules never call back into the pass themselves.
+pub trait Bodies {
+    /// Analyses `body` with its inputs at `shapes`: its output tensors and its total cost
+    /// (`None` when part of it is unknown).
+    fn analyze(
+        &self,
+        body: &Graph,
+        shapes: Vec<Shape>,
+    ) -> Result<(Vec<Tensor>, Option<Cost>), OpError>;
+}
+
+/// [`Bodies`] where there are none (an operator run on its own, as in unit tests): a body's
+/// outputs are unknown.
+pub struct NoBodies;
+
+impl Bodies for NoBodies {
+    fn analyze(&self, _: &Graph, _: Vec<Shape>) -> Result<(Vec<Tensor>, Option<Cost>), OpError> {
+        Err(OpError::Unknown)
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -215,7 +200,30 @@ pub struct OpDef {
     pub cost: fn(&Ctx, &[Tensor]) -> Result<Cost, OpError>,
 }
 
-/// The rules for an operator, if this build knows it.
+/// Outputs and cost (`None` when part of it is unknown) of an operator with subgraphs.
+pub type BodyOutcome = Result<(Vec<Tensor>, Option<Cost>), OpError>;
+
+/// How an operator is analysed.
+#[derive(Clone, Copy)]
+pub enum Rule {
+    /// A shape rule and a cost rule, side by side.
+    Op(OpDef),
+    /// An operator with subgraphs (`If`, `Loop`, `Scan`): outputs and cost both come from
+    /// analysing its bodies through [`Ctx::bodies`].
+    Body(fn(&Ctx) -> BodyOutcome),
+}
+
+/// The rule for an operator, control flow included, if this build knows it.
+pub fn rule(domain: &str, op_type: &str) -> Option<Rule> {
+    lookup(domain, op_type)
+        .map(Rule::Op)
+        .or_else(|| match domain {
+            "" | "ai.onnx" => control::lookup(op_type).map(Rule::Body),
+            _ => None,
+        })
+}
+
+/// The shape and cost rules of an operator without subgraphs, if this build knows it.
 pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
     match domain {
         "" | "ai.onnx" => conv::lookup(op_type)

@@ -48,7 +48,7 @@ fn via(cx: &Ctx, pick: &[usize], op: &str) -> Result<Vec<Tensor>, OpError> {
         node: cx.node,
         inputs: pick.iter().map(|&i| cx.opt(i)).collect(),
         opset: cx.opset,
-        graph: cx.graph,
+        bodies: cx.bodies,
     };
     (def.infer)(&sub)
 }
@@ -72,7 +72,7 @@ fn cost_via(
         node: cx.node,
         inputs: pick.iter().map(|&i| cx.opt(i)).collect(),
         opset: cx.opset,
-        graph: cx.graph,
+        bodies: cx.bodies,
     };
     let base = match op {
         "Conv" => (conv::lookup("Conv").ok_or(OpError::Unknown)?.cost)(&sub, outs)?,

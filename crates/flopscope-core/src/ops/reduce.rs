@@ -4,7 +4,7 @@
 //! SumSquare, L1, L2, LogSumExp (a transform then an add); Mean adds one division per output,
 //! L2 and LogSum(Exp) one root or log per output.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::fold::{foldable, strides};
 use super::{axis, invalid, numel, Cost, Ctx, OpDef, OpError, Tensor, Values};
@@ -79,7 +79,7 @@ fn infer_reduce(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     Ok(vec![Tensor {
         dtype: cx.dtype(0)?,
         shape: Some(out),
-        value: value.map(Rc::new),
+        value: value.map(Arc::new),
     }])
 }
 
@@ -196,7 +196,7 @@ fn infer_cumsum(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     Ok(vec![Tensor {
         dtype: t.dtype,
         shape: Some(x),
-        value: value.map(Rc::new),
+        value: value.map(Arc::new),
     }])
 }
 

@@ -6,7 +6,7 @@
 //! node's. Small integer results are folded (values computed) so that shape-computing chains
 //! such as Shape → Gather → Concat → Reshape give concrete downstream shapes.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::fold::{self, foldable};
 use super::{axis, broadcast, invalid, no_cost, numel, Ctx, OpDef, OpError, Tensor, Values};
@@ -477,11 +477,11 @@ fn constant(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
         .ok_or_else(|| OpError::Invalid("Constant has no value attribute".into()))?;
     Ok(vec![match (name.as_str(), attr) {
         (_, Attr::Tensor(t)) => {
-            let v = crate::infer::decode_values(t);
+            let v = crate::graph::decode_values(t);
             Tensor {
                 dtype: t.dtype,
                 shape: Some(t.dims.clone()),
-                value: v.map(Rc::new),
+                value: v.map(Arc::new),
             }
         }
         (_, Attr::Int(i)) => Tensor::with_values(DType::I64, vec![], Values::Int(vec![*i])),
@@ -508,7 +508,7 @@ fn constant_of_shape(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let s: Vec<u64> = dims.iter().map(|&d| d as u64).collect();
     let n = numel(&s)?;
     let (dtype, fillv) = match cx.node.attrs.get("value") {
-        Some(Attr::Tensor(t)) => (t.dtype, crate::infer::decode_values(t).map(|v| v.f(0))),
+        Some(Attr::Tensor(t)) => (t.dtype, crate::graph::decode_values(t).map(|v| v.f(0))),
         _ => (DType::F32, Some(0.0)),
     };
     let v = match fillv {

@@ -3,6 +3,7 @@
 mod common;
 
 mod loader;
+mod modules;
 mod reference_models;
 mod runtime_shapes;
 mod zoo;

@@ -12,7 +12,7 @@ use crate::compare::Comparison;
 use flopscope_bench::RunResult;
 use flopscope_core::error::{Error, Result};
 use flopscope_core::format::human;
-use flopscope_core::profile::Profile;
+use flopscope_core::schema::Profile;
 
 mod roofline;
 
@@ -201,7 +201,7 @@ fn bars<DB: DrawingBackend>(
 }
 
 fn layers<DB: DrawingBackend>(root: &Area<DB>, p: &Profile) -> Result<()> {
-    let shown: Vec<&flopscope_core::profile::Layer> = p
+    let shown: Vec<&flopscope_core::schema::Layer> = p
         .layers
         .iter()
         .filter(|l| l.params > 0 || l.flops.unwrap_or(0) > 0)
@@ -275,7 +275,7 @@ fn memory<DB: DrawingBackend>(root: &Area<DB>, p: &Profile) -> Result<()> {
 }
 
 fn ops<DB: DrawingBackend>(root: &Area<DB>, p: &Profile) -> Result<()> {
-    let rows: Vec<&flopscope_core::profile::OpTypeRow> = p
+    let rows: Vec<&flopscope_core::schema::OpTypeRow> = p
         .by_op_type
         .iter()
         .filter(|r| r.flops > 0 || r.params > 0)

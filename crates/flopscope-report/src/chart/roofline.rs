@@ -6,8 +6,8 @@ use plotters::prelude::*;
 use super::{err, legend, short, Area, FAMILY, LIGHT, PALETTE};
 use flopscope_bench::RunResult;
 use flopscope_core::error::{Error, Result};
-use flopscope_core::profile::Profile;
-use flopscope_core::roofline::Bound;
+use flopscope_core::schema::Bound;
+use flopscope_core::schema::Profile;
 
 /// One point: intensity, GFLOP/s, bound, name, minimum time.
 type Point<'a> = (f64, f64, Bound, &'a str, f64);

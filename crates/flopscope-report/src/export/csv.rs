@@ -2,7 +2,7 @@
 
 use super::Exporter;
 use flopscope_core::format::shape_str;
-use flopscope_core::profile::Profile;
+use flopscope_core::schema::Profile;
 
 /// Per-layer CSV.
 pub struct Csv;

@@ -3,7 +3,7 @@
 
 use super::Exporter;
 use crate::page::{html, Page};
-use flopscope_core::profile::Profile;
+use flopscope_core::schema::Profile;
 
 /// One offline HTML page.
 pub struct Html;

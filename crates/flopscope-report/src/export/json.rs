@@ -1,7 +1,7 @@
 //! JSON: the `flopscope.profile/1` document, the public face of [`Profile`].
 
 use super::Exporter;
-use flopscope_core::profile::Profile;
+use flopscope_core::schema::Profile;
 
 /// Pretty-printed JSON.
 pub struct Json;

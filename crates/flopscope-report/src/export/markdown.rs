@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::{rows, Exporter, RowOptions};
 use flopscope_core::format::{grouped, human, pct, shape_str};
-use flopscope_core::profile::Profile;
+use flopscope_core::schema::Profile;
 
 /// Markdown report.
 pub struct Markdown {

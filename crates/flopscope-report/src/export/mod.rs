@@ -4,7 +4,7 @@
 //! (`--depth`) and keeps the heaviest (`--top`).
 
 use flopscope_core::format::shape_str;
-use flopscope_core::profile::{Layer, Profile};
+use flopscope_core::schema::{Layer, Profile};
 
 pub mod csv;
 pub mod html;

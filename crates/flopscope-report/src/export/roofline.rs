@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use flopscope_core::profile::Profile;
-use flopscope_core::roofline::Bound;
+use flopscope_core::schema::Bound;
+use flopscope_core::schema::Profile;
 
 /// Layers listed, most predicted time first.
 const TOP: usize = 10;

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::{rows, Exporter, RowOptions};
 use flopscope_core::format::{fit_left, fit_right, grouped, human, human_bytes, pct};
-use flopscope_core::profile::Profile;
+use flopscope_core::schema::Profile;
 
 /// The human-readable terminal report.
 pub struct Table {
@@ -14,7 +14,7 @@ pub struct Table {
 }
 
 /// The language-model lines of the totals: decode cost and KV cache.
-fn llm_lines(o: &mut String, l: &flopscope_core::llm::LlmInfo) {
+fn llm_lines(o: &mut String, l: &flopscope_core::schema::LlmInfo) {
     let _ = writeln!(
         o,
         "  stored           {:.2} bits per parameter ({} tensors, {})",

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::compare::{Comparison, Diff};
 use flopscope_bench as bench;
-use flopscope_core::profile::Profile;
+use flopscope_core::schema::Profile;
 
 const TEMPLATE: &str = include_str!("assets/report.html");
 const STYLE: &str = include_str!("assets/report.css");
