@@ -153,7 +153,8 @@ enum Backend {
     Auto,
     /// tract, the pure-Rust runtime (built in, single-threaded).
     Tract,
-    /// ONNX Runtime, loaded from a shared library at run time.
+    /// ONNX Runtime, loaded from a shared library at run time (`ort` for short).
+    #[value(alias = "ort")]
     Onnxruntime,
     /// Every available runtime, for comparison.
     All,
@@ -439,6 +440,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Profile(a) => {
             let opts = a.shape.options()?;
             let mut p = flopscope_core::profile_source(&a.model, &opts)?;
+            check_dims(&opts, &[&p], false)?;
             if let Some(m) = a.device.machine()? {
                 flopscope_core::roofline::apply(&mut p, &m);
             }
@@ -515,13 +517,15 @@ fn zoo(format: ZooFormat) -> Result<(), Error> {
             }
         }
         ZooFormat::Table => {
+            // As wide as the longest name (mobilenet_v3_large is 18 characters).
+            let w = rows.iter().map(|(e, _)| e.name.len()).max().unwrap_or(0);
             out.push_str(&format!(
-                "{:<16}  {:<13}  {:>15}  {:>8}  {:>8}\n",
+                "{:<w$}  {:<13}  {:>15}  {:>8}  {:>8}\n",
                 "Model", "Source", "Params", "MACs", "FLOPs"
             ));
             for (e, t) in &rows {
                 out.push_str(&format!(
-                    "{:<16}  {:<13}  {:>15}  {:>8}  {:>8}\n",
+                    "{:<w$}  {:<13}  {:>15}  {:>8}  {:>8}\n",
                     e.name,
                     e.source,
                     grouped(t.params),
@@ -881,13 +885,66 @@ pub(crate) fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), Error>
     }
 }
 
+/// The `--dim` names of `opts` that no profile of the command has are an error (a typo, or the
+/// wrong model); a dim that only some models lack is a warning for each of those (`warn`: print
+/// it here, for reports that do not show their profiles' warnings).
+pub(crate) fn check_dims(
+    opts: &Options,
+    profiles: &[&flopscope_core::Profile],
+    warn: bool,
+) -> Result<(), Error> {
+    for (name, _) in &opts.dims {
+        let lacking: Vec<&&flopscope_core::Profile> = profiles
+            .iter()
+            .filter(|p| !p.bindings.contains_key(name))
+            .collect();
+        let why = |p: &flopscope_core::Profile| {
+            let dims: Vec<String> = p.bindings.keys().cloned().collect();
+            flopscope_core::options::unknown_dim(name, &dims)
+        };
+        if lacking.len() == profiles.len() {
+            let each: Vec<String> = lacking
+                .iter()
+                .map(|p| format!("{}: {}", p.model.source, why(p)))
+                .collect();
+            return Err(Error::Usage(each.join("; ")));
+        }
+        if warn {
+            for p in lacking {
+                eprintln!("warning: {}: {}: ignored", p.model.source, why(p));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("flopscope: error: {e}");
-            ExitCode::from(e.exit_code() as u8)
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// The exit code of each kind of error (`docs/counting.md`, "Exit codes"): 1 output not
+/// writable (or not drawable), 2 bad arguments, 3 unreadable file, 4 malformed or invalid model,
+/// 5 unsupported version, 6 shape inference failure (overflow included), 7 a runtime failed to
+/// load or run the model, 8 the model needs more memory than the machine has. (9 is a budget
+/// exceeded, returned by `check` without an error.)
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::Write { .. } | Error::Render(_) => 1,
+        Error::Usage(_) => 2,
+        Error::Io { .. } => 3,
+        Error::Malformed { .. } | Error::Invalid(_) => 4,
+        Error::Unsupported(_) => 5,
+        Error::Shape { .. } => 6,
+        Error::Runtime(_) => 7,
+        Error::Resources(_) => 8,
+        // A kind added to the library without a code here: a generic failure.
+        _ => 1,
     }
 }

@@ -75,6 +75,7 @@ pub(crate) fn report(a: ReportArgs) -> Result<(), Error> {
         )));
     }
     let mut profile = flopscope_core::profile_source(&a.model, &opts)?;
+    crate::check_dims(&opts, &[&profile], false)?;
     let machine = a.device.machine()?;
     if let Some(m) = &machine {
         flopscope_core::roofline::apply(&mut profile, m);
@@ -127,6 +128,7 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
             None
         });
     }
+    crate::check_dims(&opts, &profiles.iter().collect::<Vec<_>>(), true)?;
     let cmp = Comparison::new(&a.models, &profiles, &runs);
     let diff = a.diff.then(|| Diff::new(&profiles[0], &profiles[1]));
     let text = match (&diff, a.format) {

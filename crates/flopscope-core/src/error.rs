@@ -1,9 +1,12 @@
-//! Errors, each with the process exit code the CLI uses for it (see `docs/counting.md`, "Exit codes").
+//! Errors of every flopscope crate. Each kind maps to one documented exit code of the CLI
+//! (`docs/counting.md`, "Exit codes"); the mapping lives in the CLI, not here.
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong while loading or analysing a model.
+/// Everything that can go wrong while loading, analysing, running or rendering a model.
+/// New kinds may be added: match with a wildcard arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The model file (or a file it names) cannot be read.
     #[error("cannot read {}: {source}", path.display())]
@@ -21,11 +24,13 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The bytes are not a well-formed ONNX model.
-    #[error("{}: not a valid ONNX model: {reason}", path.display())]
+    /// The bytes are not a well-formed model file of the kind they were read as.
+    #[error("{}: not a valid {what}: {reason}", path.display())]
     Malformed {
         /// The file.
         path: PathBuf,
+        /// What it was read as: `ONNX model`, `GGUF file`, `safetensors file`, `JSON file`…
+        what: &'static str,
         /// What is wrong.
         reason: String,
     },
@@ -57,25 +62,6 @@ pub enum Error {
     /// A chart could not be drawn.
     #[error("cannot draw chart: {0}")]
     Render(String),
-}
-
-impl Error {
-    /// Exit code for the CLI: 1 output not writable (or not drawable), 2 usage, 3 unreadable file, 4 malformed or
-    /// invalid model, 5 unsupported version, 6 shape inference failure (overflow included),
-    /// 7 a runtime failed to load or run the model, 8 the model needs more memory than the
-    /// machine has.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Write { .. } | Error::Render(_) => 1,
-            Error::Usage(_) => 2,
-            Error::Io { .. } => 3,
-            Error::Malformed { .. } | Error::Invalid(_) => 4,
-            Error::Unsupported(_) => 5,
-            Error::Shape { .. } => 6,
-            Error::Runtime(_) => 7,
-            Error::Resources(_) => 8,
-        }
-    }
 }
 
 /// Result alias.

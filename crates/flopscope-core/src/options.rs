@@ -10,3 +10,69 @@ pub struct Options {
     /// `--classes N`: classifier outputs of a built-in image model.
     pub classes: Option<u64>,
 }
+
+/// The warning for a `--dim` the model does not have: the dims it has and, for a near miss (a
+/// typo, another case), the one that was probably meant.
+///
+/// ```
+/// let w = flopscope_core::options::unknown_dim("seqlen", &["batch".into(), "seq_len".into()]);
+/// assert_eq!(w, "dim 'seqlen' is not a symbolic dim of this model (its dims: batch, seq_len; \
+///                did you mean 'seq_len'?)");
+/// ```
+pub fn unknown_dim(name: &str, dims: &[String]) -> String {
+    let has = if dims.is_empty() {
+        "it has none".to_string()
+    } else {
+        format!("its dims: {}", dims.join(", "))
+    };
+    let near = dims
+        .iter()
+        .map(|d| (edit_distance(&name.to_lowercase(), &d.to_lowercase()), d))
+        .filter(|(k, d)| *k <= 2.max(d.chars().count() / 3))
+        .min_by_key(|(k, _)| *k)
+        .map(|(_, d)| format!("; did you mean '{d}'?"))
+        .unwrap_or_default();
+    format!("dim '{name}' is not a symbolic dim of this model ({has}{near})")
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions), for short names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distances_by_hand() {
+        assert_eq!(edit_distance("seq", "seq"), 0);
+        assert_eq!(edit_distance("seqq", "seq"), 1); // one deletion
+        assert_eq!(edit_distance("sqe", "seq"), 2); // two substitutions
+        assert_eq!(edit_distance("kitten", "sitting"), 3); // the textbook pair
+    }
+
+    #[test]
+    fn near_misses_are_named_and_strangers_are_not() {
+        let dims = ["batch".to_string(), "sequence".to_string()];
+        assert!(unknown_dim("Batch", &dims).contains("did you mean 'batch'?"));
+        assert!(unknown_dim("sequense", &dims).contains("did you mean 'sequence'?"));
+        let w = unknown_dim("seq", &["batch".to_string()]);
+        assert_eq!(
+            w,
+            "dim 'seq' is not a symbolic dim of this model (its dims: batch)"
+        );
+        assert!(unknown_dim("seq", &[]).contains("(it has none)"));
+    }
+}

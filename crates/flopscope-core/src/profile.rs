@@ -373,25 +373,21 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
         }
         shapes.insert(id, shape.clone());
     }
+    // A dim this model lacks is ignored with a warning: one set of flags serves a mixed set of
+    // models (the CLI makes it an error when no model of the command has it).
+    let mut warnings = Vec::new();
     for (name, n) in &opts.dims {
-        if !symbols.contains(name) {
-            return Err(Error::Usage(format!(
-                "no symbolic dim named '{name}' (the inputs' symbolic dims: {})",
-                if symbols.is_empty() {
-                    "none".to_string()
-                } else {
-                    symbols.join(", ")
-                }
-            )));
+        if symbols.contains(name) {
+            bindings.insert(name.clone(), *n);
+        } else {
+            warnings.push(crate::options::unknown_dim(name, &symbols) + ": ignored");
         }
-        bindings.insert(name.clone(), *n);
     }
     let unbound: Vec<String> = symbols
         .iter()
         .filter(|s| !bindings.contains_key(*s))
         .cloned()
         .collect();
-    let mut warnings = Vec::new();
     for s in &unbound {
         bindings.insert(s.clone(), 1);
         warnings.push(format!(

@@ -23,7 +23,9 @@ use crate::{llm, load, zoo};
 pub enum Source<'a> {
     /// A file or folder: ONNX, safetensors (a file, its index, or a checkpoint folder), GGUF.
     Path(&'a Path),
-    /// The bytes of an ONNX model. It has no folder, so its external data is absent.
+    /// The bytes of a model file: ONNX, or a single-file GGUF or safetensors checkpoint (told
+    /// apart by their first bytes). It has no folder: an ONNX model's external data is absent,
+    /// and a safetensors file has no `config.json` beside it.
     Bytes {
         /// The model.
         bytes: &'a [u8],
@@ -49,16 +51,20 @@ impl<'a> Source<'a> {
 
 /// Profiles a model from any [`Source`].
 pub fn profile(source: &Source<'_>, opts: &Options) -> Result<Profile> {
-    if let Source::Path(path) = source {
-        if llm::is_checkpoint(path) {
-            return llm::profile(path, opts);
+    match *source {
+        Source::Path(path) if llm::is_checkpoint(path) => return llm::profile(path, opts),
+        Source::Bytes { bytes, name } => {
+            if let Some(p) = llm::profile_bytes(bytes, name, opts) {
+                return p;
+            }
         }
+        _ => {}
     }
     let (g, info) = open(source, opts)?;
     profile_graph(&g, info, opts)
 }
 
-/// Profiles an ONNX model held in memory.
+/// Profiles a model file held in memory (ONNX, GGUF or safetensors; see [`Source::Bytes`]).
 ///
 /// ```
 /// # let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"),

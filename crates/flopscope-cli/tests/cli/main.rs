@@ -12,6 +12,7 @@ mod functions;
 mod llm;
 mod machine;
 mod output;
+mod papercuts;
 mod report_browser;
 mod tract_run;
 mod zoo_export;

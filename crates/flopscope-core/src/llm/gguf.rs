@@ -184,14 +184,29 @@ pub fn read(path: &Path) -> Result<Header> {
         left: size,
     };
     parse(&mut r, size).map_err(|reason| Error::Malformed {
+        what: "GGUF file",
         path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// Reads the header of a GGUF file held in memory (`name` labels errors).
+pub fn read_bytes(bytes: &[u8], name: &Path) -> Result<Header> {
+    let size = bytes.len() as u64;
+    let mut r = Reader {
+        r: std::io::Cursor::new(bytes),
+        left: size,
+    };
+    parse(&mut r, size).map_err(|reason| Error::Malformed {
+        what: "GGUF file",
+        path: name.to_path_buf(),
         reason,
     })
 }
 
 fn parse<R: Read + Seek>(r: &mut Reader<R>, size: u64) -> std::result::Result<Header, String> {
     if &r.bytes::<4>("the magic")? != b"GGUF" {
-        return Err("not a GGUF file (no GGUF magic)".into());
+        return Err("no GGUF magic at the start".into());
     }
     let version = r.u32("the version")?;
     if !(2..=3).contains(&version) {

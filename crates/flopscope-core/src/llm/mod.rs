@@ -104,7 +104,8 @@ fn read_json(path: &Path) -> Result<serde_json::Value> {
     })?;
     serde_json::from_slice(&text).map_err(|e| Error::Malformed {
         path: path.to_path_buf(),
-        reason: format!("not JSON: {e}"),
+        what: "JSON file",
+        reason: e.to_string(),
     })
 }
 
@@ -115,6 +116,7 @@ fn shards(index: &Path) -> Result<Vec<PathBuf>> {
         .as_object()
         .ok_or_else(|| Error::Malformed {
             path: index.to_path_buf(),
+            what: "safetensors index",
             reason: "no weight_map object".into(),
         })?;
     let dir = index.parent().unwrap_or(Path::new("."));
@@ -147,6 +149,54 @@ fn config_near(dir: &Path) -> Result<Option<Arch>> {
     Arch::from_hf(&read_json(&p)?).map(Some)
 }
 
+/// A GGUF checkpoint from its header: the architecture from its metadata.
+fn from_gguf(h: gguf::Header, path: &Path, file_bytes: u64) -> Checkpoint {
+    let rows = h
+        .tensors
+        .iter()
+        .find(|t| t.name == "token_embd.weight")
+        .and_then(|t| t.shape.first().copied());
+    let arch = Arch::from_gguf(&h.meta, &h.arrays, rows).ok();
+    let producer = h
+        .meta
+        .get("general.name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
+    Checkpoint {
+        format: "gguf",
+        files: vec![path.to_path_buf()],
+        tensors: h.tensors,
+        arch,
+        producer,
+        file_bytes,
+    }
+}
+
+/// A single-file checkpoint held in memory: GGUF or safetensors (with no `config.json` beside
+/// it, so no architecture for safetensors). `None` when the bytes are neither.
+fn open_bytes(bytes: &[u8], name: &str) -> Option<Result<Checkpoint>> {
+    let label = Path::new(name);
+    if bytes.starts_with(b"GGUF") {
+        return Some(
+            gguf::read_bytes(bytes, label).map(|h| from_gguf(h, label, bytes.len() as u64)),
+        );
+    }
+    if !safetensors::looks_like(bytes) {
+        return None;
+    }
+    Some(
+        safetensors::read_bytes(bytes, label).map(|tensors| Checkpoint {
+            format: "safetensors",
+            files: vec![label.to_path_buf()],
+            tensors,
+            arch: None,
+            producer: String::new(),
+            file_bytes: bytes.len() as u64,
+        }),
+    )
+}
+
 fn open(path: &Path) -> Result<Checkpoint> {
     let dir = if path.is_dir() {
         path.to_path_buf()
@@ -155,27 +205,8 @@ fn open(path: &Path) -> Result<Checkpoint> {
     };
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if name.ends_with(".gguf") {
-        let h = gguf::read(path)?;
-        let rows = h
-            .tensors
-            .iter()
-            .find(|t| t.name == "token_embd.weight")
-            .and_then(|t| t.shape.first().copied());
-        let arch = Arch::from_gguf(&h.meta, &h.arrays, rows).ok();
-        let producer = h
-            .meta
-            .get("general.name")
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string();
-        return Ok(Checkpoint {
-            format: "gguf",
-            files: vec![path.to_path_buf()],
-            tensors: h.tensors,
-            arch,
-            producer,
-            file_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-        });
+        let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        return Ok(from_gguf(gguf::read(path)?, path, file_bytes));
     }
     let files = if path.is_dir() {
         let index = dir.join("model.safetensors.index.json");
@@ -251,11 +282,10 @@ fn sizes(opts: &Options, warnings: &mut Vec<String>) -> Result<(u64, u64, u64)> 
             "batch" | "seq" | "past" => {
                 m.insert(k.as_str(), *v);
             }
-            _ => {
-                return Err(Error::Usage(format!(
-                    "unknown dim '{k}': checkpoints take batch, seq and past"
-                )))
-            }
+            _ => warnings.push(
+                crate::options::unknown_dim(k, &["batch".into(), "seq".into(), "past".into()])
+                    + ": ignored",
+            ),
         }
     }
     let seq = *m.get("seq").unwrap_or(&128);
@@ -302,7 +332,16 @@ fn components(tensors: &[TensorInfo]) -> Vec<Component> {
 
 /// Profiles a checkpoint: `totals` are the prefill of L tokens at batch B, `llm` the rest.
 pub fn profile(path: &Path, opts: &Options) -> Result<Profile> {
-    let ck = open(path)?;
+    profile_checkpoint(open(path)?, &path.display().to_string(), opts)
+}
+
+/// Profiles a single-file checkpoint (GGUF or safetensors) held in memory; `None` when the
+/// bytes are neither, so the caller can try ONNX.
+pub fn profile_bytes(bytes: &[u8], name: &str, opts: &Options) -> Option<Result<Profile>> {
+    Some(open_bytes(bytes, name)?.and_then(|ck| profile_checkpoint(ck, name, opts)))
+}
+
+fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Profile> {
     let mut warnings = Vec::new();
     let (batch, seq, past) = sizes(opts, &mut warnings)?;
     let comps = components(&ck.tensors);
@@ -462,7 +501,7 @@ pub fn profile(path: &Path, opts: &Options) -> Result<Profile> {
     Ok(Profile {
         schema: crate::schema::SCHEMA,
         model: ModelInfo {
-            source: path.display().to_string(),
+            source: source.to_string(),
             producer: format!("{} {}", ck.format, ck.producer).trim().to_string(),
             ir_version: 0,
             opset: 0,

@@ -12,6 +12,7 @@ const MAX_HEADER: u64 = 100 << 20;
 
 fn malformed(path: &Path, reason: String) -> Error {
     Error::Malformed {
+        what: "safetensors file",
         path: path.to_path_buf(),
         reason,
     }
@@ -52,6 +53,35 @@ pub fn read(path: &Path) -> Result<Vec<TensorInfo>> {
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
+    let n = header_len(path, size, |buf| read_at(&file, buf, 0).map_err(io))?;
+    let mut header = vec![0u8; n as usize];
+    read_at(&file, &mut header, 8).map_err(io)?;
+    parse(path, &header, size)
+}
+
+/// The tensors of a safetensors file held in memory (`name` labels errors).
+pub fn read_bytes(bytes: &[u8], name: &Path) -> Result<Vec<TensorInfo>> {
+    let size = bytes.len() as u64;
+    let n = header_len(name, size, |buf| {
+        buf.copy_from_slice(&bytes[..8]);
+        Ok(())
+    })?;
+    let header = &bytes[8..8 + n as usize];
+    parse(name, header, size)
+}
+
+/// Whether `bytes` start like a safetensors file: an 8-byte length prefix, then a JSON object.
+/// (The prefix itself is checked by the reader, which names a lying one.)
+pub fn looks_like(bytes: &[u8]) -> bool {
+    bytes.get(8) == Some(&b'{')
+}
+
+/// The header length from the 8-byte prefix, checked against the file size and the limit.
+fn header_len(
+    path: &Path,
+    size: u64,
+    read_prefix: impl FnOnce(&mut [u8]) -> Result<()>,
+) -> Result<u64> {
     if size < 8 {
         return Err(malformed(
             path,
@@ -59,7 +89,7 @@ pub fn read(path: &Path) -> Result<Vec<TensorInfo>> {
         ));
     }
     let mut len = [0u8; 8];
-    read_at(&file, &mut len, 0).map_err(io)?;
+    read_prefix(&mut len)?;
     let n = u64::from_le_bytes(len);
     if n > MAX_HEADER || n > size - 8 {
         return Err(malformed(
@@ -67,9 +97,13 @@ pub fn read(path: &Path) -> Result<Vec<TensorInfo>> {
             format!("the header length prefix says {n} bytes, but the file has {size} (limit {MAX_HEADER}): not safetensors, or corrupt"),
         ));
     }
-    let mut header = vec![0u8; n as usize];
-    read_at(&file, &mut header, 8).map_err(io)?;
-    let json: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header)
+    Ok(n)
+}
+
+/// The tensors described by `header` in a file of `size` bytes.
+fn parse(path: &Path, header: &[u8], size: u64) -> Result<Vec<TensorInfo>> {
+    let n = header.len() as u64;
+    let json: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(header)
         .map_err(|e| malformed(path, format!("the header is not a JSON object: {e}")))?;
     let data = size - 8 - n;
     let mut out = Vec::with_capacity(json.len());

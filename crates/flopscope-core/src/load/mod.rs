@@ -1,8 +1,8 @@
 //! Readers that turn a model source into a [`crate::graph::Graph`].
 
-pub mod external;
-pub mod functions;
-pub mod onnx;
-pub mod skeleton;
+mod external;
+mod functions;
+mod onnx;
+mod skeleton;
 
 pub use self::onnx::{load_onnx, load_onnx_bytes, LoadedModel};

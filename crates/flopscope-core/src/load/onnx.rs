@@ -53,6 +53,7 @@ pub fn load_onnx(path: &Path) -> Result<LoadedModel> {
         });
     }
     let malformed = |reason: String| Error::Malformed {
+        what: "ONNX model",
         path: path.to_path_buf(),
         reason,
     };
@@ -80,6 +81,7 @@ pub fn load_onnx(path: &Path) -> Result<LoadedModel> {
 pub fn load_onnx_bytes(data: &[u8], label: &str) -> Result<LoadedModel> {
     if data.is_empty() {
         return Err(Error::Malformed {
+            what: "ONNX model",
             path: PathBuf::from(label),
             reason: "the bytes are empty".into(),
         });
@@ -104,6 +106,7 @@ fn decode(
     file_bytes: u64,
 ) -> Result<LoadedModel> {
     let malformed = |reason: String| Error::Malformed {
+        what: "ONNX model",
         path: path.to_path_buf(),
         reason,
     };

@@ -6,4 +6,5 @@ mod loader;
 mod modules;
 mod reference_models;
 mod runtime_shapes;
+mod sources;
 mod zoo;
