@@ -120,6 +120,9 @@ fn a_model_the_runtime_cannot_load_is_a_clear_error() {
     assert!(err.contains("tract") && err.contains("FancyOp"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     // With `auto`, ONNX Runtime fails first (naming the op), then tract is tried.
+    if !requires("ONNX Runtime's library", have_onnxruntime()) {
+        return;
+    }
     let out = flopscope(&["bench", p.to_str().unwrap(), "--runs", "1"]);
     assert_eq!(out.status.code(), Some(7));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -133,6 +136,9 @@ fn a_model_the_runtime_cannot_load_is_a_clear_error() {
 /// install (scripts/requirements-test.txt pins 1.32.0).
 #[test]
 fn onnxruntime_backend_sweeps_threads_and_compares_with_tract() {
+    if !requires("ONNX Runtime's library", have_onnxruntime()) {
+        return;
+    }
     let j = bench_json(&[
         "squeezenet1_1",
         "--input",
@@ -211,6 +217,9 @@ fn per_layer_times_are_joined_with_costs() {
 
 #[test]
 fn onnxruntime_per_layer_times_come_from_its_profiler() {
+    if !requires("ONNX Runtime's library", have_onnxruntime()) {
+        return;
+    }
     let j = bench_json(&[
         "squeezenet1_1",
         "--input",

@@ -19,6 +19,18 @@ fn artifacts() -> PathBuf {
     d
 }
 
+/// Whether the browser test can run here: Node.js, Debian's Chromium and playwright-core
+/// (`scripts/test-deps.sh`); otherwise the test is skipped, visibly.
+fn browser() -> bool {
+    let have = browser_dir().join("node_modules/playwright-core").is_dir()
+        && Path::new("/usr/bin/chromium").exists()
+        && Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    requires("Node.js, Chromium and playwright-core", have)
+}
+
 /// Opens `html` in Chromium and returns what the driver saw.
 fn drive(html: &Path, shot_name: &str) -> Value {
     let dir = browser_dir();
@@ -171,21 +183,33 @@ fn check_model(file: &str, dims: &[&str]) {
 
 #[test]
 fn resnet18_report_renders_sorts_and_filters() {
+    if !browser() {
+        return;
+    }
     check_model("resnet18.onnx", &[]);
 }
 
 #[test]
 fn vit_b_16_report_of_2068_nodes_is_under_2_mb() {
+    if !browser() {
+        return;
+    }
     check_model("vit_b_16.onnx", &[]);
 }
 
 #[test]
 fn bert_base_report_renders() {
+    if !browser() {
+        return;
+    }
     check_model("bert-base.onnx", &["--dim", "batch=1", "--dim", "seq=128"]);
 }
 
 #[test]
 fn report_with_measurements_draws_latency_and_throughput() {
+    if !browser() {
+        return;
+    }
     let dir = tmpdir("browser-bench");
     let html = report(
         "squeezenet1_1",
@@ -225,6 +249,9 @@ fn report_with_measurements_draws_latency_and_throughput() {
 
 #[test]
 fn compare_and_diff_pages_render() {
+    if !browser() {
+        return;
+    }
     let dir = tmpdir("browser-compare");
     let html = dir.join("compare.html");
     let models = ["resnet18", "resnet50", "mobilenet_v2", "vit_b_16"];
@@ -609,17 +636,26 @@ fn check_sorted_by_intensity(r: &Value) {
 
 #[test]
 fn resnet18_roofline_with_measurements() {
+    if !browser() {
+        return;
+    }
     check_roofline_measured("resnet18.onnx", &[]);
 }
 
 #[test]
 fn bert_base_roofline_with_measurements() {
+    if !browser() {
+        return;
+    }
     check_roofline_measured("bert-base.onnx", &["--dim", "batch=1", "--dim", "seq=128"]);
 }
 
 /// Without measurements every layer sits on the roof at min(peak, intensity × bandwidth).
 #[test]
 fn resnet18_roofline_without_measurements_puts_layers_on_the_roof() {
+    if !browser() {
+        return;
+    }
     let dir = tmpdir("browser-roofline-unmeasured");
     let model = data().join("models/resnet18.onnx");
     let model = model.to_str().unwrap();
