@@ -9,3 +9,4 @@ pub mod chart;
 pub mod compare;
 pub mod export;
 pub mod page;
+pub mod render;
