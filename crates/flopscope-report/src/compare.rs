@@ -334,7 +334,7 @@ impl Diff {
     /// The totals, old and new: a row per count with its change.
     pub fn totals_table(&self) -> Table {
         let mut t = Table::new(vec![
-            Column::left("Total", "total").width(7).gap("  "),
+            Column::left("Total", "total").width(7),
             Column::right(&self.models[0], "old").width(9),
             Column::left(&self.models[1], "new")
                 .kind(Kind::Number)
@@ -344,6 +344,7 @@ impl Diff {
         ]);
         t.title = Some(format!("{} → {}", self.models[0], self.models[1]));
         t.text_header = false;
+        t.indent = "  ".into();
         for (k, [a, b]) in [
             ("Params", self.params),
             ("MACs", self.macs),

@@ -4,6 +4,7 @@
 //! It reads what `flopscope-core` (profiles) and `flopscope-bench` (timings) produce and
 //! computes no counts of its own.
 
+pub mod bench;
 pub mod budget;
 pub mod chart;
 pub mod compare;

@@ -108,7 +108,8 @@ pub struct Column {
     pub width: Option<usize>,
     /// What a fixed-width text column does with longer cells.
     pub fit: Fit,
-    /// Text written before the column in text (the separator; before the first, an indent).
+    /// Text written before the column in text, the separator (not before the first column:
+    /// see [`Table::indent`]).
     pub gap: String,
     /// Formats the column appears in.
     pub show: Show,
@@ -293,6 +294,8 @@ pub struct Table {
     pub rows: Vec<Row>,
     /// Text: write the header line (Markdown always does).
     pub text_header: bool,
+    /// Text: written before every line (the first column's gap is not).
+    pub indent: String,
     /// Text: a rule of this many `─` under the header.
     pub rule: Option<usize>,
     /// What a marked row means (`Pareto front (parameters vs FLOPs)`); when set, text
@@ -385,10 +388,11 @@ impl Table {
                 cols.iter()
                     .map(|&i| {
                         let c = &self.columns[i];
+                        // A line break would break the row: a terminal cell is one line.
                         let s = r
                             .cells
                             .get(i)
-                            .map(|x| self.human(i, x, Format::Text))
+                            .map(|x| self.human(i, x, Format::Text).replace(['\r', '\n'], " "))
                             .unwrap_or_default();
                         match (c.width, c.fit) {
                             (Some(w), Fit::KeepEnd) if w > 0 => fit_left(&s, w),
@@ -422,11 +426,14 @@ impl Table {
                 Some(false) => "  ".to_string(),
                 None => String::new(),
             };
+            s.push_str(&self.indent);
             for (k, &i) in cols.iter().enumerate() {
                 let c = &self.columns[i];
                 let t = &texts[k];
                 let pad = " ".repeat(widths[k].saturating_sub(t.chars().count()));
-                s.push_str(&c.gap);
+                if k > 0 {
+                    s.push_str(&c.gap);
+                }
                 match c.align {
                     Align::Left => {
                         s.push_str(t);
@@ -558,25 +565,26 @@ impl Table {
     }
 
     fn json(&self) -> String {
+        // Written by hand, not through a map, so that keys keep the columns' order.
         let cols = self.shown(Format::Json);
-        let rows: Vec<serde_json::Value> = self
-            .rows
-            .iter()
-            .map(|r| {
-                let mut m = serde_json::Map::new();
-                for &i in &cols {
-                    let v = match r.cells.get(i).and_then(|c| self.data(i, c)) {
-                        Some(Data::Num(s)) => serde_json::from_str(&s).unwrap_or_default(),
-                        Some(Data::Float(v, _)) => serde_json::json!(v),
-                        Some(Data::Text(s)) => serde_json::Value::String(s),
-                        None => serde_json::Value::Null,
-                    };
-                    m.insert(self.columns[i].key.clone(), v);
-                }
-                serde_json::Value::Object(m)
-            })
-            .collect();
-        serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n"
+        let str = |s: &str| serde_json::Value::String(s.into()).to_string();
+        let mut o = String::from("[");
+        for (n, r) in self.rows.iter().enumerate() {
+            o.push_str(if n == 0 { "\n  {" } else { ",\n  {" });
+            for (k, &i) in cols.iter().enumerate() {
+                let v = match r.cells.get(i).and_then(|c| self.data(i, c)) {
+                    Some(Data::Num(s)) => s,
+                    Some(Data::Float(v, _)) => serde_json::json!(v).to_string(),
+                    Some(Data::Text(s)) => str(&s),
+                    None => "null".into(),
+                };
+                let sep = if k == 0 { "" } else { "," };
+                let _ = write!(o, "{sep}\n    {}: {v}", str(&self.columns[i].key));
+            }
+            o.push_str("\n  }");
+        }
+        o.push_str(if self.rows.is_empty() { "]\n" } else { "\n]\n" });
+        o
     }
 }
 

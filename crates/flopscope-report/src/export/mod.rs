@@ -111,6 +111,21 @@ pub fn rows(p: &Profile, o: &RowOptions) -> (Vec<Row>, usize) {
     (out, hidden)
 }
 
+/// A share of the total FLOPs in percent: one decimal for people, exact for machines.
+fn share(part: Option<u64>, whole: u64) -> Cell {
+    let v = part.map(|x| {
+        if whole > 0 {
+            x as f64 * 100.0 / whole as f64
+        } else {
+            0.0
+        }
+    });
+    Cell {
+        text: pct(part, whole),
+        value: v.map(|v| crate::render::Value::Float(v, 4)),
+    }
+}
+
 /// The layer table of the text and Markdown reports, and how many nodes it hides.
 pub fn layer_table(p: &Profile, o: &RowOptions) -> (Table, usize) {
     let (rs, hidden) = rows(p, o);
@@ -147,7 +162,7 @@ pub fn layer_table(p: &Profile, o: &RowOptions) -> (Table, usize) {
             Cell::count(Some(r.params)),
             Cell::count(r.macs),
             Cell::count(r.flops),
-            Cell::text(pct(r.flops, p.totals.flops)),
+            share(r.flops, p.totals.flops),
             Cell::text(table::bar(r.flops.unwrap_or(0), heaviest, 10)),
         ]);
     }
@@ -179,7 +194,7 @@ pub fn op_table(p: &Profile) -> Table {
             Cell::count(Some(r.params)),
             Cell::count(Some(r.macs)),
             Cell::count(Some(r.flops)),
-            Cell::text(pct(Some(r.flops), p.totals.flops)),
+            share(Some(r.flops), p.totals.flops),
             if r.cost_unknown > 0 {
                 Cell::int(
                     format!("({} unknown)", r.cost_unknown),
