@@ -521,8 +521,9 @@ pub fn table(o: &Outcome) -> Table {
     t
 }
 
-/// The verdicts in one format: a table per model, then each limit that was exceeded with by
-/// how much. Counts are exact, so static checks print the same text on every run.
+/// The verdicts as text, Markdown or LaTeX: a table per model, then each limit that was
+/// exceeded with by how much. Counts are exact, so static checks print the same text on every
+/// run. (CSV and JSON of one model: [`table`]; of all, the `Outcome`s serialized.)
 pub fn render(outcomes: &[Outcome], f: Format) -> String {
     outcomes.iter().map(|o| table(o).render(f) + "\n").collect()
 }
