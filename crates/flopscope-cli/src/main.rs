@@ -592,7 +592,14 @@ fn bench(a: BenchArgs) -> Result<(), Error> {
         a.measure.per_layer,
         a.device.machine()?,
     )?;
-    let text = render_bench(&report, a.format);
+    use flopscope_report::{bench::render, render::Format as F};
+    let text = match a.format {
+        Format::Table => render(&report, F::Text),
+        Format::Markdown => render(&report, F::Markdown),
+        Format::Csv => render(&report, F::Csv),
+        Format::Json => render(&report, F::Json),
+        Format::Html => flopscope_report::bench::html(&report),
+    };
     write_out(a.output.as_ref(), &text)
 }
 
@@ -688,186 +695,6 @@ fn measure(
     };
     bar.finish_and_clear();
     Ok(report)
-}
-
-/// `bench`'s output in one format.
-fn render_bench(report: &flopscope_bench::Report, format: Format) -> String {
-    match format {
-        Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
-        Format::Html => {
-            let mut page =
-                flopscope_report::page::Page::new(format!("flopscope bench: {}", report.model));
-            page.bench = Some(report);
-            flopscope_report::page::html(&page)
-        }
-        Format::Csv => {
-            let mut out = String::from("backend,backend_version,batch,threads,runs,min_ms,mean_ms,median_ms,p90_ms,p99_ms,max_ms,stddev_ms,outliers,fps,load_ms,cold_ms\n");
-            for r in &report.runs {
-                let l = &r.latency_ms;
-                out.push_str(&format!(
-                    "{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{},{:.3},{:.3},{:.3}\n",
-                    r.backend, r.backend_version, r.batch, r.threads, r.runs, l.min, l.mean, l.median, l.p90, l.p99, l.max, l.stddev, r.outliers, r.fps, r.load_ms, r.cold_ms
-                ));
-            }
-            out
-        }
-        Format::Markdown | Format::Table => {
-            let md = matches!(format, Format::Markdown);
-            let mut out = String::new();
-            if md {
-                out.push_str("| backend | threads | batch | runs | median ms | p90 ms | p99 ms | min ms | stddev ms | FPS | load ms | cold ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-            } else {
-                out.push_str(&format!(
-                    "{}  ({})\n",
-                    report.model,
-                    report.inputs.join(", ")
-                ));
-                out.push_str(&format!(
-                    "{:<19} {:>3} {:>5} {:>5} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9} {:>7} {:>8}\n",
-                    "Backend",
-                    "Thr",
-                    "Batch",
-                    "Runs",
-                    "Median",
-                    "p90",
-                    "p99",
-                    "Min",
-                    "Stddev",
-                    "FPS",
-                    "Load",
-                    "Cold"
-                ));
-            }
-            for r in &report.runs {
-                let l = &r.latency_ms;
-                let be = format!("{} {}", r.backend, r.backend_version);
-                if md {
-                    out.push_str(&format!("| {be} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} |\n", r.threads, r.batch, r.runs, l.median, l.p90, l.p99, l.min, l.stddev, r.fps, r.load_ms, r.cold_ms));
-                } else {
-                    out.push_str(&format!(
-                        "{:<19} {:>3} {:>5} {:>5} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>6.2}ms {:>9.1} {:>5.0}ms {:>6.1}ms\n",
-                        be, r.threads, r.batch, r.runs, l.median, l.p90, l.p99, l.min, l.stddev, r.fps, r.load_ms, r.cold_ms
-                    ));
-                }
-            }
-            let roofed: Vec<_> = report
-                .runs
-                .iter()
-                .filter_map(|r| r.roofline.as_ref().map(|f| (r, f)))
-                .collect();
-            if let Some((_, f)) = roofed.first() {
-                out.push_str(&format!(
-                    "\n{}Roofline of {} ({}): predicted lower bound vs measured median\n{}",
-                    if md { "### " } else { "" },
-                    f.model.device,
-                    f.model.source,
-                    if md {
-                        "\n| backend | threads | batch | peak GFLOP/s | GB/s | predicted ms | compute floor ms | measured ms | % of roofline | achieved GFLOP/s |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-            for (r, f) in &roofed {
-                let be = format!("{} {}", r.backend, r.backend_version);
-                if md {
-                    out.push_str(&format!(
-                        "| {be} | {} | {} | {:.1} | {:.1} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} |\n",
-                        r.threads, r.batch, f.model.peak_gflops, f.model.bandwidth_gbs,
-                        f.model.predicted_ms, f.model.compute_floor_ms, f.measured_ms,
-                        f.efficiency_pct, f.achieved_gflops
-                    ));
-                } else {
-                    out.push_str(&format!(
-                        "{be:<19} {:>2} thr batch {:<3} roof {:.1} GFLOP/s, {:.1} GB/s: predicted ≥ {:.3} ms (compute floor {:.3}), measured {:.3} ms → {:.1}% of the roofline, {:.1} GFLOP/s achieved\n",
-                        r.threads, r.batch, f.model.peak_gflops, f.model.bandwidth_gbs,
-                        f.model.predicted_ms, f.model.compute_floor_ms, f.measured_ms,
-                        f.efficiency_pct, f.achieved_gflops
-                    ));
-                }
-            }
-            for r in report.runs.iter().filter(|r| !r.layers.is_empty()) {
-                let roof = r.roofline.is_some();
-                let title = format!("Per layer: {} {}, {} threads, batch {} (mean of 10 profiled runs, slowest first)", r.backend, r.backend_version, r.threads, r.batch);
-                if md {
-                    out.push_str(&format!("\n{title}\n\n| layer | op | ms | % | MACs | GFLOP/s |{}\n|---|---|---:|---:|---:|---:|{}\n",
-                        if roof { " bound | min ms | % of roofline |" } else { "" },
-                        if roof { "---|--:|--:|" } else { "" }));
-                } else {
-                    out.push_str(&format!(
-                        "\n{title}\n{:<40} {:<18} {:>8} {:>6} {:>9} {:>8}{}\n",
-                        "Layer",
-                        "Op",
-                        "ms",
-                        "%",
-                        "MACs",
-                        "GFLOP/s",
-                        if roof {
-                            "    Bound   Min ms  %roof"
-                        } else {
-                            ""
-                        }
-                    ));
-                }
-                for l in r.layers.iter().take(20) {
-                    let macs = l
-                        .macs
-                        .map(flopscope_core::format::human)
-                        .unwrap_or_else(|| "-".into());
-                    let gf = l
-                        .gflops_per_s
-                        .map(|g| format!("{g:.1}"))
-                        .unwrap_or_else(|| "-".into());
-                    let (bound, min, eff) = match (l.roofline, l.efficiency_pct) {
-                        (Some(u), e) => (
-                            u.bound.name().to_string(),
-                            format!("{:.4}", u.min_ms),
-                            e.map(|e| format!("{e:.1}")).unwrap_or_else(|| "-".into()),
-                        ),
-                        _ => ("-".into(), "-".into(), "-".into()),
-                    };
-                    if md {
-                        out.push_str(&format!(
-                            "| {} | {} | {:.3} | {:.1} | {macs} | {gf} |{}\n",
-                            l.name,
-                            l.op,
-                            l.time_ms,
-                            l.percent,
-                            if roof {
-                                format!(" {bound} | {min} | {eff} |")
-                            } else {
-                                String::new()
-                            }
-                        ));
-                    } else {
-                        let name = flopscope_core::format::fit_left(&l.name, 40);
-                        out.push_str(&format!(
-                            "{:<40} {:<18} {:>8.3} {:>6.1} {:>9} {:>8}{}\n",
-                            name,
-                            l.op,
-                            l.time_ms,
-                            l.percent,
-                            macs,
-                            gf,
-                            if roof {
-                                format!(" {bound:>8} {min:>8} {eff:>6}")
-                            } else {
-                                String::new()
-                            }
-                        ));
-                    }
-                }
-            }
-            if report.synthesized_weights {
-                out.push_str(if md {
-                    "\nWeights: seeded random (absent from the source).\n"
-                } else {
-                    "weights: seeded random (absent from the source)\n"
-                });
-            }
-            out
-        }
-    }
 }
 
 pub(crate) fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), Error> {

@@ -7,6 +7,7 @@ use flopscope_core::Error;
 use flopscope_report::chart::{self, Chart};
 use flopscope_report::compare::{Comparison, Diff};
 use flopscope_report::page::{html, Page};
+use flopscope_report::render::Format;
 
 use super::{measure, write_out, ChartKind, CompareArgs, CompareFormat, ReportArgs};
 
@@ -135,8 +136,8 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
         (Some(d), CompareFormat::Json) => {
             serde_json::to_string_pretty(d).unwrap_or_default() + "\n"
         }
-        (Some(d), CompareFormat::Markdown) => d.render(true, 50),
-        (Some(d), _) => d.render(false, 30),
+        (Some(d), CompareFormat::Markdown) => d.render(Format::Markdown, 50),
+        (Some(d), _) => d.render(Format::Text, 30),
         (None, CompareFormat::Table) => cmp.table(),
         (None, CompareFormat::Markdown) => cmp.markdown(),
         (None, CompareFormat::Latex) => cmp.latex(),

@@ -1,5 +1,6 @@
 //! Number, size and text formatting shared by every renderer: human units, grouped digits,
-//! shapes, truncation, and the escaping of Markdown and LaTeX cells.
+//! shapes and truncation. (Escaping of Markdown, LaTeX and CSV cells lives with the table
+//! renderers in `flopscope-report`.)
 
 /// `1x3x224x224`, or `?` when unknown.
 pub fn shape_str(s: &Option<Vec<u64>>) -> String {

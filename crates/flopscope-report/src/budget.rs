@@ -11,6 +11,8 @@ use flopscope_bench::RunResult;
 use flopscope_core::format::grouped;
 use flopscope_core::{Error, Profile, Result};
 
+use crate::render::{Cell, Column, Format, Table, Value};
+
 /// What a limit bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -441,70 +443,94 @@ fn show(metric: Metric, v: f64) -> String {
     }
 }
 
-/// The verdicts as Markdown for a CI log or job summary: a table per model, then each limit
-/// that was exceeded with by how much. Counts are exact, so static checks print the same
-/// text on every run.
-pub fn markdown(outcomes: &[Outcome]) -> String {
-    let mut out = String::new();
-    for o in outcomes {
-        out.push_str(&format!(
-            "### flopscope check: {} — {}\n\n",
-            o.model,
-            if o.pass { "PASS" } else { "FAIL" }
-        ));
-        out.push_str("| Metric | Value | Limit | Headroom | Result |\n|:--|--:|--:|--:|:--|\n");
-        for r in &o.rows {
-            let name = match &r.run {
-                Some(run) => format!("{} ({run})", r.metric.label()),
-                None => r.metric.label().to_string(),
-            };
-            out.push_str(&format!(
-                "| {name} | {} | {} {} ({}) | {:+.1}% | {} |\n",
-                show(r.metric, r.value),
-                if r.metric.is_minimum() { "≥" } else { "≤" },
-                show(r.metric, r.limit.value),
-                r.limit.written,
-                r.headroom * 100.0,
-                if r.pass { "pass" } else { "FAIL" }
-            ));
-        }
-        let over: Vec<&Row> = o.rows.iter().filter(|r| !r.pass).collect();
-        if over.is_empty() {
-            out.push_str(&format!(
-                "\nAll {} limit{} met.\n\n",
-                o.rows.len(),
-                if o.rows.len() == 1 { "" } else { "s" }
-            ));
-        } else {
-            out.push_str(&format!(
-                "\nOver budget ({} of {}):\n",
-                over.len(),
-                o.rows.len()
-            ));
-            for r in over {
-                let diff = (r.value - r.limit.value).abs();
-                let (word, rel) = if r.metric.is_minimum() {
-                    ("below", "under")
-                } else {
-                    ("above", "over")
-                };
-                out.push_str(&format!(
-                    "- {}{}: {} is {} {word} the limit {} ({:.1}% {rel})\n",
-                    r.metric.label(),
-                    r.run
-                        .as_ref()
-                        .map(|s| format!(" ({s})"))
-                        .unwrap_or_default(),
-                    show(r.metric, r.value),
-                    show(r.metric, diff),
+/// The verdict for one model as a table: a row per limit, the exceeded ones listed under it.
+pub fn table(o: &Outcome) -> Table {
+    let mut t = Table::new(vec![
+        Column::left("Metric", "metric"),
+        Column::right("Value", "value"),
+        Column::right("Limit", "limit"),
+        Column::right("Headroom", "headroom"),
+        Column::left("Result", "pass"),
+    ]);
+    t.title = Some(format!(
+        "flopscope check: {} — {}",
+        o.model,
+        if o.pass { "PASS" } else { "FAIL" }
+    ));
+    t.heading = true;
+    // Counts and bytes are exact integers, times and rates reals.
+    let exact = |m: Metric, v: f64| match m.unit() {
+        Unit::Count | Unit::Bytes => Value::Int(v as i128),
+        _ => Value::Float(v, 4),
+    };
+    for r in &o.rows {
+        let name = match &r.run {
+            Some(run) => format!("{} ({run})", r.metric.label()),
+            None => r.metric.label().to_string(),
+        };
+        t.row(vec![
+            Cell::text(name),
+            Cell {
+                text: show(r.metric, r.value),
+                value: Some(exact(r.metric, r.value)),
+            },
+            Cell {
+                text: format!(
+                    "{} {} ({})",
+                    if r.metric.is_minimum() { "≥" } else { "≤" },
                     show(r.metric, r.limit.value),
-                    -r.headroom * 100.0
-                ));
-            }
-            out.push('\n');
-        }
+                    r.limit.written
+                ),
+                value: Some(exact(r.metric, r.limit.value)),
+            },
+            Cell::float(format!("{:+.1}%", r.headroom * 100.0), r.headroom, 4),
+            Cell::flag(if r.pass { "pass" } else { "FAIL" }, r.pass),
+        ]);
     }
-    out
+    let over: Vec<&Row> = o.rows.iter().filter(|r| !r.pass).collect();
+    t.notes.push(if over.is_empty() {
+        format!(
+            "All {} limit{} met.",
+            o.rows.len(),
+            if o.rows.len() == 1 { "" } else { "s" }
+        )
+    } else {
+        let mut n = format!("Over budget ({} of {}):", over.len(), o.rows.len());
+        for r in over {
+            let diff = (r.value - r.limit.value).abs();
+            let (word, rel) = if r.metric.is_minimum() {
+                ("below", "under")
+            } else {
+                ("above", "over")
+            };
+            n.push_str(&format!(
+                "\n- {}{}: {} is {} {word} the limit {} ({:.1}% {rel})",
+                r.metric.label(),
+                r.run
+                    .as_ref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default(),
+                show(r.metric, r.value),
+                show(r.metric, diff),
+                show(r.metric, r.limit.value),
+                -r.headroom * 100.0
+            ));
+        }
+        n
+    });
+    t
+}
+
+/// The verdicts as text, Markdown or LaTeX: a table per model, then each limit that was
+/// exceeded with by how much. Counts are exact, so static checks print the same text on every
+/// run. (CSV and JSON of one model: [`table`]; of all, the `Outcome`s serialized.)
+pub fn render(outcomes: &[Outcome], f: Format) -> String {
+    outcomes.iter().map(|o| table(o).render(f) + "\n").collect()
+}
+
+/// The verdicts as Markdown for a CI log or job summary (see [`render`]).
+pub fn markdown(outcomes: &[Outcome]) -> String {
+    render(outcomes, Format::Markdown)
 }
 
 #[cfg(test)]

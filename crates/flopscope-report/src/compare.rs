@@ -7,7 +7,10 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use flopscope_bench::RunResult;
+use flopscope_core::format::human;
 use flopscope_core::schema::Profile;
+
+use crate::render::{Cell, Column, Fit, Format, Kind, Row, Show, Table, Value};
 
 /// Schema identifier of the JSON output.
 pub const SCHEMA: &str = "flopscope.compare/1";
@@ -129,35 +132,61 @@ impl Comparison {
         self.entries.iter().any(|e| e.latency_ms.is_some())
     }
 
-    /// Cells of one row, formatted as in papers: millions of parameters, billions of MACs.
-    fn cells(&self, e: &Entry) -> Vec<String> {
-        let lb = if e.lower_bound { "≥" } else { "" };
-        let mut c = vec![
-            e.name.clone(),
-            format!("{:.2}", e.params as f64 / 1e6),
-            format!("{lb}{:.3}", e.macs as f64 / 1e9),
-            format!("{lb}{:.3}", e.flops as f64 / 1e9),
-            format!("{:.1}", e.memory_bytes as f64 / (1u64 << 20) as f64),
-        ];
-        if self.measured() {
-            c.push(e.latency_ms.map_or("-".into(), |v| format!("{v:.2}")));
-            c.push(e.fps.map_or("-".into(), |v| format!("{v:.1}")));
+    /// The comparison as one table: the paper's columns (millions of parameters, billions of
+    /// MACs) for people, exact integers for CSV and JSON; marked rows are the Pareto front.
+    pub fn to_table(&self) -> Table {
+        let measured = if self.measured() {
+            Show::ALL
+        } else {
+            Show::DATA
+        };
+        let data = |k: &str| Column::count(k, k).show(Show::DATA);
+        let mut t = Table::new(vec![
+            Column::left("Model", "model").gap(""),
+            Column::right("Params (M)", "params").gap("  "),
+            Column::right("MACs (G)", "macs").gap("  "),
+            Column::right("FLOPs (G)", "flops").gap("  "),
+            data("weight_bytes"),
+            data("peak_activation_bytes"),
+            Column::right("Memory (MiB)", "memory_bytes").gap("  "),
+            Column::left("lower_bound", "lower_bound").show(Show::DATA),
+            Column::right("Latency (ms)", "latency_ms")
+                .gap("  ")
+                .show(measured),
+            Column::right("FPS", "fps").gap("  ").show(measured),
+            Column::left("pareto", "pareto").show(Show::DATA),
+        ]);
+        for e in &self.entries {
+            let lb = if e.lower_bound { "≥" } else { "" };
+            let cells = vec![
+                Cell::text(&e.name),
+                Cell::int(format!("{:.2}", e.params as f64 / 1e6), e.params),
+                Cell::int(format!("{lb}{:.3}", e.macs as f64 / 1e9), e.macs),
+                Cell::int(format!("{lb}{:.3}", e.flops as f64 / 1e9), e.flops),
+                Cell::count(Some(e.weight_bytes)),
+                Cell::count(Some(e.peak_activation_bytes)),
+                Cell::int(
+                    format!("{:.1}", e.memory_bytes as f64 / (1u64 << 20) as f64),
+                    e.memory_bytes,
+                ),
+                Cell::flag("", e.lower_bound),
+                e.latency_ms
+                    .map_or(Cell::text("-"), |v| Cell::float(format!("{v:.2}"), v, 4)),
+                e.fps
+                    .map_or(Cell::text("-"), |v| Cell::float(format!("{v:.1}"), v, 3)),
+                Cell::flag("", e.pareto),
+            ];
+            t.rows.push(Row {
+                cells,
+                mark: e.pareto,
+            });
         }
-        c
-    }
-
-    fn header(&self) -> Vec<&'static str> {
-        let mut h = vec![
-            "Model",
-            "Params (M)",
-            "MACs (G)",
-            "FLOPs (G)",
-            "Memory (MiB)",
-        ];
-        if self.measured() {
-            h.extend(["Latency (ms)", "FPS"]);
-        }
-        h
+        t.mark = Some(format!(
+            "Pareto front (parameters vs {})",
+            self.axis_label()
+        ));
+        t.notes.push(self.footnote());
+        t
     }
 
     fn footnote(&self) -> String {
@@ -175,44 +204,6 @@ impl Comparison {
         s
     }
 
-    /// Aligned text for a terminal; `*` marks the Pareto front.
-    pub fn table(&self) -> String {
-        let h = self.header();
-        let rows: Vec<Vec<String>> = self.entries.iter().map(|e| self.cells(e)).collect();
-        let width = |i: usize| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([h[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        };
-        let widths: Vec<usize> = (0..h.len()).map(width).collect();
-        let mut o = String::new();
-        let line = |cells: Vec<String>, mark: &str| {
-            let mut s = String::new();
-            for (i, c) in cells.iter().enumerate() {
-                let pad = widths[i].saturating_sub(c.chars().count());
-                if i == 0 {
-                    let _ = write!(s, "{mark}{c}{}", " ".repeat(pad));
-                } else {
-                    let _ = write!(s, "  {}{c}", " ".repeat(pad));
-                }
-            }
-            s + "\n"
-        };
-        o.push_str(&line(h.iter().map(|s| s.to_string()).collect(), "  "));
-        for (e, r) in self.entries.iter().zip(rows) {
-            o.push_str(&line(r, if e.pareto { "* " } else { "  " }));
-        }
-        let _ = writeln!(
-            o,
-            "\n* Pareto front (parameters vs {}). {}",
-            self.axis_label(),
-            self.footnote()
-        );
-        o
-    }
-
     fn axis_label(&self) -> &'static str {
         if self.pareto_axis == "latency_ms" {
             "latency"
@@ -221,83 +212,30 @@ impl Comparison {
         }
     }
 
-    /// A GitHub-flavoured Markdown table.
+    /// The comparison in one format (JSON: the table's rows; the `flopscope.compare/1`
+    /// document is this value serialized).
+    pub fn render(&self, f: Format) -> String {
+        self.to_table().render(f)
+    }
+
+    /// Aligned text for a terminal; `*` marks the Pareto front.
+    pub fn table(&self) -> String {
+        self.render(Format::Text)
+    }
+
+    /// A GitHub-flavoured Markdown table; bold marks the Pareto front.
     pub fn markdown(&self) -> String {
-        let h = self.header();
-        let mut o = format!(
-            "| {} |\n|---|{}\n",
-            h.join(" | "),
-            "---:|".repeat(h.len() - 1)
-        );
-        for e in &self.entries {
-            let mut c = self.cells(e);
-            if e.pareto {
-                c[0] = format!("**{}**", c[0]);
-            }
-            let _ = writeln!(o, "| {} |", c.join(" | "));
-        }
-        let _ = writeln!(
-            o,
-            "\nBold: Pareto front (parameters vs {}). {}",
-            self.axis_label(),
-            self.footnote()
-        );
-        o
+        self.render(Format::Markdown)
     }
 
     /// A LaTeX `tabular` (booktabs) ready to paste into a paper.
     pub fn latex(&self) -> String {
-        let h = self.header();
-        let esc = |s: &str| {
-            s.chars()
-                .map(|c| match c {
-                    '_' | '&' | '%' | '$' | '#' | '{' | '}' => format!("\\{c}"),
-                    '≥' => "$\\geq$".into(),
-                    c => c.to_string(),
-                })
-                .collect::<String>()
-        };
-        let mut o = format!(
-            "% {}\n\\begin{{tabular}}{{l{}}}\n\\toprule\n{} \\\\\n\\midrule\n",
-            self.footnote(),
-            "r".repeat(h.len() - 1),
-            h.iter().map(|s| esc(s)).collect::<Vec<_>>().join(" & ")
-        );
-        for e in &self.entries {
-            let c: Vec<String> = self.cells(e).iter().map(|s| esc(s)).collect();
-            let _ = writeln!(o, "{} \\\\", c.join(" & "));
-        }
-        o.push_str("\\bottomrule\n\\end{tabular}\n");
-        o
+        self.render(Format::Latex)
     }
 
     /// CSV with exact integers (not rounded to M/G).
     pub fn csv(&self) -> String {
-        let mut o = String::from(
-            "model,params,macs,flops,weight_bytes,peak_activation_bytes,memory_bytes,lower_bound,latency_ms,fps,pareto\n",
-        );
-        for e in &self.entries {
-            let name = if e.name.contains([',', '"']) {
-                format!("\"{}\"", e.name.replace('"', "\"\""))
-            } else {
-                e.name.clone()
-            };
-            let _ = writeln!(
-                o,
-                "{name},{},{},{},{},{},{},{},{},{},{}",
-                e.params,
-                e.macs,
-                e.flops,
-                e.weight_bytes,
-                e.peak_activation_bytes,
-                e.memory_bytes,
-                e.lower_bound,
-                e.latency_ms.map_or(String::new(), |v| format!("{v:.4}")),
-                e.fps.map_or(String::new(), |v| format!("{v:.3}")),
-                e.pareto
-            );
-        }
-        o
+        self.render(Format::Csv)
     }
 }
 
@@ -393,109 +331,109 @@ impl Diff {
         }
     }
 
-    /// Text (or Markdown) listing of the totals and the `top` most changed layers.
-    pub fn render(&self, markdown: bool, top: usize) -> String {
-        use flopscope_core::format::human;
-        let signed = |a: u64, b: u64| {
-            let d = b as i128 - a as i128;
-            let s = human(d.unsigned_abs().min(u64::MAX as u128) as u64);
-            match d.signum() {
-                1 => format!("+{s}"),
-                -1 => format!("−{s}"),
-                _ => "0".into(),
-            }
-        };
-        let rel = |a: u64, b: u64| {
-            if a == 0 {
-                String::new()
-            } else {
-                format!(" ({:+.1}%)", (b as f64 - a as f64) / a as f64 * 100.0)
-            }
-        };
-        let mut o = String::new();
-        let totals = [
+    /// The totals, old and new: a row per count with its change.
+    pub fn totals_table(&self) -> Table {
+        let mut t = Table::new(vec![
+            Column::left("Total", "total").width(7),
+            Column::right(&self.models[0], "old").width(9),
+            Column::left(&self.models[1], "new")
+                .kind(Kind::Number)
+                .width(9)
+                .gap(" → "),
+            Column::left("Change", "change"),
+        ]);
+        t.title = Some(format!("{} → {}", self.models[0], self.models[1]));
+        t.text_header = false;
+        t.indent = "  ".into();
+        for (k, [a, b]) in [
             ("Params", self.params),
             ("MACs", self.macs),
             ("FLOPs", self.flops),
-        ];
-        if markdown {
-            let _ = writeln!(
-                o,
-                "| total | {} | {} | change |\n|---|---:|---:|---:|",
-                self.models[0], self.models[1]
-            );
-            for (k, [a, b]) in totals {
-                let _ = writeln!(
-                    o,
-                    "| {k} | {} | {} | {}{} |",
-                    human(a),
-                    human(b),
-                    signed(a, b),
-                    rel(a, b)
-                );
-            }
-            let _ = writeln!(
-                o,
-                "\n| layer | op | change | params | FLOPs | output |\n|---|---|---|---:|---:|---|"
-            );
-        } else {
-            let _ = writeln!(o, "{} → {}", self.models[0], self.models[1]);
-            for (k, [a, b]) in totals {
-                let _ = writeln!(
-                    o,
-                    "  {k:<7} {:>9} → {:<9} {}{}",
-                    human(a),
-                    human(b),
-                    signed(a, b),
-                    rel(a, b)
-                );
-            }
-            let _ = writeln!(
-                o,
-                "\n{} layers differ{}\n{:<40} {:<14} {:<8} {:>10} {:>10}  Output",
-                self.layers.len(),
-                if self.layers.len() > top {
-                    format!(" ({top} largest shown)")
-                } else {
-                    String::new()
-                },
-                "Layer",
-                "Op",
-                "Change",
-                "ΔParams",
-                "ΔFLOPs"
-            );
+        ] {
+            t.row(vec![
+                Cell::text(k),
+                Cell::int(human(a), a),
+                Cell::int(human(b), b),
+                Cell::text(format!("{}{}", signed(a, b), rel(a, b))),
+            ]);
         }
+        t
+    }
+
+    /// The `top` most changed layers.
+    pub fn layers_table(&self, top: usize) -> Table {
+        let mut t = Table::new(vec![
+            Column::left("Layer", "name")
+                .width(40)
+                .fit(Fit::KeepEnd)
+                .gap(""),
+            Column::left("Op", "op").width(14),
+            Column::left("Change", "status").width(8),
+            Column::right("ΔParams", "params_change").width(10),
+            Column::right("ΔFLOPs", "flops_change").width(10),
+            Column::left("Output", "output").gap("  "),
+        ]);
+        t.title = Some(format!(
+            "{} layers differ{}",
+            self.layers.len(),
+            if self.layers.len() > top {
+                format!(" ({top} largest shown)")
+            } else {
+                String::new()
+            }
+        ));
+        let delta = |[a, b]: [u64; 2]| Cell {
+            text: signed(a, b),
+            value: Some(Value::Int(b as i128 - a as i128)),
+        };
         for d in self.layers.iter().take(top) {
             let out = if d.output[0] == d.output[1] {
                 d.output[1].clone()
             } else {
                 format!("{} → {}", d.output[0], d.output[1])
             };
-            let (dp, df) = (
-                signed(d.params[0], d.params[1]),
-                signed(d.flops[0], d.flops[1]),
-            );
-            if markdown {
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} | {dp} | {df} | {out} |",
-                    d.name, d.op, d.status
-                );
-            } else {
-                let n = d.name.chars().count();
-                let name: String = if n > 40 {
-                    format!("…{}", d.name.chars().skip(n - 39).collect::<String>())
-                } else {
-                    d.name.clone()
-                };
-                let _ = writeln!(
-                    o,
-                    "{name:<40} {:<14} {:<8} {dp:>10} {df:>10}  {out}",
-                    d.op, d.status
-                );
-            }
+            t.row(vec![
+                Cell::text(&d.name),
+                Cell::text(&d.op),
+                Cell::text(d.status),
+                delta(d.params),
+                delta(d.flops),
+                Cell::text(out),
+            ]);
         }
-        o
+        t
+    }
+
+    /// The totals, then the `top` most changed layers, in one format.
+    pub fn render(&self, f: Format, top: usize) -> String {
+        let sep = match f {
+            Format::Text | Format::Markdown => "\n",
+            _ => "",
+        };
+        format!(
+            "{}{sep}{}",
+            self.totals_table().render(f),
+            self.layers_table(top).render(f)
+        )
+    }
+}
+
+/// A change in human units: `+1.2M`, `−513K`, `0`.
+fn signed(a: u64, b: u64) -> String {
+    let d = b as i128 - a as i128;
+    let s = human(d.unsigned_abs().min(u64::MAX as u128) as u64);
+    match d.signum() {
+        1 => format!("+{s}"),
+        -1 => format!("−{s}"),
+        _ => "0".into(),
+    }
+}
+
+/// The relative change, ` (+12.5%)`; nothing from 0.
+fn rel(a: u64, b: u64) -> String {
+    if a == 0 {
+        String::new()
+    } else {
+        format!(" ({:+.1}%)", (b as f64 - a as f64) / a as f64 * 100.0)
     }
 }

@@ -4,8 +4,10 @@
 //! It reads what `flopscope-core` (profiles) and `flopscope-bench` (timings) produce and
 //! computes no counts of its own.
 
+pub mod bench;
 pub mod budget;
 pub mod chart;
 pub mod compare;
 pub mod export;
 pub mod page;
+pub mod render;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{data, run_json, run_ok, tmpdir};
+use crate::common::{data, requires, run_json, run_ok, tmpdir};
 use serde_json::Value;
 
 fn browser_dir() -> PathBuf {

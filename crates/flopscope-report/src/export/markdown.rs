@@ -2,8 +2,9 @@
 
 use std::fmt::Write;
 
-use super::{rows, Exporter, RowOptions};
-use flopscope_core::format::{grouped, human, pct, shape_str};
+use super::{layer_table, op_table, Exporter, RowOptions};
+use crate::render::{escape_markdown, Format};
+use flopscope_core::format::{grouped, human, shape_str};
 use flopscope_core::schema::Profile;
 
 /// Markdown report.
@@ -12,20 +13,11 @@ pub struct Markdown {
     pub rows: RowOptions,
 }
 
-/// Escapes `|` so a name cannot break a Markdown table row.
-pub(super) fn esc(s: &str) -> String {
-    s.replace('|', "\\|")
-}
-
-fn opt(v: Option<u64>) -> String {
-    v.map(grouped).unwrap_or_else(|| "?".into())
-}
-
 impl Exporter for Markdown {
     fn render(&self, p: &Profile) -> String {
         let t = &p.totals;
         let mut o = String::new();
-        let _ = writeln!(o, "# {}\n", esc(&p.model.source));
+        let _ = writeln!(o, "# {}\n", escape_markdown(&p.model.source));
         let ins: Vec<String> = p
             .inputs
             .iter()
@@ -65,43 +57,18 @@ impl Exporter for Markdown {
                 f.macs.text, f.flops.text
             );
         }
-        let (rs, hidden) = rows(p, &self.rows);
-        let _ = writeln!(o, "\n| Layer | Op | Output | Params | MACs | FLOPs | % FLOPs |\n|---|---|---|---:|---:|---:|---:|");
-        for r in &rs {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                esc(&r.name),
-                esc(&r.op),
-                r.output,
-                grouped(r.params),
-                opt(r.macs),
-                opt(r.flops),
-                pct(r.flops, t.flops)
-            );
-        }
+        let (layers, hidden) = layer_table(p, &self.rows);
+        o.push('\n');
+        o.push_str(&layers.render(Format::Markdown));
         if hidden > 0 {
             let _ = writeln!(
                 o,
                 "\n{hidden} nodes with no parameters and no FLOPs are not shown."
             );
         }
-        let _ = writeln!(
-            o,
-            "\n| Op type | Nodes | Params | MACs | FLOPs |\n|---|---:|---:|---:|---:|"
-        );
-        for r in &p.by_op_type {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} |",
-                esc(&r.op),
-                r.count,
-                grouped(r.params),
-                grouped(r.macs),
-                grouped(r.flops)
-            );
-        }
-        o.push_str(&super::roofline::section(p, true));
+        o.push('\n');
+        o.push_str(&op_table(p).render(Format::Markdown));
+        o.push_str(&super::roofline::section(p, Format::Markdown));
         for u in &p.unsupported {
             let _ = writeln!(
                 o,

@@ -3,8 +3,10 @@
 //! The human formats (table, Markdown) share [`rows`], which folds layers by module path
 //! (`--depth`) and keeps the heaviest (`--top`).
 
-use flopscope_core::format::shape_str;
+use flopscope_core::format::{pct, shape_str};
 use flopscope_core::schema::{Layer, Profile};
+
+use crate::render::{Cell, Column, Fit, Show, Table};
 
 pub mod csv;
 pub mod html;
@@ -107,4 +109,101 @@ pub fn rows(p: &Profile, o: &RowOptions) -> (Vec<Row>, usize) {
         out.truncate(n);
     }
     (out, hidden)
+}
+
+/// A share of the total FLOPs in percent: one decimal for people, exact for machines.
+fn share(part: Option<u64>, whole: u64) -> Cell {
+    let v = part.map(|x| {
+        if whole > 0 {
+            x as f64 * 100.0 / whole as f64
+        } else {
+            0.0
+        }
+    });
+    Cell {
+        text: pct(part, whole),
+        value: v.map(|v| crate::render::Value::Float(v, 4)),
+    }
+}
+
+/// The layer table of the text and Markdown reports, and how many nodes it hides.
+pub fn layer_table(p: &Profile, o: &RowOptions) -> (Table, usize) {
+    let (rs, hidden) = rows(p, o);
+    let mut t = Table::new(vec![
+        Column::left("Layer", "name")
+            .width(28)
+            .fit(Fit::KeepEnd)
+            .gap(""),
+        Column::left("Op", "op")
+            .width(12)
+            .fit(Fit::KeepStart)
+            .gap("  "),
+        Column::left("Output", "output")
+            .width(14)
+            .fit(Fit::KeepStart)
+            .gap("  "),
+        Column::count("Params", "params")
+            .dash_zero()
+            .width(7)
+            .gap("  "),
+        Column::count("MACs", "macs").width(7),
+        Column::count("FLOPs", "flops").width(7),
+        Column::right("%FLOP", "flops_pct").width(5),
+        // A bar of FLOPs relative to the heaviest row, so the expensive layers stand out.
+        Column::left("vs top", "bar").show(Show::TEXT),
+    ]);
+    t.rule = Some(100);
+    let heaviest = rs.iter().filter_map(|r| r.flops).max().unwrap_or(0);
+    for r in &rs {
+        t.row(vec![
+            Cell::text(&r.name),
+            Cell::text(&r.op),
+            Cell::text(&r.output),
+            Cell::count(Some(r.params)),
+            Cell::count(r.macs),
+            Cell::count(r.flops),
+            share(r.flops, p.totals.flops),
+            Cell::text(table::bar(r.flops.unwrap_or(0), heaviest, 10)),
+        ]);
+    }
+    (t, hidden)
+}
+
+/// The by-op-type table of the text and Markdown reports.
+pub fn op_table(p: &Profile) -> Table {
+    let mut t = Table::new(vec![
+        Column::left("By op type", "op")
+            .width(32)
+            .fit(Fit::KeepEnd)
+            .gap(""),
+        Column::right("Nodes", "nodes").width(6).gap("  "),
+        Column::count("Params", "params")
+            .dash_zero()
+            .width(9)
+            .gap("  "),
+        Column::count("MACs", "macs").width(9).gap("  "),
+        Column::count("FLOPs", "flops").width(9).gap("  "),
+        Column::right("%FLOP", "flops_pct").width(6).gap("  "),
+        Column::left("", "cost_unknown").gap("  ").show(Show::TEXT),
+    ]);
+    t.rule = Some(80);
+    for r in &p.by_op_type {
+        t.row(vec![
+            Cell::text(&r.op),
+            Cell::int(r.count.to_string(), r.count as u64),
+            Cell::count(Some(r.params)),
+            Cell::count(Some(r.macs)),
+            Cell::count(Some(r.flops)),
+            share(Some(r.flops), p.totals.flops),
+            if r.cost_unknown > 0 {
+                Cell::int(
+                    format!("({} unknown)", r.cost_unknown),
+                    r.cost_unknown as u64,
+                )
+            } else {
+                Cell::text("")
+            },
+        ]);
+    }
+    t
 }

@@ -6,11 +6,14 @@ use std::fmt::Write;
 use flopscope_core::schema::Bound;
 use flopscope_core::schema::Profile;
 
+use crate::render::{Align, Cell, Column, Fit, Format, Table};
+
 /// Layers listed, most predicted time first.
 const TOP: usize = 10;
 
 /// The section, or nothing when the profile has no roofline.
-pub fn section(p: &Profile, md: bool) -> String {
+pub fn section(p: &Profile, f: Format) -> String {
+    let md = f == Format::Markdown;
     let Some(s) = &p.roofline else {
         return String::new();
     };
@@ -97,38 +100,31 @@ pub fn section(p: &Profile, md: bool) -> String {
     if ls.is_empty() {
         return o;
     }
-    if md {
-        o.push_str("\n| layer | op | FLOP/byte | bound | min ms | % of predicted |\n|---|---|--:|---|--:|--:|\n");
-    } else {
-        let _ = writeln!(
-            o,
-            "\n{:<40} {:<14} {:>9} {:>8} {:>9} {:>6}",
-            "Slowest at the roof", "Op", "FLOP/byte", "Bound", "Min ms", "% pred"
-        );
-    }
+    let mut t = Table::new(vec![
+        Column::left("Slowest at the roof", "name")
+            .width(40)
+            .fit(Fit::KeepEnd)
+            .gap(""),
+        Column::left("Op", "op").width(14),
+        Column::right("FLOP/byte", "intensity").width(9),
+        Column::left("Bound", "bound").width(8).align(Align::Right),
+        Column::right("Min ms", "min_ms").width(9),
+        Column::right("% pred", "predicted_pct").width(6),
+    ]);
     for (l, r) in ls.iter().take(TOP) {
-        let ai = r
-            .intensity
-            .map(|i| format!("{i:.2}"))
-            .unwrap_or_else(|| "-".into());
-        let bound = r.bound.name();
-        let pct = 100.0 * r.min_ms / s.predicted_ms;
-        if md {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {ai} | {bound} | {:.4} | {pct:.1} |",
-                super::markdown::esc(&l.name),
-                l.op,
-                r.min_ms
-            );
-        } else {
-            let name = flopscope_core::format::fit_left(&l.name, 40);
-            let _ = writeln!(
-                o,
-                "{name:<40} {:<14} {ai:>9} {bound:>8} {:>9.4} {pct:>6.1}",
-                l.op, r.min_ms
-            );
-        }
+        t.row(vec![
+            Cell::text(&l.name),
+            Cell::text(&l.op),
+            match r.intensity {
+                Some(i) => Cell::float(format!("{i:.2}"), i, 4),
+                None => Cell::text("-"),
+            },
+            Cell::text(r.bound.name()),
+            Cell::fixed(r.min_ms, 4),
+            Cell::fixed(100.0 * r.min_ms / s.predicted_ms, 1),
+        ]);
     }
+    o.push('\n');
+    o.push_str(&t.render(f));
     o
 }

@@ -3,8 +3,9 @@
 
 use std::fmt::Write;
 
-use super::{rows, Exporter, RowOptions};
-use flopscope_core::format::{fit_left, fit_right, grouped, human, human_bytes, pct};
+use super::{layer_table, op_table, Exporter, RowOptions};
+use crate::render::Format;
+use flopscope_core::format::{grouped, human, human_bytes};
 use flopscope_core::schema::Profile;
 
 /// The human-readable terminal report.
@@ -65,40 +66,12 @@ pub fn bar(value: u64, max: u64, width: usize) -> String {
         .to_string()
 }
 
-fn opt_human(v: Option<u64>) -> String {
-    v.map(human).unwrap_or_else(|| "?".into())
-}
-
 impl Exporter for Table {
     fn render(&self, p: &Profile) -> String {
         let mut o = String::new();
         let t = &p.totals;
-        let (rs, hidden) = rows(p, &self.rows);
-        let _ = writeln!(
-            o,
-            "{:<28}  {:<12}  {:<14}  {:>7} {:>7} {:>7} {:>5} vs top",
-            "Layer", "Op", "Output", "Params", "MACs", "FLOPs", "%FLOP"
-        );
-        let _ = writeln!(o, "{}", "─".repeat(100));
-        let heaviest = rs.iter().filter_map(|r| r.flops).max().unwrap_or(0);
-        for r in &rs {
-            let _ = writeln!(
-                o,
-                "{:<28}  {:<12}  {:<14}  {:>7} {:>7} {:>7} {:>5} {}",
-                fit_left(&r.name, 28),
-                fit_right(&r.op, 12),
-                fit_right(&r.output, 14),
-                if r.params > 0 {
-                    human(r.params)
-                } else {
-                    "-".into()
-                },
-                opt_human(r.macs),
-                opt_human(r.flops),
-                pct(r.flops, t.flops),
-                bar(r.flops.unwrap_or(0), heaviest, 10),
-            );
-        }
+        let (layers, hidden) = layer_table(p, &self.rows);
+        o.push_str(&layers.render(Format::Text));
         if hidden > 0 {
             let _ = writeln!(
                 o,
@@ -106,33 +79,7 @@ impl Exporter for Table {
             );
         }
         let _ = writeln!(o);
-        let _ = writeln!(
-            o,
-            "{:<32}  {:>6}  {:>9}  {:>9}  {:>9}  {:>6}",
-            "By op type", "Nodes", "Params", "MACs", "FLOPs", "%FLOP"
-        );
-        let _ = writeln!(o, "{}", "─".repeat(80));
-        for r in &p.by_op_type {
-            let unknown = if r.cost_unknown > 0 {
-                format!("  ({} unknown)", r.cost_unknown)
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                o,
-                "{:<32}  {:>6}  {:>9}  {:>9}  {:>9}  {:>6}{unknown}",
-                fit_left(&r.op, 32),
-                r.count,
-                if r.params > 0 {
-                    human(r.params)
-                } else {
-                    "-".into()
-                },
-                human(r.macs),
-                human(r.flops),
-                pct(Some(r.flops), t.flops),
-            );
-        }
+        o.push_str(&op_table(p).render(Format::Text));
         let _ = writeln!(o);
         let lb = if t.nodes_cost_unknown > 0 {
             " (lower bound)"
@@ -208,7 +155,7 @@ impl Exporter for Table {
                 human_bytes(t.bytes_written)
             );
         }
-        o.push_str(&super::roofline::section(p, false));
+        o.push_str(&super::roofline::section(p, Format::Text));
         if let Some(f) = &p.formulas {
             let _ = writeln!(
                 o,
