@@ -37,6 +37,8 @@ pub struct Analysis {
     pub order: Vec<usize>,
     /// Per node (indexed like `graph.nodes`).
     pub nodes: Vec<NodeResult>,
+    /// Warnings raised by operator rules (`ops::warn`), each prefixed with its node.
+    pub warnings: Vec<String>,
 }
 
 /// Floats are decoded only for tiny tensors (scales, exponents): weights are never read.
@@ -305,8 +307,10 @@ fn run(
     ];
     // Value names, built only when a subgraph needs to look enclosing values up.
     let names: std::cell::OnceCell<HashMap<&str, ValueId>> = std::cell::OnceCell::new();
+    let mut warnings = Vec::new();
     for &ni in &order {
         let node = &g.nodes[ni];
+        ops::take_warnings(); // drop any left by a rule that failed
         let def = p.rules[ni];
         let (outs, status, cost) = {
             let cx = Ctx {
@@ -384,11 +388,15 @@ fn run(
             tensors[o] = t;
         }
         nodes[ni] = NodeResult { status, cost };
+        for w in ops::take_warnings() {
+            warnings.push(format!("node '{}' ({}): {w}", node.name, node.op_type));
+        }
     }
     Ok(Analysis {
         tensors,
         order,
         nodes,
+        warnings,
     })
 }
 

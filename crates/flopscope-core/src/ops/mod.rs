@@ -315,3 +315,19 @@ pub fn roofline_bytes(op: &str, bytes_read: u64, bytes_written: u64) -> u64 {
         _ => bytes_read.saturating_add(bytes_written),
     }
 }
+
+thread_local! {
+    /// Warnings raised by the rule now running (see [`warn`]).
+    static WARNINGS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Records a warning about the node whose rule is running; the inference pass collects it into
+/// `Analysis::warnings` with the node's name (see [`take_warnings`]).
+pub fn warn(msg: impl Into<String>) {
+    WARNINGS.with(|w| w.borrow_mut().push(msg.into()));
+}
+
+/// Takes the warnings recorded since the last call on this thread.
+pub fn take_warnings() -> Vec<String> {
+    WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut()))
+}
