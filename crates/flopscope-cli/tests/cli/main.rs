@@ -14,4 +14,5 @@ mod machine;
 mod output;
 mod report_browser;
 mod tract_run;
+mod windows;
 mod zoo_export;
