@@ -4,6 +4,13 @@
 //! Adding an operator: add a `match` arm to its family's `lookup` (shape rule + cost rule) and a
 //! test with a hand-computed expectation in the same file.
 
+// Lossy `as` casts are refused in every operator file (this attribute covers the submodules).
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use std::rc::Rc;
 
 use crate::graph::{DType, Graph, Node};
@@ -58,7 +65,7 @@ impl Values {
     pub fn to_ints(&self) -> Vec<i64> {
         match self {
             Values::Int(v) => v.clone(),
-            Values::Float(v) => v.iter().map(|&x| x as i64).collect(),
+            Values::Float(v) => v.iter().map(|&x| trunc_i64(x)).collect(),
         }
     }
 }
@@ -260,12 +267,12 @@ pub fn mul(xs: &[u64]) -> Result<u64, OpError> {
 
 /// Normalizes a possibly negative axis against `rank`.
 pub fn axis(a: i64, rank: usize) -> Result<usize, OpError> {
-    let r = rank as i64;
+    let r = i64::try_from(rank).map_err(|_| overflow())?;
     let x = if a < 0 { a + r } else { a };
     if x < 0 || x >= r {
         return invalid(format!("axis {a} is out of range for rank {rank}"));
     }
-    Ok(x as usize)
+    usize::try_from(x).map_err(|_| overflow())
 }
 
 /// Multidirectional (numpy) broadcasting of two shapes.
@@ -330,4 +337,34 @@ pub fn warn(msg: impl Into<String>) {
 /// Takes the warnings recorded since the last call on this thread.
 pub fn take_warnings() -> Vec<String> {
     WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut()))
+}
+
+/// `x` truncated toward zero, saturating at the ends of `i64` (NaN gives 0): what a Cast from
+/// float to int64 folds to.
+pub fn trunc_i64(x: f64) -> i64 {
+    // 2^63 is exact in f64; every float strictly between −2^63 − 1 and 2^63 truncates into range.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if x.is_nan() {
+        0
+    } else if x >= TWO_63 {
+        i64::MAX
+    } else if x <= -TWO_63 {
+        i64::MIN
+    } else {
+        #[allow(clippy::cast_possible_truncation)] // in range: checked just above
+        let t = x as i64;
+        t
+    }
+}
+
+/// A finite, non-negative float below 2^64 as `u64` (truncated); otherwise an overflow error.
+pub fn f64_to_u64(x: f64) -> Result<u64, OpError> {
+    const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+    if x.is_finite() && (0.0..TWO_64).contains(&x) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // in range: checked
+        let u = x as u64;
+        Ok(u)
+    } else {
+        Err(overflow())
+    }
 }

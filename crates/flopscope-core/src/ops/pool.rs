@@ -99,8 +99,8 @@ fn cost_pool(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
         .attr_ints("kernel_shape")
         .unwrap_or(&[])
         .iter()
-        .map(|&v| v as u64)
-        .collect();
+        .map(|&v| u64::try_from(v).map_err(|_| OpError::Invalid(format!("kernel size {v}"))))
+        .collect::<Result<_, _>>()?;
     let n = numel(out[0].shape.as_deref().ok_or(OpError::Unknown)?)?;
     let window = mul(&k)?;
     let per = match cx.node.op_type.as_str() {
@@ -169,7 +169,7 @@ fn infer_resize(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
             .unwrap_or("stretch");
         if policy == "stretch" {
             for (&a, &s) in axes.iter().zip(&sz) {
-                out[a] = s as u64;
+                out[a] = s.unsigned_abs(); // ≥ 0: checked above
             }
         } else {
             let ratios = axes.iter().zip(&sz).map(|(&a, &s)| s as f64 / x[a] as f64);
@@ -179,7 +179,7 @@ fn infer_resize(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
                 ratios.fold(0.0, f64::max)
             };
             for &a in &axes {
-                out[a] = (x[a] as f64 * scale).round() as u64;
+                out[a] = super::f64_to_u64((x[a] as f64 * scale).round())?;
             }
         }
     } else {
@@ -205,7 +205,7 @@ fn infer_resize(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
             if v > u64::MAX as f64 / 2.0 {
                 return Err(super::overflow());
             }
-            out[a] = v as u64;
+            out[a] = super::f64_to_u64(v)?;
         }
     }
     Ok(vec![Tensor::new(cx.dtype(0)?, out)])
@@ -214,11 +214,21 @@ fn infer_resize(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 fn cost_resize(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
     let x = cx.shape(0)?;
     let y = out[0].shape.as_deref().ok_or(OpError::Unknown)?;
-    let d = x.iter().zip(y).filter(|(a, b)| a != b).count() as u32;
+    let d = u32::try_from(x.iter().zip(y).filter(|(a, b)| a != b).count())
+        .map_err(|_| super::overflow())?;
     let mode = cx.node.attr_str("mode").unwrap_or("nearest");
     let per = match mode {
-        "linear" | "bilinear" | "trilinear" => 3 * ((1u64 << d) - 1),
-        "cubic" | "bicubic" => 7 * ((4u64.pow(d)) - 1) / 3,
+        // 2^d and 4^d overflow from d = 64 and 32 axes (a hostile rank): checked.
+        "linear" | "bilinear" | "trilinear" => 2u64
+            .checked_pow(d)
+            .and_then(|p| (p - 1).checked_mul(3))
+            .ok_or_else(super::overflow)?,
+        "cubic" | "bicubic" => {
+            4u64.checked_pow(d)
+                .and_then(|p| (p - 1).checked_mul(7))
+                .ok_or_else(super::overflow)?
+                / 3
+        }
         _ => 0,
     };
     Ok(Cost::flops(mul(&[numel(y)?, per])?))

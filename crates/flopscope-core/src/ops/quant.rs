@@ -94,7 +94,12 @@ fn infer_qdq(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     } else {
         match cx.opt(2) {
             Some(zp) => zp.dtype,
-            None => DType::from_onnx(cx.node.attr_int("output_dtype", 2) as i32),
+            None => {
+                let dt = cx.node.attr_int("output_dtype", 2);
+                DType::from_onnx(i32::try_from(dt).map_err(|_| {
+                    OpError::Invalid(format!("output_dtype {dt} is not a data type"))
+                })?)
+            }
         }
     };
     Ok(vec![Tensor::new(dt, shape)])
