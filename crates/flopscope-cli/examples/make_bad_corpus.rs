@@ -497,12 +497,105 @@ fn shapes(c: &mut Corpus) {
         "pool",
         "a pooling window of 0",
     );
+    // floor((2 − 5) / 1) + 1 = −2: no runtime can size this output.
     c.model(
         "conv-kernel-larger-than-input.onnx",
-        &conv_model(vec![], &["1", "3", "2", "2"], &[4, 3, 3, 3]),
+        &conv_model(vec![], &["1", "3", "2", "2"], &[4, 3, 5, 5]),
         6,
-        "conv",
-        "a 3×3 kernel on a 2×2 image without padding",
+        "is larger than the padded input 2 by more than the stride 1",
+        "a 5×5 kernel on a 2×2 image without padding",
+    );
+    // floor((2 − 3) / 1) + 1 = 0: ONNX Runtime and the reference implementation both run it
+    // and return an empty output, so it is counted (0) with a warning.
+    c.model(
+        "maxpool-window-larger-than-input.onnx",
+        &unary(
+            "MaxPool",
+            "pool",
+            &["1", "3", "2", "2"],
+            vec![ints_attr("kernel_shape", &[3, 3])],
+        ),
+        0,
+        "the output is empty along that axis",
+        "a 3×3 pooling window on a 2×2 image: an empty output, not an error",
+    );
+    // (2^62 − 1)·4 + 1 overflows 64 bits; unchecked it wrapped to a window of 5 (output 1x4x12x6).
+    c.model(
+        "conv-kernel-times-dilation-overflows.onnx",
+        &conv_model(
+            vec![
+                ints_attr("kernel_shape", &[1 << 62, 3]),
+                ints_attr("dilations", &[4, 1]),
+            ],
+            &["1", "3", "8", "8"],
+            &[4, 3, 3, 3],
+        ),
+        6,
+        "the window of kernel 4611686018427387904 with dilation 4 does not fit in 64 bits",
+        "kernel_shape 2^62 with dilation 4",
+    );
+    // (3 − 1)·2^62 + 1 = 2^63 + 1: past the largest ONNX dim (a panic under overflow checks).
+    c.model(
+        "conv-dilation-overflows.onnx",
+        &conv_model(
+            vec![ints_attr("dilations", &[1 << 62, 1])],
+            &["1", "3", "8", "8"],
+            &[4, 3, 3, 3],
+        ),
+        6,
+        "the window of kernel 3 with dilation 4611686018427387904 does not fit in 64 bits",
+        "a dilation of 2^62",
+    );
+    // 8 + 2^62 + 2^62 = 2^63 + 8: it used to wrap to a negative padded size.
+    c.model(
+        "conv-pads-overflow.onnx",
+        &conv_model(
+            vec![ints_attr("pads", &[1 << 62, 0, 1 << 62, 0])],
+            &["1", "3", "8", "8"],
+            &[4, 3, 3, 3],
+        ),
+        6,
+        "padded size 8 + 4611686018427387904 + 4611686018427387904 on axis 0 does not fit",
+        "pads of 2^62 on both sides",
+    );
+    // 3·(4 − 1) + 2 + 3 = 14, but output_padding 2 ≥ stride 2: ONNX Runtime refuses it.
+    c.model(
+        "convtranspose-output-padding-not-below-stride.onnx",
+        &model(
+            17,
+            vec![value("x", &["1", "4", "4", "4"])],
+            vec![value("y", &[])],
+            vec![node(
+                "ConvTranspose",
+                "deconv",
+                &["x", "w"],
+                &["y"],
+                vec![
+                    ints_attr("strides", &[2, 2]),
+                    ints_attr("output_padding", &[2, 0]),
+                ],
+            )],
+            vec![float_init("w", &[4, 2, 3, 3])],
+        ),
+        6,
+        "output_padding 2 on axis 0 must be smaller than the stride 2",
+        "ConvTranspose output_padding equal to its stride",
+    );
+    // Pad 3 ≥ window 3: ONNX Runtime and the reference implementation both refuse it.
+    c.model(
+        "maxpool-pad-not-below-window.onnx",
+        &unary(
+            "MaxPool",
+            "pool",
+            &["1", "3", "8", "8"],
+            vec![
+                ints_attr("kernel_shape", &[3, 3]),
+                ints_attr("pads", &[3, 0, 0, 0]),
+            ],
+        ),
+        6,
+        "pad 3 on axis 0 is not smaller than the window 3",
+        "a pooling pad as large as the window",
     );
     c.model(
         "negative-input-dim.onnx",

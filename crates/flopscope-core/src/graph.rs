@@ -432,6 +432,7 @@ impl Values {
     pub fn to_ints(&self) -> Vec<i64> {
         match self {
             Values::Int(v) => v.clone(),
+            // `as` truncates toward zero and saturates (NaN gives 0), as a Cast folds.
             Values::Float(v) => v.iter().map(|&x| x as i64).collect(),
         }
     }

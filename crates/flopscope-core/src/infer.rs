@@ -37,6 +37,8 @@ pub struct Analysis {
     pub order: Vec<usize>,
     /// Per node (indexed like `graph.nodes`).
     pub nodes: Vec<NodeResult>,
+    /// Warnings raised by operator rules ([`Ctx::warn`]), each prefixed with its node.
+    pub warnings: Vec<String>,
 }
 
 /// Resolves declared dims under `bindings`; `None` if any dim is unbound.
@@ -238,6 +240,8 @@ fn run(
     ];
     // Value names, built only when a subgraph needs to look enclosing values up.
     let names: std::cell::OnceCell<HashMap<&str, ValueId>> = std::cell::OnceCell::new();
+    let mut warnings = Vec::new();
+    let node_warnings = std::cell::RefCell::new(Vec::new());
     for &ni in &order {
         let node = &g.nodes[ni];
         let def = p.rules[ni];
@@ -258,6 +262,7 @@ fn run(
             let enclosing = Enclosing {
                 bindings,
                 see: &see,
+                warnings: &node_warnings,
             };
             let cx = Ctx {
                 node,
@@ -268,6 +273,7 @@ fn run(
                     .collect(),
                 opset,
                 bodies: &enclosing,
+                warnings: &node_warnings,
             };
             // An input that exists but whose value is unknown to us reads as "missing" to the
             // rule; report it as unknown instead of inventing an error.
@@ -318,11 +324,15 @@ fn run(
             tensors[o] = t;
         }
         nodes[ni] = NodeResult { status, cost };
+        for w in node_warnings.borrow_mut().drain(..) {
+            warnings.push(format!("node '{}' ({}): {w}", node.name, node.op_type));
+        }
     }
     Ok(Analysis {
         tensors,
         order,
         nodes,
+        warnings,
     })
 }
 
@@ -331,6 +341,8 @@ fn run(
 struct Enclosing<'s> {
     bindings: &'s HashMap<String, u64>,
     see: &'s dyn Fn(&str) -> Option<Tensor>,
+    /// The node's warnings: a body's own are passed on here.
+    warnings: &'s std::cell::RefCell<Vec<String>>,
 }
 
 impl Bodies for Enclosing<'_> {
@@ -349,6 +361,9 @@ impl Bodies for Enclosing<'_> {
         let inputs = body.inputs.iter().copied().zip(shapes).collect();
         let a = analyze(body, &inputs, self.bindings, self.see)
             .map_err(|e| OpError::Invalid(format!("in the body: {e}")))?;
+        self.warnings
+            .borrow_mut()
+            .extend(a.warnings.iter().map(|w| format!("in the body: {w}")));
         let mut cost = Some(Cost::default());
         for r in &a.nodes {
             cost = match (cost, r.cost, &r.status) {

@@ -266,6 +266,7 @@ pub fn build(
                 .into(),
         );
     }
+    warnings.extend(a.warnings.iter().cloned());
     Profile {
         schema: SCHEMA,
         model,

@@ -15,4 +15,5 @@ mod output;
 mod papercuts;
 mod report_browser;
 mod tract_run;
+mod windows;
 mod zoo_export;

@@ -75,21 +75,22 @@ fn onnx_dims(cx: &Ctx) -> Result<Dims, OpError> {
             past,
         },
         (3, 3, 3) => {
-            let h = cx.node.attr_int("q_num_heads", 0);
-            let kvh = cx.node.attr_int("kv_num_heads", 0);
-            if h < 1 || kvh < 1 || q[2] % h as u64 != 0 || v[2] % kvh as u64 != 0 {
+            // A negative count reads as 0, which is refused just below.
+            let h = u64::try_from(cx.node.attr_int("q_num_heads", 0)).unwrap_or(0);
+            let kvh = u64::try_from(cx.node.attr_int("kv_num_heads", 0)).unwrap_or(0);
+            if h < 1 || kvh < 1 || q[2] % h != 0 || v[2] % kvh != 0 {
                 return invalid(
                     "3-D inputs need q_num_heads and kv_num_heads dividing the hidden sizes",
                 );
             }
             Dims {
                 b: q[0],
-                h: h as u64,
+                h,
                 l: q[1],
                 s: k[1] + past,
-                dk: q[2] / h as u64,
-                dv: v[2] / kvh as u64,
-                kv_heads: kvh as u64,
+                dk: q[2] / h,
+                dv: v[2] / kvh,
+                kv_heads: kvh,
                 past,
             }
         }
@@ -146,13 +147,12 @@ fn cost_onnx(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
 
 fn mha_dims(cx: &Ctx) -> Result<[u64; 6], OpError> {
     let q = cx.shape(0)?;
-    let h = cx.node.attr_int("num_heads", 0);
-    if q.len() != 3 || h < 1 || q[2] % h as u64 != 0 {
+    let h = u64::try_from(cx.node.attr_int("num_heads", 0)).unwrap_or(0); // < 0 → refused
+    if q.len() != 3 || h < 1 || q[2] % h != 0 {
         return invalid(format!(
             "query {q:?} must be [B, L, D] with num_heads dividing D"
         ));
     }
-    let h = h as u64;
     let (s, dv) = match (
         cx.opt(1).and_then(|t| t.shape.as_deref()),
         cx.opt(2).and_then(|t| t.shape.as_deref()),
@@ -183,13 +183,20 @@ fn ms_attention_dims(cx: &Ctx) -> Result<(u64, u64, u64, u64, u64, u64), OpError
         ));
     }
     let (dq, dk, dv) = match cx.node.attr_ints("qkv_hidden_sizes") {
-        Some([a, b, c]) => (*a as u64, *b as u64, *c as u64),
+        Some(&[a, b, c]) => match (u64::try_from(a), u64::try_from(b), u64::try_from(c)) {
+            (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+            _ => {
+                return invalid(format!(
+                    "qkv_hidden_sizes [{a}, {b}, {c}] has a negative size"
+                ))
+            }
+        },
         _ => (w[1] / 3, w[1] / 3, w[1] / 3),
     };
-    if dq + dk + dv != w[1] || dq != dk {
+    if dq.checked_add(dk).and_then(|s| s.checked_add(dv)) != Some(w[1]) || dq != dk {
         return invalid(format!("weights {w:?} do not split into Q, K, V sizes"));
     }
-    Ok((x[0], x[1], x[2], h as u64, dq, dv))
+    Ok((x[0], x[1], x[2], h.unsigned_abs(), dq, dv)) // h ≥ 1: checked above
 }
 
 fn infer_ms_attention(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
@@ -230,13 +237,12 @@ fn cost_rotary(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     let r = cx.node.attr_int("rotary_embedding_dim", 0);
     let head = match (x.len(), cx.node.attr_int("num_heads", 0)) {
         (4, _) => x[3],
-        (3, h) if h > 0 => x[2] / h as u64,
+        (3, h) if h > 0 => x[2] / h.unsigned_abs(),
         _ => 0,
     };
-    let rotated = if r > 0 && head > 0 && (r as u64) < head {
-        n / head * r as u64
-    } else {
-        n
+    let rotated = match u64::try_from(r) {
+        Ok(r) if r > 0 && head > 0 && r < head => n / head * r,
+        _ => n,
     };
     Ok(Cost::flops(mul(&[rotated, 3])?))
 }

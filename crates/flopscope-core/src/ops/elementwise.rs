@@ -91,7 +91,13 @@ fn infer_unary(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let x = cx.input(0)?;
     let shape = cx.shape(0)?.to_vec();
     let dtype = match op {
-        "Cast" => DType::from_onnx(super::required_int(cx.node, "to")? as i32),
+        "Cast" => {
+            let to = super::required_int(cx.node, "to")?;
+            DType::from_onnx(
+                i32::try_from(to)
+                    .map_err(|_| OpError::Invalid(format!("'to' {to} is not a data type")))?,
+            )
+        }
         "CastLike" => cx.dtype(1)?,
         _ if bool_out(op) => DType::Bool,
         _ => x.dtype,
@@ -229,7 +235,7 @@ fn fold_binary(
     }
     .map(|v| match (v, bool_out(op)) {
         // Comparison results are booleans whatever the operand type.
-        (Values::Float(f), true) => Values::Int(f.iter().map(|&x| x as i64).collect()),
+        (Values::Float(f), true) => Values::Int(f.iter().map(|&x| super::trunc_i64(x)).collect()),
         (v, _) => v,
     })
 }

@@ -1,6 +1,6 @@
 //! Value-level helpers for folding small constant tensors (shape arithmetic, masks, indices).
 
-use super::{numel, OpError, Shape, Values, MAX_FOLD};
+use super::{numel, Shape, Values, MAX_FOLD};
 
 /// Row-major strides of a shape.
 pub fn strides(shape: &[u64]) -> Vec<u64> {
@@ -16,9 +16,15 @@ pub fn foldable(shape: &[u64]) -> bool {
     numel(shape).is_ok_and(|n| n <= MAX_FOLD)
 }
 
+/// A flat index as `usize`; past the end of any slice (so a bounds check fails rather than
+/// wrapping) on a target where it does not fit.
+fn index(i: u64) -> usize {
+    usize::try_from(i).unwrap_or(usize::MAX)
+}
+
 /// For each element of `out`, the flat index of the element of `input` it broadcasts from.
 pub fn broadcast_map(input: &[u64], out: &[u64]) -> Vec<usize> {
-    let n = numel(out).unwrap_or(0) as usize;
+    let n = numel(out).unwrap_or(0);
     let off = out.len() - input.len();
     let in_strides = strides(input);
     let out_strides = strides(out);
@@ -26,12 +32,12 @@ pub fn broadcast_map(input: &[u64], out: &[u64]) -> Vec<usize> {
         .map(|flat| {
             let mut idx = 0u64;
             for (d, &os) in out_strides.iter().enumerate() {
-                let coord = (flat as u64 / os) % out[d].max(1);
+                let coord = (flat / os) % out[d].max(1);
                 if d >= off && input[d - off] != 1 {
                     idx += coord * in_strides[d - off];
                 }
             }
-            idx as usize
+            index(idx)
         })
         .collect()
 }
@@ -79,8 +85,8 @@ pub fn gather(
     }
     let outer: u64 = shape[..axis].iter().product();
     let inner: u64 = shape[axis + 1..].iter().product();
-    let n = shape[axis] as i64;
-    let mut picks = Vec::with_capacity(numel(out).ok()? as usize);
+    let n = i64::try_from(shape[axis]).ok()?;
+    let mut picks = Vec::with_capacity(usize::try_from(numel(out).ok()?).ok()?);
     for o in 0..outer {
         for &i in idx {
             let i = if i < 0 { i + n } else { i };
@@ -88,7 +94,8 @@ pub fn gather(
                 return None;
             }
             for k in 0..inner {
-                picks.push(((o * n as u64 + i as u64) * inner + k) as usize);
+                // 0 ≤ i < n: checked just above.
+                picks.push(index((o * shape[axis] + i.unsigned_abs()) * inner + k));
             }
         }
     }
@@ -114,15 +121,15 @@ pub fn slice_picks(
         return None;
     }
     let st = strides(shape);
-    let n = numel(out).ok()? as usize;
+    let n = numel(out).ok()?;
     let ost = strides(out);
-    let mut picks = Vec::with_capacity(n);
-    for flat in 0..n as u64 {
+    let mut picks = Vec::with_capacity(usize::try_from(n).ok()?);
+    for flat in 0..n {
         let mut idx: i64 = 0;
         for d in 0..shape.len() {
             let c = (flat / ost[d]) % out[d].max(1);
-            let pos = starts[d] + c as i64 * steps[d];
-            idx += pos * st[d] as i64;
+            let pos = starts[d] + i64::try_from(c).ok()? * steps[d];
+            idx += pos * i64::try_from(st[d]).ok()?;
         }
         picks.push(usize::try_from(idx).ok()?);
     }
@@ -146,7 +153,7 @@ pub fn transpose_picks(shape: &[u64], perm: &[usize]) -> Option<Vec<usize>> {
                     let c = (flat / ost[d]) % out[d].max(1);
                     idx += c * st[perm[d]];
                 }
-                idx as usize
+                index(idx)
             })
             .collect(),
     )
@@ -165,7 +172,7 @@ pub fn concat(parts: &[(&Values, &[u64])], axis: usize, out: &[u64]) -> Option<V
         for (v, s) in parts {
             let chunk: u64 = s[axis..].iter().product();
             for k in 0..chunk {
-                let i = (o * chunk + k) as usize;
+                let i = index(o * chunk + k);
                 if i >= v.len() {
                     return None;
                 }
@@ -193,9 +200,4 @@ pub fn unary(
         Values::Int(x) => Values::Int(x.iter().map(|&a| fi(a)).collect::<Option<Vec<_>>>()?),
         Values::Float(x) => Values::Float(x.iter().map(|&a| ff(a)).collect()),
     })
-}
-
-/// Converts an error-free fold into a value or keeps the tensor unfolded.
-pub fn ok_or_unknown<T>(v: Option<T>) -> Result<T, OpError> {
-    v.ok_or(OpError::Unknown)
 }

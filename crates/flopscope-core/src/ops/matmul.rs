@@ -152,7 +152,13 @@ fn einsum(cx: &Ctx) -> Result<Einsum, OpError> {
         ));
     }
     // Ellipsis dims get private letters from the Unicode private-use area, right-aligned.
-    let ell = |i: usize| char::from_u32(0xE000 + i as u32).unwrap_or('?');
+    let ell = |i: usize| {
+        u32::try_from(i)
+            .ok()
+            .and_then(|i| i.checked_add(0xE000))
+            .and_then(char::from_u32)
+            .unwrap_or('?')
+    };
     let mut ell_rank = 0;
     let mut operands = Vec::new();
     let mut sizes: HashMap<char, u64> = HashMap::new();

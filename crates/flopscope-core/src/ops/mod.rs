@@ -4,24 +4,32 @@
 //! Adding an operator: add a `match` arm to its family's `lookup` (shape rule + cost rule) and a
 //! test with a hand-computed expectation in the same file.
 
+// Lossy `as` casts are refused in every operator file (this attribute covers the submodules).
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::graph::{DType, Graph, Node};
 
 pub use crate::graph::{Values, MAX_FOLD};
 
-pub mod attention;
-pub mod control;
-pub mod conv;
-pub mod elementwise;
-pub mod fold;
-pub mod matmul;
-pub mod norm;
-pub mod pool;
-pub mod quant;
-pub mod reduce;
-pub mod rnn;
-pub mod shape;
+mod attention;
+mod control;
+mod conv;
+mod elementwise;
+mod fold;
+mod matmul;
+mod norm;
+mod pool;
+mod quant;
+mod reduce;
+mod rnn;
+mod shape;
 
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -121,6 +129,9 @@ pub struct Ctx<'a> {
     pub opset: i64,
     /// The node's subgraphs are analysed through this (see [`Bodies`]).
     pub bodies: &'a dyn Bodies,
+    /// Warnings about this node; the inference pass names the node and passes them on to
+    /// the profile (see [`Ctx::warn`]).
+    pub warnings: &'a RefCell<Vec<String>>,
 }
 
 /// How a rule analyses the subgraphs of its node (the bodies of `If`, `Loop`, `Scan`). The
@@ -147,6 +158,11 @@ impl Bodies for NoBodies {
 }
 
 impl<'a> Ctx<'a> {
+    /// Records a warning about this node: something the numbers depend on that the user
+    /// should know (an output axis of size 0, say).
+    pub fn warn(&self, msg: impl Into<String>) {
+        self.warnings.borrow_mut().push(msg.into());
+    }
     /// Input `i`, required.
     pub fn input(&self, i: usize) -> Result<&'a Tensor, OpError> {
         match self.inputs.get(i).copied().flatten() {
@@ -268,12 +284,12 @@ pub fn mul(xs: &[u64]) -> Result<u64, OpError> {
 
 /// Normalizes a possibly negative axis against `rank`.
 pub fn axis(a: i64, rank: usize) -> Result<usize, OpError> {
-    let r = rank as i64;
+    let r = i64::try_from(rank).map_err(|_| overflow())?;
     let x = if a < 0 { a + r } else { a };
     if x < 0 || x >= r {
         return invalid(format!("axis {a} is out of range for rank {rank}"));
     }
-    Ok(x as usize)
+    usize::try_from(x).map_err(|_| overflow())
 }
 
 /// Multidirectional (numpy) broadcasting of two shapes.
@@ -321,5 +337,35 @@ pub fn roofline_bytes(op: &str, bytes_read: u64, bytes_written: u64) -> u64 {
         | "Size" => 0,
         "Gather" | "GatherElements" | "GatherND" | "Slice" => bytes_written.saturating_mul(2),
         _ => bytes_read.saturating_add(bytes_written),
+    }
+}
+
+/// `x` truncated toward zero, saturating at the ends of `i64` (NaN gives 0): what a Cast from
+/// float to int64 folds to.
+pub fn trunc_i64(x: f64) -> i64 {
+    // 2^63 is exact in f64; every float strictly between −2^63 − 1 and 2^63 truncates into range.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if x.is_nan() {
+        0
+    } else if x >= TWO_63 {
+        i64::MAX
+    } else if x <= -TWO_63 {
+        i64::MIN
+    } else {
+        #[allow(clippy::cast_possible_truncation)] // in range: checked just above
+        let t = x as i64;
+        t
+    }
+}
+
+/// A finite, non-negative float below 2^64 as `u64` (truncated); otherwise an overflow error.
+pub fn f64_to_u64(x: f64) -> Result<u64, OpError> {
+    const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+    if x.is_finite() && (0.0..TWO_64).contains(&x) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // in range: checked
+        let u = x as u64;
+        Ok(u)
+    } else {
+        Err(overflow())
     }
 }

@@ -7,8 +7,8 @@
 //! element + 1 per output). Resize: nearest 0; linear 3·(2^d − 1) and cubic 7·(4^d − 1)/3 FLOPs per
 //! output element, d = number of axes whose size changes (separable 2- and 4-tap filters).
 
-use super::conv::window_out;
-use super::{at, invalid, mul, numel, Cost, Ctx, OpDef, OpError, Tensor};
+use super::conv::{effective_kernel, window_attrs, window_shape};
+use super::{invalid, mul, numel, Cost, Ctx, OpDef, OpError, Tensor};
 use crate::graph::DType;
 
 /// Rules for the ops of this family.
@@ -43,34 +43,54 @@ fn infer_pool(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     if k.len() != sp || k.iter().any(|&v| v < 1) {
         return invalid(format!("kernel_shape {k:?} does not fit input {x:?}"));
     }
+    let kernel: Vec<u64> = k.iter().map(|&v| v.unsigned_abs()).collect(); // all ≥ 1 (checked)
     let auto_pad = cx.node.attr_str("auto_pad").unwrap_or("NOTSET");
     let ceil = cx.node.attr_int("ceil_mode", 0) != 0;
-    let mut out = x[..2].to_vec();
-    for i in 0..sp {
-        let s = at(cx.node.attr_ints("strides"), i, 1);
-        let d = at(cx.node.attr_ints("dilations"), i, 1);
-        let pads = (
-            at(cx.node.attr_ints("pads"), i, 0),
-            at(cx.node.attr_ints("pads"), i + sp, 0),
-        );
-        if s < 1 || d < 1 || pads.0 < 0 || pads.1 < 0 {
-            return invalid("strides and dilations must be ≥ 1 and pads ≥ 0");
+    let w = window_attrs(cx, sp)?;
+    if !auto_pad.starts_with("SAME") && auto_pad != "VALID" {
+        // ONNX Runtime refuses a pad not smaller than the kernel, the reference implementation
+        // one not smaller than the dilated window; refuse what both refuse.
+        for (j, &p) in w.pads.iter().enumerate() {
+            let i = j % sp;
+            let eff = effective_kernel(kernel[i], w.dilations[i])?;
+            if p >= eff {
+                return invalid(format!(
+                    "pad {p} on axis {i} is not smaller than the window {eff} (kernel {}, \
+                     dilation {})",
+                    kernel[i], w.dilations[i]
+                ));
+            }
         }
-        out.push(window_out(
-            x[2 + i],
-            k[i] as u64,
-            s,
-            d,
-            pads,
-            auto_pad,
-            ceil,
-        )?);
     }
+    if auto_pad.starts_with("SAME") {
+        for i in 0..sp {
+            same_dilated_fits(x[2 + i], kernel[i], w.strides[i], w.dilations[i], i)?;
+        }
+    }
+    let mut out = x[..2].to_vec();
+    out.extend(window_shape(cx, x, &kernel, &w, auto_pad, ceil)?);
     let dt = cx.dtype(0)?;
     Ok(vec![
         Tensor::new(dt, out.clone()),
         Tensor::new(DType::I64, out),
     ])
+}
+
+/// ONNX Runtime sizes SAME padding from the undilated kernel, `(ceil(in / s) − 1)·s + k − in`,
+/// then places the dilated window in it; when that leaves `in + pad − eff ≤ −2·s` its output
+/// size is negative and it refuses the model (as does the reference implementation, which
+/// fails on negative indices). Refuse it too.
+fn same_dilated_fits(input: u64, k: u64, s: u64, d: u64, axis: usize) -> Result<(), OpError> {
+    let eff = effective_kernel(k, d)?;
+    let (input, k, s) = (i128::from(input), i128::from(k), i128::from(s));
+    let pad = ((input + s - 1) / s - 1) * s + k - input;
+    if input + pad - i128::from(eff) <= -2 * s {
+        return invalid(format!(
+            "SAME padding on axis {axis} ({pad}, sized for the undilated kernel {k}) cannot hold \
+             the window {eff} of dilation {d}"
+        ));
+    }
+    Ok(())
 }
 
 fn cost_pool(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
@@ -79,8 +99,8 @@ fn cost_pool(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
         .attr_ints("kernel_shape")
         .unwrap_or(&[])
         .iter()
-        .map(|&v| v as u64)
-        .collect();
+        .map(|&v| u64::try_from(v).map_err(|_| OpError::Invalid(format!("kernel size {v}"))))
+        .collect::<Result<_, _>>()?;
     let n = numel(out[0].shape.as_deref().ok_or(OpError::Unknown)?)?;
     let window = mul(&k)?;
     let per = match cx.node.op_type.as_str() {
@@ -149,7 +169,7 @@ fn infer_resize(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
             .unwrap_or("stretch");
         if policy == "stretch" {
             for (&a, &s) in axes.iter().zip(&sz) {
-                out[a] = s as u64;
+                out[a] = s.unsigned_abs(); // ≥ 0: checked above
             }
         } else {
             let ratios = axes.iter().zip(&sz).map(|(&a, &s)| s as f64 / x[a] as f64);
@@ -159,7 +179,7 @@ fn infer_resize(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
                 ratios.fold(0.0, f64::max)
             };
             for &a in &axes {
-                out[a] = (x[a] as f64 * scale).round() as u64;
+                out[a] = super::f64_to_u64((x[a] as f64 * scale).round())?;
             }
         }
     } else {
@@ -185,7 +205,7 @@ fn infer_resize(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
             if v > u64::MAX as f64 / 2.0 {
                 return Err(super::overflow());
             }
-            out[a] = v as u64;
+            out[a] = super::f64_to_u64(v)?;
         }
     }
     Ok(vec![Tensor::new(cx.dtype(0)?, out)])
@@ -194,11 +214,21 @@ fn infer_resize(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 fn cost_resize(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
     let x = cx.shape(0)?;
     let y = out[0].shape.as_deref().ok_or(OpError::Unknown)?;
-    let d = x.iter().zip(y).filter(|(a, b)| a != b).count() as u32;
+    let d = u32::try_from(x.iter().zip(y).filter(|(a, b)| a != b).count())
+        .map_err(|_| super::overflow())?;
     let mode = cx.node.attr_str("mode").unwrap_or("nearest");
     let per = match mode {
-        "linear" | "bilinear" | "trilinear" => 3 * ((1u64 << d) - 1),
-        "cubic" | "bicubic" => 7 * ((4u64.pow(d)) - 1) / 3,
+        // 2^d and 4^d overflow from d = 64 and 32 axes (a hostile rank): checked.
+        "linear" | "bilinear" | "trilinear" => 2u64
+            .checked_pow(d)
+            .and_then(|p| (p - 1).checked_mul(3))
+            .ok_or_else(super::overflow)?,
+        "cubic" | "bicubic" => {
+            4u64.checked_pow(d)
+                .and_then(|p| (p - 1).checked_mul(7))
+                .ok_or_else(super::overflow)?
+                / 3
+        }
         _ => 0,
     };
     Ok(Cost::flops(mul(&[numel(y)?, per])?))
@@ -234,6 +264,69 @@ mod tests {
         );
         assert_eq!(r.shape, vec![1, 1, 3, 3]);
         assert_eq!(r.cost.flops, 9 * (4 + 1));
+    }
+
+    #[test]
+    fn pool_pads_must_be_smaller_than_the_window() {
+        // kernel 2, dilation 3: window 4. Pad 3: floor((8 + 3 + 3 − 4) / 1) + 1 = 11.
+        let pool = |pad: i64| {
+            (
+                f32t(&[1, 1, 8]),
+                vec![
+                    a_ints("kernel_shape", &[2]),
+                    a_ints("dilations", &[3]),
+                    a_ints("pads", &[pad, pad]),
+                ],
+            )
+        };
+        let (x, attrs) = pool(3);
+        assert_eq!(run1("MaxPool", &[x], &attrs).shape, vec![1, 1, 11]);
+        let (x, attrs) = pool(4);
+        let e = run_err("MaxPool", &[x], &attrs);
+        assert!(
+            e.contains("pad 4 on axis 0 is not smaller than the window 4"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn empty_pool_output_warns_and_costs_nothing() {
+        // 2 wide, kernel 3: floor((2 − 3) / 1) + 1 = 0 (both runtimes give [1,2,0]).
+        let r = run1(
+            "AveragePool",
+            &[f32t(&[1, 2, 2])],
+            &[a_ints("kernel_shape", &[3])],
+        );
+        assert_eq!(r.shape, vec![1, 2, 0]);
+        assert_eq!(r.cost.flops, 0);
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn same_padding_too_small_for_a_dilated_window() {
+        // in 4, stride 2, kernel 4, dilation 3 (window 10): SAME pad (2 − 1)·2 + 4 − 4 = 2,
+        // 4 + 2 − 10 = −4 ≤ −2·2: ONNX Runtime's output size is negative.
+        let e = run_err(
+            "AveragePool",
+            &[f32t(&[1, 1, 4])],
+            &[
+                a_ints("kernel_shape", &[4]),
+                a_ints("strides", &[2]),
+                a_ints("dilations", &[3]),
+                a_str("auto_pad", "SAME_LOWER"),
+            ],
+        );
+        assert!(e.contains("cannot hold the window 10"), "{e}");
+        // Huge pads are an error, not a wrap.
+        let e = run_err(
+            "MaxPool",
+            &[f32t(&[1, 1, 8])],
+            &[
+                a_ints("kernel_shape", &[(1 << 62) + 1]),
+                a_ints("pads", &[1 << 62, 1 << 62]),
+            ],
+        );
+        assert!(e.contains("does not fit in 64 bits"), "{e}");
     }
 
     #[test]

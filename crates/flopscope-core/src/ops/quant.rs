@@ -49,6 +49,7 @@ fn via(cx: &Ctx, pick: &[usize], op: &str) -> Result<Vec<Tensor>, OpError> {
         inputs: pick.iter().map(|&i| cx.opt(i)).collect(),
         opset: cx.opset,
         bodies: cx.bodies,
+        warnings: cx.warnings,
     };
     (def.infer)(&sub)
 }
@@ -73,6 +74,7 @@ fn cost_via(
         inputs: pick.iter().map(|&i| cx.opt(i)).collect(),
         opset: cx.opset,
         bodies: cx.bodies,
+        warnings: cx.warnings,
     };
     let base = match op {
         "Conv" => (conv::lookup("Conv").ok_or(OpError::Unknown)?.cost)(&sub, outs)?,
@@ -94,7 +96,12 @@ fn infer_qdq(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     } else {
         match cx.opt(2) {
             Some(zp) => zp.dtype,
-            None => DType::from_onnx(cx.node.attr_int("output_dtype", 2) as i32),
+            None => {
+                let dt = cx.node.attr_int("output_dtype", 2);
+                DType::from_onnx(i32::try_from(dt).map_err(|_| {
+                    OpError::Invalid(format!("output_dtype {dt} is not a data type"))
+                })?)
+            }
         }
     };
     Ok(vec![Tensor::new(dt, shape)])

@@ -93,7 +93,7 @@ fn fold_reduce(op: &str, v: &Values, shape: &[u64], axes: &[usize]) -> Option<Va
         .enumerate()
         .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
         .collect();
-    let n_out = numel(&kept).ok()? as usize;
+    let n_out = usize::try_from(numel(&kept).ok()?).ok()?;
     type Step = fn(i64, i64) -> Option<i64>;
     let (init, f): (i64, Step) = match op {
         "ReduceSum" => (0, i64::checked_add),
@@ -113,7 +113,8 @@ fn fold_reduce(op: &str, v: &Values, shape: &[u64], axes: &[usize]) -> Option<Va
                 o += c * kst[d];
             }
         }
-        acc[o as usize] = f(acc[o as usize], val)?;
+        let o = usize::try_from(o).ok()?;
+        acc[o] = f(acc[o], val)?;
     }
     Some(Values::Int(acc))
 }
@@ -166,11 +167,12 @@ fn infer_topk(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     } else {
         *cx.ints(1)?.first().ok_or(OpError::Unknown)?
     };
-    if k < 0 || k as u64 > x[a] {
-        return invalid(format!("k = {k} is out of range for axis size {}", x[a]));
-    }
+    let k = match u64::try_from(k) {
+        Ok(u) if u <= x[a] => u,
+        _ => return invalid(format!("k = {k} is out of range for axis size {}", x[a])),
+    };
     let mut out = x.to_vec();
-    out[a] = k as u64;
+    out[a] = k;
     Ok(vec![
         Tensor::new(cx.dtype(0)?, out.clone()),
         Tensor::new(DType::I64, out),
@@ -208,7 +210,10 @@ fn fold_cumsum(
     reverse: bool,
 ) -> Option<Values> {
     let st = strides(shape);
-    let (n, step) = (shape[a] as usize, st[a] as usize);
+    let (n, step) = (
+        usize::try_from(shape[a]).ok()?,
+        usize::try_from(st[a]).ok()?,
+    );
     let mut out = vec![0i64; v.len()];
     for start in 0..v.len() {
         if (start / step) % n.max(1) != 0 {

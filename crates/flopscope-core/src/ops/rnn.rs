@@ -33,7 +33,7 @@ fn dims(cx: &Ctx) -> Result<[u64; 5], OpError> {
     }
     let g = gates(&cx.node.op_type);
     let h = match cx.node.attr_int("hidden_size", 0) {
-        n if n > 0 => n as u64,
+        n if n > 0 => n.unsigned_abs(), // positive: the same value
         _ => w[1] / g,
     };
     if w[1] != g * h || w[2] != x[2] {

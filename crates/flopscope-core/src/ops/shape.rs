@@ -85,7 +85,7 @@ fn reshape(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
                 infer_at = Some(i);
                 outs.push(1);
             }
-            t if t >= 0 => outs.push(t as u64),
+            t if t >= 0 => outs.push(t.unsigned_abs()),
             _ => return invalid(format!("invalid target shape {target:?}")),
         }
     }
@@ -106,13 +106,13 @@ fn reshape(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 
 fn flatten(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let x = cx.shape(0)?;
-    let r = x.len() as i64;
+    let r = i64::try_from(x.len()).map_err(|_| super::overflow())?;
     let a = cx.node.attr_int("axis", 1);
     let a = if a < 0 { a + r } else { a };
     if a < 0 || a > r {
         return invalid(format!("axis {a} out of range for rank {r}"));
     }
-    let a = a as usize;
+    let a = usize::try_from(a).map_err(|_| super::overflow())?;
     let s = vec![numel(&x[..a])?, numel(&x[a..])?];
     let v = same_values(cx, &s);
     Ok(out(cx.dtype(0)?, s, v))
@@ -242,9 +242,10 @@ fn split(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
         .map(<[i64]>::to_vec)
         .or(cx.opt_ints(1)?)
     {
-        Some(s) => s.iter().map(|&v| v.max(0) as u64).collect(),
+        Some(s) => s.iter().map(|&v| v.max(0).unsigned_abs()).collect(),
         None => {
-            let n = cx.node.attr_int("num_outputs", n_out as i64).max(1) as u64;
+            let n_out = i64::try_from(n_out).unwrap_or(i64::MAX);
+            let n = cx.node.attr_int("num_outputs", n_out).max(1).unsigned_abs();
             let chunk = x[a].div_ceil(n);
             (0..n)
                 .map(|i| chunk.min(x[a].saturating_sub(i * chunk)))
@@ -303,7 +304,7 @@ fn slice(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
         if step == 0 {
             return invalid("slice step is 0");
         }
-        let dim = x[a] as i64;
+        let dim = i64::try_from(x[a]).map_err(|_| super::overflow())?;
         let norm = |v: i64| if v < 0 { v.saturating_add(dim) } else { v };
         let (b, e) = if step > 0 {
             (norm(starts[i]).clamp(0, dim), norm(ends[i]).clamp(0, dim))
@@ -318,7 +319,7 @@ fn slice(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
         } else {
             ceil_div((b - e).max(0), -step)
         };
-        s[a] = len as u64;
+        s[a] = u64::try_from(len).map_err(|_| super::overflow())?;
         first[a] = b;
         step_all[a] = step;
     }
@@ -343,7 +344,7 @@ fn gather(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     s.extend_from_slice(idx);
     s.extend_from_slice(&x[a + 1..]);
     if let Some(iv) = cx.input(1)?.value.as_deref() {
-        let n = x[a] as i64;
+        let n = i64::try_from(x[a]).map_err(|_| super::overflow())?;
         if let Some(&bad) = iv.to_ints().iter().find(|&&i| i < -n || i >= n) {
             return invalid(format!("index {bad} is out of range for axis size {n}"));
         }
@@ -369,10 +370,12 @@ fn gather_elements(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 
 fn gather_nd(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let (x, idx) = (cx.shape(0)?, cx.shape(1)?);
-    let b = cx.node.attr_int("batch_dims", 0).max(0) as usize;
-    let last =
-        *idx.last()
-            .ok_or_else(|| OpError::Invalid("indices must have rank ≥ 1".into()))? as usize;
+    let b =
+        usize::try_from(cx.node.attr_int("batch_dims", 0).max(0)).map_err(|_| super::overflow())?;
+    let last = *idx
+        .last()
+        .ok_or_else(|| OpError::Invalid("indices must have rank ≥ 1".into()))?;
+    let last = usize::try_from(last).map_err(|_| super::overflow())?;
     if b + last > x.len() {
         return invalid(format!("indices {idx:?} index past the rank of data {x:?}"));
     }
@@ -413,7 +416,12 @@ fn tile(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let s = x
         .iter()
         .zip(&r)
-        .map(|(&d, &k)| d.checked_mul(k as u64).ok_or_else(super::overflow))
+        .map(|(&d, &k)| {
+            u64::try_from(k)
+                .ok()
+                .and_then(|k| d.checked_mul(k))
+                .ok_or_else(super::overflow)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(out(cx.dtype(0)?, s, None))
 }
@@ -440,22 +448,28 @@ fn pad(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     }
     let mut s = x.to_vec();
     for (i, &a) in axes.iter().enumerate() {
-        let v = x[a] as i64 + pads[i] + pads[i + axes.len()];
+        let v = i64::try_from(x[a])
+            .ok()
+            .and_then(|d| d.checked_add(pads[i])?.checked_add(pads[i + axes.len()]))
+            .ok_or_else(super::overflow)?;
         if v < 0 {
             return invalid(format!("padding makes axis {a} negative ({v})"));
         }
-        s[a] = v as u64;
+        s[a] = v.unsigned_abs(); // ≥ 0: checked above
     }
     Ok(out(cx.dtype(0)?, s, None))
 }
 
 fn shape_of(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let x = cx.shape(0)?;
-    let r = x.len() as i64;
-    let clampi = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
+    let r = i64::try_from(x.len()).map_err(|_| super::overflow())?;
+    let clampi = |v: i64| usize::try_from((if v < 0 { v + r } else { v }).clamp(0, r)).unwrap_or(0);
     let b = clampi(cx.node.attr_int("start", 0));
     let e = clampi(cx.node.attr_int("end", r));
-    let dims: Vec<i64> = x[b..e.max(b)].iter().map(|&d| d as i64).collect();
+    let dims: Vec<i64> = x[b..e.max(b)]
+        .iter()
+        .map(|&d| i64::try_from(d).map_err(|_| super::overflow()))
+        .collect::<Result<_, _>>()?;
     Ok(out(
         DType::I64,
         vec![dims.len() as u64],
@@ -465,7 +479,8 @@ fn shape_of(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 
 fn size_of(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let n = cx.numel(0)?;
-    Ok(out(DType::I64, vec![], Some(Values::Int(vec![n as i64]))))
+    let n = i64::try_from(n).map_err(|_| super::overflow())?;
+    Ok(out(DType::I64, vec![], Some(Values::Int(vec![n]))))
 }
 
 fn constant(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
@@ -505,7 +520,7 @@ fn constant_of_shape(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     if let Some(&d) = dims.iter().find(|&&d| d < 0) {
         return invalid(format!("negative dim {d}"));
     }
-    let s: Vec<u64> = dims.iter().map(|&d| d as u64).collect();
+    let s: Vec<u64> = dims.iter().map(|&d| d.unsigned_abs()).collect(); // all ≥ 0
     let n = numel(&s)?;
     let (dtype, fillv) = match cx.node.attrs.get("value") {
         Some(Attr::Tensor(t)) => (t.dtype, crate::graph::decode_values(t).map(|v| v.f(0))),
@@ -513,9 +528,12 @@ fn constant_of_shape(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     };
     let v = match fillv {
         Some(f) if n <= super::MAX_FOLD => Some(if dtype.is_float() {
-            Values::Float(vec![f; n as usize])
+            Values::Float(vec![f; usize::try_from(n).map_err(|_| super::overflow())?])
         } else {
-            Values::Int(vec![f as i64; n as usize])
+            Values::Int(vec![
+                super::trunc_i64(f);
+                usize::try_from(n).map_err(|_| super::overflow())?
+            ])
         }),
         _ => None,
     };
@@ -536,12 +554,14 @@ fn range(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     if n > 1e15 {
         return Err(super::overflow());
     }
-    let n = n as u64;
+    let n = super::f64_to_u64(n)?;
     let v = if n <= super::MAX_FOLD {
         Some(match (s, d) {
-            (Values::Int(a), Values::Int(b)) => {
-                Values::Int((0..n as i64).map(|i| a[0] + i * b[0]).collect())
-            }
+            (Values::Int(a), Values::Int(b)) => Values::Int(
+                (0..i64::try_from(n).map_err(|_| super::overflow())?)
+                    .map(|i| a[0] + i * b[0])
+                    .collect(),
+            ),
             _ => Values::Float((0..n).map(|i| start + i as f64 * delta).collect()),
         })
     } else {
@@ -559,7 +579,11 @@ fn one_hot(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let r = idx.len() + 1;
     let a = axis(cx.node.attr_int("axis", -1), r)?;
     let mut s = idx.to_vec();
-    s.insert(a, depth.f(0) as u64);
+    let d = depth.f(0);
+    s.insert(
+        a,
+        super::f64_to_u64(d).map_err(|_| OpError::Invalid(format!("depth {d} is not a size")))?,
+    );
     Ok(out(cx.dtype(2)?, s, None))
 }
 
@@ -577,7 +601,7 @@ fn depth_space(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     if x.len() != 4 || b < 1 {
         return invalid("needs a 4-D input and blocksize ≥ 1");
     }
-    let b = b as u64;
+    let b = b.unsigned_abs(); // ≥ 1: checked above
     let s = if cx.node.op_type == "DepthToSpace" {
         if x[1] % (b * b) != 0 {
             return invalid(format!(

@@ -10,6 +10,8 @@ pub struct Run {
     pub shape: Vec<u64>,
     pub outs: Vec<Tensor>,
     pub cost: Cost,
+    /// What the rule warned about.
+    pub warnings: Vec<String>,
 }
 
 impl Run {
@@ -76,11 +78,13 @@ fn run_in(
     };
     let mut graph = Graph::default();
     graph.opsets.insert(String::new(), 18);
+    let warnings = std::cell::RefCell::new(Vec::new());
     let cx = Ctx {
         node: &node,
         inputs: inputs.iter().map(Some).collect(),
         opset: 18,
         bodies: &super::NoBodies,
+        warnings: &warnings,
     };
     let outs = (def.infer)(&cx)?;
     let cost = (def.cost)(&cx, &outs)?;
@@ -88,6 +92,7 @@ fn run_in(
         shape: outs[0].shape.clone().unwrap_or_default(),
         outs,
         cost,
+        warnings: warnings.take(),
     })
 }
 
