@@ -126,18 +126,25 @@ impl CheckArgs {
 }
 
 pub(crate) fn check(a: CheckArgs) -> Result<ExitCode, Error> {
-    let mut outcomes = Vec::new();
+    let mut profiled = Vec::new();
     for e in a.entries()? {
         // The entry's dims and inputs first; the flags' come later and win.
         let mut shape = a.shape.clone();
-        shape.dims = e
-            .dims
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .chain(a.shape.dims.iter().cloned())
-            .collect();
+        let own: Vec<String> = e.dims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        shape.dims = own.iter().chain(&a.shape.dims).cloned().collect();
         shape.inputs = e.inputs.iter().chain(&a.shape.inputs).cloned().collect();
         let profile = flopscope_core::profile_source(&e.model, &shape.options()?)?;
+        // A dim the budget file gives a model must be one of that model's.
+        let mut entry_shape = a.shape.clone();
+        entry_shape.dims = own;
+        crate::check_dims(&entry_shape.options()?, &[&profile], false)?;
+        profiled.push((e, shape, profile));
+    }
+    // A dim given on the command line may be one only some of the models have.
+    let all: Vec<&flopscope_core::Profile> = profiled.iter().map(|(_, _, p)| p).collect();
+    crate::check_dims(&a.shape.options()?, &all, true)?;
+    let mut outcomes = Vec::new();
+    for (e, shape, profile) in profiled {
         let runs = if e.limits.iter().any(|l| l.metric.needs_run()) {
             measure(&e.model, &shape, &a.measure, false, None)?.runs
         } else {
