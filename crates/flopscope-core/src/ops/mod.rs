@@ -158,6 +158,17 @@ impl Bodies for NoBodies {
 }
 
 impl<'a> Ctx<'a> {
+    /// The same node seen with only the inputs at positions `pick` (a fused or quantized op
+    /// reusing the rule of the plain op it wraps).
+    pub fn select(&self, pick: &[usize]) -> Ctx<'a> {
+        Ctx {
+            node: self.node,
+            inputs: pick.iter().map(|&i| self.opt(i)).collect(),
+            opset: self.opset,
+            bodies: self.bodies,
+            warnings: self.warnings,
+        }
+    }
     /// Records a warning about this node: something the numbers depend on that the user
     /// should know (an output axis of size 0, say).
     pub fn warn(&self, msg: impl Into<String>) {

@@ -44,13 +44,7 @@ pub fn lookup(op: &str) -> Option<OpDef> {
 /// Runs another op's shape rule on a selection of this node's inputs.
 fn via(cx: &Ctx, pick: &[usize], op: &str) -> Result<Vec<Tensor>, OpError> {
     let def = super::lookup("", op).ok_or(OpError::Unknown)?;
-    let sub = Ctx {
-        node: cx.node,
-        inputs: pick.iter().map(|&i| cx.opt(i)).collect(),
-        opset: cx.opset,
-        bodies: cx.bodies,
-        warnings: cx.warnings,
-    };
+    let sub = cx.select(pick);
     (def.infer)(&sub)
 }
 
@@ -69,13 +63,7 @@ fn cost_via(
     op: &str,
     per_out: u64,
 ) -> Result<Cost, OpError> {
-    let sub = Ctx {
-        node: cx.node,
-        inputs: pick.iter().map(|&i| cx.opt(i)).collect(),
-        opset: cx.opset,
-        bodies: cx.bodies,
-        warnings: cx.warnings,
-    };
+    let sub = cx.select(pick);
     let base = match op {
         "Conv" => (conv::lookup("Conv").ok_or(OpError::Unknown)?.cost)(&sub, outs)?,
         _ => (matmul::lookup("MatMul").ok_or(OpError::Unknown)?.cost)(&sub, outs)?,
