@@ -446,7 +446,7 @@ pub const MAX_FOLD: u64 = 1 << 16;
 const MAX_FLOAT_DECODE: u64 = 64;
 
 /// Values of a small constant tensor, if cheaply available.
-pub fn decode_values(t: &Initializer) -> Option<Values> {
+pub(crate) fn decode_values(t: &Initializer) -> Option<Values> {
     let n = t.dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d))?;
     let limit = if t.dtype.is_float() {
         MAX_FLOAT_DECODE
@@ -510,7 +510,7 @@ fn decode_raw(dt: DType, b: &[u8]) -> Option<Values> {
 }
 
 /// Reads at most `max_bytes` of an external tensor (used only for small integer constants).
-pub fn read_small(
+pub(crate) fn read_small(
     path: &std::path::Path,
     offset: u64,
     len: u64,

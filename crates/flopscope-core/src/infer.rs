@@ -52,7 +52,7 @@ pub fn resolve_dims(dims: &[Dim], bindings: &HashMap<String, u64>) -> Option<Sha
 }
 
 /// Dependency order of the nodes; an error names a node on a cycle.
-pub fn topo_order(g: &Graph) -> Result<Vec<usize>> {
+pub(crate) fn topo_order(g: &Graph) -> Result<Vec<usize>> {
     let mut producer: Vec<Option<usize>> = vec![None; g.values.len()];
     for (i, n) in g.nodes.iter().enumerate() {
         for &o in n.outputs.iter().flatten() {

@@ -83,12 +83,12 @@ pub enum OpError {
 }
 
 /// Shorthand for an invalid-input error.
-pub fn invalid<T>(msg: impl Into<String>) -> Result<T, OpError> {
+pub(crate) fn invalid<T>(msg: impl Into<String>) -> Result<T, OpError> {
     Err(OpError::Invalid(msg.into()))
 }
 
 /// An integer attribute the operator requires (no default in the ONNX spec).
-pub fn required_int(node: &crate::graph::Node, name: &str) -> Result<i64, OpError> {
+pub(crate) fn required_int(node: &crate::graph::Node, name: &str) -> Result<i64, OpError> {
     match node.attrs.get(name) {
         Some(crate::graph::Attr::Int(v)) => Ok(*v),
         _ => invalid(format!("the required attribute '{name}' is missing")),
@@ -271,12 +271,12 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
 }
 
 /// Cost of an op that does no arithmetic (data movement only).
-pub fn no_cost(_: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+pub(crate) fn no_cost(_: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     Ok(Cost::default())
 }
 
 /// Error for a count that does not fit in 64 bits.
-pub fn overflow() -> OpError {
+pub(crate) fn overflow() -> OpError {
     OpError::Invalid("a size or count overflows 64 bits".into())
 }
 
@@ -289,12 +289,12 @@ pub fn numel(shape: &[u64]) -> Result<u64, OpError> {
 }
 
 /// Checked product of several counts.
-pub fn mul(xs: &[u64]) -> Result<u64, OpError> {
+pub(crate) fn mul(xs: &[u64]) -> Result<u64, OpError> {
     numel(xs)
 }
 
 /// Normalizes a possibly negative axis against `rank`.
-pub fn axis(a: i64, rank: usize) -> Result<usize, OpError> {
+pub(crate) fn axis(a: i64, rank: usize) -> Result<usize, OpError> {
     let r = i64::try_from(rank).map_err(|_| overflow())?;
     let x = if a < 0 { a + r } else { a };
     if x < 0 || x >= r {
@@ -304,7 +304,7 @@ pub fn axis(a: i64, rank: usize) -> Result<usize, OpError> {
 }
 
 /// Multidirectional (numpy) broadcasting of two shapes.
-pub fn broadcast(a: &[u64], b: &[u64]) -> Result<Shape, OpError> {
+pub(crate) fn broadcast(a: &[u64], b: &[u64]) -> Result<Shape, OpError> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
@@ -332,7 +332,7 @@ pub fn broadcast(a: &[u64], b: &[u64]) -> Result<Shape, OpError> {
 }
 
 /// The `i`-th element of a list attribute or `default`.
-pub fn at(list: Option<&[i64]>, i: usize, default: i64) -> i64 {
+pub(crate) fn at(list: Option<&[i64]>, i: usize, default: i64) -> i64 {
     list.and_then(|l| l.get(i).copied()).unwrap_or(default)
 }
 
@@ -342,7 +342,7 @@ pub fn at(list: Option<&[i64]>, i: usize, default: i64) -> i64 {
 /// (`Gather`, `GatherElements`, `GatherND`, `Slice`) reads only the elements it writes, not
 /// its whole input; any other node reads its inputs and writes its outputs. The profile's
 /// `bytes_read` and `bytes_written` stay as counted.
-pub fn roofline_bytes(op: &str, bytes_read: u64, bytes_written: u64) -> u64 {
+pub(crate) fn roofline_bytes(op: &str, bytes_read: u64, bytes_written: u64) -> u64 {
     match op {
         "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout" | "Shape"
         | "Size" => 0,
@@ -353,7 +353,7 @@ pub fn roofline_bytes(op: &str, bytes_read: u64, bytes_written: u64) -> u64 {
 
 /// `x` truncated toward zero, saturating at the ends of `i64` (NaN gives 0): what a Cast from
 /// float to int64 folds to.
-pub fn trunc_i64(x: f64) -> i64 {
+pub(crate) fn trunc_i64(x: f64) -> i64 {
     // 2^63 is exact in f64; every float strictly between −2^63 − 1 and 2^63 truncates into range.
     const TWO_63: f64 = 9_223_372_036_854_775_808.0;
     if x.is_nan() {
@@ -370,7 +370,7 @@ pub fn trunc_i64(x: f64) -> i64 {
 }
 
 /// A finite, non-negative float below 2^64 as `u64` (truncated); otherwise an overflow error.
-pub fn f64_to_u64(x: f64) -> Result<u64, OpError> {
+pub(crate) fn f64_to_u64(x: f64) -> Result<u64, OpError> {
     const TWO_64: f64 = 18_446_744_073_709_551_616.0;
     if x.is_finite() && (0.0..TWO_64).contains(&x) {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // in range: checked
