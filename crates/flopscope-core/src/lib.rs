@@ -2,7 +2,7 @@
 //!
 //! This crate is the analysis alone: a [`Source`] (path, bytes, built-in name) → load (ONNX →
 //! [`graph::Graph`]) → shapes and costs ([`infer`], one rule per operator in [`ops`]) →
-//! [`profile::Profile`], the schema every renderer reads. Nothing here runs a model or draws a
+//! [`schema::Profile`], the schema every renderer reads. Nothing here runs a model or draws a
 //! chart (that is `flopscope-bench` and `flopscope-report`). Every formula is written in
 //! `docs/counting.md`.
 //!

@@ -75,7 +75,7 @@ fn decode(l: &LlmInfo, roof: Roof) -> Option<DecodeRoof> {
     })
 }
 
-/// Bytes a layer moves under the roofline ([`crate::ops::roofline_bytes`]), and its weights
+/// Bytes a layer moves under the roofline (`ops::roofline_bytes`), and its weights
 /// when its tensors' sizes are unknown (checkpoint components carry only those).
 pub fn bytes_moved(l: &Layer) -> u64 {
     let io = l.bytes_read.saturating_add(l.bytes_written);

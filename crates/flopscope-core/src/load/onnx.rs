@@ -1,5 +1,5 @@
 //! ONNX protobuf reader: decodes the model's structure; large weight payloads stay on disk
-//! (see [`super::skeleton`]) and are referred to by offset.
+//! (see the private `skeleton` reader) and are referred to by offset.
 
 use std::collections::HashMap;
 
@@ -37,7 +37,7 @@ pub struct LoadedModel {
     pub file_bytes: u64,
 }
 
-/// Reads an ONNX model. Weight payloads stay on disk (see [`super::skeleton`]); small tensors are
+/// Reads an ONNX model. Weight payloads stay on disk (see the private `skeleton` reader); small tensors are
 /// slices of the decoded buffer.
 pub fn load_onnx(path: &Path) -> Result<LoadedModel> {
     let io = |source| Error::Io {
