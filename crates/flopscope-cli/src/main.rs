@@ -477,7 +477,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 fn zoo(format: ZooFormat) -> Result<(), Error> {
-    use flopscope_core::format::{grouped, human};
+    use flopscope_report::render::Format as RenderFormat;
     let mut rows = Vec::new();
     for e in flopscope_core::zoo::entries() {
         let opts = Options {
@@ -491,8 +491,8 @@ fn zoo(format: ZooFormat) -> Result<(), Error> {
         let p = flopscope_core::profile_source(e.name, &opts)?;
         rows.push((e, p.totals));
     }
-    let mut out = String::new();
-    match format {
+    let out = match format {
+        // The listing's own schema: each entry with its input kind.
         ZooFormat::Json => {
             let v: Vec<serde_json::Value> = rows
                 .iter()
@@ -501,41 +501,11 @@ fn zoo(format: ZooFormat) -> Result<(), Error> {
                         "params": t.params, "macs": t.macs, "flops": t.flops})
                 })
                 .collect();
-            out = serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
+            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
         }
-        ZooFormat::Markdown => {
-            out.push_str("| model | source | params | MACs | FLOPs |\n|---|---|---:|---:|---:|\n");
-            for (e, t) in &rows {
-                out.push_str(&format!(
-                    "| {} | {} | {} | {} | {} |\n",
-                    e.name,
-                    e.source,
-                    grouped(t.params),
-                    grouped(t.macs),
-                    grouped(t.flops)
-                ));
-            }
-        }
-        ZooFormat::Table => {
-            // As wide as the longest name (mobilenet_v3_large is 18 characters).
-            let w = rows.iter().map(|(e, _)| e.name.len()).max().unwrap_or(0);
-            out.push_str(&format!(
-                "{:<w$}  {:<13}  {:>15}  {:>8}  {:>8}\n",
-                "Model", "Source", "Params", "MACs", "FLOPs"
-            ));
-            for (e, t) in &rows {
-                out.push_str(&format!(
-                    "{:<w$}  {:<13}  {:>15}  {:>8}  {:>8}\n",
-                    e.name,
-                    e.source,
-                    grouped(t.params),
-                    human(t.macs),
-                    human(t.flops)
-                ));
-            }
-            out.push_str("\nAt batch 1: images 3×224×224, token models 128 tokens. MACs are multiply-accumulates.\n");
-        }
-    }
+        ZooFormat::Markdown => flopscope_report::zoo::table(&rows).render(RenderFormat::Markdown),
+        ZooFormat::Table => flopscope_report::zoo::table(&rows).render(RenderFormat::Text),
+    };
     write_out(None, &out)
 }
 

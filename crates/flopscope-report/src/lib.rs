@@ -11,3 +11,4 @@ pub mod compare;
 pub mod export;
 pub mod page;
 pub mod render;
+pub mod zoo;
