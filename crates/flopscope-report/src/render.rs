@@ -282,6 +282,19 @@ pub struct Row {
 }
 
 /// A table, with its title and the notes under it.
+///
+/// ```
+/// use flopscope_report::render::{Cell, Column, Format, Table};
+/// let mut t = Table::new(vec![Column::left("Layer", "name"), Column::count("MACs", "macs")]);
+/// t.row(vec![Cell::text("a|b"), Cell::count(Some(1_814_073_344))]);
+/// // Markdown escapes the pipe and writes exact counts with grouped digits.
+/// assert_eq!(
+///     t.render(Format::Markdown),
+///     "| Layer | MACs |\n|---|---:|\n| a\\|b | 1,814,073,344 |\n"
+/// );
+/// // CSV and JSON keep the exact number.
+/// assert_eq!(t.render(Format::Csv), "name,macs\na|b,1814073344\n");
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Table {
     /// A line above the table (a heading in Markdown when `heading`).

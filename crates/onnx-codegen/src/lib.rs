@@ -16,6 +16,13 @@ pub fn committed_path() -> PathBuf {
 }
 
 /// The generated Rust source of `flopscope-core/proto/onnx.proto`.
+///
+/// ```
+/// let code = onnx_codegen::generate().unwrap();
+/// assert!(code.contains("pub struct ModelProto"));
+/// // `bytes` fields are `bytes::Bytes`, so weights are sliced, not copied, when decoding.
+/// assert!(code.contains("::prost::bytes::Bytes"));
+/// ```
 pub fn generate() -> Result<String, String> {
     let proto_dir = core_dir().join("proto");
     let fds = protox::compile([proto_dir.join("onnx.proto")], [&proto_dir])
