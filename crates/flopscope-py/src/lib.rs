@@ -1,0 +1,496 @@
+//! `flopscope._flopscope`: the Rust side of the Python package `flopscope`.
+//!
+//! Every number comes from `flopscope-core` and every document from the exporters of
+//! `flopscope-report`, the same code the CLI runs; the Python package (`python/flopscope`) only
+//! turns Python arguments into [`Options`] and Rust results into Python objects. A profile stays
+//! a Rust [`flopscope_core::Profile`] inside the [`Profile`] class: rendering it again (as a
+//! table, CSV, HTML…) never re-parses anything. The analysis runs with the GIL released.
+
+use std::path::PathBuf;
+
+use flopscope_core::{Error, Options, Source};
+use flopscope_report::export::{
+    csv::Csv, html::Html, json::Json, markdown::Markdown, rows, table::Table, Exporter, RowOptions,
+};
+use pyo3::exceptions::{
+    PyException, PyFileNotFoundError, PyMemoryError, PyOSError, PyRuntimeError, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+mod notebook;
+
+/// The exception classes, made once at import (see [`make_errors`]).
+static ERRORS: PyOnceLock<Vec<(&'static str, Py<PyType>)>> = PyOnceLock::new();
+
+/// Name, Python bases (by name of an earlier class or a builtin) and docstring of each class.
+/// Each also inherits the builtin a Python user would catch for that kind of failure.
+const CLASSES: &[(&str, &[&str], &str)] = &[
+    (
+        "FlopscopeError",
+        &["Exception"],
+        "Base of every error flopscope raises.",
+    ),
+    (
+        "ModelError",
+        &["FlopscopeError", "ValueError"],
+        "The model is malformed or invalid (CLI exit code 4).",
+    ),
+    (
+        "UnsupportedError",
+        &["ModelError"],
+        "The model uses an opset or IR version flopscope does not support (exit code 5).",
+    ),
+    (
+        "ShapeError",
+        &["ModelError"],
+        "A node's output shape cannot be inferred, or a size overflows (exit code 6).",
+    ),
+    (
+        "UsageError",
+        &["FlopscopeError", "ValueError"],
+        "A bad argument: a dim binding, an input shape, an option (exit code 2).",
+    ),
+    (
+        "ReadError",
+        &["FlopscopeError", "OSError"],
+        "The model file (or a file it names) cannot be read (exit code 3).",
+    ),
+    (
+        "ModelNotFoundError",
+        &["ReadError", "FileNotFoundError"],
+        "No such file, and no built-in model of that name (exit code 3).",
+    ),
+    (
+        "WriteError",
+        &["FlopscopeError", "OSError"],
+        "An output file cannot be written (exit code 1).",
+    ),
+    (
+        "BackendError",
+        &["FlopscopeError", "RuntimeError"],
+        "A runtime could not load or run the model (exit code 7).",
+    ),
+    (
+        "ResourcesError",
+        &["FlopscopeError", "MemoryError"],
+        "The work needs more memory than this machine has (exit code 8).",
+    ),
+    (
+        "RenderError",
+        &["FlopscopeError", "RuntimeError"],
+        "A chart could not be drawn (exit code 1).",
+    ),
+];
+
+/// Builds the classes of [`CLASSES`] with `type(name, bases, namespace)`: pyo3's
+/// `create_exception!` allows one base only, and these need two.
+fn make_errors(py: Python<'_>) -> PyResult<Vec<(&'static str, Py<PyType>)>> {
+    let builtin = |name: &str| -> PyResult<Bound<'_, PyType>> {
+        Ok(match name {
+            "Exception" => py.get_type::<PyException>(),
+            "ValueError" => py.get_type::<PyValueError>(),
+            "OSError" => py.get_type::<PyOSError>(),
+            "FileNotFoundError" => py.get_type::<PyFileNotFoundError>(),
+            "RuntimeError" => py.get_type::<PyRuntimeError>(),
+            "MemoryError" => py.get_type::<PyMemoryError>(),
+            other => {
+                return Err(PyRuntimeError::new_err(format!(
+                    "flopscope: no builtin {other}"
+                )))
+            }
+        })
+    };
+    let mut made: Vec<(&'static str, Py<PyType>)> = Vec::new();
+    for (name, bases, doc) in CLASSES {
+        let mut b = Vec::new();
+        for base in *bases {
+            match made.iter().find(|(n, _)| n == base) {
+                Some((_, t)) => b.push(t.bind(py).clone()),
+                None => b.push(builtin(base)?),
+            }
+        }
+        let ns = PyDict::new(py);
+        ns.set_item("__module__", "flopscope")?;
+        ns.set_item("__doc__", *doc)?;
+        // The message alone, as the CLI prints it: `OSError.__str__` would rewrite it as
+        // `[Errno 2] …: 'path'` once `errno` and `filename` are set.
+        ns.set_item(
+            "__str__",
+            py.get_type::<pyo3::exceptions::PyBaseException>()
+                .getattr("__str__")?,
+        )?;
+        let cls = py
+            .get_type::<PyType>()
+            .call1((*name, PyTuple::new(py, b)?, ns))?
+            .cast_into::<PyType>()?;
+        made.push((name, cls.unbind()));
+    }
+    Ok(made)
+}
+
+/// The class named `name` (made at import).
+fn class<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyType> {
+    let classes = ERRORS.get_or_try_init(py, || make_errors(py));
+    match classes
+        .ok()
+        .and_then(|c| c.iter().find(|(n, _)| *n == name))
+    {
+        Some((_, t)) => t.bind(py).clone(),
+        None => py.get_type::<PyRuntimeError>(),
+    }
+}
+
+/// Which class each kind of error raises: the CLI's exit codes, one class per code.
+fn class_name(e: &Error) -> &'static str {
+    match e {
+        Error::Malformed { .. } | Error::Invalid(_) => "ModelError",
+        Error::Unsupported(_) => "UnsupportedError",
+        Error::Shape { .. } => "ShapeError",
+        Error::Usage(_) => "UsageError",
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            "ModelNotFoundError"
+        }
+        Error::Io { .. } => "ReadError",
+        Error::Write { .. } => "WriteError",
+        Error::Runtime(_) => "BackendError",
+        Error::Resources(_) => "ResourcesError",
+        Error::Render(_) => "RenderError",
+        // A kind added to the library later: the base class.
+        _ => "FlopscopeError",
+    }
+}
+
+/// The Python exception of an error: its message is the CLI's one line (without the
+/// `flopscope: error:` prefix); file errors also set `filename` (and `errno` when known).
+fn to_py(py: Python<'_>, e: Error) -> PyErr {
+    let err = PyErr::from_type(class(py, class_name(&e)), e.to_string());
+    if let Error::Io { path, source } | Error::Write { path, source } = &e {
+        let v = err.value(py);
+        let _ = v.setattr("filename", path.display().to_string());
+        if let Some(code) = source.raw_os_error() {
+            let _ = v.setattr("errno", code);
+        } else if source.kind() == std::io::ErrorKind::NotFound {
+            let _ = v.setattr("errno", 2);
+        }
+        let _ = v.setattr("strerror", source.to_string());
+    }
+    err
+}
+
+/// A `flopscope.profile/1` profile, held as the Rust value.
+#[pyclass(module = "flopscope._flopscope", name = "Profile", frozen)]
+pub struct Profile {
+    inner: flopscope_core::Profile,
+}
+
+#[pymethods]
+impl Profile {
+    /// The document in `format`: `table` (the CLI's terminal table), `markdown`, `csv`, `json`
+    /// (the `flopscope.profile/1` document) or `html` (the self-contained report page).
+    /// `depth`, `top` and `all` select the layer rows of `table` and `markdown`, as the CLI's
+    /// `--depth`, `--top` and `--all`.
+    #[pyo3(signature = (format, depth=None, top=None, all=false))]
+    fn render(
+        &self,
+        py: Python<'_>,
+        format: &str,
+        depth: Option<usize>,
+        top: Option<usize>,
+        all: bool,
+    ) -> PyResult<String> {
+        let rows = RowOptions { depth, top, all };
+        let exporter: Box<dyn Exporter + Send + Sync> = match format {
+            "table" => Box::new(Table { rows }),
+            "markdown" | "md" => Box::new(Markdown { rows }),
+            "csv" => Box::new(Csv),
+            "json" => Box::new(Json),
+            "html" => Box::new(Html),
+            other => {
+                return Err(to_py(
+                    py,
+                    Error::Usage(format!(
+                        "unknown format '{other}' (table, markdown, csv, json or html)"
+                    )),
+                ))
+            }
+        };
+        let p = &self.inner;
+        Ok(py.detach(|| exporter.render(p)))
+    }
+
+    /// Writes `render(format, depth, top)` to `path` (errors: `WriteError`, as the CLI's `-o`).
+    #[pyo3(signature = (path, format, depth=None, top=None))]
+    fn save(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        format: &str,
+        depth: Option<usize>,
+        top: Option<usize>,
+    ) -> PyResult<()> {
+        let text = self.render(py, format, depth, top, false)?;
+        py.detach(|| std::fs::write(&path, text).map_err(|source| Error::Write { path, source }))
+            .map_err(|e| to_py(py, e))
+    }
+
+    /// The `flopscope.profile/1` document as compact JSON (the data of `render("json")`).
+    fn json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.inner).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
+    /// Layers folded by module path cut at `depth` (the CLI's `--depth`, every row kept):
+    /// tuples `(name, op, output shape, params, macs, flops, nodes)`, in order of first
+    /// appearance; `macs`/`flops` are `None` when a node of the row has an unknown cost.
+    #[allow(clippy::type_complexity)]
+    fn modules(
+        &self,
+        depth: usize,
+    ) -> Vec<(String, String, String, u64, Option<u64>, Option<u64>, usize)> {
+        let o = RowOptions {
+            depth: Some(depth),
+            top: None,
+            all: true,
+        };
+        rows(&self.inner, &o)
+            .0
+            .into_iter()
+            .map(|r| (r.name, r.op, r.output, r.params, r.macs, r.flops, r.nodes))
+            .collect()
+    }
+
+    /// The notebook view (`_repr_html_`): summary cards, a bar chart of the heaviest layers'
+    /// FLOPs and a table of the ten heaviest; one HTML fragment, no script, no external file.
+    fn html_fragment(&self) -> String {
+        notebook::fragment(&self.inner)
+    }
+
+    /// Where the model came from: its path, the name given with its bytes, or a built-in name.
+    #[getter]
+    fn source(&self) -> String {
+        self.inner.model.source.clone()
+    }
+
+    /// Parameters (floating-point initializers, each counted once).
+    #[getter]
+    fn params(&self) -> u64 {
+        self.inner.totals.params
+    }
+
+    /// Multiply-accumulates.
+    #[getter]
+    fn macs(&self) -> u64 {
+        self.inner.totals.macs
+    }
+
+    /// Floating-point operations (2 × MACs + every other operation).
+    #[getter]
+    fn flops(&self) -> u64 {
+        self.inner.totals.flops
+    }
+
+    /// Bytes of the parameters.
+    #[getter]
+    fn param_bytes(&self) -> u64 {
+        self.inner.totals.param_bytes
+    }
+
+    /// Bytes of every node output.
+    #[getter]
+    fn activation_bytes(&self) -> u64 {
+        self.inner.totals.activation_bytes
+    }
+
+    /// Largest total of live activations during a sequential execution.
+    #[getter]
+    fn peak_activation_bytes(&self) -> u64 {
+        self.inner.totals.peak_activation_bytes
+    }
+
+    fn __repr__(&self) -> String {
+        use flopscope_core::format::human;
+        let t = &self.inner.totals;
+        format!(
+            "<flopscope.Profile {}: {} params, {} MACs, {} FLOPs>",
+            self.inner.model.source,
+            human(t.params),
+            human(t.macs),
+            human(t.flops)
+        )
+    }
+}
+
+/// Options from the Python arguments, refused as the CLI refuses `--dim name=0`.
+fn options(
+    dims: Vec<(String, u64)>,
+    inputs: Vec<(Option<String>, Vec<u64>)>,
+    classes: Option<u64>,
+) -> Result<Options, Error> {
+    for (name, n) in &dims {
+        if name.trim().is_empty() || *n == 0 {
+            return Err(Error::Usage(format!(
+                "dims expects {{name: size}} with size ≥ 1, got {name:?}: {n}"
+            )));
+        }
+    }
+    Ok(Options {
+        dims,
+        inputs,
+        classes,
+    })
+}
+
+/// A dim the model does not have is an error, as for a CLI command of one model.
+fn check_dims(p: &flopscope_core::Profile, opts: &Options) -> Result<(), Error> {
+    for (name, _) in &opts.dims {
+        if !p.bindings.contains_key(name) {
+            let dims: Vec<String> = p.bindings.keys().cloned().collect();
+            return Err(Error::Usage(format!(
+                "{}: {}",
+                p.model.source,
+                flopscope_core::options::unknown_dim(name, &dims)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the analysis without the GIL and wraps the result.
+fn run(
+    py: Python<'_>,
+    source: Source<'_>,
+    dims: Vec<(String, u64)>,
+    inputs: Vec<(Option<String>, Vec<u64>)>,
+    classes: Option<u64>,
+) -> PyResult<Profile> {
+    let opts = options(dims, inputs, classes).map_err(|e| to_py(py, e))?;
+    let result = py.detach(|| {
+        let p = flopscope_core::profile(&source, &opts)?;
+        check_dims(&p, &opts)?;
+        Ok::<_, Error>(p)
+    });
+    result
+        .map(|inner| Profile { inner })
+        .map_err(|e| to_py(py, e))
+}
+
+/// Profiles a command-line style argument: an existing path, else a built-in name, else a
+/// path (which then fails with the reason), as `flopscope profile SPEC`.
+#[pyfunction]
+#[pyo3(signature = (spec, dims=vec![], inputs=vec![], classes=None))]
+fn profile_spec(
+    py: Python<'_>,
+    spec: &str,
+    dims: Vec<(String, u64)>,
+    inputs: Vec<(Option<String>, Vec<u64>)>,
+    classes: Option<u64>,
+) -> PyResult<Profile> {
+    run(py, Source::parse(spec), dims, inputs, classes)
+}
+
+/// Profiles a file or checkpoint folder (ONNX, safetensors, GGUF).
+#[pyfunction]
+#[pyo3(signature = (path, dims=vec![], inputs=vec![], classes=None))]
+fn profile_path(
+    py: Python<'_>,
+    path: PathBuf,
+    dims: Vec<(String, u64)>,
+    inputs: Vec<(Option<String>, Vec<u64>)>,
+    classes: Option<u64>,
+) -> PyResult<Profile> {
+    run(py, Source::Path(&path), dims, inputs, classes)
+}
+
+/// Profiles a model held in memory (ONNX, or a single GGUF or safetensors file); `name` is
+/// what errors and the profile call it.
+#[pyfunction]
+#[pyo3(signature = (data, name, dims=vec![], inputs=vec![], classes=None))]
+fn profile_bytes(
+    py: Python<'_>,
+    data: &[u8],
+    name: &str,
+    dims: Vec<(String, u64)>,
+    inputs: Vec<(Option<String>, Vec<u64>)>,
+    classes: Option<u64>,
+) -> PyResult<Profile> {
+    run(
+        py,
+        Source::Bytes { bytes: data, name },
+        dims,
+        inputs,
+        classes,
+    )
+}
+
+/// The names of the built-in architectures.
+#[pyfunction]
+fn zoo_names() -> Vec<&'static str> {
+    flopscope_core::zoo::entries()
+        .iter()
+        .map(|e| e.name)
+        .collect()
+}
+
+/// The extension module.
+#[pymodule]
+fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    for (name, cls) in ERRORS.get_or_try_init(py, || make_errors(py))? {
+        m.add(*name, cls.bind(py))?;
+    }
+    m.add_class::<Profile>()?;
+    m.add_function(wrap_pyfunction!(profile_spec, m)?)?;
+    m.add_function(wrap_pyfunction!(profile_path, m)?)?;
+    m.add_function(wrap_pyfunction!(profile_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(zoo_names, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_kind_has_a_class() {
+        let io = || std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no");
+        let kinds = [
+            Error::Io {
+                path: "a".into(),
+                source: io(),
+            },
+            Error::Io {
+                path: "a".into(),
+                source: std::io::ErrorKind::NotFound.into(),
+            },
+            Error::Write {
+                path: "a".into(),
+                source: io(),
+            },
+            Error::Invalid("x".into()),
+            Error::Unsupported("x".into()),
+            Error::Usage("x".into()),
+            Error::Runtime("x".into()),
+            Error::Resources("x".into()),
+            Error::Render("x".into()),
+        ];
+        for e in &kinds {
+            let name = class_name(e);
+            assert!(CLASSES.iter().any(|(n, _, _)| *n == name), "{name}");
+        }
+        // Every base names a builtin or a class defined before it.
+        for (i, (_, bases, _)) in CLASSES.iter().enumerate() {
+            for b in *bases {
+                let earlier = CLASSES[..i].iter().any(|(n, _, _)| n == b);
+                assert!(earlier || b.ends_with("Error") || *b == "Exception", "{b}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_zero_dim_is_a_usage_error() {
+        let e = options(vec![("batch".into(), 0)], vec![], None).unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e}");
+    }
+}

@@ -1,0 +1,209 @@
+//! The notebook view of a profile (`Profile._repr_html_`): one HTML fragment that Jupyter shows
+//! inline, offline. Summary cards, an inline SVG bar chart of the heaviest layers' FLOPs and a
+//! table of the ten heaviest layers; no script, no stylesheet link, no font or image to fetch.
+//! Every name from the model is escaped.
+
+use std::fmt::Write;
+
+use flopscope_core::format::{human, human_bytes, shape_str};
+use flopscope_core::schema::{Layer, Profile};
+
+/// Layers in the chart and the table.
+const TOP: usize = 10;
+
+/// `<`, `>`, `&`, `"` and `'` as entities, for text and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The `TOP` layers with the most FLOPs (unknown costs last), heaviest first.
+fn heaviest(p: &Profile) -> Vec<&Layer> {
+    let mut v: Vec<&Layer> = p
+        .layers
+        .iter()
+        .filter(|l| l.flops != Some(0) || l.params > 0)
+        .collect();
+    v.sort_by_key(|l| std::cmp::Reverse(l.flops.map_or(0, |f| f.saturating_add(1))));
+    v.truncate(TOP);
+    v
+}
+
+/// The fragment.
+pub fn fragment(p: &Profile) -> String {
+    let t = &p.totals;
+    let lower = if t.nodes_cost_unknown > 0 { "≥ " } else { "" };
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<div class=\"flopscope-profile\" style=\"font-family:system-ui,sans-serif;font-size:13px\">\
+         <div style=\"font-weight:600;margin-bottom:6px\">flopscope profile: {}</div>\
+         <div style=\"display:flex;flex-wrap:wrap;gap:8px;margin-bottom:10px\">",
+        escape(&p.model.source)
+    );
+    let cards = [
+        ("Parameters", human(t.params), grouped(t.params)),
+        ("MACs", format!("{lower}{}", human(t.macs)), grouped(t.macs)),
+        (
+            "FLOPs",
+            format!("{lower}{}", human(t.flops)),
+            grouped(t.flops),
+        ),
+        (
+            "Weights",
+            human_bytes(t.param_bytes),
+            format!("{} bytes", grouped(t.param_bytes)),
+        ),
+        (
+            "Peak activations",
+            human_bytes(t.peak_activation_bytes),
+            format!("{} bytes", grouped(t.peak_activation_bytes)),
+        ),
+    ];
+    for (label, big, exact) in cards {
+        let _ = write!(
+            s,
+            "<div class=\"flopscope-card\" title=\"{exact}\" style=\"border:1px solid #ccc;\
+             border-radius:6px;padding:6px 12px;min-width:110px\"><div style=\"opacity:.7\">\
+             {label}</div><div style=\"font-size:20px;font-weight:600\">{big}</div></div>",
+            exact = escape(&exact),
+            big = escape(&big),
+        );
+    }
+    s.push_str("</div>");
+    let top = heaviest(p);
+    s.push_str(&chart(&top, t.flops));
+    s.push_str(&table(&top, t.flops));
+    if t.nodes_cost_unknown > 0 {
+        let _ = write!(
+            s,
+            "<div style=\"margin-top:6px\">{} nodes have an unknown cost: MACs and FLOPs are lower \
+             bounds.</div>",
+            t.nodes_cost_unknown
+        );
+    }
+    for w in &p.warnings {
+        let _ = write!(s, "<div style=\"opacity:.8\">warning: {}</div>", escape(w));
+    }
+    s.push_str("</div>");
+    s
+}
+
+/// `11,680,872`.
+fn grouped(n: u64) -> String {
+    flopscope_core::format::grouped(n)
+}
+
+/// Horizontal bars of the heaviest layers' FLOPs, as inline SVG.
+fn chart(top: &[&Layer], total: u64) -> String {
+    const ROW: usize = 18;
+    const LABEL: usize = 260;
+    const BAR: usize = 320;
+    let max = top.iter().filter_map(|l| l.flops).max().unwrap_or(0).max(1);
+    let height = ROW * top.len() + 24;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg class=\"flopscope-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" \
+         height=\"{height}\" role=\"img\" aria-label=\"FLOPs of the heaviest layers\">\
+         <text x=\"0\" y=\"14\" font-size=\"12\" font-weight=\"600\">FLOPs of the {n} heaviest \
+         layers</text>",
+        w = LABEL + BAR + 90,
+        n = top.len()
+    );
+    for (i, l) in top.iter().enumerate() {
+        let y = 24 + i * ROW;
+        let f = l.flops.unwrap_or(0);
+        let width = (f as f64 / max as f64 * BAR as f64).round();
+        let name = flopscope_core::format::fit_left(&l.name, 40);
+        let share = if total > 0 {
+            format!("{:.1}%", f as f64 * 100.0 / total as f64)
+        } else {
+            String::new()
+        };
+        let value = l.flops.map_or_else(|| "?".to_string(), human);
+        let _ = write!(
+            s,
+            "<g><title>{full}: {value} FLOPs</title>\
+             <text x=\"{lx}\" y=\"{ty}\" font-size=\"11\" text-anchor=\"end\">{name}</text>\
+             <rect x=\"{bx}\" y=\"{y}\" width=\"{width}\" height=\"{h}\" fill=\"#4c78a8\"/>\
+             <text x=\"{vx}\" y=\"{ty}\" font-size=\"11\">{value} {share}</text></g>",
+            full = escape(&l.name),
+            name = escape(&name),
+            lx = LABEL - 6,
+            ty = y + 12,
+            bx = LABEL,
+            h = ROW - 4,
+            vx = LABEL as f64 + width + 4.0,
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// The heaviest layers as a table.
+fn table(top: &[&Layer], total: u64) -> String {
+    let mut s = String::from(
+        "<table class=\"flopscope-layers\" style=\"border-collapse:collapse;margin-top:8px\">\
+         <thead><tr><th style=\"text-align:left\">Layer</th><th style=\"text-align:left\">Op</th>\
+         <th style=\"text-align:left\">Output</th><th>Params</th><th>MACs</th><th>FLOPs</th>\
+         <th>%FLOP</th></tr></thead><tbody>",
+    );
+    let opt = |v: Option<u64>| v.map_or_else(|| "?".to_string(), human);
+    for l in top {
+        let share = match (l.flops, total) {
+            (Some(f), t) if t > 0 => format!("{:.1}", f as f64 * 100.0 / t as f64),
+            _ => "?".into(),
+        };
+        let _ = write!(
+            s,
+            "<tr><td style=\"text-align:left\">{}</td><td style=\"text-align:left\">{}</td>\
+             <td style=\"text-align:left\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             </tr>",
+            escape(&l.name),
+            escape(&l.op),
+            escape(&shape_str(l.outputs.first().unwrap_or(&None))),
+            human(l.params),
+            opt(l.macs),
+            opt(l.flops),
+            share
+        );
+    }
+    s.push_str("</tbody></table>");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape("<a href='x'>&\""),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+        );
+    }
+
+    #[test]
+    fn fragment_of_a_builtin_model() {
+        let p = flopscope_core::profile_source("resnet18", &Default::default()).unwrap();
+        let h = fragment(&p);
+        for card in ["Parameters", "MACs", "FLOPs", "Weights", "Peak activations"] {
+            assert!(h.contains(card), "{card}");
+        }
+        assert!(h.contains("<svg") && h.contains("</table>"));
+        assert!(!h.contains("<script"));
+        assert_eq!(h.matches("<tr>").count(), 11, "header + ten layers");
+    }
+}

@@ -1,0 +1,447 @@
+"""flopscope: parameters, MACs, FLOPs and memory of neural networks, layer by layer.
+
+Every number comes from the Rust core (the same code as the ``flopscope`` command); this
+module only turns Python arguments into its options and its results into Python objects.
+Importing it imports neither torch nor numpy.
+
+>>> import flopscope
+>>> p = flopscope.profile("resnet18")          # a built-in architecture
+>>> p.params, p.macs
+(11689512, 1814073344)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, Tuple, Union
+
+from . import _flopscope as _rs
+from ._flopscope import (
+    BackendError,
+    FlopscopeError,
+    ModelError,
+    ModelNotFoundError,
+    ReadError,
+    RenderError,
+    ResourcesError,
+    ShapeError,
+    UnsupportedError,
+    UsageError,
+    WriteError,
+)
+
+__version__: str = _rs.__version__
+
+__all__ = [
+    "profile",
+    "zoo",
+    "Profile",
+    "Layer",
+    "Module",
+    "OpType",
+    "Unsupported",
+    "Formulas",
+    "FlopscopeError",
+    "ModelError",
+    "UnsupportedError",
+    "ShapeError",
+    "UsageError",
+    "ReadError",
+    "ModelNotFoundError",
+    "WriteError",
+    "BackendError",
+    "ResourcesError",
+    "RenderError",
+    "__version__",
+]
+
+Shape = Optional[Tuple[int, ...]]
+
+_TORCH_MESSAGE = (
+    "capturing a torch module comes with the PyTorch front-end (issue 13); export it to ONNX "
+    "(torch.onnx.export(model, args, 'model.onnx', dynamo=True)) and pass the file or its "
+    "bytes meanwhile"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One node of the graph, in execution order (a row of ``layers[]`` in the JSON)."""
+
+    name: str
+    op: str
+    domain: str
+    scope: Tuple[str, ...]
+    inputs: Tuple[Shape, ...]
+    outputs: Tuple[Shape, ...]
+    params: int
+    param_bytes: int
+    macs: Optional[int]
+    flops: Optional[int]
+    bytes_read: int
+    bytes_written: int
+    activation_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """Layers rolled up by module path (``Profile.by_module``), as the CLI's ``--depth``."""
+
+    name: str
+    op: str
+    output: str
+    params: int
+    macs: Optional[int]
+    flops: Optional[int]
+    nodes: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpType:
+    """Totals of one operator type (a row of ``by_op_type[]``)."""
+
+    op: str
+    count: int
+    params: int
+    macs: int
+    flops: int
+    activation_bytes: int
+    cost_unknown: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unsupported:
+    """Nodes of one operator whose cost is unknown (the totals are then lower bounds)."""
+
+    op: str
+    count: int
+    reason: str
+    examples: Tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Formulas:
+    """Totals as exact polynomials in the dims left symbolic, e.g. ``1814073344·batch``."""
+
+    symbols: Tuple[str, ...]
+    macs: str
+    flops: str
+    activation_bytes: str
+    bytes_read: str
+    bytes_written: str
+    checked_at: Tuple[Tuple[int, ...], ...]
+
+
+def _shape(s: Any) -> Shape:
+    return None if s is None else tuple(s)
+
+
+_SAVE_FORMATS = {
+    ".json": "json",
+    ".csv": "csv",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "table",
+}
+
+
+class Profile:
+    """The profile of one model: totals, layers, operator types, formulas, warnings.
+
+    Holds the Rust profile itself: ``str()``, ``save()`` and ``_repr_html_()`` render it with
+    the CLI's exporters without re-parsing anything.
+    """
+
+    __slots__ = ("_raw", "_doc")
+
+    def __init__(self, raw: _rs.Profile) -> None:
+        self._raw = raw
+        self._doc: Optional[dict] = None
+
+    def _data(self) -> dict:
+        # Parsed once, for the typed views; to_dict() returns a fresh copy.
+        if self._doc is None:
+            self._doc = json.loads(self._raw.json())
+        return self._doc
+
+    @property
+    def source(self) -> str:
+        """The model's path, the name given with its bytes, or the built-in name."""
+        return self._raw.source
+
+    @property
+    def params(self) -> int:
+        """Parameters: floating-point initializers, each counted once."""
+        return self._raw.params
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates."""
+        return self._raw.macs
+
+    @property
+    def flops(self) -> int:
+        """Floating-point operations: 2 × MACs + every other operation."""
+        return self._raw.flops
+
+    @property
+    def param_bytes(self) -> int:
+        """Bytes of the parameters."""
+        return self._raw.param_bytes
+
+    @property
+    def activation_bytes(self) -> int:
+        """Bytes of every node output (all activations written once)."""
+        return self._raw.activation_bytes
+
+    @property
+    def peak_activation_bytes(self) -> int:
+        """Largest total of live activations during a sequential execution."""
+        return self._raw.peak_activation_bytes
+
+    @property
+    def totals(self) -> dict:
+        """Every total of the JSON's ``totals`` section."""
+        return dict(self._data()["totals"])
+
+    @property
+    def dims(self) -> dict:
+        """The size used for each symbolic dim (``bindings`` in the JSON)."""
+        return dict(self._data()["bindings"])
+
+    @property
+    def formulas(self) -> Optional[Formulas]:
+        """Totals as polynomials in the dims left unbound; ``None`` when every dim was bound."""
+        f = self._data().get("formulas")
+        if f is None:
+            return None
+        return Formulas(
+            symbols=tuple(f["symbols"]),
+            macs=f["macs"]["text"],
+            flops=f["flops"]["text"],
+            activation_bytes=f["activation_bytes"]["text"],
+            bytes_read=f["bytes_read"]["text"],
+            bytes_written=f["bytes_written"]["text"],
+            checked_at=tuple(tuple(p) for p in f["checked_at"]),
+        )
+
+    @property
+    def layers(self) -> list[Layer]:
+        """One row per node, in execution order."""
+        return [
+            Layer(
+                name=l["name"],
+                op=l["op"],
+                domain=l.get("domain", ""),
+                scope=tuple(l["scope"]),
+                inputs=tuple(_shape(s) for s in l["inputs"]),
+                outputs=tuple(_shape(s) for s in l["outputs"]),
+                params=l["params"],
+                param_bytes=l["param_bytes"],
+                macs=l["macs"],
+                flops=l["flops"],
+                bytes_read=l["bytes_read"],
+                bytes_written=l["bytes_written"],
+                activation_bytes=l["activation_bytes"],
+            )
+            for l in self._data()["layers"]
+        ]
+
+    def by_module(self, depth: int = 1) -> list[Module]:
+        """Layers rolled up by module path cut at ``depth`` (the CLI's ``--depth``).
+
+        A node whose module path (``Layer.scope``) has at least ``depth`` parts is summed into
+        the row ``/part1/.../partN``; a node with a shorter path, or none (graph-level nodes,
+        exports without module names), stays on a row of its own under its node name. Rows
+        keep the order of their first node; ``macs``/``flops`` are ``None`` when a node of the
+        row has an unknown cost.
+        """
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise UsageError(f"depth must be an integer ≥ 1, got {depth!r}")
+        return [Module(*row) for row in self._raw.modules(depth)]
+
+    def by_op_type(self) -> list[OpType]:
+        """Totals per operator type, most FLOPs first."""
+        return [OpType(**r) for r in self._data()["by_op_type"]]
+
+    @property
+    def unsupported(self) -> list[Unsupported]:
+        """Operators whose cost is unknown, with up to five example nodes each."""
+        return [
+            Unsupported(op=u["op"], count=u["count"], reason=u["reason"],
+                        examples=tuple(u["examples"]))
+            for u in self._data()["unsupported"]
+        ]
+
+    @property
+    def warnings(self) -> list[str]:
+        """Anything to know about these numbers (unbound dims, unknown costs…)."""
+        return list(self._data()["warnings"])
+
+    def to_dict(self) -> dict:
+        """The ``flopscope.profile/1`` document, exactly as ``flopscope profile -f json``."""
+        return json.loads(self._raw.json())
+
+    def to_pandas(self) -> Any:
+        """One row per layer as a ``pandas.DataFrame`` (pandas is imported only here)."""
+        try:
+            import pandas as pd
+        except ImportError as e:
+            raise ImportError(
+                "Profile.to_pandas() needs pandas: pip install pandas (or flopscope[pandas])"
+            ) from e
+        columns = [f for f in Layer.__dataclass_fields__]
+        return pd.DataFrame([asdict(l) for l in self.layers], columns=columns)
+
+    def render(self, format: str = "table", *, depth: Optional[int] = None,
+               top: Optional[int] = None) -> str:
+        """The text of ``flopscope profile -f FORMAT [--depth N] [--top N]``: ``table``,
+        ``markdown``, ``csv``, ``json`` or ``html`` (depth and top apply to table and markdown)."""
+        return self._raw.render(format, depth, top)
+
+    def save(self, path: Union[str, "os.PathLike[str]"], *, depth: Optional[int] = None,
+             top: Optional[int] = None) -> None:
+        """Writes the profile in the format its extension names: ``.json`` (the
+        ``flopscope.profile/1`` document), ``.csv``, ``.md``, ``.html`` (the self-contained
+        report page) or ``.txt`` (the table)."""
+        ext = os.path.splitext(os.fspath(path))[1].lower()
+        fmt = _SAVE_FORMATS.get(ext)
+        if fmt is None:
+            raise UsageError(
+                f"cannot tell the format of {os.fspath(path)!r} from its extension "
+                f"(use one of {', '.join(sorted(_SAVE_FORMATS))})"
+            )
+        self._raw.save(os.fspath(path), fmt, depth, top)
+
+    def __str__(self) -> str:
+        return self._raw.render("table", None, None)
+
+    def __repr__(self) -> str:
+        return repr(self._raw)
+
+    def _repr_html_(self) -> str:
+        return self._raw.html_fragment()
+
+
+def _is_torch_module(obj: Any) -> bool:
+    # Without importing torch: a torch.nn.Module has `torch.nn...Module` in its MRO.
+    for cls in type(obj).__mro__:
+        if cls.__name__ == "Module" and (cls.__module__ or "").startswith("torch.nn"):
+            return True
+    return False
+
+
+def _count(v: Any, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        try:
+            import operator
+
+            v = operator.index(v)  # numpy integers
+        except TypeError:
+            raise UsageError(f"{what} must be an integer, got {v!r}") from None
+    return int(v)
+
+
+def _dims(dims: Optional[Mapping[str, int]]) -> list[tuple[str, int]]:
+    if dims is None:
+        return []
+    if not isinstance(dims, Mapping):
+        raise UsageError(f"dims must be a dict {{name: size}}, got {type(dims).__name__}")
+    out = []
+    for k, v in dims.items():
+        if not isinstance(k, str):
+            raise UsageError(f"dims keys must be dim names (str), got {k!r}")
+        n = _count(v, f"dims[{k!r}]")
+        if n < 1:
+            raise UsageError(f"dims expects {{name: size}} with size ≥ 1, got {k!r}: {n}")
+        out.append((k, n))
+    return out
+
+
+def _shape_arg(shape: Any, what: str) -> list[int]:
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence):
+        raise UsageError(f"{what} must be a tuple of sizes, got {shape!r}")
+    out = []
+    for d in shape:
+        n = _count(d, what)
+        if n < 0:
+            raise UsageError(f"{what} must hold sizes ≥ 0, got {shape!r}")
+        out.append(n)
+    return out
+
+
+def _inputs(input_shape: Any) -> list[tuple[Optional[str], list[int]]]:
+    if input_shape is None:
+        return []
+    if isinstance(input_shape, Mapping):
+        return [(str(k), _shape_arg(v, f"input_shape[{k!r}]")) for k, v in input_shape.items()]
+    return [(None, _shape_arg(input_shape, "input_shape"))]
+
+
+def profile(
+    model: Any,
+    inputs: Any = None,
+    *,
+    input_shape: Union[Sequence[int], Mapping[str, Sequence[int]], None] = None,
+    dims: Optional[Mapping[str, int]] = None,
+    classes: Optional[int] = None,
+    name: Optional[str] = None,
+) -> Profile:
+    """Profiles a model: parameters, MACs, FLOPs and memory, layer by layer.
+
+    ``model`` is a path (``str`` or ``os.PathLike``: an ONNX file, a safetensors file or
+    checkpoint folder, a GGUF file), the bytes of a model (``bytes``, ``bytearray``,
+    ``memoryview``), an ``onnx.ModelProto`` (anything with ``SerializeToString()``), or the
+    name of a built-in architecture (``"resnet18"``; a ``str`` that is not an existing path).
+
+    ``dims`` binds symbolic dims (``{"batch": 1, "seq": 128}``); ``input_shape`` gives the full
+    shape of the only input (``(1, 3, 224, 224)``) or of named inputs (``{"x": (1, 3, 224,
+    224)}``); ``classes`` sets a built-in image model's outputs; ``name`` is what bytes are
+    called in the profile and in errors. ``inputs`` (example inputs) is for torch modules,
+    which come with the PyTorch front-end.
+
+    Errors are ``FlopscopeError`` subclasses with the CLI's one-line message:
+    ``ModelError`` (a ``ValueError``) for a malformed model, ``ModelNotFoundError`` (a
+    ``FileNotFoundError``) for a missing file, ``UsageError`` (a ``ValueError``) for a bad
+    argument.
+    """
+    if _is_torch_module(model):
+        raise NotImplementedError(_TORCH_MESSAGE)
+    if inputs is not None:
+        raise UsageError(
+            "inputs= are example inputs for a torch module; for a model file give "
+            "input_shape= or dims="
+        )
+    d = _dims(dims)
+    i = _inputs(input_shape)
+    if classes is not None:
+        classes = _count(classes, "classes")
+        if classes < 1:
+            raise UsageError(f"classes must be ≥ 1, got {classes}")
+    if isinstance(model, str):
+        raw = _rs.profile_spec(model, d, i, classes)
+    elif isinstance(model, os.PathLike):
+        raw = _rs.profile_path(os.fspath(model), d, i, classes)
+    elif isinstance(model, (bytes, bytearray, memoryview)):
+        raw = _rs.profile_bytes(bytes(model), name or "<bytes>", d, i, classes)
+    elif callable(getattr(model, "SerializeToString", None)):
+        data = model.SerializeToString()
+        if not isinstance(data, bytes):
+            raise UsageError(f"{type(model).__name__}.SerializeToString() returned no bytes")
+        raw = _rs.profile_bytes(data, name or f"<{type(model).__name__}>", d, i, classes)
+    else:
+        raise UsageError(
+            "model must be a path, the bytes of a model, an onnx.ModelProto or a built-in "
+            f"name, got {type(model).__module__}.{type(model).__qualname__}"
+        )
+    return Profile(raw)
+
+
+def zoo() -> list[str]:
+    """The names of the built-in architectures (``flopscope zoo`` lists them with counts)."""
+    return list(_rs.zoo_names())
