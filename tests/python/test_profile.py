@@ -217,6 +217,26 @@ def test_bad_arguments_are_usage_errors():
         flopscope.profile("resnet18", inputs=[1])
 
 
+def test_error_classes_extend_the_builtin_a_caller_already_catches():
+    builtin = {
+        "ModelError": ValueError,
+        "UnsupportedError": flopscope.ModelError,
+        "ShapeError": flopscope.ModelError,
+        "UsageError": ValueError,
+        "ReadError": OSError,
+        "ModelNotFoundError": FileNotFoundError,
+        "WriteError": OSError,
+        "BackendError": RuntimeError,
+        "ResourcesError": MemoryError,
+        "RenderError": RuntimeError,
+    }
+    for name, base in builtin.items():
+        cls = getattr(flopscope, name)
+        assert issubclass(cls, flopscope.FlopscopeError), name
+        assert issubclass(cls, base), name
+    assert issubclass(flopscope.FlopscopeError, Exception)
+
+
 def test_a_torch_module_is_not_implemented_yet():
     # Looks like torch.nn.Module to flopscope without importing torch.
     Module = type("Module", (), {"__module__": "torch.nn.modules.module"})

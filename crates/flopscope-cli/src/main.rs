@@ -682,34 +682,17 @@ pub(crate) fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), Error>
     }
 }
 
-/// The `--dim` names of `opts` that no profile of the command has are an error (a typo, or the
-/// wrong model); a dim that only some models lack is a warning for each of those (`warn`: print
-/// it here, for reports that do not show their profiles' warnings).
+/// `--dim` names that no model of the command has are an error; one that some lack is a
+/// warning for each of those (`warn`: print it, for reports that do not show their profiles'
+/// warnings). See [`flopscope_core::check_dims`].
 pub(crate) fn check_dims(
     opts: &Options,
     profiles: &[&flopscope_core::Profile],
     warn: bool,
 ) -> Result<(), Error> {
-    for (name, _) in &opts.dims {
-        let lacking: Vec<&&flopscope_core::Profile> = profiles
-            .iter()
-            .filter(|p| !p.bindings.contains_key(name))
-            .collect();
-        let why = |p: &flopscope_core::Profile| {
-            let dims: Vec<String> = p.bindings.keys().cloned().collect();
-            flopscope_core::options::unknown_dim(name, &dims)
-        };
-        if lacking.len() == profiles.len() {
-            let each: Vec<String> = lacking
-                .iter()
-                .map(|p| format!("{}: {}", p.model.source, why(p)))
-                .collect();
-            return Err(Error::Usage(each.join("; ")));
-        }
+    for (source, w) in flopscope_core::check_dims(opts, profiles)? {
         if warn {
-            for p in lacking {
-                eprintln!("warning: {}: {}: ignored", p.model.source, why(p));
-            }
+            eprintln!("warning: {source}: {w}");
         }
     }
     Ok(())

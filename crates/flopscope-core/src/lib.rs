@@ -41,7 +41,7 @@ pub mod onnx_pb {
 
 pub use error::{Error, Result};
 pub use options::Options;
-pub use profile::profile_graph;
+pub use profile::{check_dims, profile_graph};
 pub use schema::Profile;
 pub use source::{open, open_source, profile, profile_bytes, profile_path, profile_source, Source};
 

@@ -504,3 +504,32 @@ fn input_names(g: &Graph) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Checks the `--dim` names of `opts` against the profiles of one command (each profiled with
+/// `opts`): a name that no profile has is an error (a typo, or the wrong model), naming each
+/// model's dims and the one probably meant; a name only some lack gives, for each of those, its
+/// source and the warning (what the CLI prints for reports that do not show their warnings).
+pub fn check_dims(opts: &Options, profiles: &[&Profile]) -> Result<Vec<(String, String)>> {
+    let mut warnings = Vec::new();
+    for (name, _) in &opts.dims {
+        let why = |p: &Profile| {
+            let dims: Vec<String> = p.bindings.keys().cloned().collect();
+            crate::options::unknown_dim(name, &dims)
+        };
+        let lacking: Vec<&&Profile> = profiles
+            .iter()
+            .filter(|p| !p.bindings.contains_key(name))
+            .collect();
+        if lacking.len() == profiles.len() {
+            let each: Vec<String> = lacking
+                .iter()
+                .map(|p| format!("{}: {}", p.model.source, why(p)))
+                .collect();
+            return Err(Error::Usage(each.join("; ")));
+        }
+        for p in lacking {
+            warnings.push((p.model.source.clone(), why(p) + ": ignored"));
+        }
+    }
+    Ok(warnings)
+}

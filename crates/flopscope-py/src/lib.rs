@@ -19,8 +19,6 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
-mod notebook;
-
 /// The exception classes, made once at import (see [`make_errors`]).
 static ERRORS: PyOnceLock<Vec<(&'static str, Py<PyType>)>> = PyOnceLock::new();
 
@@ -263,7 +261,7 @@ impl Profile {
     /// The notebook view (`_repr_html_`): summary cards, a bar chart of the heaviest layers'
     /// FLOPs and a table of the ten heaviest; one HTML fragment, no script, no external file.
     fn html_fragment(&self) -> String {
-        notebook::fragment(&self.inner)
+        flopscope_report::notebook::fragment(&self.inner)
     }
 
     /// Where the model came from: its path, the name given with its bytes, or a built-in name.
@@ -341,21 +339,6 @@ fn options(
     })
 }
 
-/// A dim the model does not have is an error, as for a CLI command of one model.
-fn check_dims(p: &flopscope_core::Profile, opts: &Options) -> Result<(), Error> {
-    for (name, _) in &opts.dims {
-        if !p.bindings.contains_key(name) {
-            let dims: Vec<String> = p.bindings.keys().cloned().collect();
-            return Err(Error::Usage(format!(
-                "{}: {}",
-                p.model.source,
-                flopscope_core::options::unknown_dim(name, &dims)
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Runs the analysis without the GIL and wraps the result.
 fn run(
     py: Python<'_>,
@@ -367,7 +350,8 @@ fn run(
     let opts = options(dims, inputs, classes).map_err(|e| to_py(py, e))?;
     let result = py.detach(|| {
         let p = flopscope_core::profile(&source, &opts)?;
-        check_dims(&p, &opts)?;
+        // A dim the model lacks is an error, as for a CLI command of one model.
+        flopscope_core::check_dims(&opts, &[&p])?;
         Ok::<_, Error>(p)
     });
     result
@@ -446,51 +430,4 @@ fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(zoo_names, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_error_kind_has_a_class() {
-        let io = || std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no");
-        let kinds = [
-            Error::Io {
-                path: "a".into(),
-                source: io(),
-            },
-            Error::Io {
-                path: "a".into(),
-                source: std::io::ErrorKind::NotFound.into(),
-            },
-            Error::Write {
-                path: "a".into(),
-                source: io(),
-            },
-            Error::Invalid("x".into()),
-            Error::Unsupported("x".into()),
-            Error::Usage("x".into()),
-            Error::Runtime("x".into()),
-            Error::Resources("x".into()),
-            Error::Render("x".into()),
-        ];
-        for e in &kinds {
-            let name = class_name(e);
-            assert!(CLASSES.iter().any(|(n, _, _)| *n == name), "{name}");
-        }
-        // Every base names a builtin or a class defined before it.
-        for (i, (_, bases, _)) in CLASSES.iter().enumerate() {
-            for b in *bases {
-                let earlier = CLASSES[..i].iter().any(|(n, _, _)| n == b);
-                assert!(earlier || b.ends_with("Error") || *b == "Exception", "{b}");
-            }
-        }
-    }
-
-    #[test]
-    fn a_zero_dim_is_a_usage_error() {
-        let e = options(vec![("batch".into(), 0)], vec![], None).unwrap_err();
-        assert!(matches!(e, Error::Usage(_)), "{e}");
-    }
 }

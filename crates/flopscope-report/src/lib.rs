@@ -9,6 +9,7 @@ pub mod budget;
 pub mod chart;
 pub mod compare;
 pub mod export;
+pub mod notebook;
 pub mod page;
 pub mod render;
 pub mod zoo;
