@@ -61,9 +61,9 @@ __all__ = [
 Shape = Optional[Tuple[int, ...]]
 
 _TORCH_MESSAGE = (
-    "capturing a torch module comes with the PyTorch front-end (issue 13); export it to ONNX "
-    "(torch.onnx.export(model, args, 'model.onnx', dynamo=True)) and pass the file or its "
-    "bytes meanwhile"
+    "profiling a torch.nn.Module directly is not supported yet; export it to ONNX "
+    "(torch.onnx.export(model, args, 'model.onnx', dynamo=True, optimize=False)) and pass "
+    "the file or its bytes"
 )
 
 
