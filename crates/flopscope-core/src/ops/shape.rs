@@ -550,19 +550,38 @@ fn range(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     if delta == 0.0 {
         return invalid("delta is 0");
     }
-    let n = ((limit - start) / delta).ceil().max(0.0);
-    if n > 1e15 {
-        return Err(super::overflow());
-    }
-    let n = super::f64_to_u64(n)?;
+    // Integer ranges are counted exactly: near ±2^63 an f64 count can be one too many, and the
+    // last value would then overflow.
+    let exact = match (s, l, d) {
+        (Values::Int(a), Values::Int(b), Values::Int(c)) => {
+            let (a, b, c) = (i128::from(a[0]), i128::from(b[0]), i128::from(c[0]));
+            // ceil((b − a) / c) = floor((b − a + c − sign c) / c), for either sign of c.
+            let (p, q) = (b - a + c - c.signum(), c);
+            let floor = p / q - i128::from(p % q != 0 && (p < 0) != (q < 0));
+            let n = floor.max(0);
+            Some((a, c, u64::try_from(n).map_err(|_| super::overflow())?))
+        }
+        _ => None,
+    };
+    let n = match exact {
+        Some((_, _, n)) => n,
+        None => {
+            let n = ((limit - start) / delta).ceil().max(0.0);
+            if n > 1e15 {
+                return Err(super::overflow());
+            }
+            super::f64_to_u64(n)?
+        }
+    };
     let v = if n <= super::MAX_FOLD {
-        Some(match (s, d) {
-            (Values::Int(a), Values::Int(b)) => Values::Int(
-                (0..i64::try_from(n).map_err(|_| super::overflow())?)
-                    .map(|i| a[0] + i * b[0])
-                    .collect(),
+        Some(match exact {
+            // Every value lies between start and limit, so it fits in i64.
+            Some((a, c, _)) => Values::Int(
+                (0..i128::from(n))
+                    .map(|i| i64::try_from(a + i * c).map_err(|_| super::overflow()))
+                    .collect::<Result<_, _>>()?,
             ),
-            _ => Values::Float((0..n).map(|i| start + i as f64 * delta).collect()),
+            None => Values::Float((0..n).map(|i| start + i as f64 * delta).collect()),
         })
     } else {
         None
@@ -699,6 +718,19 @@ mod tests {
     fn range_and_expand() {
         let r = run1("Range", &[scalar(0), scalar(7), scalar(2)], &[]);
         assert_eq!(r.ints(), vec![0, 2, 4, 6]);
+        // Counting down: 10, 7 (4 is the limit, excluded); an empty range.
+        let r = run1("Range", &[scalar(10), scalar(4), scalar(-3)], &[]);
+        assert_eq!(r.ints(), vec![10, 7]);
+        assert_eq!(
+            run1("Range", &[scalar(5), scalar(5), scalar(1)], &[]).shape,
+            [0]
+        );
+        // Near i64::MAX an f64 count is 3 (2^63 − 1 − 1900 rounds to 2^63 − 2048, and
+        // 2048 / 1000 rounds up to 3); the exact count is ceil(1900 / 1000) = 2, and no value
+        // overflows (a third would be i64::MAX + 100).
+        let top = i64::MAX - 1900;
+        let r = run1("Range", &[scalar(top), scalar(i64::MAX), scalar(1000)], &[]);
+        assert_eq!(r.ints(), vec![top, top + 1000]);
         let r = run1("Expand", &[f32t(&[1, 1, 4]), ints(&[2, 3, 1])], &[]);
         assert_eq!(r.shape, vec![2, 3, 4]);
     }
