@@ -151,13 +151,18 @@ fn chart(top: &[&Layer], total: u64) -> String {
     s
 }
 
+/// Cell styles: Jupyter's own table style aligns and pads cells; on a plain page these do.
+const LEFT: &str = "text-align:left;padding:1px 8px 1px 0";
+const RIGHT: &str = "text-align:right;padding:1px 0 1px 8px";
+
 /// The heaviest layers as a table.
 fn table(top: &[&Layer], total: u64) -> String {
-    let mut s = String::from(
+    let mut s = format!(
         "<table class=\"flopscope-layers\" style=\"border-collapse:collapse;margin-top:8px\">\
-         <thead><tr><th style=\"text-align:left\">Layer</th><th style=\"text-align:left\">Op</th>\
-         <th style=\"text-align:left\">Output</th><th>Params</th><th>MACs</th><th>FLOPs</th>\
-         <th>%FLOP</th></tr></thead><tbody>",
+         <thead><tr><th style=\"{LEFT}\">Layer</th><th style=\"{LEFT}\">Op</th>\
+         <th style=\"{LEFT}\">Output</th><th style=\"{RIGHT}\">Params</th>\
+         <th style=\"{RIGHT}\">MACs</th><th style=\"{RIGHT}\">FLOPs</th>\
+         <th style=\"{RIGHT}\">%FLOP</th></tr></thead><tbody>"
     );
     let opt = |v: Option<u64>| v.map_or_else(|| "?".to_string(), human);
     for l in top {
@@ -167,9 +172,10 @@ fn table(top: &[&Layer], total: u64) -> String {
         };
         let _ = write!(
             s,
-            "<tr><td style=\"text-align:left\">{}</td><td style=\"text-align:left\">{}</td>\
-             <td style=\"text-align:left\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             </tr>",
+            "<tr><td style=\"{LEFT}\">{}</td><td style=\"{LEFT}\">{}</td>\
+             <td style=\"{LEFT}\">{}</td><td style=\"{RIGHT}\">{}</td>\
+             <td style=\"{RIGHT}\">{}</td><td style=\"{RIGHT}\">{}</td>\
+             <td style=\"{RIGHT}\">{}</td></tr>",
             escape(&l.name),
             escape(&l.op),
             escape(&shape_str(l.outputs.first().unwrap_or(&None))),
