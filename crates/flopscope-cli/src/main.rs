@@ -7,9 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use flopscope_core::{Error, Options};
-use flopscope_report::export::{
-    csv::Csv, html::Html, json::Json, markdown::Markdown, table::Table, Exporter, RowOptions,
-};
+use flopscope_report::export::{ProfileFormat, RowOptions};
 
 mod check;
 mod report;
@@ -449,14 +447,14 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 top: a.top,
                 all: a.all,
             };
-            let exporter: Box<dyn Exporter> = match a.format {
-                Format::Table => Box::new(Table { rows }),
-                Format::Json => Box::new(Json),
-                Format::Csv => Box::new(Csv),
-                Format::Markdown => Box::new(Markdown { rows }),
-                Format::Html => Box::new(Html),
+            let format = match a.format {
+                Format::Table => ProfileFormat::Table,
+                Format::Json => ProfileFormat::Json,
+                Format::Csv => ProfileFormat::Csv,
+                Format::Markdown => ProfileFormat::Markdown,
+                Format::Html => ProfileFormat::Html,
             };
-            let text = exporter.render(&p);
+            let text = format.render(&p, rows);
             if !matches!(a.format, Format::Table | Format::Markdown) {
                 // Machine formats keep warnings in the document; repeat them for the person.
                 for w in &p.warnings {

@@ -9,9 +9,7 @@
 use std::path::PathBuf;
 
 use flopscope_core::{Error, Options, Source};
-use flopscope_report::export::{
-    csv::Csv, html::Html, json::Json, markdown::Markdown, rows, table::Table, Exporter, RowOptions,
-};
+use flopscope_report::export::{rows, ProfileFormat, RowOptions};
 use pyo3::exceptions::{
     PyException, PyFileNotFoundError, PyMemoryError, PyOSError, PyRuntimeError, PyValueError,
 };
@@ -199,23 +197,16 @@ impl Profile {
         all: bool,
     ) -> PyResult<String> {
         let rows = RowOptions { depth, top, all };
-        let exporter: Box<dyn Exporter + Send + Sync> = match format {
-            "table" => Box::new(Table { rows }),
-            "markdown" | "md" => Box::new(Markdown { rows }),
-            "csv" => Box::new(Csv),
-            "json" => Box::new(Json),
-            "html" => Box::new(Html),
-            other => {
-                return Err(to_py(
-                    py,
-                    Error::Usage(format!(
-                        "unknown format '{other}' (table, markdown, csv, json or html)"
-                    )),
-                ))
-            }
+        let Some(f) = ProfileFormat::from_name(format) else {
+            return Err(to_py(
+                py,
+                Error::Usage(format!(
+                    "unknown format '{format}' (table, markdown, csv, json or html)"
+                )),
+            ));
         };
         let p = &self.inner;
-        Ok(py.detach(|| exporter.render(p)))
+        Ok(py.detach(|| f.render(p, rows)))
     }
 
     /// Writes `render(format, depth, top)` to `path` (errors: `WriteError`, as the CLI's `-o`).

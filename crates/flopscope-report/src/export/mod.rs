@@ -21,6 +21,46 @@ pub trait Exporter {
     fn render(&self, p: &Profile) -> String;
 }
 
+/// The formats a profile is written in, as the CLI (`-f`) and the Python package name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileFormat {
+    /// The terminal table.
+    Table,
+    /// Markdown tables.
+    Markdown,
+    /// One CSV row per node, exact numbers.
+    Csv,
+    /// The `flopscope.profile/1` document.
+    Json,
+    /// The self-contained report page.
+    Html,
+}
+
+impl ProfileFormat {
+    /// `table`, `markdown` (or `md`), `csv`, `json` or `html`.
+    pub fn from_name(name: &str) -> Option<ProfileFormat> {
+        Some(match name {
+            "table" => ProfileFormat::Table,
+            "markdown" | "md" => ProfileFormat::Markdown,
+            "csv" => ProfileFormat::Csv,
+            "json" => ProfileFormat::Json,
+            "html" => ProfileFormat::Html,
+            _ => return None,
+        })
+    }
+
+    /// The profile in this format; `rows` selects the layer rows of the table and Markdown.
+    pub fn render(self, p: &Profile, rows: RowOptions) -> String {
+        match self {
+            ProfileFormat::Table => table::Table { rows }.render(p),
+            ProfileFormat::Markdown => markdown::Markdown { rows }.render(p),
+            ProfileFormat::Csv => csv::Csv.render(p),
+            ProfileFormat::Json => json::Json.render(p),
+            ProfileFormat::Html => html::Html.render(p),
+        }
+    }
+}
+
 /// Which layer rows the human formats show.
 #[derive(Clone, Debug, Default)]
 pub struct RowOptions {
