@@ -22,6 +22,8 @@ pub fn lookup(op: &str) -> Option<OpDef> {
 }
 
 struct Geometry {
+    /// Spatial axes: the input's rank less 2.
+    spatial: usize,
     kernel: Vec<u64>,
     w: WindowAttrs,
     auto_pad: String,
@@ -70,8 +72,14 @@ pub fn window_attrs(cx: &Ctx, spatial: usize) -> Result<WindowAttrs, OpError> {
     })
 }
 
-fn geometry(cx: &Ctx, spatial: usize) -> Result<Geometry, OpError> {
-    let w = cx.shape(1)?;
+/// The window of a Conv or ConvTranspose: the input `[N, C, spatial…]` and the weight must
+/// agree on the spatial rank.
+fn geometry(cx: &Ctx) -> Result<Geometry, OpError> {
+    let (x, w) = (cx.shape(0)?, cx.shape(1)?);
+    if x.len() < 3 {
+        return invalid(format!("input rank {} < 3", x.len()));
+    }
+    let spatial = x.len() - 2;
     if w.len() != spatial + 2 {
         return invalid(format!(
             "weight has rank {} but the input has {spatial} spatial dims",
@@ -92,6 +100,7 @@ fn geometry(cx: &Ctx, spatial: usize) -> Result<Geometry, OpError> {
         return invalid("kernel_shape length differs from the spatial rank");
     }
     Ok(Geometry {
+        spatial,
         w: window_attrs(cx, spatial)?,
         auto_pad: cx.node.attr_str("auto_pad").unwrap_or("NOTSET").to_string(),
         kernel,
@@ -220,13 +229,8 @@ pub fn window_shape(
 }
 
 fn infer_conv(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
-    let x = cx.shape(0)?;
-    let w = cx.shape(1)?;
-    if x.len() < 3 {
-        return invalid(format!("input rank {} < 3", x.len()));
-    }
-    let spatial = x.len() - 2;
-    let g = geometry(cx, spatial)?;
+    let g = geometry(cx)?;
+    let (x, w) = (cx.shape(0)?, cx.shape(1)?);
     let group = cx.node.attr_int("group", 1);
     let group = match u64::try_from(group) {
         Ok(g) if g >= 1 => g,
@@ -255,13 +259,8 @@ fn cost_conv(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
 }
 
 fn infer_conv_transpose(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
-    let x = cx.shape(0)?;
-    let w = cx.shape(1)?;
-    if x.len() < 3 {
-        return invalid(format!("input rank {} < 3", x.len()));
-    }
-    let spatial = x.len() - 2;
-    let g = geometry(cx, spatial)?;
+    let g = geometry(cx)?;
+    let (x, w) = (cx.shape(0)?, cx.shape(1)?);
     let group = cx.node.attr_int("group", 1);
     let group = match u64::try_from(group) {
         Ok(g) if g >= 1 && w[0] % g == 0 => g,
@@ -279,6 +278,7 @@ fn infer_conv_transpose(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
         ));
     }
     let mut out = vec![x[0], w[1].checked_mul(group).ok_or_else(super::overflow)?];
+    let spatial = g.spatial;
     let explicit = cx
         .node
         .attr_ints("output_shape")
