@@ -5,27 +5,13 @@
 
 use std::fmt::Write;
 
-use flopscope_core::format::{human, human_bytes, shape_str};
+use flopscope_core::format::{grouped, human, human_bytes, shape_str};
+
+use crate::render::escape_html as escape;
 use flopscope_core::schema::{Layer, Profile};
 
 /// Layers in the chart and the table.
 const TOP: usize = 10;
-
-/// `<`, `>`, `&`, `"` and `'` as entities, for text and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The `TOP` layers with the most FLOPs (unknown costs last), heaviest first.
 fn heaviest(p: &Profile) -> Vec<&Layer> {
@@ -100,10 +86,6 @@ pub fn fragment(p: &Profile) -> String {
 }
 
 /// `11,680,872`.
-fn grouped(n: u64) -> String {
-    flopscope_core::format::grouped(n)
-}
-
 /// Horizontal bars of the heaviest layers' FLOPs, as inline SVG.
 fn chart(top: &[&Layer], total: u64) -> String {
     const ROW: usize = 18;
@@ -192,14 +174,6 @@ fn table(top: &[&Layer], total: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape("<a href='x'>&\""),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
-        );
-    }
 
     #[test]
     fn fragment_of_a_builtin_model() {

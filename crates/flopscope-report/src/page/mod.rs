@@ -45,13 +45,6 @@ impl<'a> Page<'a> {
     }
 }
 
-fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Renders the page as one HTML document.
 pub fn html(page: &Page) -> String {
     // `<` only occurs inside JSON strings, where `\u003c` means the same: no `</script>` or
@@ -59,7 +52,7 @@ pub fn html(page: &Page) -> String {
     let data = serde_json::to_string(page)
         .unwrap_or_else(|_| "{}".into())
         .replace('<', "\\u003c");
-    let title = escape_html(&page.title);
+    let title = crate::render::escape_html(&page.title);
     // One pass in template order, so no inserted text is ever searched for a marker.
     let mut out = String::with_capacity(TEMPLATE.len() + STYLE.len() + SCRIPT.len() + data.len());
     let mut rest = TEMPLATE;

@@ -400,6 +400,22 @@ enum Data {
     Text(String),
 }
 
+/// `<`, `>`, `&`, `"` and `'` as entities, for text and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Escapes a GitHub Markdown table cell: `\` and `|` get a backslash, line breaks become
 /// `<br>` (a cell is one line).
 pub fn escape_markdown(s: &str) -> String {

@@ -123,3 +123,11 @@ fn json() {
 "#
     );
 }
+
+#[test]
+fn html_escapes_markup_in_text_and_attributes() {
+    assert_eq!(
+        flopscope_report::render::escape_html("<a href='x'>&\""),
+        "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+    );
+}
