@@ -152,7 +152,7 @@ pub(crate) fn check(a: CheckArgs) -> Result<ExitCode, Error> {
         };
         outcomes.push(budget::evaluate(&e.model, &e.limits, &profile, &runs));
     }
-    let md = budget::markdown(&outcomes);
+    let md = budget::render(&outcomes, flopscope_report::render::Format::Markdown);
     let text = match a.format {
         CheckFormat::Markdown => md.clone(),
         CheckFormat::Json => serde_json::to_string_pretty(&outcomes).unwrap_or_default() + "\n",

@@ -138,10 +138,10 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
         }
         (Some(d), CompareFormat::Markdown) => d.render(Format::Markdown, 50),
         (Some(d), _) => d.render(Format::Text, 30),
-        (None, CompareFormat::Table) => cmp.table(),
-        (None, CompareFormat::Markdown) => cmp.markdown(),
-        (None, CompareFormat::Latex) => cmp.latex(),
-        (None, CompareFormat::Csv) => cmp.csv(),
+        (None, CompareFormat::Table) => cmp.render(Format::Text),
+        (None, CompareFormat::Markdown) => cmp.render(Format::Markdown),
+        (None, CompareFormat::Latex) => cmp.render(Format::Latex),
+        (None, CompareFormat::Csv) => cmp.render(Format::Csv),
         (None, CompareFormat::Json) => {
             serde_json::to_string_pretty(&cmp).unwrap_or_default() + "\n"
         }
@@ -150,7 +150,7 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
         Some((path, Output::Html)) => {
             let mut page = Page::new(format!("flopscope compare: {}", a.models.join(", ")));
             page.compare = Some(&cmp);
-            page.compare_text = Some([cmp.markdown(), cmp.latex()]);
+            page.compare_text = Some([cmp.render(Format::Markdown), cmp.render(Format::Latex)]);
             page.diff = diff.as_ref();
             write_html(path, &page)?;
             write_out(None, &text)

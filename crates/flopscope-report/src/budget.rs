@@ -528,11 +528,6 @@ pub fn render(outcomes: &[Outcome], f: Format) -> String {
     outcomes.iter().map(|o| table(o).render(f) + "\n").collect()
 }
 
-/// The verdicts as Markdown for a CI log or job summary (see [`render`]).
-pub fn markdown(outcomes: &[Outcome]) -> String {
-    render(outcomes, Format::Markdown)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

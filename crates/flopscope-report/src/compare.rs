@@ -217,26 +217,6 @@ impl Comparison {
     pub fn render(&self, f: Format) -> String {
         self.to_table().render(f)
     }
-
-    /// Aligned text for a terminal; `*` marks the Pareto front.
-    pub fn table(&self) -> String {
-        self.render(Format::Text)
-    }
-
-    /// A GitHub-flavoured Markdown table; bold marks the Pareto front.
-    pub fn markdown(&self) -> String {
-        self.render(Format::Markdown)
-    }
-
-    /// A LaTeX `tabular` (booktabs) ready to paste into a paper.
-    pub fn latex(&self) -> String {
-        self.render(Format::Latex)
-    }
-
-    /// CSV with exact integers (not rounded to M/G).
-    pub fn csv(&self) -> String {
-        self.render(Format::Csv)
-    }
 }
 
 /// How one layer changed between two versions of a model.
