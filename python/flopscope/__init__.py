@@ -45,6 +45,7 @@ __all__ = [
     "Unsupported",
     "Formulas",
     "FlopscopeError",
+    "CaptureError",
     "ModelError",
     "UnsupportedError",
     "ShapeError",
@@ -60,11 +61,11 @@ __all__ = [
 
 Shape = Optional[Tuple[int, ...]]
 
-_TORCH_MESSAGE = (
-    "profiling a torch.nn.Module directly is not supported yet; export it to ONNX "
-    "(torch.onnx.export(model, args, 'model.onnx', dynamo=True, optimize=False)) and pass "
-    "the file or its bytes"
-)
+
+
+class CaptureError(FlopscopeError, RuntimeError):
+    """A torch module's forward pass could not be recorded; the message names the module and
+    the operation that failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +280,22 @@ class Profile:
         ]
 
     @property
+    def buffers(self) -> int:
+        """Floating-point state that is not a parameter (BatchNorm running statistics, a torch
+        module's buffers)."""
+        return int(self.totals["buffers"])
+
+    @property
+    def frozen_params(self) -> int:
+        """Parameters with ``requires_grad=False`` (a torch module; 0 for files)."""
+        return int(self.totals["frozen_params"])
+
+    @property
+    def trainable_params(self) -> int:
+        """Parameters that are trained: ``params - frozen_params``."""
+        return self.params - self.frozen_params
+
+    @property
     def warnings(self) -> list[str]:
         """Anything to know about these numbers (unbound dims, unknown costs…)."""
         return list(self._data()["warnings"])
@@ -411,7 +428,7 @@ def profile(
     argument.
     """
     if _is_torch_module(model):
-        raise NotImplementedError(_TORCH_MESSAGE)
+        return _profile_module(model, inputs, input_shape, dims, classes, name)
     if inputs is not None:
         raise UsageError(
             "inputs= are example inputs for a torch module; for a model file give "
@@ -439,6 +456,30 @@ def profile(
             "model must be a path, the bytes of a model, an onnx.ModelProto or a built-in "
             f"name, got {type(model).__module__}.{type(model).__qualname__}"
         )
+    return Profile(raw)
+
+
+def _profile_module(model: Any, inputs: Any, input_shape: Any, dims: Any, classes: Any,
+                    name: Optional[str]) -> Profile:
+    from . import _torch
+
+    if dims is not None or classes is not None:
+        raise UsageError(
+            "dims= and classes= are for model files; a torch module is profiled at the shapes "
+            "of its example inputs"
+        )
+    try:
+        args, kwargs = _torch.example_inputs(model, inputs, input_shape)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    label = name or type(model).__name__
+    try:
+        data, notes = _torch.capture(model, args, kwargs, label)
+    except _torch.CaptureFailed as e:
+        raise CaptureError(str(e)) from e.__cause__
+    raw = _rs.profile_bytes(data, label, [], [], None)
+    if notes:
+        raw = raw.with_warnings(notes)
     return Profile(raw)
 
 

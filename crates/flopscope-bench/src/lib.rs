@@ -408,7 +408,10 @@ pub fn bench(
         o.batches.clone()
     };
     let (graph, info) = flopscope_core::open_source(spec, &o.model)?;
-    let synthesized = matches!(info.weights, WeightsStatus::Absent | WeightsStatus::Builtin);
+    let synthesized = matches!(
+        info.weights,
+        WeightsStatus::Absent | WeightsStatus::Builtin | WeightsStatus::Traced
+    );
     // Runtimes need weights: write a copy with seeded random ones when the source has none.
     let tmp = TempDir(std::env::temp_dir().join(format!("flopscope-bench-{}", std::process::id())));
     let model_path = if synthesized {

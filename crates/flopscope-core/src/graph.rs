@@ -376,6 +376,11 @@ pub struct Graph {
     pub outputs: Vec<ValueId>,
     /// Opset version per domain (`""` is the default ONNX domain).
     pub opsets: HashMap<String, i64>,
+    /// Initializers a framework declared as state, not parameters (PyTorch buffers), besides
+    /// the BatchNorm running statistics the profile recognises in any graph.
+    pub buffers: Vec<ValueId>,
+    /// Parameters a framework declared as not trained (`requires_grad=False`).
+    pub frozen: Vec<ValueId>,
 }
 
 impl Graph {

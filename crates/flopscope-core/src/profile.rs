@@ -53,6 +53,7 @@ pub fn cost_sums(g: &Graph, a: &Analysis) -> Option<[u64; 5]> {
 
 /// Parameter, buffer and weight-byte counts of a graph and its subgraphs.
 fn count_weights(g: &Graph, buffers: &HashSet<ValueId>, t: &mut Totals) {
+    let frozen: HashSet<ValueId> = g.frozen.iter().copied().collect();
     for init in &g.initializers {
         let n = crate::ops::numel(&init.dims).unwrap_or(u64::MAX);
         let bytes = n.saturating_mul(init.dtype.bits()).div_ceil(8);
@@ -63,6 +64,9 @@ fn count_weights(g: &Graph, buffers: &HashSet<ValueId>, t: &mut Totals) {
         if buffers.contains(&init.value) {
             t.buffers += n;
             continue;
+        }
+        if frozen.contains(&init.value) {
+            t.frozen_params = t.frozen_params.saturating_add(n);
         }
         t.params = t.params.saturating_add(n);
         t.param_bytes = t.param_bytes.saturating_add(bytes);
@@ -147,7 +151,7 @@ pub fn build(
         }
         None
     };
-    let mut buffers = HashSet::new();
+    let mut buffers: HashSet<ValueId> = g.buffers.iter().copied().collect();
     for n in &g.nodes {
         if n.op_type == "BatchNormalization" {
             for i in [3, 4] {

@@ -95,7 +95,11 @@ pub struct Totals {
     pub param_bytes: u64,
     /// Parameters split by dtype.
     pub params_by_dtype: BTreeMap<String, DtypeCount>,
-    /// BatchNormalization running mean/variance elements (buffers, not parameters).
+    /// Of [`Totals::params`], those the framework that traced the model marked as not trained
+    /// (`requires_grad=False`); 0 for files, which do not say.
+    pub frozen_params: u64,
+    /// Floating-point state that is not a parameter: BatchNormalization running mean/variance
+    /// elements, and a traced framework's buffers.
     pub buffers: u64,
     /// Bytes of every initializer (parameters, buffers, integer constants).
     pub weight_bytes: u64,
@@ -215,6 +219,8 @@ pub enum WeightsStatus {
     None,
     /// A built-in architecture: weights have dims but no bytes (made at export if asked).
     Builtin,
+    /// Traced from a framework (a PyTorch module): weights have dims, their bytes stay there.
+    Traced,
 }
 
 /// Parameters and bytes of one component (embeddings, attention, MLP, norms, head, other).

@@ -53,7 +53,7 @@ impl<'a> Source<'a> {
 pub fn profile(source: &Source<'_>, opts: &Options) -> Result<Profile> {
     match *source {
         Source::Path(path) if llm::is_checkpoint(path) => return llm::profile(path, opts),
-        Source::Bytes { bytes, name } => {
+        Source::Bytes { bytes, name } if !load::is_trace(bytes) => {
             if let Some(p) = llm::profile_bytes(bytes, name, opts) {
                 return p;
             }
@@ -115,7 +115,14 @@ pub fn open(source: &Source<'_>, opts: &Options) -> Result<(Graph, ModelInfo)> {
                     ),
                 });
             }
-            (load::load_onnx(path)?, path.display().to_string())
+            let name = path.display().to_string();
+            match read_trace(path)? {
+                Some(bytes) => (load::load_trace(&bytes, &name)?, name),
+                None => (load::load_onnx(path)?, name),
+            }
+        }
+        Source::Bytes { bytes, name } if load::is_trace(bytes) => {
+            (load::load_trace(bytes, name)?, name.to_string())
         }
         Source::Bytes { bytes, name } => (load::load_onnx_bytes(bytes, name)?, name.to_string()),
     };
@@ -130,6 +137,26 @@ pub fn open(source: &Source<'_>, opts: &Options) -> Result<(Graph, ModelInfo)> {
         file_bytes: m.file_bytes,
     };
     Ok((m.graph, info))
+}
+
+/// The bytes of `path` when it is a `flopscope.trace/1` document (told by its first bytes).
+fn read_trace(path: &Path) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if !path.is_file() || path.extension().and_then(|e| e.to_str()) != Some("json") {
+        return Ok(None);
+    }
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut head = Vec::new();
+    (&mut f).take(256).read_to_end(&mut head).map_err(io)?;
+    if !load::is_trace(&head) {
+        return Ok(None);
+    }
+    f.read_to_end(&mut head).map_err(io)?;
+    Ok(Some(head))
 }
 
 /// The graph of a file path or built-in architecture name, and facts about it.

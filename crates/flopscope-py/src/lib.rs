@@ -249,6 +249,14 @@ impl Profile {
             .collect()
     }
 
+    /// This profile with notes from the Python front-end (how a module was traced) added to
+    /// its warnings.
+    fn with_warnings(&self, notes: Vec<String>) -> Profile {
+        let mut inner = self.inner.clone();
+        inner.warnings.extend(notes);
+        Profile { inner }
+    }
+
     /// The notebook view (`_repr_html_`): summary cards, a bar chart of the heaviest layers'
     /// FLOPs and a table of the ten heaviest; one HTML fragment, no script, no external file.
     fn html_fragment(&self) -> String {

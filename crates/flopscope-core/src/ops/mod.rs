@@ -18,6 +18,7 @@ use crate::graph::{DType, Graph, Node};
 
 pub use crate::graph::{Values, MAX_FOLD};
 
+pub(crate) mod aten;
 mod attention;
 mod control;
 mod conv;
@@ -263,6 +264,7 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
             .or_else(|| attention::lookup(op_type))
             .or_else(|| quant::lookup(op_type))
             .or_else(|| rnn::lookup(op_type)),
+        "aten" => aten::lookup(op_type),
         "com.microsoft" => attention::lookup_ms(op_type)
             .or_else(|| norm::lookup_ms(op_type))
             .or_else(|| quant::lookup(op_type)),

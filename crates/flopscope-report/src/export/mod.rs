@@ -111,8 +111,18 @@ pub fn rows(p: &Profile, o: &RowOptions) -> (Vec<Row>, usize) {
     match o.depth {
         Some(d) => {
             let mut index: std::collections::HashMap<String, usize> = Default::default();
+            // A traced torch module's scopes are `named_modules()` names: a node belongs to
+            // the ancestor of its innermost module whose name has `depth` parts (`layer1.0`
+            // at depth 2), a module PyTorch names too ("" is the root module).
+            let traced = p.model.weights == flopscope_core::schema::WeightsStatus::Traced;
             for l in &p.layers {
-                let key = if l.scope.len() >= d.max(1) {
+                let key = if traced {
+                    let inner = l.scope.last().map(String::as_str).unwrap_or("");
+                    match inner.match_indices('.').nth(d.max(1) - 1) {
+                        Some((cut, _)) => inner[..cut].to_string(),
+                        None => inner.to_string(),
+                    }
+                } else if l.scope.len() >= d.max(1) {
                     format!("/{}", l.scope[..d.max(1)].join("/"))
                 } else {
                     l.name.clone()

@@ -1,0 +1,463 @@
+//! `flopscope.trace/1`: a model as a framework ran it, one operator call at a time, with the
+//! shape of every tensor. The Python package records a `torch.nn.Module` this way (ATen calls
+//! under a dispatch mode, on fake tensors) and hands the JSON to [`load_trace`]; the CLI reads
+//! the same document from a file. Each ATen call becomes the ONNX node(s) with the same
+//! meaning (see [`super::aten`]), so a module and its ONNX export are counted by the same
+//! rules.
+//!
+//! ```json
+//! {"schema": "flopscope.trace/1", "name": "ResNet", "producer": "torch 2.15.0",
+//!  "values": [{"name": "x", "dtype": "float32", "shape": [1, 3, 224, 224], "role": "input"},
+//!             {"name": "conv1.weight", "dtype": "float32", "shape": [64, 3, 7, 7],
+//!              "role": "param"},
+//!             {"dtype": "float32", "shape": [1, 64, 112, 112]}],
+//!  "calls": [{"op": "aten.convolution.default", "scope": ["conv1"],
+//!             "args": {"input": {"v": 0}, "weight": {"v": 1}, "bias": null,
+//!                      "stride": [2, 2], "padding": [3, 3], "dilation": [1, 1],
+//!                      "transposed": false, "output_padding": [0, 0], "groups": 1},
+//!             "outputs": [2]}],
+//!  "outputs": [2]}
+//! ```
+//!
+//! Roles: `input` (fed by the caller), `param` (`frozen: true` when not trained), `buffer`
+//! (state such as BatchNorm running statistics), `const` (a tensor the forward pass captured
+//! or made without a recorded call), and `value` (the default: produced by exactly one call).
+//! Arguments are keyed by the operator schema's names; a tensor is `{"v": index}`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_json::Value as J;
+
+use crate::error::{Error, Result};
+use crate::graph::{
+    Attr, DType, Dim, Graph, Initializer, Node, TensorData, Value, ValueId, ValueKind,
+};
+
+/// The schema name a trace document carries.
+pub const TRACE_SCHEMA: &str = "flopscope.trace/1";
+
+/// Whether `bytes` look like a trace document (a JSON object naming [`TRACE_SCHEMA`] early).
+pub fn is_trace(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(256)];
+    head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        && head
+            .windows(TRACE_SCHEMA.len())
+            .any(|w| w == TRACE_SCHEMA.as_bytes())
+}
+
+#[derive(Deserialize)]
+struct Doc {
+    schema: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    producer: String,
+    values: Vec<TValue>,
+    calls: Vec<Call>,
+    #[serde(default)]
+    outputs: Vec<usize>,
+}
+
+#[derive(Deserialize)]
+struct TValue {
+    #[serde(default)]
+    name: String,
+    dtype: String,
+    shape: Vec<u64>,
+    #[serde(default)]
+    role: Role,
+    #[serde(default)]
+    frozen: bool,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Role {
+    #[default]
+    Value,
+    Input,
+    Param,
+    Buffer,
+    Const,
+}
+
+/// One recorded operator call.
+#[derive(Deserialize)]
+pub(crate) struct Call {
+    /// `aten.convolution.default`: namespace, name, overload.
+    pub op: String,
+    /// Arguments by schema name.
+    #[serde(default)]
+    pub args: serde_json::Map<String, J>,
+    /// Values it produced (`null` for an output that is not a tensor).
+    pub outputs: Vec<Option<usize>>,
+    /// Qualified names of the modules it ran in, outermost first (`["layer1", "layer1.0"]`).
+    #[serde(default)]
+    pub scope: Vec<String>,
+}
+
+impl Call {
+    /// The operator name without namespace and overload (`convolution`).
+    pub fn name(&self) -> &str {
+        let mut parts = self.op.split('.');
+        match (parts.next(), parts.next()) {
+            (Some(_), Some(name)) => name,
+            (Some(name), None) => name,
+            _ => &self.op,
+        }
+    }
+    /// The namespace (`aten`).
+    pub fn namespace(&self) -> &str {
+        self.op.split('.').next().unwrap_or("")
+    }
+}
+
+/// Builds the graph while the calls are translated: value creation, constants, node naming.
+pub(crate) struct Emit {
+    pub g: Graph,
+    traced: usize,
+    produced: Vec<bool>,
+    scope: Vec<String>,
+    counts: HashMap<String, usize>,
+    consts: HashMap<String, ValueId>,
+}
+
+/// A translation failure: what is wrong with one call.
+pub(crate) type Why = String;
+
+impl Emit {
+    /// The value an argument names, `None` for a null, absent or non-tensor (number) one.
+    pub fn tensor(&self, c: &Call, name: &str) -> std::result::Result<Option<ValueId>, Why> {
+        match c.args.get(name) {
+            Some(j @ J::Object(_)) => self.tensor_of(j).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The value an argument names; an error when it is absent.
+    pub fn req(&self, c: &Call, name: &str) -> std::result::Result<ValueId, Why> {
+        self.tensor(c, name)?
+            .ok_or_else(|| format!("argument '{name}' is missing"))
+    }
+
+    fn tensor_of(&self, j: &J) -> std::result::Result<ValueId, Why> {
+        let id = j
+            .get("v")
+            .and_then(J::as_u64)
+            .ok_or_else(|| format!("{j} is not a tensor reference"))?;
+        usize::try_from(id)
+            .ok()
+            .filter(|&i| i < self.traced)
+            .ok_or_else(|| format!("tensor {id} is not among the {} values", self.traced))
+    }
+
+    /// Whether an argument is a tensor reference.
+    pub fn is_tensor(c: &Call, name: &str) -> bool {
+        c.args.get(name).is_some_and(|j| j.get("v").is_some())
+    }
+
+    /// Every tensor the arguments name, in argument order, lists flattened.
+    pub fn all_tensors(&self, c: &Call) -> Vec<Option<ValueId>> {
+        fn walk(e: &Emit, j: &J, out: &mut Vec<Option<ValueId>>) {
+            match j {
+                J::Array(a) => a.iter().for_each(|x| walk(e, x, out)),
+                J::Object(_) => out.push(e.tensor_of(j).ok()),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        c.args.values().for_each(|j| walk(self, j, &mut out));
+        out
+    }
+
+    /// The tensors of a list argument (`cat`'s `tensors`).
+    pub fn int(c: &Call, name: &str, default: i64) -> std::result::Result<i64, Why> {
+        match c.args.get(name) {
+            None | Some(J::Null) => Ok(default),
+            Some(J::Bool(b)) => Ok(*b as i64),
+            Some(j) => j
+                .as_i64()
+                .ok_or_else(|| format!("argument '{name}' = {j} is not an integer")),
+        }
+    }
+
+    /// An integer list argument; a single integer is repeated `n` times (PyTorch broadcasts
+    /// `kernel_size=3` to every spatial dim).
+    pub fn ints(c: &Call, name: &str, n: usize) -> std::result::Result<Vec<i64>, Why> {
+        match c.args.get(name) {
+            None | Some(J::Null) => Ok(vec![]),
+            Some(J::Array(a)) => {
+                let v: Option<Vec<i64>> = a.iter().map(J::as_i64).collect();
+                let v = v.ok_or_else(|| format!("argument '{name}' is not a list of integers"))?;
+                Ok(if v.len() == 1 && n > 1 {
+                    vec![v[0]; n]
+                } else {
+                    v
+                })
+            }
+            Some(j) => j
+                .as_i64()
+                .map(|i| vec![i; n.max(1)])
+                .ok_or_else(|| format!("argument '{name}' = {j} is not an integer list")),
+        }
+    }
+
+    /// A number argument (`None` when null or absent).
+    pub fn num(c: &Call, name: &str) -> Option<f64> {
+        match c.args.get(name)? {
+            J::Bool(b) => Some(*b as u8 as f64),
+            j => j.as_f64(),
+        }
+    }
+
+    /// A boolean argument.
+    pub fn flag(c: &Call, name: &str) -> bool {
+        match c.args.get(name) {
+            Some(J::Bool(b)) => *b,
+            Some(j) => j.as_i64().is_some_and(|i| i != 0),
+            None => false,
+        }
+    }
+
+    /// A string argument.
+    pub fn text<'c>(c: &'c Call, name: &str) -> Option<&'c str> {
+        c.args.get(name).and_then(J::as_str)
+    }
+
+    /// The traced shape of a value.
+    pub fn shape(&self, v: ValueId) -> Vec<u64> {
+        self.g.values[v]
+            .shape
+            .iter()
+            .flatten()
+            .map(|d| match d {
+                Dim::Known(k) => *k,
+                _ => 0,
+            })
+            .collect()
+    }
+
+    /// The element type of a value.
+    pub fn dtype(&self, v: ValueId) -> DType {
+        self.g.values[v].dtype.unwrap_or(DType::F32)
+    }
+
+    /// A new intermediate value (one that the trace did not record: a split of a fused op).
+    pub fn value(&mut self, dtype: DType, shape: &[u64]) -> ValueId {
+        self.g.values.push(Value {
+            name: format!("t{}", self.g.values.len()),
+            kind: ValueKind::NodeOutput,
+            dtype: Some(dtype),
+            shape: Some(shape.iter().map(|&d| Dim::Known(d)).collect()),
+        });
+        self.g.values.len() - 1
+    }
+
+    /// Adds a node in the current call's scope; its name is the operator's plus a counter.
+    pub fn node(
+        &mut self,
+        domain: &str,
+        op: &str,
+        inputs: Vec<Option<ValueId>>,
+        outputs: Vec<Option<ValueId>>,
+        attrs: Vec<(&str, Attr)>,
+    ) -> std::result::Result<(), Why> {
+        for &o in outputs.iter().flatten() {
+            if o < self.traced {
+                if self.produced[o] {
+                    return Err(format!("value {o} is produced twice"));
+                }
+                self.produced[o] = true;
+            }
+        }
+        let k = self.counts.entry(op.to_string()).or_insert(0);
+        let name = if *k == 0 {
+            op.to_string()
+        } else {
+            format!("{op}_{k}")
+        };
+        *k += 1;
+        self.g.nodes.push(Node {
+            name,
+            op_type: op.to_string(),
+            domain: domain.to_string(),
+            inputs,
+            outputs,
+            attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            scope: self.scope.clone(),
+        });
+        Ok(())
+    }
+
+    /// A node with one new output value of the given type and shape; returns that value.
+    pub fn op(
+        &mut self,
+        op: &str,
+        inputs: Vec<Option<ValueId>>,
+        attrs: Vec<(&str, Attr)>,
+        dtype: DType,
+        shape: &[u64],
+    ) -> std::result::Result<ValueId, Why> {
+        let v = self.value(dtype, shape);
+        self.node("", op, inputs, vec![Some(v)], attrs)?;
+        Ok(v)
+    }
+
+    /// A scalar constant of `dtype` (a `Constant` node, made once per value and type).
+    pub fn scalar(&mut self, x: f64, dtype: DType) -> ValueId {
+        let key = format!("{}:{x:?}", dtype.name());
+        if let Some(&v) = self.consts.get(&key) {
+            return v;
+        }
+        let data = if dtype.is_float() {
+            TensorData::Floats(vec![x])
+        } else {
+            TensorData::Ints(vec![x as i64])
+        };
+        let t = Initializer {
+            value: 0,
+            dtype,
+            dims: vec![],
+            data,
+        };
+        let v = self.value(dtype, &[]);
+        self.const_node(v, Attr::Tensor(Box::new(t)));
+        self.consts.insert(key, v);
+        v
+    }
+
+    /// A 1-D int64 constant (axes, sizes), made once per value.
+    pub fn ints_const(&mut self, xs: &[i64]) -> ValueId {
+        let key = format!("ints:{xs:?}");
+        if let Some(&v) = self.consts.get(&key) {
+            return v;
+        }
+        let v = self.value(DType::I64, &[xs.len() as u64]);
+        self.const_node(v, Attr::Ints(xs.to_vec()));
+        self.consts.insert(key, v);
+        v
+    }
+
+    fn const_node(&mut self, v: ValueId, value: Attr) {
+        let attr = match value {
+            Attr::Ints(_) => "value_ints",
+            _ => "value",
+        };
+        // Constants sit outside any module: they are shared by every call that uses them.
+        let scope = std::mem::take(&mut self.scope);
+        let _ = self.node("", "Constant", vec![], vec![Some(v)], vec![(attr, value)]);
+        self.scope = scope;
+    }
+}
+
+fn dtype_of(name: &str) -> DType {
+    DType::from_name(name).unwrap_or(match name {
+        n if n.starts_with("float8") => DType::F8,
+        "complex32" => DType::C64,
+        _ => DType::Unknown(0),
+    })
+}
+
+/// Reads a trace document into a graph (opset 23, so that ONNX `Attention` is known).
+pub fn load_trace(bytes: &[u8], name: &str) -> Result<super::LoadedModel> {
+    let bad = |reason: String| Error::Malformed {
+        path: PathBuf::from(name),
+        what: "flopscope trace",
+        reason,
+    };
+    let doc: Doc = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    if doc.schema != TRACE_SCHEMA {
+        return Err(bad(format!(
+            "schema '{}' is not '{TRACE_SCHEMA}'",
+            doc.schema
+        )));
+    }
+    let mut g = Graph {
+        name: doc.name.clone(),
+        ..Graph::default()
+    };
+    g.opsets.insert(String::new(), 23);
+    g.opsets.insert("aten".into(), 1);
+    let mut consts = Vec::new();
+    for (i, tv) in doc.values.iter().enumerate() {
+        let dtype = dtype_of(&tv.dtype);
+        let kind = match tv.role {
+            Role::Input => {
+                g.inputs.push(i);
+                ValueKind::Input
+            }
+            Role::Param | Role::Buffer => {
+                if tv.role == Role::Buffer {
+                    g.buffers.push(i);
+                } else if tv.frozen {
+                    g.frozen.push(i);
+                }
+                g.initializers.push(Initializer {
+                    value: i,
+                    dtype,
+                    dims: tv.shape.clone(),
+                    data: TensorData::None,
+                });
+                ValueKind::Initializer(g.initializers.len() - 1)
+            }
+            Role::Const => {
+                consts.push(i);
+                ValueKind::NodeOutput
+            }
+            Role::Value => ValueKind::NodeOutput,
+        };
+        g.values.push(Value {
+            name: if tv.name.is_empty() {
+                format!("v{i}")
+            } else {
+                tv.name.clone()
+            },
+            kind,
+            dtype: Some(dtype),
+            shape: Some(tv.shape.iter().map(|&d| Dim::Known(d)).collect()),
+        });
+    }
+    let traced = g.values.len();
+    let mut e = Emit {
+        g,
+        traced,
+        produced: vec![false; traced],
+        scope: vec![],
+        counts: HashMap::new(),
+        consts: HashMap::new(),
+    };
+    // A captured constant is made by a node that does nothing: it has a producer, so it is
+    // neither an input nor a parameter.
+    for v in consts {
+        e.node("aten", "lift_fresh", vec![], vec![Some(v)], vec![])
+            .map_err(bad)?;
+    }
+    for (i, c) in doc.calls.iter().enumerate() {
+        e.scope = c.scope.clone();
+        if let Some(&o) = c.outputs.iter().flatten().find(|&&o| o >= traced) {
+            return Err(bad(format!(
+                "call {i} ({}): output {o} is not among the {traced} values",
+                c.op
+            )));
+        }
+        super::aten::translate(&mut e, c)
+            .map_err(|why| bad(format!("call {i} ({}): {why}", c.op)))?;
+    }
+    for &o in &doc.outputs {
+        if o >= traced {
+            return Err(bad(format!("output {o} is not among the {traced} values")));
+        }
+        e.g.outputs.push(o);
+    }
+    let g = e.g;
+    crate::infer::topo_order(&g)?;
+    Ok(super::LoadedModel {
+        graph: g,
+        ir_version: 0,
+        producer: doc.producer,
+        weights: crate::schema::WeightsStatus::Traced,
+        file_bytes: bytes.len() as u64,
+    })
+}

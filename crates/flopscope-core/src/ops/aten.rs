@@ -1,0 +1,161 @@
+//! Rules for the `aten` domain: PyTorch operators from a traced module (see `load::trace`)
+//! that have no ONNX counterpart with the same meaning. Every value of a trace carries the
+//! shape PyTorch computed, so these rules give no output shape (the traced one is used) and
+//! only say what the operator costs.
+//!
+//! - Data movement (views, copies, indexing, padding, factories): 0 FLOPs.
+//! - `_grouped_mm` (mixture-of-experts expert matmuls): one MAC per output element per
+//!   reduced element, as MatMul.
+//! - `adaptive_avg_pool*`: each output sums its window and divides once (AveragePool's and
+//!   GlobalAveragePool's convention, which it equals when the windows tile the input);
+//!   `adaptive_max_pool*`: one comparison per window element.
+//! - `histc`, `bincount`: one operation per input element (its bin), as TopK and the other
+//!   per-input-element ops.
+
+use super::{mul, no_cost, numel, Cost, Ctx, OpDef, OpError, Tensor};
+
+/// Operators that move, copy, index or create data without arithmetic.
+const MOVES: &[&str] = &[
+    "_to_copy",
+    "_unsafe_view",
+    "alias",
+    "arange",
+    "as_strided",
+    "as_strided_",
+    "cat",
+    "clone",
+    "constant_pad_nd",
+    "contiguous",
+    "copy",
+    "copy_",
+    "detach",
+    "diagonal",
+    "empty",
+    "empty_like",
+    "empty_strided",
+    "expand",
+    "fill_",
+    "flip",
+    "full",
+    "full_like",
+    "gather",
+    "index",
+    "index_put",
+    "index_put_",
+    "index_select",
+    "lift_fresh",
+    "lift_fresh_copy",
+    "narrow",
+    "new_empty",
+    "new_full",
+    "new_ones",
+    "new_zeros",
+    "ones",
+    "ones_like",
+    "permute",
+    "repeat",
+    "repeat_interleave",
+    "roll",
+    "scalar_tensor",
+    "select",
+    "slice",
+    "slice_scatter",
+    "select_scatter",
+    "split",
+    "split_with_sizes",
+    "squeeze",
+    "stack",
+    "t",
+    "transpose",
+    "tril",
+    "triu",
+    "unbind",
+    "unfold",
+    "unsqueeze",
+    "view",
+    "zero_",
+    "zeros",
+    "zeros_like",
+];
+
+/// Rules of the `aten` domain.
+pub fn lookup(op: &str) -> Option<OpDef> {
+    let cost: fn(&Ctx, &[Tensor]) -> Result<Cost, OpError> = match op {
+        "_grouped_mm" => grouped_mm,
+        "adaptive_avg_pool" => adaptive_avg,
+        "adaptive_max_pool" => adaptive_max,
+        "histc" | "bincount" => per_input,
+        _ if MOVES.contains(&op) => no_cost,
+        _ => return None,
+    };
+    Some(OpDef {
+        infer: as_traced,
+        cost,
+    })
+}
+
+/// Whether an `aten` operator is pure data movement (the trace maps it without arithmetic).
+pub fn is_move(op: &str) -> bool {
+    MOVES.contains(&op)
+}
+
+/// The outputs keep the shapes the trace recorded.
+fn as_traced(_: &Ctx) -> Result<Vec<Tensor>, OpError> {
+    Ok(vec![])
+}
+
+/// `_grouped_mm(a, b, offs)`: a [M, K] × b [G, K, N] (rows grouped by `offs`) → [M, N];
+/// a [G, M, K] × b [G, K, N] → [G, M, N]; a [M, K] × b [K, N] grouped along K → [G, M, N].
+fn grouped_mm(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let (a, b) = (cx.shape(0)?, cx.shape(1)?);
+    let macs = match (a, b) {
+        ([m, k], [_, k2, n]) if k == k2 => mul(&[*m, *k, *n])?,
+        ([g, m, k], [g2, k2, n]) if g == g2 && k == k2 => mul(&[*g, *m, *k, *n])?,
+        ([m, k], [k2, n]) if k == k2 => mul(&[*m, *k, *n])?,
+        _ => {
+            return super::invalid(format!(
+                "_grouped_mm of {a:?} and {b:?}: the reduced dims differ"
+            ))
+        }
+    };
+    Cost::products(macs, 0)
+}
+
+/// Sum over output positions of their window's size, per spatial axis: PyTorch's adaptive
+/// windows run from ⌊i·In/Out⌋ to ⌈(i+1)·In/Out⌉.
+fn windows(cx: &Ctx) -> Result<(u64, u64), OpError> {
+    let x = cx.shape(0)?;
+    let out = cx.node.attr_ints("output_size").unwrap_or(&[]);
+    if out.is_empty() || out.len() > x.len() {
+        return super::invalid(format!("output_size {out:?} for input {x:?}"));
+    }
+    let lead = &x[..x.len() - out.len()];
+    let mut total = numel(lead)?;
+    let mut outputs = total;
+    for (&i, &o) in x[x.len() - out.len()..].iter().zip(out) {
+        // Bounded so that a hostile trace cannot make this loop run for hours.
+        let o = u64::try_from(o)
+            .ok()
+            .filter(|&o| o > 0 && o <= 1 << 20 && i <= 1 << 40)
+            .ok_or_else(|| OpError::Invalid(format!("output size {o} for input size {i}")))?;
+        let covered: u64 = (0..o).map(|j| ((j + 1) * i).div_ceil(o) - j * i / o).sum();
+        total = mul(&[total, covered])?;
+        outputs = mul(&[outputs, o])?;
+    }
+    Ok((total, outputs))
+}
+
+fn per_input(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    Ok(Cost::flops(cx.numel(0)?))
+}
+
+fn adaptive_avg(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let (summed, outputs) = windows(cx)?;
+    Ok(Cost::flops(
+        summed.checked_add(outputs).ok_or_else(super::overflow)?,
+    ))
+}
+
+fn adaptive_max(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    Ok(Cost::flops(windows(cx)?.0))
+}

@@ -1,0 +1,66 @@
+"""The PyTorch front-end of ``flopscope.profile``: example inputs → trace → the Rust core.
+
+Imported only when a ``torch.nn.Module`` is given, so ``import flopscope`` needs no torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+
+from ._capture import CaptureFailed, trace
+
+
+def _on_meta(model: torch.nn.Module, args: tuple, kwargs: dict) -> bool:
+    tensors = [*model.parameters(), *model.buffers()]
+    tensors += [t for t in torch.utils._pytree.tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+    return any(t.device.type == "meta" for t in tensors)
+
+
+def example_inputs(model: torch.nn.Module, inputs: Any, input_shape: Any) -> tuple[tuple, dict]:
+    """``(args, kwargs)`` from what the caller gave: a tensor, a tuple of positional arguments,
+    a dict of keyword arguments, or a shape for one random input."""
+    if inputs is not None and input_shape is not None:
+        raise ValueError("give inputs= or input_shape=, not both")
+    if input_shape is not None:
+        if isinstance(input_shape, dict):
+            raise ValueError("for a torch module input_shape= is one shape, e.g. (1, 3, 224, 224)")
+        p = next(iter(model.parameters()), None)
+        dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+        device = p.device if p is not None else torch.device("cpu")
+        return (torch.randn(*[int(d) for d in input_shape], dtype=dtype, device=device),), {}
+    if inputs is None:
+        raise ValueError(
+            "a torch module needs example inputs: inputs=tensor, a tuple of arguments, a dict "
+            "of keyword arguments, or input_shape=(1, 3, 224, 224)"
+        )
+    if isinstance(inputs, dict):
+        return (), dict(inputs)
+    if isinstance(inputs, (tuple, list)):
+        return tuple(inputs), {}
+    return (inputs,), {}
+
+
+def capture(model: torch.nn.Module, args: tuple, kwargs: dict, name: str) -> tuple[bytes, list[str]]:
+    """The trace of one forward pass and notes about how it was taken.
+
+    Fake tensors first; a forward pass that needs real values (``if x.sum() > 0:``) is run
+    again on real tensors, unless the model is on the ``meta`` device, where it cannot be.
+    """
+    try:
+        return trace(model, args, kwargs, name, fake=True), []
+    except CaptureFailed as e:
+        if not e.data_dependent:
+            raise
+        if _on_meta(model, args, kwargs):
+            raise CaptureFailed(
+                f"{e} (the forward pass depends on tensor values, and a model on the meta "
+                "device has none: load real weights or pass real inputs)",
+                True,
+            ) from e
+        note = (
+            f"traced on real tensors: on fake ones, {e}; the counts are those of the branch "
+            "these inputs took"
+        )
+        return trace(model, args, kwargs, name, fake=False), [note]
