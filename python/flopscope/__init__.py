@@ -37,6 +37,7 @@ __version__: str = _rs.__version__
 
 __all__ = [
     "profile",
+    "bench",
     "zoo",
     "Profile",
     "Layer",
@@ -481,6 +482,31 @@ def _profile_module(model: Any, inputs: Any, input_shape: Any, dims: Any, classe
     if notes:
         raw = raw.with_warnings(notes)
     return Profile(raw)
+
+
+def bench(model: Any, inputs: Any = None, **options: Any) -> Any:
+    """Times a ``torch.nn.Module``: latency and throughput per backend and batch size.
+
+    ``inputs``/``input_shape=`` as for :func:`profile`. Options: ``backends=("torch",)``
+    (also ``"torch.compile"``), ``device=`` (the model's own by default; the model is never
+    moved), ``threads=``, ``batch_sizes=[1, 8]``, ``warmup=10`` runs, and when to stop:
+    ``runs=``, ``max_time=`` seconds, ``precision=`` (relative half-width of the median's 95%
+    confidence interval); by default at least 10 runs and 3 s, or 1,000 runs. ``flush_l2=True``
+    clears the GPU's L2 cache between CUDA runs. On CPU each run is one ``perf_counter_ns``
+    interval; on CUDA a pair of CUDA events with a synchronisation.
+
+    Returns a ``BenchResult``: ``str()`` is the ``flopscope bench`` table, ``to_dict()`` the
+    ``flopscope.bench/1`` document, ``max_abs_diff`` each backend's largest output difference
+    from eager torch.
+    """
+    if not _is_torch_module(model):
+        raise UsageError(
+            "flopscope.bench times a torch.nn.Module; for a model file use the command "
+            "`flopscope bench FILE`"
+        )
+    from . import _bench
+
+    return _bench.bench(model, inputs, **options)
 
 
 def zoo() -> list[str]:

@@ -196,8 +196,14 @@ def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bo
         if not isinstance(x, torch.Tensor):
             return x
         f = convert(x)
-        label = pytree.keystr(path).lstrip(".") or "input"
-        rec.add(f, "input", label.replace("[", "").replace("]", "").replace("'", ""))
+        # Positional arguments are `input` (`input_1`, … when several), keyword ones their
+        # keyword; a tensor nested in a list or dict adds its index or key.
+        top, key = path[0].idx, path[1]
+        if top == 1:
+            label = str(key.key)
+        else:
+            label = "input" if len(args) == 1 else f"input_{key.idx}"
+        rec.add(f, "input", label + pytree.keystr(path[2:]))
         return f
 
     args, kwargs = pytree.tree_map_with_path(as_input, (tuple(args), dict(kwargs)))

@@ -362,37 +362,116 @@ fn timed_runs(
             }
         }
     }
-    // Defaults: at least 10 runs and 3 s, or 1,000 runs, whichever ends first.
-    let (max_runs, max_time) = match (o.runs, o.time, o.precision) {
-        (None, None, None) => (Some(1000), Some(3.0)),
-        (r, t, _) => (r, t),
-    };
-    let start = Instant::now();
-    let mut times = Vec::new();
+    let mut stop = Stopper::new(o.runs, o.time, o.precision);
     loop {
         let t = Instant::now();
         s.run()?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
+        let done = stop.push(t.elapsed().as_secs_f64() * 1e3);
         progress(Progress::Run {
-            done: times.len(),
-            target: max_runs,
+            done: stop.samples().len(),
+            target: stop.max_runs,
         });
-        let n = times.len();
-        if max_runs.is_some_and(|m| n >= m)
-            || (n >= 10 && max_time.is_some_and(|t| start.elapsed().as_secs_f64() >= t))
-        {
+        if done {
             break;
         }
-        if let Some(p) = o.precision {
-            if n >= 10 && n % 5 == 0 && stats::median_ci_relative(&times) <= p {
-                break;
-            }
-            if max_runs.is_none() && max_time.is_none() && n >= 100_000 {
-                break;
-            }
+    }
+    Ok(stop.into_samples())
+}
+
+/// When to stop timing: after `runs` runs, after `time` seconds (at least 10 runs), or once
+/// the 95% confidence interval of the median is within `precision` of it. With none given:
+/// at least 10 runs and 3 s, or 1,000 runs, whichever ends first. The same rule serves
+/// `flopscope bench` and the Python package's `bench`, which times the runs itself (CUDA
+/// events) and pushes each latency here.
+#[derive(Clone, Debug)]
+pub struct Stopper {
+    max_runs: Option<usize>,
+    max_time: Option<f64>,
+    precision: Option<f64>,
+    start: Instant,
+    times: Vec<f64>,
+}
+
+impl Stopper {
+    /// Starts the clock of `time`.
+    pub fn new(runs: Option<usize>, time: Option<f64>, precision: Option<f64>) -> Stopper {
+        let (max_runs, max_time) = match (runs, time, precision) {
+            (None, None, None) => (Some(1000), Some(3.0)),
+            (r, t, _) => (r, t),
+        };
+        Stopper {
+            max_runs,
+            max_time,
+            precision,
+            start: Instant::now(),
+            times: Vec::new(),
         }
     }
-    Ok(times)
+
+    /// Records one run's latency (ms); `true` when timing should stop.
+    pub fn push(&mut self, ms: f64) -> bool {
+        self.times.push(ms);
+        let n = self.times.len();
+        if self.max_runs.is_some_and(|m| n >= m)
+            || (n >= 10
+                && self
+                    .max_time
+                    .is_some_and(|t| self.start.elapsed().as_secs_f64() >= t))
+        {
+            return true;
+        }
+        if let Some(p) = self.precision {
+            if n >= 10 && n % 5 == 0 && stats::median_ci_relative(&self.times) <= p {
+                return true;
+            }
+            if self.max_runs.is_none() && self.max_time.is_none() && n >= 100_000 {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The latencies so far, in the order run.
+    pub fn samples(&self) -> &[f64] {
+        &self.times
+    }
+
+    /// The latencies, in the order run.
+    pub fn into_samples(self) -> Vec<f64> {
+        self.times
+    }
+}
+
+/// One run's result from its latencies (ms): the statistics of `flopscope bench`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_result(
+    backend: &str,
+    version: &str,
+    batch: u64,
+    threads: usize,
+    samples: Vec<f64>,
+    load_ms: f64,
+    cold_ms: f64,
+) -> Option<RunResult> {
+    if samples.is_empty() {
+        return None;
+    }
+    let latency = stats::summarize(&samples);
+    Some(RunResult {
+        backend: backend.into(),
+        backend_version: version.into(),
+        batch,
+        threads,
+        fps: batch as f64 * 1e3 / latency.median,
+        outliers: stats::outliers(&samples),
+        runs: samples.len(),
+        latency_ms: latency,
+        samples_ms: samples,
+        load_ms,
+        cold_ms,
+        layers: vec![],
+        roofline: None,
+    })
 }
 
 /// Measures `spec` (a file or built-in name) on each runtime at each batch size.

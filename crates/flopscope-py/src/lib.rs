@@ -406,6 +406,108 @@ fn profile_bytes(
     )
 }
 
+/// The stopping rule of `flopscope bench`, for runs timed in Python: `add(ms)` records one
+/// run's latency and says whether to stop.
+#[pyclass(module = "flopscope._flopscope", name = "Sampler")]
+struct Sampler {
+    inner: flopscope_bench::Stopper,
+}
+
+#[pymethods]
+impl Sampler {
+    #[new]
+    #[pyo3(signature = (runs=None, max_time=None, precision=None))]
+    fn new(runs: Option<usize>, max_time: Option<f64>, precision: Option<f64>) -> Sampler {
+        Sampler {
+            inner: flopscope_bench::Stopper::new(runs, max_time, precision),
+        }
+    }
+
+    /// Records one latency in milliseconds; `True` when timing should stop.
+    fn add(&mut self, ms: f64) -> bool {
+        self.inner.push(ms)
+    }
+
+    /// The latencies so far (ms), in the order run.
+    #[getter]
+    fn samples(&self) -> Vec<f64> {
+        self.inner.samples().to_vec()
+    }
+}
+
+/// A `flopscope.bench/1` report built from runs timed in Python.
+#[pyclass(module = "flopscope._flopscope", name = "BenchReport", frozen)]
+struct BenchReport {
+    inner: flopscope_bench::Report,
+}
+
+#[pymethods]
+impl BenchReport {
+    /// The report as compact `flopscope.bench/1` JSON.
+    fn json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.inner).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
+    /// The report in `format`: `table`, `markdown`, `csv`, `json`, `latex` or `html` (the
+    /// page with the latency histogram), as `flopscope bench -f` writes it.
+    fn render(&self, py: Python<'_>, format: &str) -> PyResult<String> {
+        use flopscope_report::render::Format;
+        let f = match format {
+            "table" | "text" | "txt" => Format::Text,
+            "markdown" | "md" => Format::Markdown,
+            "csv" => Format::Csv,
+            "json" => Format::Json,
+            "latex" | "tex" => Format::Latex,
+            "html" => return Ok(flopscope_report::bench::html(&self.inner)),
+            other => {
+                let msg = format!(
+                    "unknown bench format '{other}' (table, markdown, csv, json, latex, html)"
+                );
+                return Err(to_py(py, Error::Usage(msg)));
+            }
+        };
+        Ok(flopscope_report::bench::render(&self.inner, f))
+    }
+}
+
+/// One timed run from Python: backend, its version, batch, threads, latencies (ms), load and
+/// cold-start times (ms).
+type PyRun = (String, String, u64, usize, Vec<f64>, f64, f64);
+
+/// Builds a bench report from runs timed in Python; the statistics (median, percentiles,
+/// outliers, FPS) are `flopscope bench`'s.
+#[pyfunction]
+fn bench_report(
+    py: Python<'_>,
+    model: String,
+    inputs: Vec<String>,
+    runs: Vec<PyRun>,
+) -> PyResult<BenchReport> {
+    let mut out = Vec::with_capacity(runs.len());
+    for (backend, version, batch, threads, samples, load_ms, cold_ms) in runs {
+        out.push(
+            flopscope_bench::run_result(
+                &backend, &version, batch, threads, samples, load_ms, cold_ms,
+            )
+            .ok_or_else(|| {
+                to_py(
+                    py,
+                    Error::Usage(format!("run of {backend} has no latencies")),
+                )
+            })?,
+        );
+    }
+    Ok(BenchReport {
+        inner: flopscope_bench::Report {
+            schema: flopscope_bench::SCHEMA,
+            model,
+            inputs,
+            synthesized_weights: false,
+            runs: out,
+        },
+    })
+}
+
 /// The names of the built-in architectures.
 #[pyfunction]
 fn zoo_names() -> Vec<&'static str> {
@@ -427,6 +529,9 @@ fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(profile_path, m)?)?;
     m.add_function(wrap_pyfunction!(profile_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(zoo_names, m)?)?;
+    m.add_class::<Sampler>()?;
+    m.add_class::<BenchReport>()?;
+    m.add_function(wrap_pyfunction!(bench_report, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

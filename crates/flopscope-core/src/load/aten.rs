@@ -460,7 +460,7 @@ fn first(outs: &[Option<ValueId>]) -> std::result::Result<ValueId, Why> {
 /// An operator without a translation: an `aten` node over every tensor argument (a rule in
 /// `ops::aten` when it only moves data; otherwise none, and it is listed as unsupported).
 fn generic(e: &mut Emit, c: &Call, domain: &str) -> R {
-    let ins = e.all_tensors(c);
+    let ins = e.all_tensors(c)?;
     e.node(domain, c.name(), ins, c.outputs.clone(), vec![])
 }
 
@@ -701,13 +701,18 @@ fn sdpa(e: &mut Emit, c: &Call) -> R {
     if let Some(s) = Emit::num(c, "scale") {
         attrs.push(("scale", Attr::Float(s as f32)));
     }
-    e.node(
-        "",
-        "Attention",
-        vec![Some(q), Some(k), Some(v), mask],
-        c.outputs.clone(),
-        attrs,
-    )
+    // Only the output: the kernels' other outputs (log-sum-exp, RNG state) are not ONNX
+    // Attention's (present key/value, scores), whose shapes its rule would give them; they
+    // keep their traced shapes on a node that moves nothing.
+    let out = first(&c.outputs)?;
+    let rest: Vec<Option<ValueId>> = c.outputs.iter().skip(1).copied().collect();
+    let mut ins = vec![Some(q), Some(k), Some(v), mask];
+    e.node("", "Attention", ins.clone(), vec![Some(out)], attrs)?;
+    if rest.iter().any(Option::is_some) {
+        ins.truncate(1);
+        e.node("aten", "alias", ins, rest, vec![])?;
+    }
+    Ok(())
 }
 
 /// `nn.MultiheadAttention`'s fused inference path: input projection, attention, output
@@ -804,7 +809,7 @@ fn mha(e: &mut Emit, c: &Call) -> R {
             ps.first().copied().unwrap_or(0),
         ],
     )?;
-    let outs = c.outputs.clone();
+    let outs = vec![Some(out)]; // the attention weights (need_weights) are not computed here
     match pb {
         Some(pb) => {
             let y = e.op(

@@ -38,13 +38,11 @@ use crate::graph::{
 /// The schema name a trace document carries.
 pub const TRACE_SCHEMA: &str = "flopscope.trace/1";
 
-/// Whether `bytes` look like a trace document (a JSON object naming [`TRACE_SCHEMA`] early).
+/// Whether `bytes` are read as a trace document: a JSON object. No ONNX model starts with
+/// `{` (as a protobuf tag it would be a deprecated group), nor does a GGUF or safetensors file;
+/// a JSON object that is not a trace is then refused by [`load_trace`] with the reason.
 pub fn is_trace(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(256)];
-    head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-        && head
-            .windows(TRACE_SCHEMA.len())
-            .any(|w| w == TRACE_SCHEMA.as_bytes())
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 #[derive(Deserialize)]
@@ -119,6 +117,9 @@ pub(crate) struct Emit {
     pub g: Graph,
     traced: usize,
     produced: Vec<bool>,
+    /// Whether each traced value is one a call must produce (role `value`, or `const` made
+    /// by its own node), as opposed to an input, parameter or buffer.
+    made: Vec<bool>,
     scope: Vec<String>,
     counts: HashMap<String, usize>,
     consts: HashMap<String, ValueId>,
@@ -159,17 +160,20 @@ impl Emit {
     }
 
     /// Every tensor the arguments name, in argument order, lists flattened.
-    pub fn all_tensors(&self, c: &Call) -> Vec<Option<ValueId>> {
-        fn walk(e: &Emit, j: &J, out: &mut Vec<Option<ValueId>>) {
+    pub fn all_tensors(&self, c: &Call) -> std::result::Result<Vec<Option<ValueId>>, Why> {
+        fn walk(e: &Emit, j: &J, out: &mut Vec<Option<ValueId>>) -> std::result::Result<(), Why> {
             match j {
-                J::Array(a) => a.iter().for_each(|x| walk(e, x, out)),
-                J::Object(_) => out.push(e.tensor_of(j).ok()),
-                _ => {}
+                J::Array(a) => a.iter().try_for_each(|x| walk(e, x, out)),
+                J::Object(_) => {
+                    out.push(Some(e.tensor_of(j)?));
+                    Ok(())
+                }
+                _ => Ok(()),
             }
         }
         let mut out = Vec::new();
-        c.args.values().for_each(|j| walk(self, j, &mut out));
-        out
+        c.args.values().try_for_each(|j| walk(self, j, &mut out))?;
+        Ok(out)
     }
 
     /// The tensors of a list argument (`cat`'s `tensors`).
@@ -266,6 +270,11 @@ impl Emit {
     ) -> std::result::Result<(), Why> {
         for &o in outputs.iter().flatten() {
             if o < self.traced {
+                if !self.made[o] {
+                    return Err(format!(
+                        "value {o} is an input, parameter or buffer, not a call's output"
+                    ));
+                }
                 if self.produced[o] {
                     return Err(format!("value {o} is produced twice"));
                 }
@@ -424,6 +433,11 @@ pub fn load_trace(bytes: &[u8], name: &str) -> Result<super::LoadedModel> {
         g,
         traced,
         produced: vec![false; traced],
+        made: doc
+            .values
+            .iter()
+            .map(|v| matches!(v.role, Role::Value | Role::Const))
+            .collect(),
         scope: vec![],
         counts: HashMap::new(),
         consts: HashMap::new(),
@@ -450,6 +464,21 @@ pub fn load_trace(bytes: &[u8], name: &str) -> Result<super::LoadedModel> {
             return Err(bad(format!("output {o} is not among the {traced} values")));
         }
         e.g.outputs.push(o);
+    }
+    // A value read but never made is a hole in the trace (the recorder makes every tensor it
+    // did not see created a `const`).
+    for n in &e.g.nodes {
+        if let Some(&v) = n
+            .inputs
+            .iter()
+            .flatten()
+            .find(|&&v| v < traced && e.made[v] && !e.produced[v])
+        {
+            return Err(bad(format!(
+                "value {v} is read by '{}' but produced by no call",
+                n.name
+            )));
+        }
     }
     let g = e.g;
     crate::infer::topo_order(&g)?;

@@ -7,4 +7,5 @@ mod modules;
 mod reference_models;
 mod runtime_shapes;
 mod sources;
+mod trace;
 mod zoo;

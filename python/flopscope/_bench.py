@@ -1,0 +1,186 @@
+"""``flopscope.bench`` for a ``torch.nn.Module``: Python runs and times the model (it must touch
+torch); the stopping rule, the statistics and every rendering are ``flopscope bench``'s Rust
+code (``Sampler``, ``bench_report``)."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from typing import Any, Optional
+
+import torch
+
+from . import _flopscope as _rs
+from ._torch import example_inputs
+
+# What triton.testing.do_bench writes between CUDA runs so that no run finds the previous
+# one's data in L2: 256 MB, larger than any GPU's L2 cache.
+_FLUSH_BYTES = 256 * 1024 * 1024
+
+
+class BenchResult:
+    """Latency and throughput of a module on each backend and batch size."""
+
+    __slots__ = ("_raw", "max_abs_diff", "device")
+
+    def __init__(self, raw: Any, max_abs_diff: dict, device: str) -> None:
+        self._raw = raw
+        #: Largest absolute difference of each backend's outputs from eager torch's.
+        self.max_abs_diff = max_abs_diff
+        #: Where the runs ran (``cpu``, or the CUDA device's name).
+        self.device = device
+
+    def to_dict(self) -> dict:
+        """The ``flopscope.bench/1`` document, as ``flopscope bench -f json`` writes it."""
+        return json.loads(self._raw.json())
+
+    @property
+    def runs(self) -> list[dict]:
+        """One dict per backend × batch size: ``latency_ms`` statistics, ``fps``, samples."""
+        return self.to_dict()["runs"]
+
+    def render(self, format: str = "table") -> str:
+        """The report as ``flopscope bench -f FORMAT`` writes it (``html``: the page)."""
+        return self._raw.render(format)
+
+    def to_pandas(self) -> Any:
+        """One row per run (pandas is imported only here)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_pandas() needs pandas: pip install pandas") from None
+        rows = []
+        for r in self.runs:
+            row = {k: v for k, v in r.items() if k not in ("latency_ms", "samples_ms", "layers")}
+            row.update({f"{k}_ms": v for k, v in r["latency_ms"].items()})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def __str__(self) -> str:
+        return self.render("table")
+
+    def __repr__(self) -> str:
+        parts = [f"{r['backend']} b{r['batch']}: {r['latency_ms']['median']:.3f} ms" for r in self.runs]
+        return f"<flopscope.BenchResult {self.device}: {', '.join(parts)}>"
+
+    def _repr_html_(self) -> str:
+        # The report page (its latency histogram included) is self-contained: shown in a
+        # sandboxed frame so that its styles stay out of the notebook's.
+        page = html.escape(self.render("html"), quote=True)
+        return (f'<iframe srcdoc="{page}" sandbox style="width:100%;height:520px;border:0">'
+                "</iframe>")
+
+
+def _batched(x: Any, batch: Optional[int]) -> Any:
+    if batch is None:
+        return x
+    def one(t):
+        if not isinstance(t, torch.Tensor) or t.dim() == 0:
+            return t
+        return t[:1].repeat(batch, *([1] * (t.dim() - 1)))
+    return torch.utils._pytree.tree_map(one, x)
+
+
+def _to(x: Any, device: torch.device) -> Any:
+    return torch.utils._pytree.tree_map(
+        lambda t: t.to(device) if isinstance(t, torch.Tensor) else t, x)
+
+
+def _max_abs_diff(a: Any, b: Any) -> float:
+    la = [t for t in torch.utils._pytree.tree_leaves(a) if isinstance(t, torch.Tensor)]
+    lb = [t for t in torch.utils._pytree.tree_leaves(b) if isinstance(t, torch.Tensor)]
+    if len(la) != len(lb):
+        return float("nan")
+    diffs = [(x.float() - y.float()).abs().max().item() for x, y in zip(la, lb) if x.numel()]
+    return max(diffs, default=0.0)
+
+
+def _timer(device: torch.device, flush: bool):
+    """A function that runs ``fn`` once and returns its latency in milliseconds."""
+    if device.type != "cuda":
+        def cpu(fn):
+            t = time.perf_counter_ns()
+            fn()
+            return (time.perf_counter_ns() - t) / 1e6
+        return cpu
+    cache = torch.empty(_FLUSH_BYTES, dtype=torch.int8, device=device) if flush else None
+
+    def cuda(fn):
+        if cache is not None:
+            cache.zero_()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize(device)
+        return start.elapsed_time(end)
+    return cuda
+
+
+def bench(model: torch.nn.Module, inputs: Any = None, *, input_shape: Any = None,
+          backends: tuple = ("torch",), device: Optional[str] = None,
+          threads: Optional[int] = None, batch_sizes: Optional[list] = None,
+          warmup: int = 10, runs: Optional[int] = None, max_time: Optional[float] = None,
+          precision: Optional[float] = None, flush_l2: bool = False) -> BenchResult:
+    from . import UsageError
+
+    args, kwargs = example_inputs(model, inputs, input_shape)
+    params = [*model.parameters(), *model.buffers()]
+    have = params[0].device if params else torch.device("cpu")
+    dev = torch.device(device) if device is not None else have
+    if params and have.type != dev.type:
+        raise UsageError(f"the model is on {have}, not {dev}: move it first (bench does not "
+                         "move or copy your model)")
+    if have.type == "meta":
+        raise UsageError("a model on the meta device has no weights to run")
+    for b in backends:
+        if b not in ("torch", "torch.compile"):
+            raise UsageError(f"backend '{b}' is not available from Python yet (torch, "
+                             "torch.compile); time ONNX Runtime and tract with `flopscope bench`")
+    if dev.type == "cuda":
+        name = torch.cuda.get_device_name(dev)
+    else:
+        name = "cpu"
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    timer = _timer(dev, flush_l2)
+    results, diffs = [], {}
+    try:
+        for batch in batch_sizes or [None]:
+            a, k = _to(_batched(args, batch), dev), _to(_batched(kwargs, batch), dev)
+            first = next((t for t in torch.utils._pytree.tree_leaves((a, k))
+                          if isinstance(t, torch.Tensor) and t.dim() > 0), None)
+            b = int(batch if batch is not None else (first.shape[0] if first is not None else 1))
+            reference = None
+            for backend in backends:
+                t0 = time.perf_counter()
+                fn_model = torch.compile(model) if backend == "torch.compile" else model
+                load_ms = (time.perf_counter() - t0) * 1e3
+
+                def call(m=fn_model):
+                    with torch.inference_mode():
+                        return m(*a, **k)
+
+                with torch.inference_mode():
+                    cold_ms = timer(call)  # compiles, for torch.compile
+                    out = call()
+                if reference is None:
+                    reference = out
+                else:
+                    diffs[f"{backend} b{b}"] = _max_abs_diff(reference, out)
+                for _ in range(int(warmup)):
+                    call()
+                sampler = _rs.Sampler(runs, max_time, precision)
+                while not sampler.add(timer(call)):
+                    pass
+                version = torch.__version__
+                results.append((backend, version, b, torch.get_num_threads(), sampler.samples,
+                                load_ms, cold_ms))
+    finally:
+        torch.set_num_threads(old_threads)
+    shapes = [f"{'x'.join(map(str, t.shape))}" for t in torch.utils._pytree.tree_leaves((args, kwargs))
+              if isinstance(t, torch.Tensor)]
+    raw = _rs.bench_report(type(model).__name__, shapes, results)
+    return BenchResult(raw, diffs, name)
