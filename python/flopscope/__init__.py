@@ -38,6 +38,9 @@ __version__: str = _rs.__version__
 __all__ = [
     "profile",
     "bench",
+    "compare",
+    "report",
+    "Comparison",
     "zoo",
     "Profile",
     "Layer",
@@ -507,6 +510,90 @@ def bench(model: Any, inputs: Any = None, **options: Any) -> Any:
     from . import _bench
 
     return _bench.bench(model, inputs, **options)
+
+
+class Comparison:
+    """Models side by side, as ``flopscope compare`` shows them."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    def to_dict(self) -> dict:
+        """The ``flopscope.compare/1`` document."""
+        return json.loads(self._raw.json())
+
+    def render(self, format: str = "table") -> str:
+        """``table``, ``markdown``, ``csv``, ``json`` (the rows), ``latex``, or ``html`` (the
+        page with the Pareto chart)."""
+        return self._raw.render(format)
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """By extension: ``.html`` the page, ``.svg``/``.png`` the Pareto chart, ``.md``,
+        ``.csv``, ``.json``, ``.tex``, ``.txt`` the table."""
+        ext = os.path.splitext(os.fspath(path))[1].lower()
+        if ext in (".svg", ".png"):
+            return self._raw.chart(os.fspath(path))
+        fmt = {".html": "html", ".htm": "html", ".md": "markdown", ".csv": "csv",
+               ".json": "json", ".tex": "latex", ".txt": "table"}.get(ext)
+        if fmt is None:
+            raise UsageError(f"{os.fspath(path)}: write a comparison as .html, .svg, .png, "
+                             ".md, .csv, .json, .tex or .txt")
+        text = json.dumps(self.to_dict(), indent=2) + "\n" if fmt == "json" else self.render(fmt)
+        _write(path, text)
+
+    def __str__(self) -> str:
+        return self.render("table")
+
+    def __repr__(self) -> str:
+        return f"<flopscope.Comparison of {len(self.to_dict()['entries'])} models>"
+
+
+def _write(path: Union[str, "os.PathLike[str]"], text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise WriteError(f"{os.fspath(path)}: {e.strerror or e}") from None
+
+
+def compare(models: Sequence[Any], *, names: Optional[Sequence[str]] = None,
+            bench: Optional[Sequence[Any]] = None) -> Comparison:
+    """Compares models (``Profile`` objects, or anything :func:`profile` takes without
+    inputs: paths, bytes, built-in names), as ``flopscope compare``. ``bench`` gives each
+    model's ``BenchResult`` (or ``None``): latency then joins the table and the Pareto front."""
+    profiles = [m if isinstance(m, Profile) else profile(m) for m in models]
+    labels = list(names) if names is not None else [p.source for p in profiles]
+    runs = list(bench) if bench is not None else [None] * len(profiles)
+    if len(labels) != len(profiles) or len(runs) != len(profiles):
+        raise UsageError(f"{len(profiles)} models, {len(labels)} names, {len(runs)} bench results")
+    raws = [r._raw if r is not None else None for r in runs]
+    return Comparison(_rs.compare(labels, [p._raw for p in profiles], raws))
+
+
+def _time(model: Any, inputs: Any) -> Any:
+    return bench(model, inputs)  # the module-level bench, which report's argument hides
+
+
+def report(model: Any, path: Union[str, "os.PathLike[str]"], inputs: Any = None, *,
+           bench: Any = None, chart: str = "layers", **options: Any) -> Profile:
+    """Writes ``flopscope report``'s page (``.html``: summary, charts, treemap, memory, layer
+    table, and latency when ``bench`` is a ``BenchResult`` or ``True`` for a torch module) or
+    one chart (``.svg``/``.png``: ``chart="layers"``, ``"ops"`` or ``"memory"``). ``model`` is a
+    ``Profile`` or anything :func:`profile` takes; returns the profile."""
+    p = model if isinstance(model, Profile) else profile(model, inputs, **options)
+    if bench is True:
+        bench = _time(model, inputs)
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext in (".svg", ".png"):
+        _rs.profile_chart(p._raw, chart, os.fspath(path))
+    elif ext in (".html", ".htm"):
+        _write(path, _rs.report_html(p._raw, bench._raw if bench is not None else None))
+    else:
+        raise UsageError(f"{os.fspath(path)}: the report is written as .html, a chart as .svg "
+                         "or .png")
+    return p
 
 
 def zoo() -> list[str]:

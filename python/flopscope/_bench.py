@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import time
 from typing import Any, Optional
 
@@ -118,6 +119,44 @@ def _timer(device: torch.device, flush: bool):
     return cuda
 
 
+def _exported(model, args, kwargs, backends, warmup, runs, max_time, precision):
+    """Exports the module once (``torch.onnx.export``, dynamo, optimized: the graph one
+    deploys), times the file with ``flopscope bench``'s runtimes, and compares each runtime's
+    outputs with eager torch's on the same seeded inputs: ``(report, [max abs diff, …])``."""
+    import contextlib
+    import io
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="flopscope-") as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        with contextlib.redirect_stdout(io.StringIO()):
+            torch.onnx.export(model, tuple(args), path, kwargs=dict(kwargs), dynamo=True)
+        report, outputs, specs = _rs.bench_file(path, list(backends), torch.get_num_threads(),
+                                                int(warmup), runs, max_time, precision, 0)
+    # The runtimes were fed seeded random inputs; give eager torch the same ones.
+    leaves, tree = torch.utils._pytree.tree_flatten((tuple(args), dict(kwargs)))
+    slots = [i for i, t in enumerate(leaves) if isinstance(t, torch.Tensor)]
+    if len(slots) != len(specs):
+        return report, [float("nan")] * len(backends)
+    for n, (i, (_, dtype, shape)) in enumerate(zip(slots, specs)):
+        data = _rs.input_data(dtype, shape, n * 7919)
+        t = torch.frombuffer(bytearray(data), dtype=getattr(torch, dtype)).reshape(shape)
+        leaves[i] = t.to(leaves[i].dtype)
+    a, k = torch.utils._pytree.tree_unflatten(leaves, tree)
+    with torch.inference_mode():
+        ref = model(*a, **k)
+    mine = [t for t in torch.utils._pytree.tree_leaves(ref) if isinstance(t, torch.Tensor)]
+    diffs = []
+    for outs in outputs:
+        pairs = [(m, o) for m, o in zip(mine, outs) if m.numel() == len(o)]
+        if not pairs:
+            diffs.append(float("nan"))
+            continue
+        diffs.append(max((m.float().flatten() - torch.tensor(o)).abs().max().item()
+                         for m, o in pairs))
+    return report, diffs
+
+
 def bench(model: torch.nn.Module, inputs: Any = None, *, input_shape: Any = None,
           backends: tuple = ("torch",), device: Optional[str] = None,
           threads: Optional[int] = None, batch_sizes: Optional[list] = None,
@@ -135,9 +174,11 @@ def bench(model: torch.nn.Module, inputs: Any = None, *, input_shape: Any = None
     if have.type == "meta":
         raise UsageError("a model on the meta device has no weights to run")
     for b in backends:
-        if b not in ("torch", "torch.compile"):
-            raise UsageError(f"backend '{b}' is not available from Python yet (torch, "
-                             "torch.compile); time ONNX Runtime and tract with `flopscope bench`")
+        if b not in ("torch", "torch.compile", "onnxruntime", "tract"):
+            raise UsageError(f"unknown backend '{b}' (torch, torch.compile, onnxruntime, tract)")
+    exported = [b for b in backends if b in ("onnxruntime", "tract")]
+    if exported and dev.type != "cpu":
+        raise UsageError("onnxruntime and tract run on the CPU: bench them with device='cpu'")
     if dev.type == "cuda":
         name = torch.cuda.get_device_name(dev)
     else:
@@ -146,7 +187,7 @@ def bench(model: torch.nn.Module, inputs: Any = None, *, input_shape: Any = None
     if threads is not None:
         torch.set_num_threads(int(threads))
     timer = _timer(dev, flush_l2)
-    results, diffs = [], {}
+    results, diffs, extra = [], {}, []
     try:
         for batch in batch_sizes or [None]:
             a, k = _to(_batched(args, batch), dev), _to(_batched(kwargs, batch), dev)
@@ -154,7 +195,7 @@ def bench(model: torch.nn.Module, inputs: Any = None, *, input_shape: Any = None
                           if isinstance(t, torch.Tensor) and t.dim() > 0), None)
             b = int(batch if batch is not None else (first.shape[0] if first is not None else 1))
             reference = None
-            for backend in backends:
+            for backend in [b for b in backends if b not in exported]:
                 t0 = time.perf_counter()
                 fn_model = torch.compile(model) if backend == "torch.compile" else model
                 load_ms = (time.perf_counter() - t0) * 1e3
@@ -178,9 +219,14 @@ def bench(model: torch.nn.Module, inputs: Any = None, *, input_shape: Any = None
                 version = torch.__version__
                 results.append((backend, version, b, torch.get_num_threads(), sampler.samples,
                                 load_ms, cold_ms))
+            if exported:
+                report, outs = _exported(model, a, k, exported, warmup, runs, max_time,
+                                         precision)
+                extra.append(report)
+                diffs.update({f"{e} b{b}": d for e, d in zip(exported, outs)})
     finally:
         torch.set_num_threads(old_threads)
     shapes = [f"{'x'.join(map(str, t.shape))}" for t in torch.utils._pytree.tree_leaves((args, kwargs))
               if isinstance(t, torch.Tensor)]
-    raw = _rs.bench_report(type(model).__name__, shapes, results)
+    raw = _rs.bench_report(type(model).__name__, shapes, results, extra)
     return BenchResult(raw, diffs, name)

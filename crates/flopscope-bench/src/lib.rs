@@ -98,6 +98,13 @@ pub trait Runtime {
 pub trait Session {
     /// One inference.
     fn run(&mut self) -> Result<()>;
+    /// One inference, returning every output converted to `f32` and flattened (to compare
+    /// runtimes with the framework the model came from).
+    fn outputs(&mut self) -> Result<Vec<Vec<f32>>> {
+        Err(Error::Runtime(
+            "this runtime does not return outputs".into(),
+        ))
+    }
     /// `runs` inferences timing each runtime node: per run, (runtime node name, ms) in
     /// execution order (or one entry holding the per-run means).
     fn profile_layers(&mut self, runs: usize) -> Result<Vec<Vec<(String, f64)>>> {

@@ -167,6 +167,24 @@ impl Session for OrtRun {
         Ok(())
     }
 
+    fn outputs(&mut self) -> Result<Vec<Vec<f32>>> {
+        let outs = self.session.run(feed(&self.inputs)).map_err(ort_err)?;
+        outs.values()
+            .map(|v| {
+                if let Ok((_, x)) = v.try_extract_tensor::<f32>() {
+                    return Ok(x.to_vec());
+                }
+                if let Ok((_, x)) = v.try_extract_tensor::<i64>() {
+                    return Ok(x.iter().map(|&i| i as f32).collect());
+                }
+                Err(Error::Runtime(format!(
+                    "onnxruntime: an output of type {:?} is not compared",
+                    v.dtype()
+                )))
+            })
+            .collect()
+    }
+
     fn profile_layers(&mut self, runs: usize) -> Result<Vec<Vec<(String, f64)>>> {
         // ONNX Runtime's profiler, with graph optimizations off so that each event is one ONNX
         // node: a Chrome trace whose `Node` events `<name>_kernel_time` carry `dur` (µs).

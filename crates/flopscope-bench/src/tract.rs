@@ -111,6 +111,17 @@ impl Session for TractSession {
         Ok(())
     }
 
+    fn outputs(&mut self) -> Result<Vec<Vec<f32>>> {
+        let outs = self.state.run(self.inputs.clone()).map_err(runtime_err)?;
+        outs.iter()
+            .map(|t| {
+                let t = t.cast_to::<f32>().map_err(runtime_err)?;
+                let view = t.to_plain_array_view::<f32>().map_err(runtime_err)?;
+                Ok(view.iter().copied().collect())
+            })
+            .collect()
+    }
+
     fn profile_layers(&mut self, runs: usize) -> Result<Vec<Vec<(String, f64)>>> {
         // Time each node of the optimized plan through tract's evaluation hook (what tract's
         // own profiler does); plan nodes are named after the ONNX node they come from.

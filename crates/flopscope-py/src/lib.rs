@@ -451,21 +451,10 @@ impl BenchReport {
     /// The report in `format`: `table`, `markdown`, `csv`, `json`, `latex` or `html` (the
     /// page with the latency histogram), as `flopscope bench -f` writes it.
     fn render(&self, py: Python<'_>, format: &str) -> PyResult<String> {
-        use flopscope_report::render::Format;
-        let f = match format {
-            "table" | "text" | "txt" => Format::Text,
-            "markdown" | "md" => Format::Markdown,
-            "csv" => Format::Csv,
-            "json" => Format::Json,
-            "latex" | "tex" => Format::Latex,
-            "html" => return Ok(flopscope_report::bench::html(&self.inner)),
-            other => {
-                let msg = format!(
-                    "unknown bench format '{other}' (table, markdown, csv, json, latex, html)"
-                );
-                return Err(to_py(py, Error::Usage(msg)));
-            }
-        };
+        if format == "html" {
+            return Ok(flopscope_report::bench::html(&self.inner));
+        }
+        let f = table_format(py, format)?;
         Ok(flopscope_report::bench::render(&self.inner, f))
     }
 }
@@ -474,14 +463,17 @@ impl BenchReport {
 /// cold-start times (ms).
 type PyRun = (String, String, u64, usize, Vec<f64>, f64, f64);
 
-/// Builds a bench report from runs timed in Python; the statistics (median, percentiles,
-/// outliers, FPS) are `flopscope bench`'s.
+/// Builds a bench report from runs timed in Python, followed by the runs of `extra` reports
+/// (`bench_file`'s); the statistics (median, percentiles, outliers, FPS) are `flopscope
+/// bench`'s.
 #[pyfunction]
+#[pyo3(signature = (model, inputs, runs, extra=vec![]))]
 fn bench_report(
     py: Python<'_>,
     model: String,
     inputs: Vec<String>,
     runs: Vec<PyRun>,
+    extra: Vec<PyRef<'_, BenchReport>>,
 ) -> PyResult<BenchReport> {
     let mut out = Vec::with_capacity(runs.len());
     for (backend, version, batch, threads, samples, load_ms, cold_ms) in runs {
@@ -503,9 +495,216 @@ fn bench_report(
             model,
             inputs,
             synthesized_weights: false,
-            runs: out,
+            runs: out
+                .into_iter()
+                .chain(extra.iter().flat_map(|r| r.inner.runs.iter().cloned()))
+                .collect(),
         },
     })
+}
+
+fn table_format(py: Python<'_>, format: &str) -> PyResult<flopscope_report::render::Format> {
+    use flopscope_report::render::Format;
+    Ok(match format {
+        "table" | "text" | "txt" => Format::Text,
+        "markdown" | "md" => Format::Markdown,
+        "csv" => Format::Csv,
+        "json" => Format::Json,
+        "latex" | "tex" => Format::Latex,
+        other => {
+            let msg = format!("unknown format '{other}' (table, markdown, csv, json, latex, html)");
+            return Err(to_py(py, Error::Usage(msg)));
+        }
+    })
+}
+
+/// Models side by side (`flopscope compare`): parameters, MACs, FLOPs, memory, latency when
+/// measured, and the Pareto front.
+#[pyclass(module = "flopscope._flopscope", name = "Comparison", frozen)]
+struct Comparison {
+    inner: flopscope_report::compare::Comparison,
+}
+
+#[pymethods]
+impl Comparison {
+    /// The `flopscope.compare/1` document as compact JSON.
+    fn json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.inner).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
+    /// The table in `format` (`table`, `markdown`, `csv`, `json`, `latex`), or `html`: the page
+    /// with the Pareto chart, as `flopscope compare -o page.html` writes it.
+    fn render(&self, py: Python<'_>, format: &str) -> PyResult<String> {
+        use flopscope_report::render::Format;
+        if format == "html" {
+            let names: Vec<&str> = self.inner.entries.iter().map(|e| e.name.as_str()).collect();
+            let mut page = flopscope_report::page::Page::new(format!(
+                "flopscope compare: {}",
+                names.join(", ")
+            ));
+            page.compare = Some(&self.inner);
+            page.compare_text = Some([
+                self.inner.render(Format::Markdown),
+                self.inner.render(Format::Latex),
+            ]);
+            return Ok(flopscope_report::page::html(&page));
+        }
+        Ok(self.inner.render(table_format(py, format)?))
+    }
+
+    /// Writes the Pareto chart (`.svg` or `.png`).
+    fn chart(&self, path: PathBuf) -> PyResult<()> {
+        let c = flopscope_report::chart::Chart::Pareto(&self.inner);
+        flopscope_report::chart::write(&c, &path).map_err(|e| Python::attach(|py| to_py(py, e)))
+    }
+}
+
+/// Compares profiles; `runs` gives each model's measurement (its report's first run) or `None`.
+#[pyfunction]
+fn compare(
+    names: Vec<String>,
+    profiles: Vec<PyRef<'_, Profile>>,
+    runs: Vec<Option<PyRef<'_, BenchReport>>>,
+) -> Comparison {
+    let ps: Vec<flopscope_core::Profile> = profiles.iter().map(|p| p.inner.clone()).collect();
+    let rs: Vec<Option<flopscope_bench::RunResult>> = runs
+        .iter()
+        .map(|r| r.as_ref().and_then(|r| r.inner.runs.first().cloned()))
+        .collect();
+    Comparison {
+        inner: flopscope_report::compare::Comparison::new(&names, &ps, &rs),
+    }
+}
+
+/// The report page of a profile (`flopscope report`), with a bench report's sections when given.
+#[pyfunction]
+#[pyo3(signature = (profile, bench=None))]
+fn report_html(profile: PyRef<'_, Profile>, bench: Option<PyRef<'_, BenchReport>>) -> String {
+    let mut page = flopscope_report::page::Page::new(format!(
+        "flopscope report: {}",
+        profile.inner.model.source
+    ));
+    page.profile = Some(&profile.inner);
+    page.bench = bench.as_ref().map(|b| &b.inner);
+    flopscope_report::page::html(&page)
+}
+
+/// Writes one chart of a profile as `.svg` or `.png`: `layers`, `ops` or `memory`.
+#[pyfunction]
+fn profile_chart(
+    py: Python<'_>,
+    profile: PyRef<'_, Profile>,
+    kind: &str,
+    path: PathBuf,
+) -> PyResult<()> {
+    use flopscope_report::chart::{write, Chart};
+    let c = match kind {
+        "layers" => Chart::Layers(&profile.inner),
+        "ops" => Chart::Ops(&profile.inner),
+        "memory" => Chart::Memory(&profile.inner),
+        other => {
+            let msg = format!("unknown chart '{other}' (layers, ops, memory)");
+            return Err(to_py(py, Error::Usage(msg)));
+        }
+    };
+    write(&c, &path).map_err(|e| to_py(py, e))
+}
+
+/// What `bench_file` returns: the report, each backend's outputs (flattened, `f32`), and the
+/// inputs it fed (name, dtype, shape) so that the framework can be run on the same data.
+type FileBench = (
+    BenchReport,
+    Vec<Vec<Vec<f32>>>,
+    Vec<(String, String, Vec<u64>)>,
+);
+
+/// Times an ONNX file on `backends` (`onnxruntime`, `tract`) with `flopscope bench`'s code and
+/// runs each once more for its outputs; inputs are the seeded random ones of `input_data`.
+#[pyfunction]
+#[pyo3(signature = (path, backends, threads, warmup, runs=None, max_time=None, precision=None, seed=0))]
+#[allow(clippy::too_many_arguments)]
+fn bench_file(
+    py: Python<'_>,
+    path: PathBuf,
+    backends: Vec<String>,
+    threads: usize,
+    warmup: usize,
+    runs: Option<usize>,
+    max_time: Option<f64>,
+    precision: Option<f64>,
+    seed: u64,
+) -> PyResult<FileBench> {
+    use flopscope_bench::{onnxruntime::OnnxRuntime, tract::Tract, Runtime};
+    let result = py.detach(|| -> Result<_, Error> {
+        let mut rts: Vec<Box<dyn Runtime>> = Vec::new();
+        for b in &backends {
+            rts.push(match b.as_str() {
+                "onnxruntime" | "ort" => Box::new(OnnxRuntime::new(None, threads)?),
+                "tract" => Box::new(Tract { threads }),
+                other => return Err(Error::Usage(format!("unknown backend '{other}'"))),
+            });
+        }
+        let refs: Vec<&dyn Runtime> = rts.iter().map(|r| r.as_ref()).collect();
+        let o = flopscope_bench::BenchOptions {
+            warmup: flopscope_bench::Warmup::Runs(warmup),
+            runs,
+            time: max_time,
+            precision,
+            seed,
+            ..Default::default()
+        };
+        let spec = path.to_string_lossy().to_string();
+        let report = flopscope_bench::bench(&spec, &refs, &o, &mut |_| {})?;
+        let p = flopscope_core::profile_source(&spec, &o.model)?;
+        let inputs: Vec<flopscope_bench::InputSpec> = p
+            .inputs
+            .iter()
+            .map(|i| flopscope_bench::InputSpec {
+                name: i.name.clone(),
+                dtype: flopscope_core::graph::DType::from_name(&i.dtype)
+                    .unwrap_or(flopscope_core::graph::DType::F32),
+                shape: i.shape.clone().unwrap_or_default(),
+            })
+            .collect();
+        let mut outputs = Vec::new();
+        for r in &refs {
+            outputs.push(r.load(&path, &inputs, seed)?.outputs()?);
+        }
+        let specs = inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.dtype.name().to_string(), i.shape.clone()))
+            .collect();
+        Ok((report, outputs, specs))
+    });
+    let (report, outputs, specs) = result.map_err(|e| to_py(py, e))?;
+    Ok((BenchReport { inner: report }, outputs, specs))
+}
+
+/// The seeded random input `flopscope bench` feeds a runtime (its input number `i` uses
+/// `seed + 7919·i`), as little-endian bytes: floats in [−1, 1), token ids in [0, 1000).
+#[pyfunction]
+fn input_data<'py>(
+    py: Python<'py>,
+    dtype: &str,
+    shape: Vec<u64>,
+    seed: u64,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    use flopscope_bench::InputData;
+    let dt = flopscope_core::graph::DType::from_name(dtype)
+        .ok_or_else(|| to_py(py, Error::Usage(format!("unknown dtype '{dtype}'"))))?;
+    let spec = flopscope_bench::InputSpec {
+        name: "input".into(),
+        dtype: dt,
+        shape,
+    };
+    let data = flopscope_bench::input_data(&spec, seed).map_err(|e| to_py(py, e))?;
+    let bytes: Vec<u8> = match data {
+        InputData::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        InputData::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        InputData::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        InputData::Bool(v) => v.iter().map(|&b| b as u8).collect(),
+    };
+    Ok(pyo3::types::PyBytes::new(py, &bytes))
 }
 
 /// The names of the built-in architectures.
@@ -532,6 +731,12 @@ fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Sampler>()?;
     m.add_class::<BenchReport>()?;
     m.add_function(wrap_pyfunction!(bench_report, m)?)?;
+    m.add_class::<Comparison>()?;
+    m.add_function(wrap_pyfunction!(bench_file, m)?)?;
+    m.add_function(wrap_pyfunction!(input_data, m)?)?;
+    m.add_function(wrap_pyfunction!(compare, m)?)?;
+    m.add_function(wrap_pyfunction!(report_html, m)?)?;
+    m.add_function(wrap_pyfunction!(profile_chart, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,0 +1,98 @@
+"""`flopscope.bench`, `compare` and `report` from Python. No timing is asserted (timings
+belong in bench/torch_timer.py); what is checked is that the statistics are those of the
+samples, the stopping rule's counts, the deployed graph's outputs, and the files written."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+import flopscope
+from test_profile import requires
+
+torch = requires("torch", "torch is not installed: pip install '.[torch]'")
+nn = torch.nn
+
+
+def tiny():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(8, 4)).eval()
+
+
+def test_bench_statistics_are_those_of_its_samples():
+    r = flopscope.bench(tiny(), input_shape=(1, 3, 16, 16), runs=25, warmup=2)
+    doc = r.to_dict()
+    assert doc["schema"] == "flopscope.bench/1"
+    (run,) = doc["runs"]
+    assert run["backend"] == "torch" and run["batch"] == 1
+    samples = run["samples_ms"]
+    assert run["runs"] == len(samples) == 25  # runs= stops exactly there
+    lat = run["latency_ms"]
+    assert lat["median"] == pytest.approx(statistics.median(samples))
+    assert lat["min"] == min(samples) and lat["max"] == max(samples)
+    assert lat["mean"] == pytest.approx(statistics.fmean(samples))
+    assert lat["stddev"] == pytest.approx(statistics.stdev(samples))
+    assert run["fps"] == pytest.approx(1e3 / lat["median"])
+    assert "torch" in str(r) and "Median" in str(r)
+    assert len(r.to_pandas()) == 1
+
+
+def test_bench_batch_sizes_and_threads():
+    r = flopscope.bench(tiny(), torch.randn(1, 3, 16, 16), batch_sizes=[1, 4], runs=10,
+                        warmup=1, threads=1)
+    assert [(x["batch"], x["threads"]) for x in r.runs] == [(1, 1), (4, 1)]
+    assert torch.get_num_threads() >= 1
+
+
+def test_bench_the_exported_graph_computes_the_same_thing():
+    requires("onnxscript", "onnxscript is not installed (torch.onnx.export needs it)")
+    requires("onnxruntime", "onnxruntime is not installed")
+    r = flopscope.bench(tiny(), input_shape=(1, 3, 16, 16),
+                        backends=("torch", "onnxruntime", "tract"), runs=10, warmup=1)
+    assert [x["backend"] for x in r.runs] == ["torch", "onnxruntime", "tract"]
+    assert set(r.max_abs_diff) == {"onnxruntime b1", "tract b1"}
+    assert all(d < 1e-4 for d in r.max_abs_diff.values()), r.max_abs_diff
+
+
+def test_bench_refuses_what_it_cannot_do():
+    with pytest.raises(flopscope.UsageError, match="unknown backend"):
+        flopscope.bench(tiny(), input_shape=(1, 3, 8, 8), backends=("tensorrt",))
+    with pytest.raises(flopscope.UsageError, match="torch.nn.Module"):
+        flopscope.bench("resnet18")
+    with torch.device("meta"):
+        m = nn.Linear(4, 4)
+    with pytest.raises(flopscope.UsageError, match="meta"):
+        flopscope.bench(m, input_shape=(1, 4))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_bench_on_cuda_uses_events():
+    m = tiny().cuda()
+    r = flopscope.bench(m, input_shape=(1, 3, 16, 16), runs=20, warmup=3, flush_l2=True)
+    assert r.device == torch.cuda.get_device_name()
+    assert r.runs[0]["runs"] == 20 and all(t > 0 for t in r.runs[0]["samples_ms"])
+
+
+def test_compare_and_report_write_what_the_cli_writes(tmp_path):
+    a = flopscope.profile(tiny(), torch.randn(1, 3, 16, 16))
+    b = flopscope.profile("resnet18")
+    c = flopscope.compare([a, b], names=["tiny", "resnet18"])
+    entries = c.to_dict()["entries"]
+    assert [(e["name"], e["params"]) for e in entries] == [("tiny", a.params),
+                                                           ("resnet18", 11_689_512)]
+    assert "tiny" in str(c) and "resnet18" in c.render("markdown")
+    for ext in ("html", "svg", "md", "csv", "json"):
+        c.save(tmp_path / f"cmp.{ext}")
+        assert (tmp_path / f"cmp.{ext}").stat().st_size > 0
+    with pytest.raises(flopscope.UsageError):
+        c.save(tmp_path / "cmp.docx")
+
+    r = flopscope.bench(tiny(), input_shape=(1, 3, 16, 16), runs=10, warmup=1)
+    p = flopscope.report(tiny(), tmp_path / "report.html", torch.randn(1, 3, 16, 16), bench=r)
+    assert p.params == a.params
+    page = (tmp_path / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "Sequential" in page
+    flopscope.report(p, tmp_path / "layers.svg")
+    assert (tmp_path / "layers.svg").read_text().lstrip().startswith("<svg")
