@@ -467,21 +467,47 @@ def _profile_module(model: Any, inputs: Any, input_shape: Any, dims: Any, classe
                     name: Optional[str]) -> Profile:
     from . import _torch
 
-    if dims is not None or classes is not None:
+    if classes is not None:
+        raise UsageError("classes= is for built-in models; a torch module has its own head")
+    symbolic = (isinstance(input_shape, (tuple, list))
+                and any(isinstance(d, str) for d in input_shape))
+    if dims is not None and not symbolic:
         raise UsageError(
-            "dims= and classes= are for model files; a torch module is profiled at the shapes "
-            "of its example inputs"
+            "dims= sizes the symbolic dims of input_shape=, e.g. input_shape=('batch', 3, 224, "
+            "224), dims={'batch': 8}; a module with example inputs is profiled at their shapes"
         )
-    try:
-        args, kwargs = _torch.example_inputs(model, inputs, input_shape)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    syms: list[str] = []
+    for d in input_shape if symbolic else ():
+        if isinstance(d, str) and d not in syms:
+            syms.append(d)
+    given = dict(_dims(dims))
+    if unknown := [k for k in given if k not in syms]:
+        raise UsageError(f"dims {unknown} are not in input_shape {tuple(input_shape)}")
+    at = {s: given.get(s, 1) for s in syms}
+
+    def shape_at(sizes: dict) -> tuple:
+        return tuple(sizes[d] if isinstance(d, str) else d for d in input_shape)
+
     label = name or type(model).__name__
-    try:
-        data, notes = _torch.capture(model, args, kwargs, label)
-    except _torch.CaptureFailed as e:
-        raise CaptureError(str(e)) from e.__cause__
+
+    def trace_at(sizes: dict) -> tuple[bytes, list]:
+        try:
+            shape = shape_at(sizes) if symbolic else input_shape
+            args, kwargs = _torch.example_inputs(model, inputs, shape)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        try:
+            return _torch.capture(model, args, kwargs, label)
+        except _torch.CaptureFailed as e:
+            raise CaptureError(str(e)) from e.__cause__
+
+    data, notes = trace_at(at)
     raw = _rs.profile_bytes(data, label, [], [], None)
+    free = [s for s in syms if s not in given]
+    if syms:
+        # Symbolic sizes: trace again at the points the formula fit asks for.
+        make = lambda pt: trace_at({**at, **dict(zip(free, pt))})[0]  # noqa: E731
+        raw = raw.with_formulas(free, list(at.items()), make)
     if notes:
         raw = raw.with_warnings(notes)
     return Profile(raw)

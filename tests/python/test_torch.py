@@ -338,6 +338,29 @@ def test_an_operator_without_a_rule_is_listed_and_the_rest_counted():
     assert p.macs == 3 * 16 * 4  # the Linear after it still counted
 
 
+def test_views_own_no_memory():
+    # nn.Linear runs addmm on weight.t(), a view: the only tensor written is the output,
+    # 4·32 float32 = 512 bytes; at the peak the input (4·64·4 = 1,024 B) and output are live.
+    p = flopscope.profile(nn.Linear(64, 32), torch.randn(4, 64))
+    assert p.activation_bytes == 512
+    assert p.peak_activation_bytes == 1024 + 512
+
+
+def test_symbolic_dims_give_formulas():
+    tv = requires("torchvision", "torchvision is not installed")
+    model = tv.models.resnet18().eval()
+    with torch.no_grad():
+        p = flopscope.profile(model, input_shape=("batch", 3, 224, 224), dims={"batch": 2})
+    assert p.macs == 2 * 1_814_073_344  # at the size given
+    assert p.formulas is None  # every symbol bound
+    with torch.no_grad():
+        p = flopscope.profile(model, input_shape=("batch", 3, 224, 224))
+    assert p.formulas.symbols == ("batch",)
+    assert p.formulas.macs == "1814073344·batch"  # reference.json truth_macs per image
+    with pytest.raises(flopscope.UsageError, match="not in input_shape"):
+        flopscope.profile(model, input_shape=("batch", 3, 224, 224), dims={"seq": 3})
+
+
 def test_inputs_are_required_and_checked():
     m = nn.Linear(4, 2)
     with pytest.raises(flopscope.UsageError, match="example inputs"):

@@ -24,8 +24,17 @@ fn bytes_of(a: &Analysis, v: ValueId) -> u64 {
     a.tensors[v].as_ref().and_then(|t| t.bytes()).unwrap_or(0)
 }
 
+/// Whether a node's outputs are views of its first input (a traced PyTorch view: `view`, `t`,
+/// `permute`…): they share its memory, so the node reads and writes nothing.
+fn is_view(n: &crate::graph::Node) -> bool {
+    n.domain == "aten" && crate::ops::aten::is_view(&n.op_type)
+}
+
 /// Bytes a node reads (each distinct input once) and writes.
 fn node_bytes(a: &Analysis, n: &crate::graph::Node) -> (u64, u64) {
+    if is_view(n) {
+        return (0, 0);
+    }
     let ins: Vec<ValueId> = n.inputs.iter().flatten().copied().collect();
     let read = ins
         .iter()
@@ -292,14 +301,27 @@ pub fn build(
 /// outputs are allocated when it runs and freed after their last consumer; graph inputs live
 /// until their last use, graph outputs to the end. Weights are not activations.
 fn peak_live(g: &Graph, a: &Analysis) -> u64 {
+    // A view's memory is its base's: the base lives until the view's last use.
+    let mut base: Vec<ValueId> = (0..g.values.len()).collect();
+    for &ni in &a.order {
+        let n = &g.nodes[ni];
+        if let (true, Some(src)) = (is_view(n), n.input(0)) {
+            for &o in n.outputs.iter().flatten() {
+                base[o] = base[src];
+            }
+        }
+    }
     let mut last_use: Vec<Option<usize>> = vec![None; g.values.len()];
     for (pos, &ni) in a.order.iter().enumerate() {
         for &v in g.nodes[ni].inputs.iter().flatten() {
-            last_use[v] = Some(pos);
+            let b = base[v];
+            if last_use[b] != Some(usize::MAX) {
+                last_use[b] = Some(pos);
+            }
         }
     }
     for &o in &g.outputs {
-        last_use[o] = Some(usize::MAX);
+        last_use[base[o]] = Some(usize::MAX);
     }
     let mut frees: Vec<Vec<ValueId>> = vec![Vec::new(); a.order.len()];
     let mut live: u64 = 0;
@@ -313,6 +335,9 @@ fn peak_live(g: &Graph, a: &Analysis) -> u64 {
     let mut peak = live;
     for (pos, &ni) in a.order.iter().enumerate() {
         for &o in g.nodes[ni].outputs.iter().flatten() {
+            if base[o] != o {
+                continue; // a view: nothing allocated
+            }
             live += bytes_of(a, o);
             match last_use[o] {
                 None => frees[pos].push(o), // never read: dies at once
@@ -536,4 +561,53 @@ pub fn check_dims(opts: &Options, profiles: &[&Profile]) -> Result<Vec<(String, 
         }
     }
     Ok(warnings)
+}
+
+/// Fits `p`'s formulas in `symbols` for a model that is re-made at each size rather than
+/// re-analysed (a traced PyTorch module, traced again at each point): `make(point)` returns
+/// the profile with the symbols at those sizes. On failure the reason is added to the warnings,
+/// as for files.
+pub fn fit_formulas(
+    p: &mut Profile,
+    symbols: &[String],
+    mut make: impl FnMut(&[u64]) -> Result<Profile>,
+) {
+    let eval = |pt: &[u64]| -> std::result::Result<Vec<u64>, String> {
+        let q = make(pt).map_err(|e| {
+            let at: Vec<String> = symbols
+                .iter()
+                .zip(pt)
+                .map(|(s, x)| format!("{s}={x}"))
+                .collect();
+            format!("at {}: {e}", at.join(", "))
+        })?;
+        if q.totals.nodes_cost_unknown > 0 {
+            return Err("some node costs are unknown".into());
+        }
+        let t = &q.totals;
+        Ok(vec![
+            t.macs,
+            t.flops,
+            t.activation_bytes,
+            t.bytes_read,
+            t.bytes_written,
+        ])
+    };
+    match formula::fit(symbols, 5, eval) {
+        Ok((mut polys, checked_at)) => {
+            let mut next = || polys.remove(0);
+            p.formulas = Some(Formulas {
+                symbols: symbols.to_vec(),
+                macs: next(),
+                flops: next(),
+                activation_bytes: next(),
+                bytes_read: next(),
+                bytes_written: next(),
+                checked_at,
+            });
+        }
+        Err(why) => p
+            .warnings
+            .push(format!("no exact formula in {}: {why}", symbols.join(", "))),
+    }
 }

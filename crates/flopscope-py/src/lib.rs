@@ -249,6 +249,40 @@ impl Profile {
             .collect()
     }
 
+    /// This profile with formulas in `symbols` fitted from `make(sizes) -> bytes`, which
+    /// re-makes the model's trace at the given sizes (one per symbol), and `bindings` (the
+    /// sizes this profile was made at) recorded.
+    fn with_formulas(
+        &self,
+        py: Python<'_>,
+        symbols: Vec<String>,
+        bindings: Vec<(String, u64)>,
+        make: Py<PyAny>,
+    ) -> PyResult<Profile> {
+        let mut inner = self.inner.clone();
+        inner.bindings.extend(bindings);
+        let mut failure: Option<PyErr> = None;
+        let opts = Options::default();
+        if symbols.is_empty() {
+            return Ok(Profile { inner });
+        }
+        flopscope_core::profile::fit_formulas(&mut inner, &symbols, |pt| {
+            let bytes: Vec<u8> = match make.call1(py, (pt.to_vec(),)).and_then(|b| b.extract(py)) {
+                Ok(b) => b,
+                Err(e) => {
+                    let msg = e.to_string();
+                    failure.get_or_insert(e);
+                    return Err(Error::Usage(msg));
+                }
+            };
+            flopscope_core::profile_bytes(&bytes, &opts)
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(Profile { inner })
+    }
+
     /// This profile with notes from the Python front-end (how a module was traced) added to
     /// its warnings.
     fn with_warnings(&self, notes: Vec<String>) -> Profile {

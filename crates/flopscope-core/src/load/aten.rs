@@ -74,9 +74,7 @@ pub(crate) fn translate(e: &mut Emit, c: &Call) -> R {
         "linear" => {
             let (x, w) = (e.req(c, "input")?, e.req(c, "weight")?);
             let out = first(&outs)?;
-            let ws = e.shape(w);
-            let wt_shape: Vec<u64> = ws.iter().rev().copied().collect();
-            let wt = e.op("Transpose", vec![Some(w)], vec![], e.dtype(w), &wt_shape)?;
+            let wt = e.t(w)?;
             match e.tensor(c, "bias")? {
                 Some(b) => {
                     let y = e.op(
@@ -710,7 +708,7 @@ fn sdpa(e: &mut Emit, c: &Call) -> R {
     e.node("", "Attention", ins.clone(), vec![Some(out)], attrs)?;
     if rest.iter().any(Option::is_some) {
         ins.truncate(1);
-        e.node("aten", "alias", ins, rest, vec![])?;
+        e.node("aten", "attention_stats", ins, rest, vec![])?;
     }
     Ok(())
 }
@@ -745,7 +743,7 @@ fn mha(e: &mut Emit, c: &Call) -> R {
             None => Ok(y),
         }
     };
-    let wt = e.op("Transpose", vec![Some(w)], vec![], dt, &[ein, e3])?;
+    let wt = e.t(w)?;
     let (pq, pk, pv) = if q == k && k == v {
         let qkv = project(e, q, wt, b, e3)?;
         let parts: Vec<ValueId> = (0..3).map(|_| e.value(dt, &with(dim))).collect();
@@ -798,17 +796,7 @@ fn mha(e: &mut Emit, c: &Call) -> R {
         dt,
         &with(dim),
     )?;
-    let ps = e.shape(pw);
-    let pwt = e.op(
-        "Transpose",
-        vec![Some(pw)],
-        vec![],
-        dt,
-        &[
-            ps.get(1).copied().unwrap_or(0),
-            ps.first().copied().unwrap_or(0),
-        ],
-    )?;
+    let pwt = e.t(pw)?;
     let outs = vec![Some(out)]; // the attention weights (need_weights) are not computed here
     match pb {
         Some(pb) => {

@@ -314,6 +314,15 @@ impl Emit {
         Ok(v)
     }
 
+    /// `w.t()`: the transposed view of a matrix, as PyTorch passes weights to matmuls (a view:
+    /// no memory, no cost).
+    pub fn t(&mut self, w: ValueId) -> std::result::Result<ValueId, Why> {
+        let shape: Vec<u64> = self.shape(w).into_iter().rev().collect();
+        let v = self.value(self.dtype(w), &shape);
+        self.node("aten", "t", vec![Some(w)], vec![Some(v)], vec![])?;
+        Ok(v)
+    }
+
     /// A scalar constant of `dtype` (a `Constant` node, made once per value and type).
     pub fn scalar(&mut self, x: f64, dtype: DType) -> ValueId {
         let key = format!("{}:{x:?}", dtype.name());

@@ -16,12 +16,16 @@ use super::{mul, no_cost, numel, Cost, Ctx, OpDef, OpError, Tensor};
 
 /// Operators that move, copy, index or create data without arithmetic.
 const MOVES: &[&str] = &[
+    "_reshape_alias",
     "_to_copy",
     "_unsafe_view",
     "alias",
     "arange",
     "as_strided",
     "as_strided_",
+    // What attention kernels return besides their output (log-sum-exp, RNG state): written by
+    // the kernel, no arithmetic of their own (see `load::aten`).
+    "attention_stats",
     "cat",
     "clone",
     "constant_pad_nd",
@@ -92,6 +96,36 @@ pub fn lookup(op: &str) -> Option<OpDef> {
         infer: as_traced,
         cost,
     })
+}
+
+/// Operators whose outputs are views of their first input (no memory of their own).
+const VIEWS: &[&str] = &[
+    "_reshape_alias",
+    "_unsafe_view",
+    "alias",
+    "as_strided",
+    "detach",
+    "diagonal",
+    "expand",
+    "lift_fresh",
+    "narrow",
+    "permute",
+    "select",
+    "slice",
+    "split",
+    "split_with_sizes",
+    "squeeze",
+    "t",
+    "transpose",
+    "unbind",
+    "unfold",
+    "unsqueeze",
+    "view",
+];
+
+/// Whether an `aten` operator returns views of its first input, sharing its memory.
+pub fn is_view(op: &str) -> bool {
+    VIEWS.contains(&op)
 }
 
 /// Whether an `aten` operator is pure data movement (the trace maps it without arithmetic).

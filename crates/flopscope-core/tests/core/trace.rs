@@ -573,7 +573,7 @@ fn attention_kernel_side_outputs_keep_their_traced_shapes() {
         vec![Some(vec![1, 8, 6, 4])]
     );
     assert_eq!(
-        layers_of(&p, "alias")[0].outputs,
+        layers_of(&p, "attention_stats")[0].outputs,
         vec![Some(vec![1, 8, 32]), Some(vec![]), Some(vec![])]
     );
     assert_eq!(p.totals.activation_bytes, 1_808);
@@ -587,5 +587,8 @@ fn attention_kernel_side_outputs_keep_their_traced_shapes() {
         layers_of(&p, "Attention")[0].outputs,
         vec![Some(vec![1, 8, 6, 4])]
     );
-    assert_eq!(layers_of(&p, "alias")[0].outputs, vec![Some(vec![1, 8, 6])]);
+    assert_eq!(
+        layers_of(&p, "attention_stats")[0].outputs,
+        vec![Some(vec![1, 8, 6])]
+    );
 }
