@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import weakref
 from typing import Any, Optional
 
 import torch
@@ -56,7 +57,6 @@ class _Recorder(TorchDispatchMode):
         self.values: list[dict] = []
         self.calls: list[dict] = []
         self.ids: dict[int, int] = {}
-        self.keep: list[Any] = []  # keeps recorded tensors alive, so no id() is reused
         self.stack: list[Optional[str]] = []
         self.schemas: dict[Any, list] = {}
         self.failed: Optional[str] = None
@@ -71,8 +71,12 @@ class _Recorder(TorchDispatchMode):
         if frozen:
             v["frozen"] = True
         self.values.append(v)
-        self.ids[id(t)] = i
-        self.keep.append(t)
+        key = id(t)
+        if key not in self.ids:
+            # Forget the id when the tensor dies, so that a new tensor reusing it is not taken
+            # for the old one (and a real-tensor pass keeps no activation alive).
+            weakref.finalize(t, self.ids.pop, key, None)
+        self.ids[key] = i
         return i
 
     def ref(self, t: torch.Tensor) -> dict:

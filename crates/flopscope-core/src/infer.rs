@@ -1,7 +1,8 @@
 //! The inference pass: visits nodes in dependency order and applies each operator's shape and
 //! cost rules (`crate::ops`) for one concrete binding of the input dims. Linear in graph size.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -52,6 +53,11 @@ pub fn resolve_dims(dims: &[Dim], bindings: &HashMap<String, u64>) -> Option<Sha
 }
 
 /// Dependency order of the nodes; an error names a node on a cycle.
+/// Whether every user of node `i` comes after it.
+fn users_before(users: &[Vec<usize>], i: usize) -> bool {
+    users[i].iter().all(|&u| u > i)
+}
+
 pub(crate) fn topo_order(g: &Graph) -> Result<Vec<usize>> {
     let mut producer: Vec<Option<usize>> = vec![None; g.values.len()];
     for (i, n) in g.nodes.iter().enumerate() {
@@ -101,14 +107,24 @@ pub(crate) fn topo_order(g: &Graph) -> Result<Vec<usize>> {
             indeg[i] += 1;
         }
     }
-    let mut ready: VecDeque<usize> = (0..g.nodes.len()).filter(|&i| indeg[i] == 0).collect();
+    // File order when it is already an order of dependencies (ONNX requires it; a trace is
+    // recorded so): layers are listed as the model runs them. Otherwise the ready node that
+    // comes first in the file goes first, which keeps the order as close to the file's as the
+    // dependencies allow.
+    if (0..g.nodes.len()).all(|i| users_before(&users, i)) {
+        return Ok((0..g.nodes.len()).collect());
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..g.nodes.len())
+        .filter(|&i| indeg[i] == 0)
+        .map(Reverse)
+        .collect();
     let mut order = Vec::with_capacity(g.nodes.len());
-    while let Some(i) = ready.pop_front() {
+    while let Some(Reverse(i)) = ready.pop() {
         order.push(i);
         for &u in &users[i] {
             indeg[u] -= 1;
             if indeg[u] == 0 {
-                ready.push_back(u);
+                ready.push(Reverse(u));
             }
         }
     }
