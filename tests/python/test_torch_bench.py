@@ -56,6 +56,16 @@ def test_bench_the_exported_graph_computes_the_same_thing():
     assert all(d < 1e-4 for d in r.max_abs_diff.values()), r.max_abs_diff
 
 
+def test_bench_torch_compile_computes_the_same_thing():
+    m = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4)).eval()
+    r = flopscope.bench(m, input_shape=(2, 16), backends=("torch", "torch.compile"), runs=5,
+                        warmup=1)
+    assert [x["backend"] for x in r.runs] == ["torch", "torch.compile"]
+    assert r.max_abs_diff["torch.compile b2"] < 1e-5
+    # The first call compiles: the cold time is where the compilation shows.
+    assert r.runs[1]["cold_ms"] > r.runs[1]["latency_ms"]["median"]
+
+
 def test_bench_refuses_what_it_cannot_do():
     with pytest.raises(flopscope.UsageError, match="unknown backend"):
         flopscope.bench(tiny(), input_shape=(1, 3, 8, 8), backends=("tensorrt",))

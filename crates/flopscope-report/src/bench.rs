@@ -53,8 +53,15 @@ fn ms(v: f64, decimals: usize) -> Cell {
 /// One row per run (backend × threads × batch): latency statistics, throughput, load and cold
 /// start.
 pub fn runs_table(report: &Report) -> Table {
+    // Wide enough for the longest label (`torch.compile 2.15.0+cu132`), so columns stay aligned.
+    let label = report
+        .runs
+        .iter()
+        .map(|r| backend(r).chars().count())
+        .max()
+        .unwrap_or(0);
     let mut t = Table::new(vec![
-        Column::left("Backend", "backend").width(19).gap(""),
+        Column::left("Backend", "backend").width(label.max(19)).gap(""),
         Column::right("Thr", "threads").width(3),
         Column::right("Batch", "batch").width(5),
         Column::right("Runs", "runs").width(5),
