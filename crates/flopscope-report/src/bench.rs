@@ -61,7 +61,9 @@ pub fn runs_table(report: &Report) -> Table {
         .max()
         .unwrap_or(0);
     let mut t = Table::new(vec![
-        Column::left("Backend", "backend").width(label.max(19)).gap(""),
+        Column::left("Backend", "backend")
+            .width(label.max(19))
+            .gap(""),
         Column::right("Thr", "threads").width(3),
         Column::right("Batch", "batch").width(5),
         Column::right("Runs", "runs").width(5),

@@ -1,0 +1,109 @@
+//! Normalizations, softmax and dropout.
+
+use super::{Call, Emit, R};
+use crate::graph::Attr;
+
+/// The nodes of `c` when its operator (`base`, without an in-place `_`) is of this family.
+pub(super) fn translate(e: &mut Emit, c: &Call, base: &str) -> Option<R> {
+    let outs = c.outputs.clone();
+    let mut mine = true;
+    let r = (|| -> R {
+        match base {
+            "native_batch_norm"
+            | "_native_batch_norm_legit"
+            | "_native_batch_norm_legit_no_training"
+            | "_native_batch_norm_legit_functional"
+            | "batch_norm"
+            | "cudnn_batch_norm"
+            | "miopen_batch_norm" => {
+                let ins = vec![
+                    Some(e.req(c, "input")?),
+                    e.tensor(c, "weight")?,
+                    e.tensor(c, "bias")?,
+                    e.tensor(c, "running_mean")?,
+                    e.tensor(c, "running_var")?,
+                ];
+                let eps = Emit::num(c, "eps").unwrap_or(1e-5) as f32;
+                let momentum = Emit::num(c, "momentum").unwrap_or(0.1) as f32;
+                e.node(
+                    "",
+                    "BatchNormalization",
+                    ins,
+                    outs,
+                    vec![
+                        ("epsilon", Attr::Float(eps)),
+                        ("momentum", Attr::Float(1.0 - momentum)),
+                    ],
+                )
+            }
+            "native_layer_norm" | "layer_norm" => {
+                let shape = Emit::ints(c, "normalized_shape", 0)?;
+                let ins = vec![
+                    Some(e.req(c, "input")?),
+                    e.tensor(c, "weight")?,
+                    e.tensor(c, "bias")?,
+                ];
+                let eps = Emit::num(c, "eps").unwrap_or(1e-5) as f32;
+                e.node(
+                    "",
+                    "LayerNormalization",
+                    ins,
+                    outs,
+                    vec![
+                        ("axis", Attr::Int(-(shape.len() as i64))),
+                        ("epsilon", Attr::Float(eps)),
+                    ],
+                )
+            }
+            "native_group_norm" | "group_norm" => {
+                let ins = vec![
+                    Some(e.req(c, "input")?),
+                    e.tensor(c, "weight")?,
+                    e.tensor(c, "bias")?,
+                ];
+                let groups = Emit::int(c, "group", Emit::int(c, "num_groups", 1)?)?;
+                let eps = Emit::num(c, "eps").unwrap_or(1e-5) as f32;
+                e.node(
+                    "",
+                    "GroupNormalization",
+                    ins,
+                    outs,
+                    vec![
+                        ("num_groups", Attr::Int(groups)),
+                        ("epsilon", Attr::Float(eps)),
+                    ],
+                )
+            }
+            "_fused_rms_norm" | "rms_norm" => {
+                let shape = Emit::ints(c, "normalized_shape", 0)?;
+                let ins = vec![Some(e.req(c, "input")?), e.tensor(c, "weight")?];
+                e.node(
+                    "",
+                    "RMSNormalization",
+                    ins,
+                    outs,
+                    vec![("axis", Attr::Int(-(shape.len() as i64)))],
+                )
+            }
+            "_softmax" | "softmax" | "_safe_softmax" | "_log_softmax" | "log_softmax" => {
+                let op = if base.contains("log") {
+                    "LogSoftmax"
+                } else {
+                    "Softmax"
+                };
+                let x = e.req(c, "self")?;
+                let axis = Emit::int(c, "dim", -1)?;
+                e.node("", op, vec![Some(x)], outs, vec![("axis", Attr::Int(axis))])
+            }
+            "native_dropout" | "dropout" | "feature_dropout" | "alpha_dropout" => {
+                let x = e.req(c, "input")?;
+                e.node("", "Dropout", vec![Some(x)], outs, vec![])
+            }
+            _ => {
+                mine = false;
+                Ok(())
+            }
+        }
+    })();
+    mine.then_some(r)
+}
