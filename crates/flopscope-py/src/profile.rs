@@ -1,0 +1,283 @@
+//! The [`Profile`] class and the functions that make one.
+
+use std::path::PathBuf;
+
+use flopscope_core::{Error, Options, Source};
+use flopscope_report::export::{rows, ProfileFormat, RowOptions};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+
+use crate::errors::to_py;
+
+/// A `flopscope.profile/1` profile, held as the Rust value.
+#[pyclass(module = "flopscope._flopscope", name = "Profile", frozen)]
+pub struct Profile {
+    pub(crate) inner: flopscope_core::Profile,
+}
+
+#[pymethods]
+impl Profile {
+    /// The document in `format`: `table` (the CLI's terminal table), `markdown`, `csv`, `json`
+    /// (the `flopscope.profile/1` document) or `html` (the self-contained report page).
+    /// `depth`, `top` and `all` select the layer rows of `table` and `markdown`, as the CLI's
+    /// `--depth`, `--top` and `--all`.
+    #[pyo3(signature = (format, depth=None, top=None, all=false))]
+    fn render(
+        &self,
+        py: Python<'_>,
+        format: &str,
+        depth: Option<usize>,
+        top: Option<usize>,
+        all: bool,
+    ) -> PyResult<String> {
+        let rows = RowOptions { depth, top, all };
+        let Some(f) = ProfileFormat::from_name(format) else {
+            return Err(to_py(
+                py,
+                Error::Usage(format!(
+                    "unknown format '{format}' (table, markdown, csv, json or html)"
+                )),
+            ));
+        };
+        let p = &self.inner;
+        Ok(py.detach(|| f.render(p, rows)))
+    }
+
+    /// Writes `render(format, depth, top)` to `path` (errors: `WriteError`, as the CLI's `-o`).
+    #[pyo3(signature = (path, format, depth=None, top=None))]
+    fn save(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        format: &str,
+        depth: Option<usize>,
+        top: Option<usize>,
+    ) -> PyResult<()> {
+        let text = self.render(py, format, depth, top, false)?;
+        py.detach(|| std::fs::write(&path, text).map_err(|source| Error::Write { path, source }))
+            .map_err(|e| to_py(py, e))
+    }
+
+    /// The `flopscope.profile/1` document as compact JSON (the data of `render("json")`).
+    fn json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.inner).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
+    /// Layers folded by module path cut at `depth` (the CLI's `--depth`, every row kept):
+    /// tuples `(name, op, output shape, params, macs, flops, nodes)`, in order of first
+    /// appearance; `macs`/`flops` are `None` when a node of the row has an unknown cost.
+    #[allow(clippy::type_complexity)]
+    fn modules(
+        &self,
+        depth: usize,
+    ) -> Vec<(String, String, String, u64, Option<u64>, Option<u64>, usize)> {
+        let o = RowOptions {
+            depth: Some(depth),
+            top: None,
+            all: true,
+        };
+        rows(&self.inner, &o)
+            .0
+            .into_iter()
+            .map(|r| (r.name, r.op, r.output, r.params, r.macs, r.flops, r.nodes))
+            .collect()
+    }
+
+    /// This profile with formulas in `symbols` fitted from `make(sizes) -> bytes`, which
+    /// re-makes the model's trace at the given sizes (one per symbol), and `bindings` (the
+    /// sizes this profile was made at) recorded.
+    fn with_formulas(
+        &self,
+        py: Python<'_>,
+        symbols: Vec<String>,
+        bindings: Vec<(String, u64)>,
+        make: Py<PyAny>,
+    ) -> PyResult<Profile> {
+        let mut inner = self.inner.clone();
+        inner.bindings.extend(bindings);
+        let mut failure: Option<PyErr> = None;
+        let opts = Options::default();
+        if symbols.is_empty() {
+            return Ok(Profile { inner });
+        }
+        flopscope_core::profile::fit_formulas(&mut inner, &symbols, |pt| {
+            let bytes: Vec<u8> = match make.call1(py, (pt.to_vec(),)).and_then(|b| b.extract(py)) {
+                Ok(b) => b,
+                Err(e) => {
+                    let msg = e.to_string();
+                    failure.get_or_insert(e);
+                    return Err(Error::Usage(msg));
+                }
+            };
+            flopscope_core::profile_bytes(&bytes, &opts)
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(Profile { inner })
+    }
+
+    /// This profile with notes from the Python front-end (how a module was traced) added to
+    /// its warnings.
+    fn with_warnings(&self, notes: Vec<String>) -> Profile {
+        let mut inner = self.inner.clone();
+        inner.warnings.extend(notes);
+        Profile { inner }
+    }
+
+    /// The notebook view (`_repr_html_`): summary cards, a bar chart of the heaviest layers'
+    /// FLOPs and a table of the ten heaviest; one HTML fragment, no script, no external file.
+    fn html_fragment(&self) -> String {
+        flopscope_report::notebook::fragment(&self.inner)
+    }
+
+    /// Where the model came from: its path, the name given with its bytes, or a built-in name.
+    #[getter]
+    fn source(&self) -> String {
+        self.inner.model.source.clone()
+    }
+
+    /// Parameters (floating-point initializers, each counted once).
+    #[getter]
+    fn params(&self) -> u64 {
+        self.inner.totals.params
+    }
+
+    /// Multiply-accumulates.
+    #[getter]
+    fn macs(&self) -> u64 {
+        self.inner.totals.macs
+    }
+
+    /// Floating-point operations (2 × MACs + every other operation).
+    #[getter]
+    fn flops(&self) -> u64 {
+        self.inner.totals.flops
+    }
+
+    /// Bytes of the parameters.
+    #[getter]
+    fn param_bytes(&self) -> u64 {
+        self.inner.totals.param_bytes
+    }
+
+    /// Bytes of every node output.
+    #[getter]
+    fn activation_bytes(&self) -> u64 {
+        self.inner.totals.activation_bytes
+    }
+
+    /// Largest total of live activations during a sequential execution.
+    #[getter]
+    fn peak_activation_bytes(&self) -> u64 {
+        self.inner.totals.peak_activation_bytes
+    }
+
+    fn __repr__(&self) -> String {
+        use flopscope_core::format::human;
+        let t = &self.inner.totals;
+        format!(
+            "<flopscope.Profile {}: {} params, {} MACs, {} FLOPs>",
+            self.inner.model.source,
+            human(t.params),
+            human(t.macs),
+            human(t.flops)
+        )
+    }
+}
+
+/// Options from the Python arguments, refused as the CLI refuses `--dim name=0`.
+fn options(
+    dims: Vec<(String, u64)>,
+    inputs: Vec<(Option<String>, Vec<u64>)>,
+    classes: Option<u64>,
+) -> Result<Options, Error> {
+    for (name, n) in &dims {
+        if name.trim().is_empty() || *n == 0 {
+            return Err(Error::Usage(format!(
+                "dims expects {{name: size}} with size ≥ 1, got {name:?}: {n}"
+            )));
+        }
+    }
+    Ok(Options {
+        dims,
+        inputs,
+        classes,
+    })
+}
+
+/// Runs the analysis without the GIL and wraps the result.
+fn run(
+    py: Python<'_>,
+    source: Source<'_>,
+    dims: Vec<(String, u64)>,
+    inputs: Vec<(Option<String>, Vec<u64>)>,
+    classes: Option<u64>,
+) -> PyResult<Profile> {
+    let opts = options(dims, inputs, classes).map_err(|e| to_py(py, e))?;
+    let result = py.detach(|| {
+        let p = flopscope_core::profile(&source, &opts)?;
+        // A dim the model lacks is an error, as for a CLI command of one model.
+        flopscope_core::check_dims(&opts, &[&p])?;
+        Ok::<_, Error>(p)
+    });
+    result
+        .map(|inner| Profile { inner })
+        .map_err(|e| to_py(py, e))
+}
+
+/// Profiles a command-line style argument: an existing path, else a built-in name, else a
+/// path (which then fails with the reason), as `flopscope profile SPEC`.
+#[pyfunction]
+#[pyo3(signature = (spec, dims=vec![], inputs=vec![], classes=None))]
+pub(crate) fn profile_spec(
+    py: Python<'_>,
+    spec: &str,
+    dims: Vec<(String, u64)>,
+    inputs: Vec<(Option<String>, Vec<u64>)>,
+    classes: Option<u64>,
+) -> PyResult<Profile> {
+    run(py, Source::parse(spec), dims, inputs, classes)
+}
+
+/// Profiles a file or checkpoint folder (ONNX, safetensors, GGUF).
+#[pyfunction]
+#[pyo3(signature = (path, dims=vec![], inputs=vec![], classes=None))]
+pub(crate) fn profile_path(
+    py: Python<'_>,
+    path: PathBuf,
+    dims: Vec<(String, u64)>,
+    inputs: Vec<(Option<String>, Vec<u64>)>,
+    classes: Option<u64>,
+) -> PyResult<Profile> {
+    run(py, Source::Path(&path), dims, inputs, classes)
+}
+
+/// Profiles a model held in memory (ONNX, or a single GGUF or safetensors file); `name` is
+/// what errors and the profile call it.
+#[pyfunction]
+#[pyo3(signature = (data, name, dims=vec![], inputs=vec![], classes=None))]
+pub(crate) fn profile_bytes(
+    py: Python<'_>,
+    data: &[u8],
+    name: &str,
+    dims: Vec<(String, u64)>,
+    inputs: Vec<(Option<String>, Vec<u64>)>,
+    classes: Option<u64>,
+) -> PyResult<Profile> {
+    run(
+        py,
+        Source::Bytes { bytes: data, name },
+        dims,
+        inputs,
+        classes,
+    )
+}
+/// The names of the built-in architectures.
+#[pyfunction]
+pub(crate) fn zoo_names() -> Vec<&'static str> {
+    flopscope_core::zoo::entries()
+        .iter()
+        .map(|e| e.name)
+        .collect()
+}
