@@ -4,7 +4,6 @@ code (``Sampler``, ``bench_report``)."""
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import time
@@ -66,11 +65,8 @@ class BenchResult:
         return f"<flopscope.BenchResult {self.device}: {', '.join(parts)}>"
 
     def _repr_html_(self) -> str:
-        # The report page (its latency histogram included) is self-contained: shown in a
-        # sandboxed frame so that its styles stay out of the notebook's.
-        page = html.escape(self.render("html"), quote=True)
-        return (f'<iframe srcdoc="{page}" sandbox style="width:100%;height:520px;border:0">'
-                "</iframe>")
+        # The statistics and a latency histogram per run, drawn in Rust as inline SVG.
+        return self._raw.html_fragment()
 
 
 def _batched(x: Any, batch: Optional[int]) -> Any:

@@ -37,6 +37,9 @@ def test_bench_statistics_are_those_of_its_samples():
     assert run["fps"] == pytest.approx(1e3 / lat["median"])
     assert "torch" in str(r) and "Median" in str(r)
     assert len(r.to_pandas()) == 1
+    view = r._repr_html_()  # statistics and a histogram of the 25 runs, no script
+    assert "<svg" in view and "25 runs" in view and "<script" not in view
+    assert f"{lat['median']:.3f}" in view
 
 
 def test_bench_batch_sizes_and_threads():

@@ -51,6 +51,12 @@ impl BenchReport {
         serde_json::to_string(&self.inner).map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }
 
+    /// The notebook view (`_repr_html_`): the runs' statistics and a latency histogram per
+    /// run; one HTML fragment, no script.
+    fn html_fragment(&self) -> String {
+        flopscope_report::notebook::bench_fragment(&self.inner)
+    }
+
     /// The report in `format`: `table`, `markdown`, `csv`, `json`, `latex` or `html` (the
     /// page with the latency histogram), as `flopscope bench -f` writes it.
     fn render(&self, py: Python<'_>, format: &str) -> PyResult<String> {

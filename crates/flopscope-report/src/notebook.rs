@@ -1,7 +1,8 @@
 //! The notebook view of a profile (`Profile._repr_html_`): one HTML fragment that Jupyter shows
 //! inline, offline. Summary cards, an inline SVG bar chart of the heaviest layers' FLOPs and a
 //! table of the ten heaviest layers; no script, no stylesheet link, no font or image to fetch.
-//! Every name from the model is escaped.
+//! Every name from the model is escaped. [`bench_fragment`] is the same for a bench report
+//! (`BenchResult._repr_html_`): the runs' statistics and a latency histogram per run.
 
 use std::fmt::Write;
 
@@ -171,9 +172,141 @@ fn table(top: &[&Layer], total: u64) -> String {
     s
 }
 
+/// Bins of each run's latency histogram.
+const BINS: usize = 20;
+
+/// The notebook view of a bench report: one row of statistics per run and, per run, an inline
+/// SVG histogram of its timed runs with the median marked; no script.
+pub fn bench_fragment(r: &flopscope_bench::Report) -> String {
+    let mut s = format!(
+        "<div class=\"flopscope-bench\" style=\"font-family:system-ui,sans-serif;font-size:13px\">\
+         <div style=\"font-weight:600;margin-bottom:6px\">flopscope bench: {} ({})</div>\
+         <table style=\"border-collapse:collapse\"><thead><tr><th style=\"{LEFT}\">Backend</th>\
+         <th style=\"{RIGHT}\">Threads</th><th style=\"{RIGHT}\">Batch</th>\
+         <th style=\"{RIGHT}\">Runs</th><th style=\"{RIGHT}\">Median ms</th>\
+         <th style=\"{RIGHT}\">p90 ms</th><th style=\"{RIGHT}\">p99 ms</th>\
+         <th style=\"{RIGHT}\">FPS</th></tr></thead><tbody>",
+        escape(&r.model),
+        escape(&r.inputs.join(", "))
+    );
+    for run in &r.runs {
+        let l = &run.latency_ms;
+        let _ = write!(
+            s,
+            "<tr><td style=\"{LEFT}\">{} {}</td><td style=\"{RIGHT}\">{}</td>\
+             <td style=\"{RIGHT}\">{}</td><td style=\"{RIGHT}\">{}</td>\
+             <td style=\"{RIGHT}\">{:.3}</td><td style=\"{RIGHT}\">{:.3}</td>\
+             <td style=\"{RIGHT}\">{:.3}</td><td style=\"{RIGHT}\">{:.1}</td></tr>",
+            escape(&run.backend),
+            escape(&run.backend_version),
+            run.threads,
+            run.batch,
+            run.runs,
+            l.median,
+            l.p90,
+            l.p99,
+            run.fps
+        );
+    }
+    s.push_str("</tbody></table><div style=\"display:flex;flex-wrap:wrap;gap:12px\">");
+    for run in &r.runs {
+        s.push_str(&histogram(run));
+    }
+    s.push_str("</div></div>");
+    s
+}
+
+/// Counts of `samples` in `BINS` equal bins from their minimum to their maximum.
+fn bin(samples: &[f64]) -> (f64, f64, Vec<usize>) {
+    let lo = samples.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut counts = vec![0usize; BINS];
+    let width = (hi - lo) / BINS as f64;
+    for &x in samples {
+        let i = if width > 0.0 {
+            (((x - lo) / width) as usize).min(BINS - 1)
+        } else {
+            0
+        };
+        counts[i] += 1;
+    }
+    (lo, hi, counts)
+}
+
+/// One run's latency histogram as inline SVG.
+fn histogram(run: &flopscope_bench::RunResult) -> String {
+    const W: f64 = 300.0;
+    const H: f64 = 80.0;
+    if run.samples_ms.is_empty() {
+        return String::new();
+    }
+    let (lo, hi, counts) = bin(&run.samples_ms);
+    let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+    let bw = W / BINS as f64;
+    let mut s = format!(
+        "<svg class=\"flopscope-histogram\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" \
+         height=\"{}\" role=\"img\" aria-label=\"latency histogram\"><text x=\"0\" y=\"12\" \
+         font-size=\"11\" font-weight=\"600\">{} {}, batch {}: {} runs</text>",
+        H + 34.0,
+        escape(&run.backend),
+        escape(&run.backend_version),
+        run.batch,
+        run.runs
+    );
+    for (i, &c) in counts.iter().enumerate().filter(|(_, &c)| c > 0) {
+        let h = c as f64 / top * H;
+        let _ = write!(
+            s,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#4c78a8\">\
+             <title>{c} runs</title></rect>",
+            i as f64 * bw,
+            16.0 + H - h,
+            bw - 1.0
+        );
+    }
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let mx = (run.latency_ms.median - lo) / span * W;
+    let _ = write!(
+        s,
+        "<line x1=\"{mx:.1}\" x2=\"{mx:.1}\" y1=\"16\" y2=\"{:.1}\" stroke=\"#e45756\">\
+         <title>median {:.3} ms</title></line><text x=\"0\" y=\"{:.1}\" font-size=\"10\">\
+         {lo:.3} ms</text><text x=\"{W}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">\
+         {hi:.3} ms</text></svg>",
+        16.0 + H,
+        run.latency_ms.median,
+        H + 30.0,
+        H + 30.0
+    );
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bench_fragment_bins_every_run() {
+        // Ten runs of 1, 2, …, 10 ms: twenty bins of 0.45 ms from 1 to 10, one run in each of
+        // ten of them (bins 0, 2, 4, 6, 8, 11, 13, 15, 17, 19), median 5.5 ms.
+        let samples: Vec<f64> = (1..=10).map(f64::from).collect();
+        let (lo, hi, counts) = bin(&samples);
+        assert_eq!((lo, hi), (1.0, 10.0));
+        let full: Vec<usize> = (0..BINS).filter(|&i| counts[i] > 0).collect();
+        assert_eq!(full, vec![0, 2, 4, 6, 8, 11, 13, 15, 17, 19]);
+        let run = flopscope_bench::run_result("torch", "2.15.0", 1, 2, samples, 0.0, 1.0)
+            .expect("samples");
+        let report = flopscope_bench::Report {
+            schema: flopscope_bench::SCHEMA,
+            model: "Net<1>".into(),
+            inputs: vec!["1x3".into()],
+            synthesized_weights: false,
+            runs: vec![run],
+        };
+        let h = bench_fragment(&report);
+        assert!(h.contains("<td style=\"text-align:right;padding:1px 0 1px 8px\">5.500</td>"));
+        assert_eq!(h.matches("<rect").count(), 10);
+        assert!(h.contains("Net&lt;1&gt;") && !h.contains("<script"));
+    }
 
     #[test]
     fn fragment_of_a_builtin_model() {
