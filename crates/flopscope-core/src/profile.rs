@@ -10,7 +10,7 @@ use crate::schema::{
     Formulas, Layer, ModelInfo, OpTypeRow, Profile, TensorDesc, Totals, Unsupported, WeightsStatus,
     SCHEMA,
 };
-use crate::{formula, graph};
+use crate::{formula, graph, weights};
 
 fn op_label(domain: &str, op: &str) -> String {
     if domain.is_empty() {
@@ -60,40 +60,64 @@ pub fn cost_sums(g: &Graph, a: &Analysis) -> Option<[u64; 5]> {
     Some(t)
 }
 
-/// Parameter, buffer and weight-byte counts of a graph and its subgraphs.
-fn count_weights(g: &Graph, buffers: &HashSet<ValueId>, t: &mut Totals) {
+/// Bytes an initializer stores.
+fn init_bytes(init: &crate::graph::Initializer) -> u64 {
+    let n = crate::ops::numel(&init.dims).unwrap_or(u64::MAX);
+    n.saturating_mul(init.dtype.bits()).div_ceil(8)
+}
+
+/// Parameter, buffer, quantization-parameter and weight-byte counts of a graph and its
+/// subgraphs (see [`weights`] for what is a parameter).
+fn count_weights(
+    g: &Graph,
+    buffers: &HashSet<ValueId>,
+    roles: &HashMap<ValueId, weights::Role>,
+    t: &mut Totals,
+) {
     let frozen: HashSet<ValueId> = g.frozen.iter().copied().collect();
     for init in &g.initializers {
         let n = crate::ops::numel(&init.dims).unwrap_or(u64::MAX);
-        let bytes = n.saturating_mul(init.dtype.bits()).div_ceil(8);
+        let bytes = init_bytes(init);
         t.weight_bytes = t.weight_bytes.saturating_add(bytes);
-        if !init.dtype.is_float() {
+        let role = roles.get(&init.value);
+        if role == Some(&weights::Role::QuantParam) {
+            t.quant_params = t.quant_params.saturating_add(n);
             continue;
         }
+        let Some(p) = weights::params_of(init, role) else {
+            continue;
+        };
         if buffers.contains(&init.value) {
             t.buffers += n;
             continue;
         }
         if frozen.contains(&init.value) {
-            t.frozen_params = t.frozen_params.saturating_add(n);
+            t.frozen_params = t.frozen_params.saturating_add(p);
         }
-        t.params = t.params.saturating_add(n);
+        t.params = t.params.saturating_add(p);
         t.param_bytes = t.param_bytes.saturating_add(bytes);
         let e = t
             .params_by_dtype
             .entry(init.dtype.name().to_string())
             .or_default();
-        e.params += n;
+        e.params += p;
         e.bytes += bytes;
+        e.bits_per_param = if e.params > 0 {
+            e.bytes as f64 * 8.0 / e.params as f64
+        } else {
+            0.0
+        };
     }
     for n in &g.nodes {
         for a in n.attrs.values() {
-            match a {
-                crate::graph::Attr::Graph(sub) => count_weights(sub, &HashSet::new(), t),
-                crate::graph::Attr::Graphs(gs) => {
-                    gs.iter().for_each(|s| count_weights(s, &HashSet::new(), t))
-                }
-                _ => {}
+            let subs: &[Graph] = match a {
+                crate::graph::Attr::Graph(sub) => std::slice::from_ref(sub.as_ref()),
+                crate::graph::Attr::Graphs(gs) => gs,
+                _ => continue,
+            };
+            for sub in subs {
+                let roles = weights::roles(sub, &|v| Some(v));
+                count_weights(sub, &HashSet::new(), &roles, t);
             }
         }
     }
@@ -149,8 +173,10 @@ pub fn build(
             match g.values[v].kind {
                 ValueKind::Initializer(_) => return Some(v),
                 ValueKind::NodeOutput => {
+                    // Identity copies (TorchScript shares weights so) and the DequantizeLinear
+                    // of a QDQ model's weight lead back to the initializer they stand for.
                     let p = &g.nodes[producer[v]?];
-                    if p.op_type != "Identity" {
+                    if p.op_type != "Identity" && p.op_type != "DequantizeLinear" {
                         return None;
                     }
                     v = p.input(0)?;
@@ -170,11 +196,12 @@ pub fn build(
             }
         }
     }
+    let roles = weights::roles(g, &origin);
     let mut totals = Totals {
         nodes: g.nodes.len(),
         ..Totals::default()
     };
-    count_weights(g, &buffers, &mut totals);
+    count_weights(g, &buffers, &roles, &mut totals);
 
     let mut owned: HashSet<ValueId> = HashSet::new();
     let mut layers = Vec::with_capacity(g.nodes.len());
@@ -183,18 +210,22 @@ pub fn build(
         let n = &g.nodes[ni];
         let r = &a.nodes[ni];
         let (mut params, mut param_bytes) = (0u64, 0u64);
-        if n.op_type != "Identity" {
+        // A weight belongs to the layer that uses it, not to the copy or dequantization on the
+        // way (a QDQ Conv owns its int8 weight).
+        let passes_weight = |n: &crate::graph::Node| {
+            n.op_type == "Identity"
+                || (n.op_type == "DequantizeLinear" && n.input(0).and_then(origin).is_some())
+        };
+        if !passes_weight(n) {
             for v in n.inputs.iter().flatten().filter_map(|&v| origin(v)) {
                 if buffers.contains(&v) || !owned.insert(v) {
                     continue;
                 }
                 if let ValueKind::Initializer(i) = g.values[v].kind {
                     let init = &g.initializers[i];
-                    if init.dtype.is_float() {
-                        let n = crate::ops::numel(&init.dims).unwrap_or(0);
+                    if let Some(n) = weights::params_of(init, roles.get(&v)) {
                         params = params.saturating_add(n);
-                        param_bytes = param_bytes
-                            .saturating_add(n.saturating_mul(init.dtype.bits()).div_ceil(8));
+                        param_bytes = param_bytes.saturating_add(init_bytes(init));
                     }
                 }
             }

@@ -84,6 +84,9 @@ pub struct DtypeCount {
     pub params: u64,
     /// Bytes.
     pub bytes: u64,
+    /// Bits stored per parameter: 8 × bytes / params (4.25 for 4-bit blocks with scales
+    /// stored apart is still 4: scales are not parameters).
+    pub bits_per_param: f64,
 }
 
 /// Whole-model totals. See `docs/counting.md` for each definition.
@@ -98,6 +101,8 @@ pub struct Totals {
     /// Of [`Totals::params`], those the framework that traced the model marked as not trained
     /// (`requires_grad=False`); 0 for files, which do not say.
     pub frozen_params: u64,
+    /// Quantization scales and zero points (elements): not parameters.
+    pub quant_params: u64,
     /// Floating-point state that is not a parameter: BatchNormalization running mean/variance
     /// elements, and a traced framework's buffers.
     pub buffers: u64,

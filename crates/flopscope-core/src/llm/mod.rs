@@ -325,6 +325,7 @@ fn components(tensors: &[TensorInfo]) -> Vec<Component> {
         let d = c.by_dtype.entry(t.dtype.clone()).or_default();
         d.params += t.elements;
         d.bytes += t.bytes;
+        d.bits_per_param = d.bytes as f64 * 8.0 / d.params.max(1) as f64;
     }
     out.retain(|c| c.tensors > 0);
     out
@@ -480,6 +481,7 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
         let d = totals.params_by_dtype.entry(t.dtype.clone()).or_default();
         d.params += t.elements;
         d.bytes += t.bytes;
+        d.bits_per_param = d.bytes as f64 * 8.0 / d.params.max(1) as f64;
     }
     for l in &layers {
         totals.macs = totals

@@ -6,7 +6,7 @@
 //! Conv. (De)quantization costs 2 operations per element (scale and zero point); requantizing
 //! the output of a QLinear op costs 2 per output element.
 
-use super::{conv, matmul, numel, Cost, Ctx, OpDef, OpError, Tensor};
+use super::{numel, Cost, Ctx, OpDef, OpError, Tensor};
 use crate::graph::DType;
 
 /// Rules for the ops of this family.
@@ -37,15 +37,89 @@ pub fn lookup(op: &str) -> Option<OpDef> {
             infer: |cx| via(cx, &[0, 3, 8], "Conv"),
             cost: |cx, outs| cost_via(cx, outs, &[0, 3, 8], "Conv", 2),
         },
+        // ONNX Runtime's QOperator format (com.microsoft): each is the float op on the
+        // quantized tensors, then a requantization (2 per output element).
+        // A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp: a float output without y_scale.
+        "QGemm" => OpDef {
+            infer: |cx| {
+                let outs = via(cx, &[0, 3, 6], "Gemm")?;
+                match cx.opt(7) {
+                    Some(_) => Ok(outs),
+                    None => retype(outs, DType::F32),
+                }
+            },
+            cost: |cx, outs| cost_via(cx, outs, &[0, 3, 6], "Gemm", 2 * cx.opt(7).is_some() as u64),
+        },
+        "QLinearAdd" | "QLinearMul" => OpDef {
+            infer: |cx| via(cx, &[0, 3], &cx.node.op_type["QLinear".len()..]),
+            cost: |cx, outs| cost_via(cx, outs, &[0, 3], &cx.node.op_type["QLinear".len()..], 2),
+        },
+        "QLinearSigmoid" | "QLinearLeakyRelu" | "QLinearSoftmax" => OpDef {
+            infer: |cx| via(cx, &[0], &cx.node.op_type["QLinear".len()..]),
+            cost: |cx, outs| cost_via(cx, outs, &[0], &cx.node.op_type["QLinear".len()..], 2),
+        },
+        "QLinearAveragePool" | "QLinearGlobalAveragePool" => OpDef {
+            infer: |cx| {
+                if cx.node.attr_int("channels_last", 0) != 0 {
+                    return Err(OpError::Unknown);
+                }
+                via(cx, &[0], &cx.node.op_type["QLinear".len()..])
+            },
+            cost: |cx, outs| cost_via(cx, outs, &[0], &cx.node.op_type["QLinear".len()..], 2),
+        },
+        // condition, X, x_scale, x_zp, Y, y_scale, y_zp, z_scale, z_zp
+        "QLinearWhere" => OpDef {
+            infer: |cx| via(cx, &[0, 1, 4], "Where"),
+            cost: |cx, outs| cost_via(cx, outs, &[0, 1, 4], "Where", 2),
+        },
+        // Y_scale, Y_zp, then (X, x_scale, x_zp) per input.
+        "QLinearConcat" => OpDef {
+            infer: |cx| via(cx, &concat_inputs(cx), "Concat"),
+            cost: |cx, outs| cost_via(cx, outs, &concat_inputs(cx), "Concat", 2),
+        },
         _ => return None,
     })
 }
 
+/// The tensors of a QLinearConcat: inputs 2, 5, 8, …
+fn concat_inputs(cx: &Ctx) -> Vec<usize> {
+    (2..cx.inputs.len()).step_by(3).collect()
+}
+
+/// Runs `f` with this node seen as the default-domain `op` on a selection of its inputs (rules
+/// read the operator's name: Add's cost is not Mul's). With `as_float` the inputs are seen as
+/// float32: a QOperator op computes what the float op computes on the dequantized values.
+fn as_op<T>(
+    cx: &Ctx,
+    pick: &[usize],
+    op: &str,
+    as_float: bool,
+    f: impl FnOnce(&super::OpDef, &Ctx) -> Result<T, OpError>,
+) -> Result<T, OpError> {
+    let def = super::lookup("", op).ok_or(OpError::Unknown)?;
+    let mut node = cx.node.clone();
+    node.op_type = op.to_string();
+    node.domain = String::new();
+    let floats: Vec<Option<Tensor>> = pick
+        .iter()
+        .map(|&i| {
+            cx.opt(i).map(|t| Tensor {
+                dtype: if as_float { DType::F32 } else { t.dtype },
+                ..t.clone()
+            })
+        })
+        .collect();
+    let sub = Ctx {
+        node: &node,
+        inputs: floats.iter().map(Option::as_ref).collect(),
+        ..cx.select(pick)
+    };
+    f(&def, &sub)
+}
+
 /// Runs another op's shape rule on a selection of this node's inputs.
 fn via(cx: &Ctx, pick: &[usize], op: &str) -> Result<Vec<Tensor>, OpError> {
-    let def = super::lookup("", op).ok_or(OpError::Unknown)?;
-    let sub = cx.select(pick);
-    (def.infer)(&sub)
+    as_op(cx, pick, op, false, |def, sub| (def.infer)(sub))
 }
 
 fn retype(mut outs: Vec<Tensor>, dt: DType) -> Result<Vec<Tensor>, OpError> {
@@ -63,11 +137,7 @@ fn cost_via(
     op: &str,
     per_out: u64,
 ) -> Result<Cost, OpError> {
-    let sub = cx.select(pick);
-    let base = match op {
-        "Conv" => (conv::lookup("Conv").ok_or(OpError::Unknown)?.cost)(&sub, outs)?,
-        _ => (matmul::lookup("MatMul").ok_or(OpError::Unknown)?.cost)(&sub, outs)?,
-    };
+    let base = as_op(cx, pick, op, true, |def, sub| (def.cost)(sub, outs))?;
     let n = numel(outs[0].shape.as_deref().ok_or(OpError::Unknown)?)?;
     let extra = n.checked_mul(per_out).ok_or_else(super::overflow)?;
     Ok(Cost {
@@ -148,5 +218,80 @@ mod tests {
         );
         // 128·3072 outputs requantized at 2 FLOPs each.
         assert_eq!(r.cost.flops, 2 * 128 * 768 * 3072 + 2 * 128 * 3072);
+    }
+
+    #[test]
+    fn qoperator_ops_are_the_float_op_then_a_requantization() {
+        let x = Tensor::new(DType::U8, vec![1, 8, 4, 4]);
+        let s = f32t(&[]);
+        let z = Tensor::new(DType::U8, vec![]);
+        // QLinearAdd: 128 outputs × (1 add + 2 requantize).
+        let r = run_dom(
+            "com.microsoft",
+            "QLinearAdd",
+            &[
+                x.clone(),
+                s.clone(),
+                z.clone(),
+                x.clone(),
+                s.clone(),
+                z.clone(),
+                s.clone(),
+                z.clone(),
+            ],
+            &[],
+        );
+        assert_eq!(
+            (r.shape.clone(), r.outs[0].dtype),
+            (vec![1, 8, 4, 4], DType::U8)
+        );
+        assert_eq!((r.cost.macs, r.cost.flops), (0, 128 * 3));
+        // QLinearGlobalAveragePool: 128 inputs summed + 8 divides, + 2 × 8 requantize.
+        let r = run_dom(
+            "com.microsoft",
+            "QLinearGlobalAveragePool",
+            &[x.clone(), s.clone(), z.clone(), s.clone(), z.clone()],
+            &[],
+        );
+        assert_eq!(r.shape, vec![1, 8, 1, 1]);
+        assert_eq!(r.cost.flops, 128 + 8 + 16);
+        // QLinearConcat of two [1, 8, 4, 4] along channels: 256 outputs × 2.
+        let r = run_dom(
+            "com.microsoft",
+            "QLinearConcat",
+            &[
+                s.clone(),
+                z.clone(),
+                x.clone(),
+                s.clone(),
+                z.clone(),
+                x,
+                s,
+                z,
+            ],
+            &[("axis".into(), crate::graph::Attr::Int(1))],
+        );
+        assert_eq!(r.shape, vec![1, 16, 4, 4]);
+        assert_eq!(r.cost.flops, 256 * 2);
+    }
+
+    #[test]
+    fn qgemm_is_a_gemm_with_a_float_output_without_y_scale() {
+        let a = Tensor::new(DType::U8, vec![2, 8]);
+        let b = Tensor::new(DType::I8, vec![8, 16]);
+        let s = f32t(&[]);
+        let z = Tensor::new(DType::U8, vec![]);
+        // 2·8·16 = 256 MACs; without y_scale the output is float and not requantized.
+        let r = run_dom(
+            "com.microsoft",
+            "QGemm",
+            &[a, s.clone(), z.clone(), b, s, z],
+            &[],
+        );
+        assert_eq!(
+            (r.shape.clone(), r.outs[0].dtype),
+            (vec![2, 16], DType::F32)
+        );
+        assert_eq!((r.cost.macs, r.cost.flops), (256, 512));
     }
 }

@@ -4,6 +4,7 @@ mod common;
 
 mod loader;
 mod modules;
+mod quantized;
 mod reference_models;
 mod runtime_shapes;
 mod sources;
