@@ -20,6 +20,7 @@ pub use crate::graph::{Values, MAX_FOLD};
 
 pub(crate) mod aten;
 mod attention;
+mod contrib;
 mod control;
 mod conv;
 mod elementwise;
@@ -265,9 +266,11 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
             .or_else(|| quant::lookup(op_type))
             .or_else(|| rnn::lookup(op_type)),
         "aten" => aten::lookup(op_type),
-        "com.microsoft" => attention::lookup_ms(op_type)
+        "com.microsoft" => contrib::lookup_ms(op_type)
+            .or_else(|| attention::lookup_ms(op_type))
             .or_else(|| norm::lookup_ms(op_type))
             .or_else(|| quant::lookup(op_type)),
+        "com.microsoft.nchwc" => contrib::lookup_nchwc(op_type),
         _ => None,
     }
 }
