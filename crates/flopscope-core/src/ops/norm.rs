@@ -91,6 +91,17 @@ fn infer_same(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
                 ));
             }
         }
+        // Training mode (opset 14+) also returns the updated running mean and variance, one
+        // value per channel, of the running statistics' type.
+        if cx.node.attr_int("training_mode", 0) != 0 {
+            let c = shape[1];
+            let stat = cx.opt(3).map(|t| t.dtype).unwrap_or(dt);
+            return Ok(vec![
+                Tensor::new(dt, shape),
+                Tensor::new(stat, vec![c]),
+                Tensor::new(stat, vec![c]),
+            ]);
+        }
     }
     Ok(vec![Tensor::new(dt, shape)])
 }
@@ -154,6 +165,20 @@ mod tests {
         assert_eq!(r.shape, vec![2, 128, 768]);
         assert_eq!(r.cost.flops, 196_608 * 7);
         assert_eq!(r.outs[1].shape.as_deref(), Some(&[2u64, 128, 1][..]));
+    }
+
+    #[test]
+    fn batch_norm_in_training_mode_returns_running_statistics() {
+        // ONNX's test_batchnorm_example_training_mode: x [2, 3, 4, 5] → Y, mean [3], var [3].
+        let c = f32t(&[3]);
+        let r = run1(
+            "BatchNormalization",
+            &[f32t(&[2, 3, 4, 5]), c.clone(), c.clone(), c.clone(), c],
+            &[a_int("training_mode", 1)],
+        );
+        assert_eq!(r.outs.len(), 3);
+        assert_eq!(r.outs[1].shape.as_deref(), Some(&[3u64][..]));
+        assert_eq!(r.outs[2].shape.as_deref(), Some(&[3u64][..]));
     }
 
     #[test]

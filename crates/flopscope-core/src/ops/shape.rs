@@ -26,7 +26,8 @@ pub fn lookup(op: &str) -> Option<OpDef> {
         "Gather" => gather,
         "GatherElements" => gather_elements,
         "GatherND" => gather_nd,
-        "ScatterND" | "ScatterElements" | "Scatter" | "Trilu" | "EyeLike" => same_as_input,
+        "ScatterND" | "ScatterElements" | "Scatter" | "Trilu" => same_as_input,
+        "EyeLike" => eye_like,
         "Expand" => expand,
         "Tile" => tile,
         "Pad" => pad,
@@ -388,6 +389,17 @@ fn same_as_input(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     Ok(out(cx.dtype(0)?, cx.shape(0)?.to_vec(), None))
 }
 
+/// The input's shape, of the type the `dtype` attribute names (the input's without it).
+fn eye_like(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
+    let dt = match cx.node.attrs.get("dtype") {
+        Some(Attr::Int(code)) => DType::from_onnx(
+            i32::try_from(*code).map_err(|_| OpError::Invalid(format!("dtype {code}")))?,
+        ),
+        _ => cx.dtype(0)?,
+    };
+    Ok(out(dt, cx.shape(0)?.to_vec(), None))
+}
+
 fn expand(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let x = cx.shape(0)?;
     let target: Vec<u64> = cx
@@ -642,6 +654,19 @@ fn depth_space(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
+
+    #[test]
+    fn eye_like_takes_the_dtype_attribute() {
+        // ONNX's test_eyelike_with_dtype: an int32 [3, 4] input, dtype = 11 (double).
+        let x = crate::ops::Tensor::new(crate::graph::DType::I32, vec![3, 4]);
+        let r = run1("EyeLike", std::slice::from_ref(&x), &[a_int("dtype", 11)]);
+        assert_eq!(
+            (r.shape.clone(), r.outs[0].dtype),
+            (vec![3, 4], crate::graph::DType::F64)
+        );
+        let r = run1("EyeLike", &[x], &[]);
+        assert_eq!(r.outs[0].dtype, crate::graph::DType::I32);
+    }
 
     #[test]
     fn reshape_copies_zero_and_infers_minus_one() {
