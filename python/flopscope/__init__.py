@@ -493,13 +493,18 @@ def _profile_module(model: Any, inputs: Any, input_shape: Any, dims: Any, classe
     def trace_at(sizes: dict) -> tuple[bytes, list]:
         try:
             shape = shape_at(sizes) if symbolic else input_shape
-            args, kwargs = _torch.example_inputs(model, inputs, shape)
+            args, kwargs = _torch.example_inputs(model, inputs, shape, real=False)
         except ValueError as e:
             raise UsageError(str(e)) from None
         try:
             return _torch.capture(model, args, kwargs, label)
         except _torch.CaptureFailed as e:
-            raise CaptureError(str(e)) from e.__cause__
+            hint = ""
+            if syms and sizes == at and [s for s in syms if s not in given]:
+                hint = (f" (input_shape {tuple(input_shape)} was traced at "
+                        f"{shape_at(sizes)}: symbols not in dims= are 1; give sizes that "
+                        "fit the model, e.g. dims={...})")
+            raise CaptureError(str(e) + hint) from e.__cause__
 
     data, notes = trace_at(at)
     raw = _rs.profile_bytes(data, label, [], [], None)
@@ -598,8 +603,9 @@ def compare(models: Sequence[Any], *, names: Optional[Sequence[str]] = None,
     return Comparison(_rs.compare(labels, [p._raw for p in profiles], raws))
 
 
-def _time(model: Any, inputs: Any) -> Any:
-    return bench(model, inputs)  # the module-level bench, which report's argument hides
+def _time(model: Any, inputs: Any, input_shape: Any) -> Any:
+    # The module-level bench, which report's argument of the same name hides.
+    return bench(model, inputs, input_shape=input_shape)
 
 
 def report(model: Any, path: Union[str, "os.PathLike[str]"], inputs: Any = None, *,
@@ -610,7 +616,7 @@ def report(model: Any, path: Union[str, "os.PathLike[str]"], inputs: Any = None,
     ``Profile`` or anything :func:`profile` takes; returns the profile."""
     p = model if isinstance(model, Profile) else profile(model, inputs, **options)
     if bench is True:
-        bench = _time(model, inputs)
+        bench = _time(model, inputs, options.get("input_shape"))
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext in (".svg", ".png"):
         _rs.profile_chart(p._raw, chart, os.fspath(path))

@@ -70,10 +70,18 @@ class BenchResult:
 
 
 def _batched(x: Any, batch: Optional[int]) -> Any:
+    """The inputs at batch size ``batch``: the first row of every tensor whose first dim is the
+    first tensor's (the batch dim), repeated; other tensors (a shared mask) as they are."""
     if batch is None:
         return x
+    leaves = [t for t in torch.utils._pytree.tree_leaves(x)
+              if isinstance(t, torch.Tensor) and t.dim() > 0]
+    if not leaves:
+        return x
+    n = leaves[0].shape[0]
+
     def one(t):
-        if not isinstance(t, torch.Tensor) or t.dim() == 0:
+        if not isinstance(t, torch.Tensor) or t.dim() == 0 or t.shape[0] != n:
             return t
         return t[:1].repeat(batch, *([1] * (t.dim() - 1)))
     return torch.utils._pytree.tree_map(one, x)
@@ -160,7 +168,14 @@ def bench(model: torch.nn.Module, inputs: Any = None, *, input_shape: Any = None
           precision: Optional[float] = None, flush_l2: bool = False) -> BenchResult:
     from . import UsageError
 
-    args, kwargs = example_inputs(model, inputs, input_shape)
+    try:
+        args, kwargs = example_inputs(model, inputs, input_shape)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if runs is not None and int(runs) < 1:
+        raise UsageError(f"runs must be ≥ 1, got {runs}")
+    if any(int(b) < 1 for b in batch_sizes or []):
+        raise UsageError(f"batch sizes must be ≥ 1, got {list(batch_sizes)}")
     params = [*model.parameters(), *model.buffers()]
     have = params[0].device if params else torch.device("cpu")
     dev = torch.device(device) if device is not None else have
@@ -184,6 +199,9 @@ def bench(model: torch.nn.Module, inputs: Any = None, *, input_shape: Any = None
         torch.set_num_threads(int(threads))
     timer = _timer(dev, flush_l2)
     results, diffs, extra = [], {}, []
+    # A model in training mode updates its buffers (BatchNorm statistics) at every run: they
+    # are put back afterwards, so bench leaves the model as it found it.
+    saved = {k: b.detach().clone() for k, b in model.named_buffers()}
     try:
         for batch in batch_sizes or [None]:
             a, k = _to(_batched(args, batch), dev), _to(_batched(kwargs, batch), dev)
@@ -222,6 +240,10 @@ def bench(model: torch.nn.Module, inputs: Any = None, *, input_shape: Any = None
                 diffs.update({f"{e} b{b}": d for e, d in zip(exported, outs)})
     finally:
         torch.set_num_threads(old_threads)
+        with torch.no_grad():
+            for k, b in model.named_buffers():
+                if k in saved:
+                    b.copy_(saved[k])
     shapes = [f"{'x'.join(map(str, t.shape))}" for t in torch.utils._pytree.tree_leaves((args, kwargs))
               if isinstance(t, torch.Tensor)]
     raw = _rs.bench_report(type(model).__name__, shapes, results, extra)

@@ -51,6 +51,14 @@ def _number(x: float) -> float:
     return x
 
 
+# Composite operators kept whole: the core translates them as a unit (the attention kernel a
+# backend picks is what runs; its math decomposition would be counted differently).
+_KEEP = {
+    torch.ops.aten.scaled_dot_product_attention.default,
+    torch.ops.prim.device.default,
+}
+
+
 class _Recorder(TorchDispatchMode):
     def __init__(self) -> None:
         super().__init__()
@@ -121,6 +129,14 @@ class _Recorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        # Under torch.inference_mode (and for tensor subclasses) composite operators such as
+        # conv2d, linear or layer_norm reach the mode whole: record what they decompose into,
+        # as FlopCounterMode does, so that every mode gives the same calls.
+        if func not in _KEEP:
+            with self:
+                r = func.decompose(*args, **kwargs)
+            if r is not NotImplemented:
+                return r
         try:
             encoded = self.bind(func, args, kwargs)
             out = func(*args, **kwargs)
@@ -170,6 +186,27 @@ def _fake(mode, t: torch.Tensor) -> torch.Tensor:
     return mode.from_tensor(t)
 
 
+@contextlib.contextmanager
+def _plain_kernels():
+    """Switches off, while tracing, the fused CPU/GPU paths that compute the same products
+    through opaque kernels: the nn.TransformerEncoderLayer/MultiheadAttention fast path (whose
+    padded form uses nested tensors, which cannot be traced) and the oneDNN/cuDNN RNN kernels
+    (LSTM and GRU then run as their matmuls). The counts are those of the same arithmetic."""
+    # The switches themselves (the backends' `flags()` context managers also reset precision
+    # settings, with a warning).
+    mha = torch.backends.mha.get_fastpath_enabled()
+    mkldnn, cudnn = torch._C._get_mkldnn_enabled(), torch._C._get_cudnn_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    torch._C._set_mkldnn_enabled(False)
+    torch._C._set_cudnn_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(mha)
+        torch._C._set_mkldnn_enabled(mkldnn)
+        torch._C._set_cudnn_enabled(cudnn)
+
+
 def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bool = True) -> bytes:
     """The trace document of one forward pass of ``model(*args, **kwargs)``, as JSON bytes.
 
@@ -210,11 +247,15 @@ def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bo
         rec.add(f, "input", label + pytree.keystr(path[2:]))
         return f
 
+    if not fake:
+        # A real pass must not change the caller's tensors either (an in-place op on an input).
+        args, kwargs = pytree.tree_map(
+            lambda t: t.clone() if isinstance(t, torch.Tensor) else t, (tuple(args), dict(kwargs)))
     args, kwargs = pytree.tree_map_with_path(as_input, (tuple(args), dict(kwargs)))
     handles = _module_hooks(model, rec.stack)
     try:
         ctx = mode if mode is not None else contextlib.nullcontext()
-        with ctx, rec:
+        with ctx, rec, _plain_kernels():
             out = torch.func.functional_call(model, swapped, args, kwargs, tie_weights=True, strict=False)
     except Exception as e:
         dd = isinstance(e, _DATA_DEPENDENT) or "data-dependent" in str(e).lower()

@@ -12,15 +12,24 @@ import torch
 from ._capture import CaptureFailed, trace
 
 
-def _on_meta(model: torch.nn.Module, args: tuple, kwargs: dict) -> bool:
-    tensors = [*model.parameters(), *model.buffers()]
-    tensors += [t for t in torch.utils._pytree.tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
-    return any(t.device.type == "meta" for t in tensors)
+def _random(shape, dtype, device) -> torch.Tensor:
+    # A generator of its own: making an input must not move the caller's random state.
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(*shape, dtype=dtype, generator=g).to(device)
 
 
-def example_inputs(model: torch.nn.Module, inputs: Any, input_shape: Any) -> tuple[tuple, dict]:
+def materialize(x: Any) -> Any:
+    """Real random tensors in place of the meta placeholders ``input_shape`` makes."""
+    return torch.utils._pytree.tree_map(
+        lambda t: _random(t.shape, t.dtype, "cpu")
+        if isinstance(t, torch.Tensor) and t.device.type == "meta" else t, x)
+
+
+def example_inputs(model: torch.nn.Module, inputs: Any, input_shape: Any,
+                   real: bool = True) -> tuple[tuple, dict]:
     """``(args, kwargs)`` from what the caller gave: a tensor, a tuple of positional arguments,
-    a dict of keyword arguments, or a shape for one random input."""
+    a dict of keyword arguments, or a shape for one random input (without ``real``, a meta
+    tensor: tracing needs no data, and a large shape costs no memory)."""
     if inputs is not None and input_shape is not None:
         raise ValueError("give inputs= or input_shape=, not both")
     if input_shape is not None:
@@ -29,7 +38,10 @@ def example_inputs(model: torch.nn.Module, inputs: Any, input_shape: Any) -> tup
         p = next(iter(model.parameters()), None)
         dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
         device = p.device if p is not None else torch.device("cpu")
-        return (torch.randn(*[int(d) for d in input_shape], dtype=dtype, device=device),), {}
+        shape = [int(d) for d in input_shape]
+        if not real:
+            return (torch.empty(*shape, dtype=dtype, device="meta"),), {}
+        return (_random(shape, dtype, device),), {}
     if inputs is None:
         raise ValueError(
             "a torch module needs example inputs: inputs=tensor, a tuple of arguments, a dict "
@@ -53,7 +65,7 @@ def capture(model: torch.nn.Module, args: tuple, kwargs: dict, name: str) -> tup
     except CaptureFailed as e:
         if not e.data_dependent:
             raise
-        if _on_meta(model, args, kwargs):
+        if any(t.device.type == "meta" for t in [*model.parameters(), *model.buffers()]):
             raise CaptureFailed(
                 f"{e} (the forward pass depends on tensor values, and a model on the meta "
                 "device has none: load real weights or pass real inputs)",
@@ -63,4 +75,5 @@ def capture(model: torch.nn.Module, args: tuple, kwargs: dict, name: str) -> tup
             f"traced on real tensors: on fake ones, {e}; the counts are those of the branch "
             "these inputs took"
         )
+        args, kwargs = materialize((args, kwargs))
         return trace(model, args, kwargs, name, fake=False), [note]

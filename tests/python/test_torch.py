@@ -338,6 +338,54 @@ def test_an_operator_without_a_rule_is_listed_and_the_rest_counted():
     assert p.macs == 3 * 16 * 4  # the Linear after it still counted
 
 
+def test_every_grad_mode_gives_the_same_counts():
+    # Under inference_mode composite ops (conv2d, linear) reach the recorder whole: they are
+    # decomposed as in the other modes. reference.json truth_macs for ResNet-18.
+    tv = requires("torchvision", "torchvision is not installed")
+    model = tv.models.resnet18().eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.inference_mode():
+        assert flopscope.profile(model, x).macs == 1_814_073_344
+
+
+def test_transformer_encoder_layer_in_eval_under_no_grad():
+    # The fast path (one fused kernel, nested tensors with a padding mask) is switched off
+    # while tracing. By hand, B=2, L=5, E=32, 4 heads, FFN 64: QKV 2·5·32·96 = 30,720, output
+    # projection 2·5·32·32 = 10,240, scores and weighted sum 2·4·5·5·(8+8) = 3,200, FFN
+    # 2·5·(32·64 + 64·32) = 40,960: 85,120 MACs.
+    layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True).eval()
+    x = torch.randn(2, 5, 32)
+    mask = torch.tensor([[False] * 5, [False] * 3 + [True] * 2])
+    with torch.no_grad():
+        assert flopscope.profile(layer, x).macs == 85_120
+        assert flopscope.profile(layer, (x, None, mask)).macs == 85_120
+        enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=True).eval()
+        assert flopscope.profile(enc, dict(src=x, src_key_padding_mask=mask)).macs == 2 * 85_120
+
+
+def test_lstm_and_gru_count_their_gates():
+    # LSTM: per step and sequence, 4 gates × 16 hidden × (8 input + 16 recurrent) MACs; 2
+    # sequences × 5 steps: 15,360. GRU: 3 gates: 11,520.
+    x = torch.randn(2, 5, 8)
+    assert flopscope.profile(nn.LSTM(8, 16, batch_first=True), x).macs == 15_360
+    assert flopscope.profile(nn.GRU(8, 16, batch_first=True), x).macs == 11_520
+
+
+def test_pytorch_types_stand():
+    # An integer tensor divided by 2 is float in PyTorch: the exp after it costs 1 per element.
+    class M(nn.Module):
+        def forward(self, x):
+            return (x / 2).exp()
+
+    p = flopscope.profile(M(), torch.arange(12).reshape(3, 4))
+    assert [lay.flops for lay in p.layers if lay.op == "Exp"] == [12]
+
+
+def test_a_linear_weight_belongs_to_its_matmul():
+    p = flopscope.profile(nn.Linear(64, 32), torch.randn(4, 64))
+    assert {lay.op: lay.params for lay in p.layers if lay.params} == {"Gemm": 64 * 32 + 32}
+
+
 def test_views_own_no_memory():
     # nn.Linear runs addmm on weight.t(), a view: the only tensor written is the output,
     # 4·32 float32 = 512 bytes; at the peak the input (4·64·4 = 1,024 B) and output are live.

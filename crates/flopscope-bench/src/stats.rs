@@ -77,6 +77,10 @@ pub fn median_ci_relative(samples: &[f64]) -> f64 {
     let lo = ((n as f64 / 2.0 - half).floor().max(0.0)) as usize;
     let hi = ((n as f64 / 2.0 + half).ceil() as usize).min(n - 1);
     let med = percentile(&s, 50.0);
+    if med <= 0.0 {
+        // Runs too short to time: nothing more to learn by running longer.
+        return 0.0;
+    }
     ((s[hi] - s[lo]) / 2.0) / med
 }
 

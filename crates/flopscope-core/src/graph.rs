@@ -381,6 +381,9 @@ pub struct Graph {
     pub buffers: Vec<ValueId>,
     /// Parameters a framework declared as not trained (`requires_grad=False`).
     pub frozen: Vec<ValueId>,
+    /// Every value's declared shape and type are what a framework computed (a trace): they
+    /// win over the rules', which only give each node's cost.
+    pub traced: bool,
 }
 
 impl Graph {

@@ -320,6 +320,25 @@ fn run(
         for &o in node.outputs.iter() {
             let t = outs.next();
             let Some(o) = o else { continue };
+            // A trace's values are what the framework computed: its type and shape stand
+            // (an integer tensor divided by 2 is float in PyTorch, not in ONNX's Div).
+            let t = match t {
+                Some(mut t) if g.traced => {
+                    let v = &g.values[o];
+                    if let Some(dt) = v.dtype {
+                        t.dtype = dt;
+                    }
+                    if let Some(shape) = v.shape.as_deref().and_then(|d| resolve_dims(d, bindings))
+                    {
+                        if t.shape.as_deref() != Some(&shape[..]) {
+                            t.shape = Some(shape);
+                            t.value = None;
+                        }
+                    }
+                    Some(t)
+                }
+                t => t,
+            };
             // Without a computed shape, fall back to what the file declares.
             let t = t.or_else(|| {
                 let v = &g.values[o];

@@ -175,8 +175,9 @@ pub fn build(
                 ValueKind::NodeOutput => {
                     // Identity copies (TorchScript shares weights so) and the DequantizeLinear
                     // of a QDQ model's weight lead back to the initializer they stand for.
+                    // So does a traced PyTorch view (`weight.t()` before a matmul).
                     let p = &g.nodes[producer[v]?];
-                    if p.op_type != "Identity" && p.op_type != "DequantizeLinear" {
+                    if p.op_type != "Identity" && p.op_type != "DequantizeLinear" && !is_view(p) {
                         return None;
                     }
                     v = p.input(0)?;
@@ -214,7 +215,8 @@ pub fn build(
         // way (a QDQ Conv owns its int8 weight).
         let passes_weight = |n: &crate::graph::Node| {
             n.op_type == "Identity"
-                || (n.op_type == "DequantizeLinear" && n.input(0).and_then(origin).is_some())
+                || ((n.op_type == "DequantizeLinear" || is_view(n))
+                    && n.input(0).and_then(origin).is_some())
         };
         if !passes_weight(n) {
             for v in n.inputs.iter().flatten().filter_map(|&v| origin(v)) {

@@ -378,6 +378,14 @@ pub fn write_onnx(g: &Graph, path: &Path, weights: Weights) -> Result<()> {
 
 /// As [`write_onnx`], with weights going to `path.data` once they exceed `embed_limit` bytes.
 pub fn write_onnx_split(g: &Graph, path: &Path, weights: Weights, embed_limit: u64) -> Result<()> {
+    if g.traced {
+        // Its PyTorch operators (the `aten` domain) are not ONNX: no runtime could load it.
+        return Err(crate::error::Error::Usage(
+            "a traced PyTorch module is not an ONNX model: export the module with \
+             torch.onnx.export, or time it with flopscope.bench in Python"
+                .into(),
+        ));
+    }
     let weight_bytes: u64 = g
         .initializers
         .iter()

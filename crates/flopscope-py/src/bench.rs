@@ -27,8 +27,13 @@ impl Sampler {
     }
 
     /// Records one latency in milliseconds; `True` when timing should stop.
-    fn add(&mut self, ms: f64) -> bool {
-        self.inner.push(ms)
+    fn add(&mut self, ms: f64) -> PyResult<bool> {
+        if !ms.is_finite() || ms < 0.0 {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "a latency must be a finite number of milliseconds ≥ 0, got {ms}"
+            )));
+        }
+        Ok(self.inner.push(ms))
     }
 
     /// The latencies so far (ms), in the order run.

@@ -288,6 +288,11 @@ impl Emit {
             format!("{op}_{k}")
         };
         *k += 1;
+        // ONNX omits trailing optional inputs rather than leaving them empty.
+        let mut inputs = inputs;
+        while inputs.last() == Some(&None) {
+            inputs.pop();
+        }
         self.g.nodes.push(Node {
             name,
             op_type: op.to_string(),
@@ -396,6 +401,7 @@ pub fn load_trace(bytes: &[u8], name: &str) -> Result<super::LoadedModel> {
         name: doc.name.clone(),
         ..Graph::default()
     };
+    g.traced = true;
     g.opsets.insert(String::new(), 23);
     g.opsets.insert("aten".into(), 1);
     let mut consts = Vec::new();

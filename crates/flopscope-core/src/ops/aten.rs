@@ -9,13 +9,46 @@
 //! - `adaptive_avg_pool*`: each output sums its window and divides once (AveragePool's and
 //!   GlobalAveragePool's convention, which it equals when the windows tile the input);
 //!   `adaptive_max_pool*`: one comparison per window element.
-//! - `histc`, `bincount`: one operation per input element (its bin), as TopK and the other
-//!   per-input-element ops.
+//! - `histc`, `bincount`, `argmax`/`argmin` over all elements, `cumprod` and the elementwise
+//!   functions of `ONE_PER_ELEMENT`: one operation per input element; `var`/`std`: 4 (mean,
+//!   difference, square, sum); `log_sigmoid_forward`: 5 (Sigmoid's 4 and a log);
+//!   `addcmul`/`addcdiv`/`lerp`/`mse_loss`: 3 per element of the largest input.
 
 use super::{mul, no_cost, numel, Cost, Ctx, OpDef, OpError, Tensor};
 
 /// Operators that move, copy, index or create data without arithmetic.
 const MOVES: &[&str] = &[
+    // Random numbers and factories: no arithmetic on the model's data.
+    "bernoulli",
+    "exponential_",
+    "linspace",
+    "normal_",
+    "rand",
+    "rand_like",
+    "randint",
+    "randint_like",
+    "randn",
+    "randn_like",
+    "randperm",
+    "uniform_",
+    // Reordering and padding.
+    "channel_shuffle",
+    "col2im",
+    "im2col",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "reflection_pad1d",
+    "reflection_pad2d",
+    "reflection_pad3d",
+    "replication_pad1d",
+    "replication_pad2d",
+    "replication_pad3d",
+    "rot90",
+    "unsafe_chunk",
+    "unsafe_split",
+    "unsafe_split_with_sizes",
+    "view_as_complex",
+    "view_as_real",
     "_reshape_alias",
     "_to_copy",
     "_unsafe_view",
@@ -88,7 +121,12 @@ pub fn lookup(op: &str) -> Option<OpDef> {
         "_grouped_mm" => grouped_mm,
         "adaptive_avg_pool" => adaptive_avg,
         "adaptive_max_pool" => adaptive_max,
-        "histc" | "bincount" => per_input,
+        "histc" | "bincount" | "argmax" | "argmin" | "cumprod" => per_input,
+        _ if ONE_PER_ELEMENT.contains(&op) => per_input,
+        "addcmul" | "addcdiv" | "lerp" => three_per_output,
+        "var" | "std" | "var_mean" | "std_mean" => four_per_input,
+        "mse_loss" => three_per_output,
+        "log_sigmoid_forward" => five_per_input,
         _ if MOVES.contains(&op) => no_cost,
         _ => return None,
     };
@@ -97,6 +135,30 @@ pub fn lookup(op: &str) -> Option<OpDef> {
         cost,
     })
 }
+
+/// Elementwise functions with no ONNX twin: one operation per element.
+const ONE_PER_ELEMENT: &[&str] = &[
+    "deg2rad",
+    "erfc",
+    "erfinv",
+    "exp2",
+    "expm1",
+    "frac",
+    "lgamma",
+    "digamma",
+    "log10",
+    "log1p",
+    "log2",
+    "rad2deg",
+    "sgn",
+    "signbit",
+    "sinc",
+    "threshold",
+    "trunc",
+    "atan2",
+    "hypot",
+    "logit",
+];
 
 /// Operators whose outputs are views of their first input (no memory of their own).
 const VIEWS: &[&str] = &[
@@ -121,6 +183,8 @@ const VIEWS: &[&str] = &[
     "unfold",
     "unsqueeze",
     "view",
+    "view_as_complex",
+    "view_as_real",
 ];
 
 /// Whether an `aten` operator returns views of its first input, sharing its memory.
@@ -181,6 +245,23 @@ fn windows(cx: &Ctx) -> Result<(u64, u64), OpError> {
 
 fn per_input(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     Ok(Cost::flops(cx.numel(0)?))
+}
+
+fn four_per_input(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    Ok(Cost::flops(mul(&[cx.numel(0)?, 4])?))
+}
+
+fn five_per_input(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    Ok(Cost::flops(mul(&[cx.numel(0)?, 5])?))
+}
+
+/// Three operations per element of the largest input (the broadcast output): `addcmul`'s
+/// `self + value·t1·t2`, `lerp`'s `a + w·(b − a)`, `mse_loss`'s difference, square and sum.
+fn three_per_output(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let n = (0..cx.inputs.len())
+        .filter_map(|i| cx.opt(i).and_then(|t| t.shape.as_deref()).map(numel))
+        .try_fold(0u64, |m, n| n.map(|n| m.max(n)))?;
+    Ok(Cost::flops(mul(&[n, 3])?))
 }
 
 fn adaptive_avg(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {

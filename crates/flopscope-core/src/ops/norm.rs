@@ -145,7 +145,23 @@ fn cost_norm(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
         .iter()
         .filter(|&&i| cx.opt(i).is_some())
         .count() as u64;
-    let per = flops_per_element(op).unwrap_or(0) + optional;
+    // Batch statistics (training mode) are computed like GroupNormalization's, not folded.
+    let training = op == "BatchNormalization" && cx.node.attr_int("training_mode", 0) != 0;
+    let base = if training {
+        flops_per_element("GroupNormalization")
+    } else {
+        flops_per_element(op)
+    };
+    // The per-element counts include the affine scale (and shift) these ops require in ONNX; a
+    // traced PyTorch norm without affine parameters (elementwise_affine=False) omits them.
+    let affine: &[usize] = match op {
+        "LayerNormalization" | "RMSNormalization" | "SimplifiedLayerNormalization" => &[1],
+        "GroupNormalization" | "InstanceNormalization" => &[1, 2],
+        "BatchNormalization" if training => &[1, 2],
+        _ => &[],
+    };
+    let missing = affine.iter().filter(|&&i| cx.opt(i).is_none()).count() as u64;
+    let per = (base.unwrap_or(0) + optional).saturating_sub(missing);
     let n = numel(cx.shape(0)?)?;
     Ok(Cost::flops(n.checked_mul(per).ok_or_else(super::overflow)?))
 }
@@ -165,6 +181,32 @@ mod tests {
         assert_eq!(r.shape, vec![2, 128, 768]);
         assert_eq!(r.cost.flops, 196_608 * 7);
         assert_eq!(r.outs[1].shape.as_deref(), Some(&[2u64, 128, 1][..]));
+    }
+
+    #[test]
+    fn norms_without_affine_parameters_cost_their_statistics() {
+        // LayerNorm over 48 elements without scale: statistics 5 per element = 240.
+        let r = run1(
+            "LayerNormalization",
+            &[f32t(&[4, 12])],
+            &[a_int("axis", -1)],
+        );
+        assert_eq!(r.cost.flops, 48 * 5);
+        // GroupNorm over 200 elements without scale and bias: 5 per element.
+        let r = run1(
+            "GroupNormalization",
+            &[f32t(&[2, 4, 25])],
+            &[a_int("num_groups", 2)],
+        );
+        assert_eq!(r.cost.flops, 200 * 5);
+        // BatchNorm in training mode with scale and bias: 7 per element, like GroupNorm's.
+        let c = f32t(&[3]);
+        let r = run1(
+            "BatchNormalization",
+            &[f32t(&[2, 3, 4, 5]), c.clone(), c.clone(), c.clone(), c],
+            &[a_int("training_mode", 1)],
+        );
+        assert_eq!(r.cost.flops, 120 * 7);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Convolutions, matrix products, embeddings and attention.
 
-use super::{first, ints, Call, Emit, R};
+use super::{first, generic, ints, Call, Emit, R};
 use crate::graph::{Attr, ValueId};
 
 /// The nodes of `c` when its operator (`base`, without an in-place `_`) is of this family.
@@ -29,6 +29,12 @@ pub(super) fn translate(e: &mut Emit, c: &Call, base: &str) -> Option<R> {
                     .iter()
                     .find_map(|n| e.tensor(c, n).ok().flatten())
                     .ok_or("the second operand is missing")?;
+                // inner contracts the last dims of both: a @ bᵀ for a matrix b.
+                let b = match (base, e.shape(b).len()) {
+                    ("inner", 2) => e.t(b)?,
+                    ("inner", n) if n > 2 => return generic(e, c, "aten"),
+                    _ => b,
+                };
                 e.node("", "MatMul", vec![Some(a), Some(b)], outs, vec![])
             }
             "baddbmm" | "addmv" | "addbmm" => {
@@ -50,6 +56,16 @@ pub(super) fn translate(e: &mut Emit, c: &Call, base: &str) -> Option<R> {
                 } else {
                     p
                 };
+                // beta·self + alpha·product, each factor a multiplication when it is not 1.
+                let scale = |e: &mut Emit, v, k: f64| -> Result<_, String> {
+                    if k == 1.0 {
+                        return Ok(v);
+                    }
+                    let s = e.scalar(k, dt);
+                    e.op("Mul", vec![Some(v), Some(s)], vec![], dt, &e.shape(v))
+                };
+                let p = scale(e, p, Emit::num(c, "alpha").unwrap_or(1.0))?;
+                let acc = scale(e, acc, Emit::num(c, "beta").unwrap_or(1.0))?;
                 e.node("", "Add", vec![Some(acc), Some(p)], outs, vec![])
             }
             "linear" => {

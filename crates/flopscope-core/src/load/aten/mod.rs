@@ -68,5 +68,17 @@ fn first(outs: &[Option<ValueId>]) -> std::result::Result<ValueId, Why> {
 /// `ops::aten` when it only moves data; otherwise none, and it is listed as unsupported).
 fn generic(e: &mut Emit, c: &Call, domain: &str) -> R {
     let ins = e.all_tensors(c)?;
-    e.node(domain, c.name(), ins, c.outputs.clone(), vec![])
+    // An in-place variant (`squeeze_`, `bernoulli_`) takes the rule of its out-of-place op.
+    let name = c.name();
+    let name = match name.strip_suffix('_') {
+        Some(base)
+            if domain == "aten"
+                && crate::ops::aten::lookup(name).is_none()
+                && crate::ops::aten::lookup(base).is_some() =>
+        {
+            base
+        }
+        _ => name,
+    };
+    e.node(domain, name, ins, c.outputs.clone(), vec![])
 }

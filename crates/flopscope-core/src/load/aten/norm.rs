@@ -33,6 +33,9 @@ pub(super) fn translate(e: &mut Emit, c: &Call, base: &str) -> Option<R> {
                     vec![
                         ("epsilon", Attr::Float(eps)),
                         ("momentum", Attr::Float(1.0 - momentum)),
+                        // Batch statistics in training mode (and instance norm, which PyTorch
+                        // runs as a training-mode batch norm): computed, not folded.
+                        ("training_mode", Attr::Int(Emit::flag(c, "training") as i64)),
                     ],
                 )
             }

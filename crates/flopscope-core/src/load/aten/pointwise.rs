@@ -67,7 +67,16 @@ pub(super) fn translate(e: &mut Emit, c: &Call, base: &str) -> Option<R> {
             }
             "where" => {
                 let cond = e.req(c, "condition")?;
-                let (a, b) = operands(e, c, "self", "other")?;
+                let (a, b) = match (Emit::is_tensor(c, "self"), Emit::is_tensor(c, "other")) {
+                    // Two numbers: constants of the output's type.
+                    (false, false) => {
+                        let dt = e.dtype(first(&outs)?);
+                        let x = Emit::num(c, "self").ok_or("'self' is missing")?;
+                        let y = Emit::num(c, "other").ok_or("'other' is missing")?;
+                        (e.scalar(x, dt), e.scalar(y, dt))
+                    }
+                    _ => operands(e, c, "self", "other")?,
+                };
                 e.node(
                     "",
                     "Where",
@@ -170,26 +179,18 @@ fn add_sub(e: &mut Emit, c: &Call, op: &str) -> R {
     if op == "rsub" {
         std::mem::swap(&mut a, &mut b);
     }
+    // a ± alpha·b: for rsub (other − alpha·self) `b` is `self` after the swap.
     let alpha = Emit::num(c, "alpha").unwrap_or(1.0);
-    let scaled = if op == "rsub" { a } else { b };
-    let scaled = if alpha != 1.0 {
-        let k = e.scalar(alpha, e.dtype(scaled));
-        let s = e.op(
+    if alpha != 1.0 {
+        let k = e.scalar(alpha, e.dtype(b));
+        b = e.op(
             "Mul",
-            vec![Some(scaled), Some(k)],
+            vec![Some(b), Some(k)],
             vec![],
-            e.dtype(scaled),
-            &e.shape(scaled),
+            e.dtype(b),
+            &e.shape(b),
         )?;
-        Some(s)
-    } else {
-        None
-    };
-    let (a, b) = match (op, scaled) {
-        ("rsub", Some(s)) => (s, b),
-        (_, Some(s)) => (a, s),
-        _ => (a, b),
-    };
+    }
     let onnx = if op == "add" { "Add" } else { "Sub" };
     e.node("", onnx, vec![Some(a), Some(b)], c.outputs.clone(), vec![])
 }
