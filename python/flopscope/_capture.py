@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import weakref
 from typing import Any, Optional
 
@@ -261,6 +262,13 @@ def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bo
         dd = isinstance(e, _DATA_DEPENDENT) or "data-dependent" in str(e).lower()
         what = rec.failed or "the forward pass"
         msg = f"could not trace {type(model).__name__}: {what} failed: {type(e).__name__}: {_first_line(e)}"
+        hop = re.search(r"HigherOrderOperator (\w+)", str(e))
+        if hop:
+            where = next((m for m in reversed(rec.stack) if m), None)
+            msg = (f"could not trace {type(model).__name__}: torch.{hop.group(1)}"
+                   + (f" in module '{where}'" if where else "")
+                   + " is a higher-order operator, which cannot be traced yet: export the "
+                   "model with torch.onnx.export and profile the file")
         raise CaptureFailed(msg, dd) from e
     finally:
         for h in handles:

@@ -321,6 +321,16 @@ def test_a_failing_forward_names_the_module_and_operation():
     assert isinstance(e.value, RuntimeError)
 
 
+class WithCond(nn.Module):
+    def forward(self, x):
+        return torch.cond(x.sum() > 0, lambda x: x + 1, lambda x: x - 1, (x,))
+
+
+def test_a_higher_order_operator_is_named():
+    with pytest.raises(flopscope.CaptureError, match="torch.cond is a higher-order operator"):
+        flopscope.profile(WithCond(), torch.randn(3))
+
+
 class WithFFT(nn.Module):
     def __init__(self):
         super().__init__()
