@@ -15,8 +15,10 @@ use crate::graph::{Attr, DType, Dim, Graph, Initializer, Node, TensorData, Value
 use crate::onnx_pb as pb;
 use crate::schema::WeightsStatus;
 
-/// Oldest default-domain opset accepted: before 7, broadcasting was an attribute with other rules.
-pub const MIN_OPSET: i64 = 7;
+/// Oldest default-domain opset accepted. Before 7, binary ops broadcast by attribute
+/// (`broadcast`, `axis`), Reshape took its shape as an attribute (before 5) and Cast its type
+/// by name (before 6): the rules read them so.
+pub const MIN_OPSET: i64 = 1;
 /// Newest default-domain opset accepted (ONNX 1.23).
 pub const MAX_OPSET: i64 = 28;
 /// Deepest nesting of subgraphs accepted.
@@ -365,7 +367,12 @@ impl Converter {
                         None
                     };
                 let v = self.attr(a, vis)?;
-                if let Some(want) = expected_kind(a.name()).filter(|&k| k != kind_of(&v)) {
+                // Cast-1 to Cast-5 name the type (`to = "FLOAT"`).
+                let legacy_cast = n.op_type() == "Cast" && matches!(v, Attr::Str(_));
+                if let Some(want) = expected_kind(a.name())
+                    .filter(|&k| k != kind_of(&v))
+                    .filter(|_| !legacy_cast)
+                {
                     return Err(Error::Invalid(format!(
                         "node '{}' ({}): attribute '{}' is {}, expected {want}",
                         node_name(n, i),

@@ -86,18 +86,49 @@ fn bool_out(op: &str) -> bool {
     )
 }
 
+/// A type named as Cast-1 to Cast-5 name it (`TensorProto.DataType`'s names).
+fn legacy_type(name: &str) -> Result<DType, OpError> {
+    const NAMES: [&str; 16] = [
+        "UNDEFINED",
+        "FLOAT",
+        "UINT8",
+        "INT8",
+        "UINT16",
+        "INT16",
+        "INT32",
+        "INT64",
+        "STRING",
+        "BOOL",
+        "FLOAT16",
+        "DOUBLE",
+        "UINT32",
+        "UINT64",
+        "COMPLEX64",
+        "COMPLEX128",
+    ];
+    let code = (1..NAMES.len()).find(|&i| NAMES[i].eq_ignore_ascii_case(name));
+    match code.and_then(|c| i32::try_from(c).ok()) {
+        Some(code) => Ok(DType::from_onnx(code)),
+        None => Err(OpError::Invalid(format!("'to' {name} is not a data type"))),
+    }
+}
+
 fn infer_unary(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let op = cx.node.op_type.as_str();
     let x = cx.input(0)?;
     let shape = cx.shape(0)?.to_vec();
     let dtype = match op {
-        "Cast" => {
-            let to = super::required_int(cx.node, "to")?;
-            DType::from_onnx(
-                i32::try_from(to)
-                    .map_err(|_| OpError::Invalid(format!("'to' {to} is not a data type")))?,
-            )
-        }
+        // Before opset 6, `to` is the type's name ("FLOAT").
+        "Cast" => match cx.node.attr_str("to") {
+            Some(name) => legacy_type(name)?,
+            None => {
+                let to = super::required_int(cx.node, "to")?;
+                DType::from_onnx(
+                    i32::try_from(to)
+                        .map_err(|_| OpError::Invalid(format!("'to' {to} is not a data type")))?,
+                )
+            }
+        },
         "CastLike" => cx.dtype(1)?,
         _ if bool_out(op) => DType::Bool,
         _ => x.dtype,
@@ -157,7 +188,13 @@ fn infer_binary(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let op = cx.node.op_type.as_str();
     let (a, b) = (cx.input(0)?, cx.input(1)?);
     let (sa, sb) = (cx.shape(0)?, cx.shape(1)?);
-    let out = broadcast(sa, sb)?;
+    // Before opset 7, `broadcast=1` stretches B over A from `axis` (B's dims match a run of
+    // A's): the output is A's shape.
+    let out = if cx.opset < 7 && cx.node.attr_int("broadcast", 0) != 0 {
+        legacy_broadcast(sa, sb, cx.node.attr_int("axis", -1))?
+    } else {
+        broadcast(sa, sb)?
+    };
     let dtype = if bool_out(op) { DType::Bool } else { a.dtype };
     let value = match (a.value.as_deref(), b.value.as_deref()) {
         (Some(x), Some(y)) => fold_binary(op, (x, sa), (y, sb), &out, cx.node.attr_int("fmod", 0)),
@@ -168,6 +205,24 @@ fn infer_binary(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
         shape: Some(out),
         value: value.map(Arc::new),
     }])
+}
+
+/// Opset 1–6 broadcasting: B's dims equal A's from `axis` (default: B's suffix of A), or 1.
+fn legacy_broadcast(a: &[u64], b: &[u64], axis: i64) -> Result<Vec<u64>, OpError> {
+    let start = if axis < 0 {
+        a.len().checked_sub(b.len())
+    } else {
+        usize::try_from(axis).ok()
+    };
+    let fits = start.is_some_and(|s| {
+        s + b.len() <= a.len() && b.iter().zip(&a[s..]).all(|(&x, &y)| x == y || x == 1)
+    });
+    if !fits {
+        return invalid(format!(
+            "B {b:?} does not broadcast onto A {a:?} at axis {axis}"
+        ));
+    }
+    Ok(a.to_vec())
 }
 
 fn fold_binary(
@@ -325,6 +380,28 @@ fn infer_where(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
+
+    #[test]
+    fn opsets_before_7_broadcast_by_attribute_and_cast_by_name() {
+        use crate::graph::Attr;
+        // Add-6 with broadcast=1, axis=1: B [3] over A [2, 3, 4, 5] → A's shape.
+        let r = run_in_opset(
+            6,
+            "Add",
+            &[f32t(&[2, 3, 4, 5]), f32t(&[3])],
+            &[a_int("broadcast", 1), a_int("axis", 1)],
+        );
+        assert_eq!(r.shape, vec![2, 3, 4, 5]);
+        assert_eq!(r.cost.flops, 120);
+        // Cast-1 names its type.
+        let r = run_in_opset(
+            1,
+            "Cast",
+            &[f32t(&[4])],
+            &[("to".into(), Attr::Str("INT32".into()))],
+        );
+        assert_eq!(r.outs[0].dtype, crate::graph::DType::I32);
+    }
 
     #[test]
     fn add_broadcasts_and_counts_one_flop_per_output() {

@@ -66,6 +66,21 @@ fn run_in(
     inputs: &[Tensor],
     attrs: &[(String, Attr)],
 ) -> Result<Run, OpError> {
+    run_at(18, domain, op, inputs, attrs)
+}
+
+/// Runs a default-domain op at an older opset; panics on error.
+pub fn run_in_opset(opset: i64, op: &str, inputs: &[Tensor], attrs: &[(String, Attr)]) -> Run {
+    run_at(opset, "", op, inputs, attrs).unwrap_or_else(|e| panic!("{op}: {e:?}"))
+}
+
+fn run_at(
+    opset: i64,
+    domain: &str,
+    op: &str,
+    inputs: &[Tensor],
+    attrs: &[(String, Attr)],
+) -> Result<Run, OpError> {
     let def = lookup(domain, op).unwrap_or_else(|| panic!("no rule for {op}"));
     let node = Node {
         name: format!("test_{op}"),
@@ -77,12 +92,12 @@ fn run_in(
         scope: vec![],
     };
     let mut graph = Graph::default();
-    graph.opsets.insert(String::new(), 18);
+    graph.opsets.insert(String::new(), opset);
     let warnings = std::cell::RefCell::new(Vec::new());
     let cx = Ctx {
         node: &node,
         inputs: inputs.iter().map(Some).collect(),
-        opset: 18,
+        opset,
         bodies: &super::NoBodies,
         warnings: &warnings,
     };
