@@ -26,6 +26,10 @@ fn slots(n: &Node) -> Option<(&'static [usize], Vec<usize>)> {
         "QuantizeLinear" => (&[], q(&[1, 2])),
         "DequantizeLinear" => (&[0], q(&[1, 2])),
         "MatMulInteger" | "ConvInteger" => (&[0, 1], q(&[2, 3])),
+        "MatMulInteger16" => (&[0, 1], q(&[])),
+        // X, W, R, B, sequence_lens, initial_h, initial_c, P, W_scale, W_zero_point, R_scale,
+        // R_zero_point
+        "DynamicQuantizeLSTM" => (&[1, 2], q(&[8, 9, 10, 11])),
         // a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp (, bias for QLinearConv)
         "QLinearMatMul" => (&[0, 3], q(&[1, 2, 4, 5, 6, 7])),
         "QLinearConv" => (&[3, 8], q(&[1, 2, 4, 5, 6, 7])),
@@ -103,6 +107,59 @@ pub fn roles(g: &Graph, origin: &dyn Fn(ValueId) -> Option<ValueId>) -> HashMap<
             for v in n.inputs.iter().flatten().filter_map(|&v| origin(v)) {
                 if matches!(g.values[v].kind, crate::graph::ValueKind::Initializer(_)) {
                     out.insert(v, Role::QuantParam);
+                }
+            }
+        }
+    }
+    // A dynamically quantized embedding: a Gather of integer rows, dequantized after the
+    // gather. The table is a weight.
+    let mut producer: HashMap<ValueId, &Node> = HashMap::new();
+    for n in &g.nodes {
+        for &o in n.outputs.iter().flatten() {
+            producer.insert(o, n);
+        }
+    }
+    let init_of = |v: ValueId| -> Option<(ValueId, &Initializer)> {
+        let v = origin(v)?;
+        match g.values[v].kind {
+            crate::graph::ValueKind::Initializer(k) => Some((v, &g.initializers[k])),
+            _ => None,
+        }
+    };
+    // An 8- or 4-bit table a Gather reads is a quantized embedding (index tables are int32 or
+    // int64).
+    for n in g.nodes.iter().filter(|n| n.op_type == "Gather") {
+        if let Some((v, init)) = n.input(0).and_then(init_of) {
+            if !init.dtype.is_float() && init.dtype.bits() <= 8 {
+                let n = crate::ops::numel(&init.dims).unwrap_or(u64::MAX);
+                out.insert(v, Role::IntWeight(n));
+            }
+        }
+    }
+    // Dynamic quantization rescales an integer product by `Mul(Cast(product), scale)`, the
+    // scale being a constant or a Mul of constants (the weight's and a static input's scale).
+    let integer_product = |v: ValueId| {
+        producer.get(&v).is_some_and(|c| {
+            c.op_type == "Cast"
+                && c.input(0)
+                    .and_then(|p| producer.get(&p))
+                    .is_some_and(|p| matches!(p.op_type.as_str(), "MatMulInteger" | "ConvInteger"))
+        })
+    };
+    for m in g.nodes.iter().filter(|n| n.op_type == "Mul") {
+        if !m.inputs.iter().flatten().any(|&v| integer_product(v)) {
+            continue;
+        }
+        for &v in m.inputs.iter().flatten() {
+            let scales: Vec<ValueId> = match producer.get(&v) {
+                Some(p) if p.op_type == "Mul" => p.inputs.iter().flatten().copied().collect(),
+                _ => vec![v],
+            };
+            for s in scales {
+                if let Some((s, init)) = init_of(s) {
+                    if init.dtype.is_float() {
+                        out.insert(s, Role::QuantParam);
+                    }
                 }
             }
         }

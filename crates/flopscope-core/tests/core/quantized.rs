@@ -80,3 +80,32 @@ fn a_qdq_weight_belongs_to_the_layer_that_uses_it() {
         .sum();
     assert_eq!(dq, 0);
 }
+
+/// Embedding [128, 64] and MatMuls [64, 96], [96, 32] on 8 tokens (`quant/nbits/make_nbits.py`):
+/// 17,408 parameters, 8·64·96 + 8·96·32 = 73,728 MACs, whatever the quantization.
+#[test]
+fn four_bit_blocks_and_quantized_embeddings_count_the_values_they_hold() {
+    // Scales and zero points, from the files' initializers (name, dims):
+    // nbits: w1_scales [96, 2] + w1_zero_points [96, 1] + w2_scales [32, 3] +
+    //   w2_zero_points [32, 2] = 192 + 96 + 96 + 64 = 448 (w1_Q4 [96, 2, 16] bytes hold 64·96
+    //   4-bit values);
+    // nbits_gather: emb_scales [128, 2] + w1_scales + w2_scales = 256 + 192 + 96 = 544 (emb_Q4 is
+    //   int4 [128, 64]);
+    // dyn: emb/w1/w2 each a scalar scale and zero point = 6 (emb_quantized is a uint8 table).
+    for (name, quant) in [
+        ("nbits/nbits.onnx", 448),
+        ("nbits/nbits_gather.onnx", 544),
+        ("nbits/dyn.onnx", 6),
+    ] {
+        let p = load(name);
+        assert_eq!(p.totals.params, 128 * 64 + 64 * 96 + 96 * 32, "{name}");
+        assert_eq!(p.totals.macs, 73_728, "{name}");
+        assert_eq!(p.totals.quant_params, quant, "{name}");
+        assert!(p.unsupported.is_empty(), "{name}: {:?}", p.unsupported);
+    }
+    // 4-bit weights: 64·96 + 96·32 = 9,216 values in 4,608 bytes, 4 bits each.
+    let p = load("nbits/nbits.onnx");
+    let packed = &p.totals.params_by_dtype["uint8"];
+    assert_eq!((packed.params, packed.bytes), (9_216, 4_608));
+    assert_eq!(packed.bits_per_param, 4.0);
+}

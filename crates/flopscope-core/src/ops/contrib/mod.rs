@@ -2,6 +2,10 @@
 //! FusedGemm, FusedMatMul, NhwcConv, the Gelu family, BiasAdd, BiasSplitGelu, BiasDropout) and
 //! the `com.microsoft.nchwc` blocked-layout ops of `ORT_ENABLE_ALL` (Conv, the pools, Upsample,
 //! ReorderInput, ReorderOutput). See `docs/counting.md`, "ONNX Runtime fused operators".
+//! The transformer fusions (GroupQueryAttention, PackedAttention, QAttention,
+//! EmbedLayerNormalization) are in `transformer.rs`, the quantized contrib ops (MatMulNBits,
+//! MatMulInteger16, MatMulIntegerToFloat, DynamicQuantizeMatMul, DynamicQuantizeLSTM,
+//! GatherBlockQuantized) in `quantized.rs`.
 //!
 //! Each op costs what the ops it fuses cost: a fused Conv or Gemm is the plain op's MACs and
 //! FLOPs, plus the fused activation's FLOPs per output element (`unary_flops`), plus 1 per output
@@ -20,11 +24,17 @@ use super::{broadcast, conv, invalid, matmul, mul, numel, overflow, pool};
 use super::{Cost, Ctx, OpDef, OpError, Shape, Tensor};
 use crate::graph::DType;
 
+mod quantized;
+mod transformer;
+
 /// The largest NCHWc block size (AVX-512): an nchwc tensor has fewer padding channels than this.
 const MAX_BLOCK: u64 = 16;
 
 /// Rules for the `com.microsoft` ops of this family.
 pub fn lookup_ms(op: &str) -> Option<OpDef> {
+    if let Some(def) = transformer::lookup(op).or_else(|| quantized::lookup(op)) {
+        return Some(def);
+    }
     Some(match op {
         "FusedConv" => OpDef {
             infer: infer_fused_conv,
@@ -505,3 +515,7 @@ fn infer_reorder_output(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_quantized;
+#[cfg(test)]
+mod tests_transformer;
