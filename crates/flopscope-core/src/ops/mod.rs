@@ -25,13 +25,16 @@ mod control;
 mod conv;
 mod elementwise;
 mod fold;
+mod loss;
 mod matmul;
+mod misc;
 mod norm;
 mod pool;
 mod quant;
 mod reduce;
 mod rnn;
 mod shape;
+mod signal;
 
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -264,7 +267,11 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
             .or_else(|| shape::lookup(op_type))
             .or_else(|| attention::lookup(op_type))
             .or_else(|| quant::lookup(op_type))
-            .or_else(|| rnn::lookup(op_type)),
+            .or_else(|| rnn::lookup(op_type))
+            .or_else(|| loss::lookup(op_type))
+            .or_else(|| signal::lookup(op_type))
+            .or_else(|| misc::lookup(op_type)),
+        "ai.onnx.preview.training" => misc::lookup_training(op_type),
         "aten" => aten::lookup(op_type),
         "com.microsoft" => contrib::lookup_ms(op_type)
             .or_else(|| attention::lookup_ms(op_type))
