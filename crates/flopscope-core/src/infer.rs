@@ -40,6 +40,8 @@ pub struct Analysis {
     pub nodes: Vec<NodeResult>,
     /// Warnings raised by operator rules ([`Ctx::warn`]), each prefixed with its node.
     pub warnings: Vec<String>,
+    /// Data-dependent dims that rules asked for and found unbound: (symbol, largest size).
+    pub data_dims: Vec<(String, u64)>,
 }
 
 /// Resolves declared dims under `bindings`; `None` if any dim is unbound.
@@ -258,6 +260,7 @@ fn run(
     let names: std::cell::OnceCell<HashMap<&str, ValueId>> = std::cell::OnceCell::new();
     let mut warnings = Vec::new();
     let node_warnings = std::cell::RefCell::new(Vec::new());
+    let asks = std::cell::RefCell::new(Vec::new());
     for &ni in &order {
         let node = &g.nodes[ni];
         let def = p.rules[ni];
@@ -277,6 +280,7 @@ fn run(
             };
             let enclosing = Enclosing {
                 bindings,
+                asks: &asks,
                 see: &see,
                 warnings: &node_warnings,
             };
@@ -368,6 +372,7 @@ fn run(
         order,
         nodes,
         warnings,
+        data_dims: asks.into_inner(),
     })
 }
 
@@ -375,12 +380,25 @@ fn run(
 /// around them (looked up by name, as ONNX bodies read them).
 struct Enclosing<'s> {
     bindings: &'s HashMap<String, u64>,
+    /// Data-dependent dims asked for and unbound.
+    asks: &'s std::cell::RefCell<Vec<(String, u64)>>,
     see: &'s dyn Fn(&str) -> Option<Tensor>,
     /// The node's warnings: a body's own are passed on here.
     warnings: &'s std::cell::RefCell<Vec<String>>,
 }
 
 impl Bodies for Enclosing<'_> {
+    fn data_dim(&self, symbol: &str, largest: u64) -> Option<u64> {
+        let v = self.bindings.get(symbol).copied();
+        if v.is_none() {
+            let mut asks = self.asks.borrow_mut();
+            if !asks.iter().any(|(s, _)| s == symbol) {
+                asks.push((symbol.to_string(), largest));
+            }
+        }
+        v
+    }
+
     fn analyze(
         &self,
         body: &Graph,

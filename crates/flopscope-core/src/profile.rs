@@ -439,11 +439,14 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
     // A dim this model lacks is ignored with a warning: one set of flags serves a mixed set of
     // models (the CLI makes it an error when no model of the command has it).
     let mut warnings = Vec::new();
+    // Dims the inputs do not name may be data-dependent sizes (`NonZero_3.n`), known only
+    // once the graph is analysed.
+    let mut other_dims: Vec<(String, u64)> = Vec::new();
     for (name, n) in &opts.dims {
         if symbols.contains(name) {
             bindings.insert(name.clone(), *n);
         } else {
-            warnings.push(crate::options::unknown_dim(name, &symbols) + ": ignored");
+            other_dims.push((name.clone(), *n));
         }
     }
     let unbound: Vec<String> = symbols
@@ -472,7 +475,42 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
     };
     let no_outer = |_: &str| None;
     let prepared = infer::Prepared::new(g)?;
-    let a = prepared.analyze(&input_shapes(&bindings), &bindings, &no_outer)?;
+    let mut a = prepared.analyze(&input_shapes(&bindings), &bindings, &no_outer)?;
+    // A size that depends on the data (NonZero's count) is a symbol named after its node:
+    // bound as given, else at its largest value, with formulas in it. One more analysis per
+    // wave (a data-dependent op after another asks only once the first is bound).
+    let mut data_syms: Vec<String> = Vec::new();
+    for _ in 0..16 {
+        let asked: Vec<(String, u64)> = a
+            .data_dims
+            .iter()
+            .filter(|(s, _)| !bindings.contains_key(s))
+            .cloned()
+            .collect();
+        if asked.is_empty() {
+            break;
+        }
+        for (sym, largest) in asked {
+            match other_dims.iter().position(|(k, _)| *k == sym) {
+                Some(i) => {
+                    bindings.insert(sym, other_dims.remove(i).1);
+                }
+                None => {
+                    warnings.push(format!(
+                        "'{sym}' is a size that depends on the data (at most {largest}): counted \
+                         at {largest}, and the formulas keep it (set it with --dim {sym}=N)"
+                    ));
+                    bindings.insert(sym.clone(), largest);
+                    data_syms.push(sym);
+                }
+            }
+        }
+        a = prepared.analyze(&input_shapes(&bindings), &bindings, &no_outer)?;
+    }
+    for (name, _) in &other_dims {
+        warnings.push(crate::options::unknown_dim(name, &symbols) + ": ignored");
+    }
+    let unbound: Vec<String> = unbound.into_iter().chain(data_syms).collect();
     let sorted: BTreeMap<String, u64> = bindings.iter().map(|(k, v)| (k.clone(), *v)).collect();
     let mut p = build(g, &a, model.clone(), sorted);
     for &v in &g.inputs {

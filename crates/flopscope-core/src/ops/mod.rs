@@ -150,6 +150,14 @@ pub trait Bodies {
         body: &Graph,
         shapes: Vec<Shape>,
     ) -> Result<(Vec<Tensor>, Option<Cost>), OpError>;
+
+    /// The size bound to `symbol`, a data-dependent dim (NonZero's count of non-zeros) named
+    /// after its node; unbound, the request is recorded with the largest size it can take, so
+    /// that the profile binds it and gives formulas in it (`None` until then).
+    fn data_dim(&self, symbol: &str, largest: u64) -> Option<u64> {
+        let _ = (symbol, largest);
+        None
+    }
 }
 
 /// [`Bodies`] where there are none (an operator run on its own, as in unit tests): a body's

@@ -619,10 +619,16 @@ fn one_hot(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 }
 
 fn non_zero(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
-    // The count of non-zeros is data: known only when the input's values are.
+    // The count of non-zeros is data: counted when the input's values are known, otherwise
+    // the symbol `<node>.n`, at most every element.
     let x = cx.shape(0)?;
-    let v = cx.values(0)?;
-    let nnz = (0..v.len()).filter(|&i| v.f(i) != 0.0).count() as u64;
+    let nnz = match cx.opt(0).and_then(|t| t.value.as_deref()) {
+        Some(v) => (0..v.len()).filter(|&i| v.f(i) != 0.0).count() as u64,
+        None => cx
+            .bodies
+            .data_dim(&format!("{}.n", cx.node.name), numel(x)?)
+            .ok_or(OpError::Unknown)?,
+    };
     Ok(out(DType::I64, vec![x.len() as u64, nnz], None))
 }
 

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod data_dependent;
 mod loader;
 mod modules;
 mod quantized;

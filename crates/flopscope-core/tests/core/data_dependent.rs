@@ -1,0 +1,70 @@
+//! A size that depends on the data (NonZero's count of non-zeros) is a symbol named after its
+//! node: counted at its largest value, bound with `--dim`, and kept in the formulas, so the
+//! graph after it is counted instead of dropped.
+
+use flopscope_core::builder::{ints, Builder};
+use flopscope_core::graph::{DType, Dim};
+use flopscope_core::schema::{ModelInfo, WeightsStatus};
+use flopscope_core::{profile_graph, Options};
+
+/// x [4, 6] → NonZero [2, n] → Transpose [n, 2] → MatMul by w [2, 8]: n · 2 · 8 MACs.
+fn graph() -> (flopscope_core::graph::Graph, String) {
+    let mut b = Builder::new("nonzero");
+    let x = b.input("x", DType::F32, vec![Dim::Known(4), Dim::Known(6)]);
+    let nz = b.op("NonZero", &[x], vec![]);
+    let t = b.op("Transpose", &[nz], vec![("perm", ints(&[1, 0]))]);
+    let f = b.op(
+        "Cast",
+        &[t],
+        vec![("to", flopscope_core::graph::Attr::Int(1))],
+    );
+    let w = b.weight("w", &[2, 8]);
+    let y = b.op("MatMul", &[f, w], vec![]);
+    b.output(y);
+    let g = b.finish();
+    let name = g.nodes[0].name.clone();
+    (g, format!("{name}.n"))
+}
+
+fn info(g: &flopscope_core::graph::Graph) -> ModelInfo {
+    ModelInfo {
+        source: "nonzero".into(),
+        producer: String::new(),
+        ir_version: 0,
+        opset: g.opset(),
+        nodes: g.nodes.len(),
+        weights: WeightsStatus::Builtin,
+        file_bytes: 0,
+    }
+}
+
+#[test]
+fn a_data_dependent_size_is_a_symbol_counted_at_its_largest() {
+    let (g, sym) = graph();
+    let p = profile_graph(&g, info(&g), &Options::default()).unwrap();
+    // At most 4 · 6 = 24 non-zeros: 24 · 2 · 8 = 384 MACs, and 16 per non-zero.
+    assert_eq!(p.totals.macs, 384);
+    assert_eq!(p.totals.nodes_cost_unknown, 0);
+    assert_eq!(p.bindings[&sym], 24);
+    let f = p.formulas.expect("formulas");
+    assert_eq!(f.symbols, vec![sym.clone()]);
+    assert_eq!(f.macs.eval(&[5]), Some(80));
+    assert!(
+        p.warnings.iter().any(|w| w.contains(&sym)),
+        "{:?}",
+        p.warnings
+    );
+}
+
+#[test]
+fn a_data_dependent_size_can_be_bound() {
+    let (g, sym) = graph();
+    let opts = Options {
+        dims: vec![(sym.clone(), 5)],
+        ..Options::default()
+    };
+    let p = profile_graph(&g, info(&g), &opts).unwrap();
+    assert_eq!(p.totals.macs, 5 * 2 * 8);
+    assert!(p.formulas.is_none());
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+}
