@@ -33,6 +33,7 @@ mod pool;
 mod quant;
 mod reduce;
 mod rnn;
+mod selection;
 mod shape;
 mod signal;
 
@@ -278,7 +279,8 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
             .or_else(|| rnn::lookup(op_type))
             .or_else(|| loss::lookup(op_type))
             .or_else(|| signal::lookup(op_type))
-            .or_else(|| misc::lookup(op_type)),
+            .or_else(|| misc::lookup(op_type))
+            .or_else(|| selection::lookup(op_type)),
         "ai.onnx.preview.training" => misc::lookup_training(op_type),
         "aten" => aten::lookup(op_type),
         "com.microsoft" => contrib::lookup_ms(op_type)

@@ -165,7 +165,15 @@ fn infer_topk(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let k = if cx.opset < 10 {
         cx.node.attr_int("k", -1)
     } else {
-        *cx.ints(1)?.first().ok_or(OpError::Unknown)?
+        match cx.opt(1).and_then(|t| t.value.as_deref()) {
+            Some(v) => *v.to_ints().first().ok_or(OpError::Unknown)?,
+            // A `k` computed at run time: a data-dependent size, at most the axis.
+            None => {
+                let name = format!("{}.k", cx.node.name);
+                let k = cx.bodies.data_dim(&name, x[a]).ok_or(OpError::Unknown)?;
+                i64::try_from(k).map_err(|_| super::overflow())?
+            }
+        }
     };
     let k = match u64::try_from(k) {
         Ok(u) if u <= x[a] => u,

@@ -68,3 +68,58 @@ fn a_data_dependent_size_can_be_bound() {
     assert!(p.formulas.is_none());
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);
 }
+
+/// NonMaxSuppression over boxes [1, 5, 4] and scores [1, 2, 5], at most 3 boxes per class:
+/// selected_indices [n, 3] with n ≤ 1 · 2 · 3 = 6; every pair of boxes of a class compared,
+/// 10 pairs × 2 classes × 11 FLOPs = 220. A TopK whose `k` is that count (through Shape and
+/// Slice) follows the symbol's value, so nothing after NonMaxSuppression is unknown.
+#[test]
+fn nms_and_a_runtime_topk_k_are_symbols_too() {
+    let mut b = Builder::new("nms");
+    let boxes = b.input(
+        "boxes",
+        DType::F32,
+        vec![Dim::Known(1), Dim::Known(5), Dim::Known(4)],
+    );
+    let scores = b.input(
+        "scores",
+        DType::F32,
+        vec![Dim::Known(1), Dim::Known(2), Dim::Known(5)],
+    );
+    let max_out = b.const_i64(&[3]);
+    let sel = b.op("NonMaxSuppression", &[boxes, scores, max_out], vec![]);
+    let shape = b.op("Shape", &[sel], vec![]);
+    let zero = b.const_i64(&[0]);
+    let one = b.const_i64(&[1]);
+    let count = b.op("Slice", &[shape, zero, one], vec![]);
+    let f = b.op(
+        "Cast",
+        &[sel],
+        vec![("to", flopscope_core::graph::Attr::Int(1))],
+    );
+    let t = b.op("Transpose", &[f], vec![("perm", ints(&[1, 0]))]);
+    let top = b.op_n(
+        "TopK",
+        &[t, count],
+        vec![("axis", flopscope_core::graph::Attr::Int(1))],
+        2,
+    );
+    b.output(top[0]);
+    let g = b.finish();
+    let p = profile_graph(&g, info(&g), &Options::default()).unwrap();
+    let nms = &g
+        .nodes
+        .iter()
+        .find(|n| n.op_type == "NonMaxSuppression")
+        .unwrap()
+        .name;
+    assert_eq!(p.bindings[&format!("{nms}.n")], 6);
+    let nms_layer = p
+        .layers
+        .iter()
+        .find(|l| l.op == "NonMaxSuppression")
+        .unwrap();
+    assert_eq!(nms_layer.flops, Some(220));
+    assert_eq!(nms_layer.outputs, vec![Some(vec![6, 3])]);
+    assert_eq!(p.totals.nodes_cost_unknown, 0, "{:?}", p.unsupported);
+}
