@@ -38,7 +38,11 @@ import numpy as np
 import onnx
 from onnx import helper, shape_inference
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+# The checkout's package when its extension is built there (maturin develop), else the
+# installed one (pip install .).
+_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python")
+if any(f.startswith("_flopscope") for f in os.listdir(os.path.join(_SRC, "flopscope"))):
+    sys.path.insert(0, _SRC)
 import flopscope  # noqa: E402
 
 # ONNX element type code -> name in flopscope's (numpy's) spelling.
