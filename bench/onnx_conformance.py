@@ -41,7 +41,8 @@ from onnx import helper, shape_inference
 # The checkout's package when its extension is built there (maturin develop), else the
 # installed one (pip install .).
 _SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python")
-if any(f.startswith("_flopscope") for f in os.listdir(os.path.join(_SRC, "flopscope"))):
+if any(f.startswith("_flopscope") and f.endswith((".so", ".pyd"))
+       for f in os.listdir(os.path.join(_SRC, "flopscope"))):
     sys.path.insert(0, _SRC)
 import flopscope  # noqa: E402
 
