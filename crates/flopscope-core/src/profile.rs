@@ -545,17 +545,8 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
         let mut why = String::new();
         for syms in symbol_subsets(&unbound) {
             match formula::fit(&syms, 5, |pt| eval(&syms, pt)) {
-                Ok((mut polys, checked_at)) => {
-                    let mut next = || polys.remove(0);
-                    p.formulas = Some(Formulas {
-                        symbols: syms.clone(),
-                        macs: next(),
-                        flops: next(),
-                        activation_bytes: next(),
-                        bytes_read: next(),
-                        bytes_written: next(),
-                        checked_at,
-                    });
+                Ok((polys, checked_at)) => {
+                    p.formulas = Some(formulas(syms.clone(), polys, checked_at));
                     break;
                 }
                 Err(e) if why.is_empty() => why = e,
@@ -634,6 +625,26 @@ pub fn check_dims(opts: &Options, profiles: &[&Profile]) -> Result<Vec<(String, 
     Ok(warnings)
 }
 
+/// The formulas from the fitted polynomials of [`cost_sums`]'s quantities, in its order: MACs,
+/// FLOPs, activation bytes, bytes read, bytes written.
+fn formulas(
+    symbols: Vec<String>,
+    mut polys: Vec<formula::Polynomial>,
+    checked_at: Vec<Vec<u64>>,
+) -> Formulas {
+    // `formula::fit` returns one polynomial per quantity asked for (5).
+    let mut next = || polys.remove(0);
+    Formulas {
+        symbols,
+        macs: next(),
+        flops: next(),
+        activation_bytes: next(),
+        bytes_read: next(),
+        bytes_written: next(),
+        checked_at,
+    }
+}
+
 /// Fits `p`'s formulas in `symbols` for a model that is re-made at each size rather than
 /// re-analysed (a traced PyTorch module, traced again at each point): `make(point)` returns
 /// the profile with the symbols at those sizes. On failure the reason is added to the warnings,
@@ -665,18 +676,7 @@ pub fn fit_formulas(
         ])
     };
     match formula::fit(symbols, 5, eval) {
-        Ok((mut polys, checked_at)) => {
-            let mut next = || polys.remove(0);
-            p.formulas = Some(Formulas {
-                symbols: symbols.to_vec(),
-                macs: next(),
-                flops: next(),
-                activation_bytes: next(),
-                bytes_read: next(),
-                bytes_written: next(),
-                checked_at,
-            });
-        }
+        Ok((polys, checked_at)) => p.formulas = Some(formulas(symbols.to_vec(), polys, checked_at)),
         Err(why) => p
             .warnings
             .push(format!("no exact formula in {}: {why}", symbols.join(", "))),

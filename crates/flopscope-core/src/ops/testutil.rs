@@ -81,13 +81,52 @@ fn run_at(
     inputs: &[Tensor],
     attrs: &[(String, Attr)],
 ) -> Result<Run, OpError> {
+    let inputs: Vec<Option<&Tensor>> = inputs.iter().map(Some).collect();
+    run_node(opset, domain, op, &inputs, attrs, 3)
+}
+
+/// Runs an op whose inputs may be omitted (`None`) anywhere, at opset 18, with `outputs`
+/// outputs (rules that read how many outputs a node has see this many).
+pub fn run_opt(
+    domain: &str,
+    op: &str,
+    inputs: &[Option<Tensor>],
+    attrs: &[(String, Attr)],
+    outputs: usize,
+) -> Result<Run, OpError> {
+    let inputs: Vec<Option<&Tensor>> = inputs.iter().map(Option::as_ref).collect();
+    run_node(18, domain, op, &inputs, attrs, outputs)
+}
+
+/// Runs an op that must fail as invalid (inputs may be omitted); returns the message.
+pub fn run_opt_err(
+    domain: &str,
+    op: &str,
+    inputs: &[Option<Tensor>],
+    attrs: &[(String, Attr)],
+) -> String {
+    match run_opt(domain, op, inputs, attrs, 3) {
+        Err(OpError::Invalid(m)) => m,
+        Err(OpError::Unknown) => panic!("{op}: unknown, expected invalid"),
+        Ok(r) => panic!("{op}: succeeded with {:?}", r.shape),
+    }
+}
+
+fn run_node(
+    opset: i64,
+    domain: &str,
+    op: &str,
+    inputs: &[Option<&Tensor>],
+    attrs: &[(String, Attr)],
+    outputs: usize,
+) -> Result<Run, OpError> {
     let def = lookup(domain, op).unwrap_or_else(|| panic!("no rule for {op}"));
     let node = Node {
         name: format!("test_{op}"),
         op_type: op.into(),
         domain: domain.into(),
-        inputs: (0..inputs.len()).map(Some).collect(),
-        outputs: vec![Some(100), Some(101), Some(102)],
+        inputs: (0..inputs.len()).map(|i| inputs[i].map(|_| i)).collect(),
+        outputs: (100..100 + outputs).map(Some).collect(),
         attrs: attrs.iter().cloned().collect(),
         scope: vec![],
     };
@@ -96,7 +135,7 @@ fn run_at(
     let warnings = std::cell::RefCell::new(Vec::new());
     let cx = Ctx {
         node: &node,
-        inputs: inputs.iter().map(Some).collect(),
+        inputs: inputs.to_vec(),
         opset,
         bodies: &super::NoBodies,
         warnings: &warnings,
@@ -104,7 +143,10 @@ fn run_at(
     let outs = (def.infer)(&cx)?;
     let cost = (def.cost)(&cx, &outs)?;
     Ok(Run {
-        shape: outs[0].shape.clone().unwrap_or_default(),
+        shape: outs
+            .first()
+            .and_then(|t| t.shape.clone())
+            .unwrap_or_default(),
         outs,
         cost,
         warnings: warnings.take(),

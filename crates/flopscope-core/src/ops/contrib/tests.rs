@@ -1,35 +1,15 @@
 //! Hand-computed tests of the ONNX Runtime fused operators.
 use super::super::testutil::*;
-use super::super::{lookup, NoBodies, OpError, Tensor};
-use crate::graph::{Attr, DType, Node};
+use super::super::Tensor;
+use crate::graph::{Attr, DType};
 
 const MS: &str = "com.microsoft";
 const NCHWC: &str = "com.microsoft.nchwc";
 
 /// Runs an op of another domain that must fail as invalid; returns the message.
 fn dom_err(domain: &str, op: &str, inputs: &[Tensor], attrs: &[(String, Attr)]) -> String {
-    let def = lookup(domain, op).expect("rule");
-    let node = Node {
-        name: op.into(),
-        op_type: op.into(),
-        domain: domain.into(),
-        inputs: (0..inputs.len()).map(Some).collect(),
-        outputs: vec![Some(100)],
-        attrs: attrs.iter().cloned().collect(),
-        scope: vec![],
-    };
-    let warnings = std::cell::RefCell::new(Vec::new());
-    let cx = super::Ctx {
-        node: &node,
-        inputs: inputs.iter().map(Some).collect(),
-        opset: 18,
-        bodies: &NoBodies,
-        warnings: &warnings,
-    };
-    match (def.infer)(&cx) {
-        Err(OpError::Invalid(m)) => m,
-        other => panic!("{op}: expected invalid, got {:?}", other.map(|o| o.len())),
-    }
+    let inputs: Vec<Option<Tensor>> = inputs.iter().cloned().map(Some).collect();
+    run_opt_err(domain, op, &inputs, attrs)
 }
 
 #[test]

@@ -1,51 +1,18 @@
 //! Hand-computed tests of GroupQueryAttention, PackedAttention, QAttention and
 //! EmbedLayerNormalization.
 use super::super::testutil::*;
-use super::super::{lookup, Cost, Ctx, NoBodies, OpError, Tensor, Values};
-use crate::graph::{Attr, DType, Node};
+use super::super::{Cost, Tensor, Values};
+use crate::graph::{Attr, DType};
 
 const MS: &str = "com.microsoft";
 
-/// Runs a `com.microsoft` op whose inputs may be omitted (`None`) in the middle.
-fn run_opt(
-    op: &str,
-    inputs: &[Option<Tensor>],
-    attrs: &[(String, Attr)],
-) -> Result<(Vec<Tensor>, Cost), OpError> {
-    let def = lookup(MS, op).expect("rule");
-    let node = Node {
-        name: op.into(),
-        op_type: op.into(),
-        domain: MS.into(),
-        inputs: (0..inputs.len())
-            .map(|i| inputs[i].as_ref().map(|_| i))
-            .collect(),
-        outputs: vec![Some(100), Some(101), Some(102), Some(103)],
-        attrs: attrs.iter().cloned().collect(),
-        scope: vec![],
-    };
-    let warnings = std::cell::RefCell::new(Vec::new());
-    let cx = Ctx {
-        node: &node,
-        inputs: inputs.iter().map(Option::as_ref).collect(),
-        opset: 18,
-        bodies: &NoBodies,
-        warnings: &warnings,
-    };
-    let outs = (def.infer)(&cx)?;
-    let cost = (def.cost)(&cx, &outs)?;
-    Ok((outs, cost))
-}
-
 fn ok(op: &str, inputs: &[Option<Tensor>], attrs: &[(String, Attr)]) -> (Vec<Tensor>, Cost) {
-    run_opt(op, inputs, attrs).unwrap_or_else(|e| panic!("{op}: {e:?}"))
+    let r = run_opt(MS, op, inputs, attrs, 4).unwrap_or_else(|e| panic!("{op}: {e:?}"));
+    (r.outs, r.cost)
 }
 
 fn err(op: &str, inputs: &[Option<Tensor>], attrs: &[(String, Attr)]) -> String {
-    match run_opt(op, inputs, attrs) {
-        Err(OpError::Invalid(m)) => m,
-        other => panic!("{op}: expected invalid, got {:?}", other.map(|o| o.1)),
-    }
+    run_opt_err(MS, op, inputs, attrs)
 }
 
 fn t(dt: DType, shape: &[u64]) -> Option<Tensor> {
