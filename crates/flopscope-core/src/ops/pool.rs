@@ -214,10 +214,17 @@ fn infer_resize(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 fn cost_resize(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
     let x = cx.shape(0)?;
     let y = out[0].shape.as_deref().ok_or(OpError::Unknown)?;
-    let d = u32::try_from(x.iter().zip(y).filter(|(a, b)| a != b).count())
-        .map_err(|_| super::overflow())?;
+    let d = x.iter().zip(y).filter(|(a, b)| a != b).count();
     let mode = cx.node.attr_str("mode").unwrap_or("nearest");
-    let per = match mode {
+    let per = interpolation_flops(mode, d)?;
+    Ok(Cost::flops(mul(&[numel(y)?, per])?))
+}
+
+/// FLOPs per sample of a d-axis linear (3·(2^d − 1)) or cubic (7·(4^d − 1)/3) interpolation;
+/// 0 for nearest. Resize's, and GridSample's per output element.
+pub(crate) fn interpolation_flops(mode: &str, d: usize) -> Result<u64, OpError> {
+    let d = u32::try_from(d).map_err(|_| super::overflow())?;
+    Ok(match mode {
         // 2^d and 4^d overflow from d = 64 and 32 axes (a hostile rank): checked.
         "linear" | "bilinear" | "trilinear" => 2u64
             .checked_pow(d)
@@ -230,8 +237,7 @@ fn cost_resize(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
                 / 3
         }
         _ => 0,
-    };
-    Ok(Cost::flops(mul(&[numel(y)?, per])?))
+    })
 }
 
 #[cfg(test)]

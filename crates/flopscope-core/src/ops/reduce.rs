@@ -188,12 +188,23 @@ fn infer_topk(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 }
 
 fn infer_cumsum(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
+    infer_scan(cx, |v, s, a, e, r| {
+        fold_scan(v, s, a, e, r, 0, i64::checked_add)
+    })
+}
+
+/// CumSum's and CumProd's output: the input's shape and type; with integer values and a
+/// constant axis, its values folded by `fold(values, shape, axis, exclusive, reverse)`.
+pub(crate) fn infer_scan(
+    cx: &Ctx,
+    fold: impl Fn(&[i64], &[u64], usize, bool, bool) -> Option<Values>,
+) -> Result<Vec<Tensor>, OpError> {
     let x = cx.shape(0)?.to_vec();
     let t = cx.input(0)?;
     let value = match (t.value.as_deref(), cx.opt_ints(1)) {
         (Some(Values::Int(v)), Ok(Some(ax))) if !x.is_empty() => {
             let a = axis(*ax.first().unwrap_or(&0), x.len())?;
-            fold_cumsum(
+            fold(
                 v,
                 &x,
                 a,
@@ -210,25 +221,29 @@ fn infer_cumsum(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     }])
 }
 
-fn fold_cumsum(
+/// The running combination (`step`, from `init`) of `v` along axis `a` of `shape`; `None` on
+/// overflow.
+pub(crate) fn fold_scan(
     v: &[i64],
     shape: &[u64],
     a: usize,
     exclusive: bool,
     reverse: bool,
+    init: i64,
+    step: fn(i64, i64) -> Option<i64>,
 ) -> Option<Values> {
     let st = strides(shape);
-    let (n, step) = (
+    let (n, stride) = (
         usize::try_from(shape[a]).ok()?,
         usize::try_from(st[a]).ok()?,
     );
     let mut out = vec![0i64; v.len()];
     for start in 0..v.len() {
-        if (start / step) % n.max(1) != 0 {
+        if (start / stride) % n.max(1) != 0 {
             continue; // only walk each line once, from its first element
         }
-        let mut acc: i64 = 0;
-        let idx: Vec<usize> = (0..n).map(|i| start + i * step).collect();
+        let mut acc = init;
+        let idx: Vec<usize> = (0..n).map(|i| start + i * stride).collect();
         let order: Vec<usize> = if reverse {
             idx.into_iter().rev().collect()
         } else {
@@ -237,9 +252,9 @@ fn fold_cumsum(
         for i in order {
             if exclusive {
                 out[i] = acc;
-                acc = acc.checked_add(v[i])?;
+                acc = step(acc, v[i])?;
             } else {
-                acc = acc.checked_add(v[i])?;
+                acc = step(acc, v[i])?;
                 out[i] = acc;
             }
         }

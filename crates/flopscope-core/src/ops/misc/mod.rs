@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use super::conv::{effective_kernel, window_attrs};
-use super::fold::{foldable, strides};
+use super::fold::foldable;
 use super::{axis, f64_to_u64, invalid, mul, numel, Cost, Ctx, OpDef, OpError, Tensor, Values};
 use crate::graph::{Attr, DType};
 
@@ -120,25 +120,6 @@ fn out_numel(out: &[Tensor]) -> Result<u64, OpError> {
     numel(out[0].shape.as_deref().ok_or(OpError::Unknown)?)
 }
 
-/// FLOPs per sample of a d-axis linear (3·(2^d − 1)) or cubic (7·(4^d − 1)/3) interpolation,
-/// as Resize counts them.
-fn interpolation_flops(mode: &str, d: usize) -> Result<u64, OpError> {
-    let d = u32::try_from(d).map_err(|_| super::overflow())?;
-    Ok(match mode {
-        "linear" | "bilinear" => 2u64
-            .checked_pow(d)
-            .and_then(|p| (p - 1).checked_mul(3))
-            .ok_or_else(super::overflow)?,
-        "cubic" | "bicubic" => {
-            4u64.checked_pow(d)
-                .and_then(|p| (p - 1).checked_mul(7))
-                .ok_or_else(super::overflow)?
-                / 3
-        }
-        _ => 0,
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // GridSample, RoiAlign, LRN, Det
 
@@ -164,7 +145,7 @@ fn infer_grid_sample(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 
 fn cost_grid_sample(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
     let mode = cx.node.attr_str("mode").unwrap_or("linear");
-    let per = interpolation_flops(mode, cx.rank(0)? - 2)?;
+    let per = super::pool::interpolation_flops(mode, cx.rank(0)? - 2)?;
     Ok(Cost::flops(mul(&[out_numel(out)?, per])?))
 }
 
@@ -286,59 +267,11 @@ fn cost_det(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
 // CumProd, BitCast, BitwiseNot
 
 fn infer_cumprod(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
-    let x = cx.shape(0)?.to_vec();
-    let t = cx.input(0)?;
-    let value = match (t.value.as_deref(), cx.opt_ints(1)) {
-        (Some(Values::Int(v)), Ok(Some(ax))) if !x.is_empty() && foldable(&x) => {
-            let a = axis(*ax.first().unwrap_or(&0), x.len())?;
-            fold_cumprod(
-                v,
-                &x,
-                a,
-                cx.node.attr_int("exclusive", 0) != 0,
-                cx.node.attr_int("reverse", 0) != 0,
-            )
-        }
-        _ => None,
-    };
-    Ok(vec![Tensor {
-        dtype: t.dtype,
-        shape: Some(x),
-        value: value.map(Arc::new),
-    }])
-}
-
-fn fold_cumprod(
-    v: &[i64],
-    shape: &[u64],
-    a: usize,
-    exclusive: bool,
-    reverse: bool,
-) -> Option<Values> {
-    let st = strides(shape);
-    let n = usize::try_from(shape[a]).ok()?;
-    let step = usize::try_from(st[a]).ok()?;
-    let mut out = vec![0i64; v.len()];
-    for start in 0..v.len() {
-        if (start / step) % n.max(1) != 0 {
-            continue; // each line once, from its first element
-        }
-        let mut idx: Vec<usize> = (0..n).map(|i| start + i * step).collect();
-        if reverse {
-            idx.reverse();
-        }
-        let mut acc: i64 = 1;
-        for i in idx {
-            if exclusive {
-                out[i] = acc;
-                acc = acc.checked_mul(v[i])?;
-            } else {
-                acc = acc.checked_mul(v[i])?;
-                out[i] = acc;
-            }
-        }
-    }
-    Some(Values::Int(out))
+    super::reduce::infer_scan(cx, |v, s, a, e, r| {
+        foldable(s)
+            .then(|| super::reduce::fold_scan(v, s, a, e, r, 1, i64::checked_mul))
+            .flatten()
+    })
 }
 
 /// The input's shape, of the type `to` names; both types must have the same width.
