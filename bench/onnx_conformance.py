@@ -22,6 +22,7 @@ reverse. A case's operator is its node's op_type; a multi-node case (a function 
 Run from the repository root (the compiled extension must be in python/flopscope):
 
     python3 bench/onnx_conformance.py [--json results.json] [--top 30] [-k name] [--strict-dtypes]
+                                      [--cli target/debug/flopscope]
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
@@ -139,10 +142,24 @@ def op_label(case) -> str:
     return f"{op or '+'.join(dict.fromkeys(n.op_type for n in nodes))} (expanded)"
 
 
-def run_flopscope(case, data: bytes, want: dict, loose: bool) -> str | None:
+def profile_dict(case, data: bytes, cli: str | None) -> dict:
+    """flopscope's profile of one case as its JSON document (Python package, or the CLI)."""
+    if cli is None:
+        return flopscope.profile(data, name=case.name).to_dict()
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, case.name + ".onnx")
+        with open(path, "wb") as f:
+            f.write(data)
+        r = subprocess.run([cli, "profile", path, "-f", "json"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode)
+    return json.loads(r.stdout)
+
+
+def run_flopscope(case, data: bytes, want: dict, loose: bool, cli: str | None) -> str | None:
     try:
-        p = flopscope.profile(data, name=case.name)
-        got = {o["name"]: o for o in p.to_dict()["outputs"]}
+        p = profile_dict(case, data, cli)
+        got = {o["name"]: o for o in p["outputs"]}
     except Exception as e:  # noqa: BLE001 -- every failure is a result
         return f"{type(e).__name__}: {e}".replace("\n", " ")
     reasons = []
@@ -152,18 +169,20 @@ def run_flopscope(case, data: bytes, want: dict, loose: bool) -> str | None:
             reasons.append(f"{name}: not among the profile's outputs")
             continue
         shape = None if o["shape"] is None else tuple(o["shape"])
-        r = mismatch(name, ("tensor", o["dtype"], shape), w, loose_dtype=loose)
+        kind = "seq" if o.get("sequence") else "tensor"
+        r = mismatch(name, (kind, o["dtype"], shape), w, loose_dtype=loose)
         if r:
             reasons.append(r)
     if not reasons:
         return None
-    lost = next((l for l in p.layers if None in l.outputs), None)
+    lost = next((l for l in p["layers"] if None in l["outputs"]), None)
     if lost is None:
         return "; ".join(reasons)
     # The first node, in execution order, whose output shape flopscope does not know.
-    why = {u.op.split("::")[-1]: u.reason for u in p.unsupported}.get(lost.op, "not reported")
-    where = f" (node {lost.name})" if len(case.model.graph.node) > 1 else ""
-    return f"{lost.op}{where}: {why} -- " + "; ".join(reasons)
+    why = {u["op"].split("::")[-1]: u["reason"] for u in p["unsupported"]}.get(
+        lost["op"], "not reported")
+    where = f" (node {lost['name']})" if len(case.model.graph.node) > 1 else ""
+    return f"{lost['op']}{where}: {why} -- " + "; ".join(reasons)
 
 
 def run_onnx(model, want: dict) -> str | None:
@@ -201,6 +220,8 @@ def main():
     ap.add_argument("-k", metavar="TEXT", help="only cases whose name contains TEXT")
     ap.add_argument("--strict-dtypes", action="store_true",
                     help="flopscope's float8/float4 must name the exact ONNX variant")
+    ap.add_argument("--cli", metavar="BIN",
+                    help="profile each case with this flopscope binary instead of the package")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -216,7 +237,8 @@ def main():
         model = strip(case)
         outs = case.data_sets[0][1]
         want = {o.name: expected(v) for o, v in zip(model.graph.output, outs)}
-        fs_err = run_flopscope(case, model.SerializeToString(), want, not args.strict_dtypes)
+        fs_err = run_flopscope(case, model.SerializeToString(), want, not args.strict_dtypes,
+                               args.cli)
         ox_err = run_onnx(model, want)
         results.append({
             "case": case.name, "op": op_label(case), "nodes": len(case.model.graph.node),

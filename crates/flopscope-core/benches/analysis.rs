@@ -14,6 +14,7 @@ fn value(g: &mut Graph, name: String, kind: ValueKind) -> usize {
         kind,
         dtype: Some(DType::F32),
         shape: None,
+        seq: false,
     });
     g.values.len() - 1
 }

@@ -56,6 +56,7 @@ impl Builder {
             kind,
             dtype,
             shape,
+            seq: false,
         });
         self.g.values.len() - 1
     }

@@ -230,6 +230,9 @@ pub struct Value {
     pub dtype: Option<DType>,
     /// Declared dims (from inputs, outputs or `value_info`), when the file says.
     pub shape: Option<Vec<Dim>>,
+    /// Declared a sequence (`seq(tensor)`, possibly optional): `dtype` and `shape` are then
+    /// its elements'.
+    pub seq: bool,
 }
 
 /// Where an initializer's bytes are.
@@ -395,7 +398,8 @@ impl Graph {
     /// Symbols named by the inputs' declared dims, in first-seen order.
     pub fn input_symbols(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for &v in &self.inputs {
+        // A sequence's element dims are not sizes the user binds (its elements differ).
+        for &v in self.inputs.iter().filter(|&&v| !self.values[v].seq) {
             for d in self.values[v].shape.iter().flatten() {
                 if let Dim::Sym(s) = d {
                     if !out.contains(s) {

@@ -40,8 +40,9 @@ pub struct Analysis {
     pub nodes: Vec<NodeResult>,
     /// Warnings raised by operator rules ([`Ctx::warn`]), each prefixed with its node.
     pub warnings: Vec<String>,
-    /// Data-dependent dims that rules asked for and found unbound: (symbol, largest size).
-    pub data_dims: Vec<(String, u64)>,
+    /// Data-dependent dims that rules asked for and found unbound: (symbol, largest size when
+    /// the graph bounds it).
+    pub data_dims: Vec<(String, Option<u64>)>,
 }
 
 /// Resolves declared dims under `bindings`; `None` if any dim is unbound.
@@ -190,6 +191,7 @@ impl<'g> Prepared<'g> {
                     dtype: init.dtype,
                     shape: Some(init.dims.clone()),
                     value: decode_values(init).map(Arc::new),
+                    seq: None,
                 };
                 (init.value, t)
             })
@@ -209,7 +211,7 @@ impl<'g> Prepared<'g> {
         bindings: &HashMap<String, u64>,
         outer: &dyn Fn(&str) -> Option<Tensor>,
     ) -> Result<Analysis> {
-        run(self, inputs, bindings, outer)
+        run(self, inputs, &HashMap::new(), bindings, outer)
     }
 }
 
@@ -227,9 +229,12 @@ pub fn analyze(
     Prepared::new(g)?.analyze(inputs, bindings, outer)
 }
 
+/// The pass itself. Inputs are given as shapes (a graph's, typed as declared) or as tensors
+/// (a body's, fed by its node: types, sequences, values).
 fn run(
     p: &Prepared,
     inputs: &HashMap<ValueId, Shape>,
+    given: &HashMap<ValueId, Tensor>,
     bindings: &HashMap<String, u64>,
     outer: &dyn Fn(&str) -> Option<Tensor>,
 ) -> Result<Analysis> {
@@ -238,6 +243,15 @@ fn run(
     let mut tensors: Vec<Option<Tensor>> = vec![None; g.values.len()];
     for (id, v) in g.values.iter().enumerate() {
         tensors[id] = match &v.kind {
+            ValueKind::Input if given.contains_key(&id) => given.get(&id).cloned(),
+            // A sequence input: its number of elements is not declared, their shape may be.
+            ValueKind::Input if v.seq => Some(Tensor::sequence(
+                v.dtype.unwrap_or(DType::F32),
+                None,
+                v.shape
+                    .as_deref()
+                    .and_then(|d| resolve_dims(d, &HashMap::new())),
+            )),
             ValueKind::Input => inputs
                 .get(&id)
                 .map(|s| Tensor::new(v.dtype.unwrap_or(DType::F32), s.clone())),
@@ -304,15 +318,31 @@ fn run(
             match def {
                 None => (vec![], NodeStatus::UnsupportedOp, None),
                 Some(Rule::Body(rule)) => match rule(&cx) {
-                    Ok((outs, cost)) => (outs, NodeStatus::Ok, cost),
+                    // Outputs a body could not infer stay unknown; the others flow on.
+                    Ok((outs, cost)) if outs.iter().all(Option::is_some) && cost.is_some() => {
+                        (outs, NodeStatus::Ok, cost)
+                    }
+                    Ok((outs, cost)) => (outs, NodeStatus::InputsUnknown, cost),
                     Err(OpError::Unknown) => (vec![], NodeStatus::InputsUnknown, None),
                     Err(OpError::Invalid(msg)) => return Err(shape_err(node, msg)),
                 },
                 Some(_) if missing_input => (vec![], NodeStatus::InputsUnknown, None),
-                Some(Rule::Op(def)) => match (def.infer)(&cx) {
+                // A value the shape needs is known only at run time: sizes become symbols.
+                Some(Rule::Op(def)) => match (def.infer)(&cx).or_else(|e| match e {
+                    OpError::Unknown => ops::runtime::infer(&cx).unwrap_or(Err(e)),
+                    e => Err(e),
+                }) {
                     Ok(outs) => match (def.cost)(&cx, &outs) {
-                        Ok(c) => (outs, NodeStatus::Ok, Some(c)),
-                        Err(OpError::Unknown) => (outs, NodeStatus::InputsUnknown, None),
+                        Ok(c) => (
+                            outs.into_iter().map(Some).collect(),
+                            NodeStatus::Ok,
+                            Some(c),
+                        ),
+                        Err(OpError::Unknown) => (
+                            outs.into_iter().map(Some).collect(),
+                            NodeStatus::InputsUnknown,
+                            None,
+                        ),
                         Err(OpError::Invalid(msg)) => return Err(shape_err(node, msg)),
                     },
                     Err(OpError::Unknown) => (vec![], NodeStatus::InputsUnknown, None),
@@ -322,7 +352,7 @@ fn run(
         };
         let mut outs = outs.into_iter();
         for &o in node.outputs.iter() {
-            let t = outs.next();
+            let t = outs.next().flatten();
             let Some(o) = o else { continue };
             // A trace's values are what the framework computed: its type and shape stand
             // (an integer tensor divided by 2 is float in PyTorch, not in ONNX's Div).
@@ -346,11 +376,15 @@ fn run(
             // Without a computed shape, fall back to what the file declares.
             let t = t.or_else(|| {
                 let v = &g.values[o];
+                if v.seq {
+                    let shape = v.shape.as_deref().and_then(|d| resolve_dims(d, bindings));
+                    return Some(Tensor::sequence(v.dtype?, None, shape));
+                }
                 let shape = v.shape.as_deref().and_then(|d| resolve_dims(d, bindings))?;
                 Some(Tensor::new(v.dtype.unwrap_or(DType::F32), shape))
             });
             if let Some(t) = &t {
-                if t.shape.is_some() && t.bytes().is_none() {
+                if t.shape.is_some() && !t.is_seq() && t.bytes().is_none() {
                     return Err(shape_err(
                         node,
                         format!(
@@ -381,14 +415,15 @@ fn run(
 struct Enclosing<'s> {
     bindings: &'s HashMap<String, u64>,
     /// Data-dependent dims asked for and unbound.
-    asks: &'s std::cell::RefCell<Vec<(String, u64)>>,
+    asks: &'s std::cell::RefCell<Vec<(String, Option<u64>)>>,
     see: &'s dyn Fn(&str) -> Option<Tensor>,
     /// The node's warnings: a body's own are passed on here.
     warnings: &'s std::cell::RefCell<Vec<String>>,
 }
 
-impl Bodies for Enclosing<'_> {
-    fn data_dim(&self, symbol: &str, largest: u64) -> Option<u64> {
+impl Enclosing<'_> {
+    /// The size bound to `symbol`; unbound, the request is recorded for the profile to bind.
+    fn ask(&self, symbol: &str, largest: Option<u64>) -> Option<u64> {
         let v = self.bindings.get(symbol).copied();
         if v.is_none() {
             let mut asks = self.asks.borrow_mut();
@@ -398,21 +433,28 @@ impl Bodies for Enclosing<'_> {
         }
         v
     }
+}
 
-    fn analyze(
-        &self,
-        body: &Graph,
-        shapes: Vec<Shape>,
-    ) -> Result<(Vec<Tensor>, Option<Cost>), OpError> {
-        if shapes.len() != body.inputs.len() {
+impl Bodies for Enclosing<'_> {
+    fn data_dim(&self, symbol: &str, largest: u64) -> Option<u64> {
+        self.ask(symbol, Some(largest))
+    }
+
+    fn free_dim(&self, symbol: &str) -> Option<u64> {
+        self.ask(symbol, None)
+    }
+
+    fn analyze(&self, body: &Graph, inputs: Vec<Tensor>) -> ops::BodyOutcome {
+        if inputs.len() != body.inputs.len() {
             return Err(OpError::Invalid(format!(
                 "the body takes {} inputs but the node feeds {}",
                 body.inputs.len(),
-                shapes.len()
+                inputs.len()
             )));
         }
-        let inputs = body.inputs.iter().copied().zip(shapes).collect();
-        let a = analyze(body, &inputs, self.bindings, self.see)
+        let given = body.inputs.iter().copied().zip(inputs).collect();
+        let p = Prepared::new(body).map_err(|e| OpError::Invalid(format!("in the body: {e}")))?;
+        let a = run(&p, &HashMap::new(), &given, self.bindings, self.see)
             .map_err(|e| OpError::Invalid(format!("in the body: {e}")))?;
         self.warnings
             .borrow_mut()
@@ -427,9 +469,9 @@ impl Bodies for Enclosing<'_> {
                 _ => None,
             };
         }
-        let outs: Option<Vec<Tensor>> =
+        let outs: Vec<Option<Tensor>> =
             body.outputs.iter().map(|&o| a.tensors[o].clone()).collect();
-        Ok((outs.ok_or(OpError::Unknown)?, cost))
+        Ok((outs, cost))
     }
 }
 

@@ -7,8 +7,8 @@ use crate::graph::{DType, Dim, Graph, ValueId, ValueKind};
 use crate::infer::{self, Analysis, NodeStatus};
 use crate::options::Options;
 use crate::schema::{
-    Formulas, Layer, ModelInfo, OpTypeRow, Profile, TensorDesc, Totals, Unsupported, WeightsStatus,
-    SCHEMA,
+    Formulas, Layer, ModelInfo, OpTypeRow, Profile, SeqDesc, TensorDesc, Totals, Unsupported,
+    WeightsStatus, SCHEMA,
 };
 use crate::{formula, graph, weights};
 
@@ -304,6 +304,12 @@ pub fn build(
             .flatten()
             .map(|d| d.to_string())
             .collect(),
+        sequence: match a.tensors[*v].as_ref() {
+            Some(t) => t.seq.as_ref().map(|s| SeqDesc {
+                length: s.elems.as_ref().map(|e| e.len() as u64),
+            }),
+            None => g.values[*v].seq.then_some(SeqDesc { length: None }),
+        },
     };
     let mut warnings = Vec::new();
     if model.weights == WeightsStatus::Absent {
@@ -481,7 +487,7 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
     // wave (a data-dependent op after another asks only once the first is bound).
     let mut data_syms: Vec<String> = Vec::new();
     for _ in 0..16 {
-        let asked: Vec<(String, u64)> = a
+        let asked: Vec<(String, Option<u64>)> = a
             .data_dims
             .iter()
             .filter(|(s, _)| !bindings.contains_key(s))
@@ -490,22 +496,52 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
         if asked.is_empty() {
             break;
         }
+        let before = (bindings.clone(), data_syms.len(), warnings.len());
         for (sym, largest) in asked {
             match other_dims.iter().position(|(k, _)| *k == sym) {
                 Some(i) => {
                     bindings.insert(sym, other_dims.remove(i).1);
                 }
                 None => {
-                    warnings.push(format!(
-                        "'{sym}' is a size that depends on the data (at most {largest}): counted \
-                         at {largest}, and the formulas keep it (set it with --dim {sym}=N)"
-                    ));
-                    bindings.insert(sym.clone(), largest);
+                    let at = match largest {
+                        Some(l) => {
+                            warnings.push(format!(
+                                "'{sym}' is a size that depends on the data (at most {l}): \
+                                 counted at {l}, and the formulas keep it (set it with --dim \
+                                 {sym}=N)"
+                            ));
+                            l
+                        }
+                        None => {
+                            warnings.push(format!(
+                                "'{sym}' is a size computed at run time that nothing in the \
+                                 graph bounds: counted at 1, and the formulas keep it (set it \
+                                 with --dim {sym}=N)"
+                            ));
+                            1
+                        }
+                    };
+                    bindings.insert(sym.clone(), at);
                     data_syms.push(sym);
                 }
             }
         }
-        a = prepared.analyze(&input_shapes(&bindings), &bindings, &no_outer)?;
+        match prepared.analyze(&input_shapes(&bindings), &bindings, &no_outer) {
+            Ok(next) => a = next,
+            // Counted at a guess (1, or a bound), a size can contradict a node after it (a
+            // MatMul's inner dim): keep those nodes unknown, as before the guess, and say so.
+            Err(e) if data_syms.len() > before.1 => {
+                let guessed = data_syms.split_off(before.1).join(", ");
+                bindings = before.0;
+                warnings.truncate(before.2);
+                warnings.push(format!(
+                    "sizes known only at run time ({guessed}) were left unknown: counted at a \
+                     guess they contradict the graph ({e}); bind them with --dim"
+                ));
+                break;
+            }
+            Err(e) => return Err(e),
+        }
     }
     for (name, _) in &other_dims {
         warnings.push(crate::options::unknown_dim(name, &symbols) + ": ignored");
@@ -572,9 +608,14 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
     Ok(p)
 }
 
-/// All symbols first, then every smaller subset, largest first.
+/// All symbols first, then every smaller subset, largest first. Beyond 4 symbols only the
+/// whole set is tried (and refused: at most 3 are fitted), so that a graph with many unknown
+/// sizes costs a bounded number of analyses, not one fit per subset.
 fn symbol_subsets(all: &[String]) -> Vec<Vec<String>> {
     let n = all.len();
+    if n > 4 {
+        return vec![all.to_vec()];
+    }
     let mut masks: Vec<u32> = (1..(1u32 << n)).collect();
     masks.sort_by_key(|m| std::cmp::Reverse(m.count_ones()));
     masks

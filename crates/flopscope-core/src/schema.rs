@@ -75,6 +75,17 @@ pub struct TensorDesc {
     pub shape: Option<Vec<u64>>,
     /// Dims as declared in the file (numbers or symbols).
     pub declared: Vec<String>,
+    /// Present for a sequence (`seq(tensor)`): then `dtype` and `shape` are its elements'
+    /// (the shape they all share; null when they differ).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<SeqDesc>,
+}
+
+/// What is known of a sequence value.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeqDesc {
+    /// Number of elements, when known.
+    pub length: Option<u64>,
 }
 
 /// Parameter count and bytes of one dtype.

@@ -78,6 +78,38 @@ fn scan_costs_body_times_length() {
 }
 
 #[test]
+fn scan8_has_a_batch_axis_and_an_omitted_sequence_lens() {
+    // Scan-8 (opset 8): input 0 (sequence_lens) omitted, every input has a batch axis the body
+    // does not see. Batch 2, 3 steps of s += row with s, row [4]: 2 · 3 · 4 FLOPs; the scan
+    // output stacks [batch, len, 4].
+    let body = subgraph(
+        vec![value("s", &["4"]), value("row", &["4"])],
+        vec![value("s_out", &["4"]), value("y", &["4"])],
+        vec![
+            node("Add", "acc", &["s", "row"], &["s_out"], vec![]),
+            node("Identity", "emit", &["s_out"], &["y"], vec![]),
+        ],
+    );
+    let m = model(
+        8,
+        vec![value("s0", &["2", "4"]), value("xs", &["2", "3", "4"])],
+        vec![value("s_final", &["2", "4"]), value("ys", &["2", "3", "4"])],
+        vec![node(
+            "Scan",
+            "scan",
+            &["", "s0", "xs"],
+            &["s_final", "ys"],
+            vec![graph_attr("body", body), int_attr("num_scan_inputs", 1)],
+        )],
+        vec![],
+    );
+    let j = profile_json(&m, "scan8");
+    assert_eq!(j["totals"]["flops"], 2 * 3 * 4);
+    assert_eq!(j["outputs"][0]["shape"], serde_json::json!([2, 4]));
+    assert_eq!(j["outputs"][1]["shape"], serde_json::json!([2, 3, 4]));
+}
+
+#[test]
 fn if_takes_the_constant_branch() {
     let branch = |op: &str, name: &str| {
         subgraph(

@@ -264,6 +264,7 @@ impl Converter {
                 kind,
                 dtype: None,
                 shape: None,
+                seq: false,
             });
             ids.insert(name, id);
             id
@@ -324,8 +325,9 @@ impl Converter {
         }
         for vi in gp.input.iter().chain(&gp.output).chain(&gp.value_info) {
             if let Some(&id) = ids.get(vi.name()) {
-                let (dt, shape) = value_type(vi)?;
+                let (dt, shape, seq) = value_type(vi)?;
                 let v = &mut g.values[id];
+                v.seq |= seq;
                 if v.dtype.is_none() {
                     v.dtype = dt;
                 }
@@ -619,13 +621,29 @@ fn node_scope(n: &pb::NodeProto, name: &str) -> Vec<String> {
     Vec::new()
 }
 
-/// Element type and declared shape of a value. A dim of -1 is read as unknown (some exporters
-/// write it for "dynamic"); any other negative dim is an error.
-fn value_type(vi: &pb::ValueInfoProto) -> Result<(Option<DType>, Option<Vec<Dim>>)> {
+/// Element type and declared shape of a value, and whether it is a sequence (of tensors of
+/// that type and shape). An optional is read as what it holds. A dim of -1 is read as unknown
+/// (some exporters write it for "dynamic"); any other negative dim is an error.
+fn value_type(vi: &pb::ValueInfoProto) -> Result<(Option<DType>, Option<Vec<Dim>>, bool)> {
     use pb::tensor_shape_proto::dimension::Value as D;
     use pb::type_proto::Value as V;
-    let Some(V::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
-        return Ok((None, None));
+    let mut ty = vi.r#type.as_ref().and_then(|t| t.value.as_ref());
+    let mut seq = false;
+    // Bounded: a file cannot nest deeper than the protobuf decoder's recursion limit.
+    loop {
+        match ty {
+            Some(V::OptionalType(o)) => {
+                ty = o.elem_type.as_ref().and_then(|t| t.value.as_ref());
+            }
+            Some(V::SequenceType(s)) if !seq => {
+                seq = true;
+                ty = s.elem_type.as_ref().and_then(|t| t.value.as_ref());
+            }
+            _ => break,
+        }
+    }
+    let Some(V::TensorType(t)) = ty else {
+        return Ok((None, None, seq));
     };
     let dt = t.elem_type.filter(|&c| c != 0).map(DType::from_onnx);
     let shape = match t.shape.as_ref() {
@@ -645,5 +663,5 @@ fn value_type(vi: &pb::ValueInfoProto) -> Result<(Option<DType>, Option<Vec<Dim>
                 .collect::<Result<_>>()?,
         ),
     };
-    Ok((dt, shape))
+    Ok((dt, shape, seq))
 }

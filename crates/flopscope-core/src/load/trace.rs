@@ -255,6 +255,7 @@ impl Emit {
             kind: ValueKind::NodeOutput,
             dtype: Some(dtype),
             shape: Some(shape.iter().map(|&d| Dim::Known(d)).collect()),
+            seq: false,
         });
         self.g.values.len() - 1
     }
@@ -441,6 +442,7 @@ pub fn load_trace(bytes: &[u8], name: &str) -> Result<super::LoadedModel> {
             kind,
             dtype: Some(dtype),
             shape: Some(tv.shape.iter().map(|&d| Dim::Known(d)).collect()),
+            seq: false,
         });
     }
     let traced = g.values.len();

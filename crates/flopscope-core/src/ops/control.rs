@@ -7,7 +7,7 @@
 
 use crate::graph::{Attr, DType, Graph};
 
-use super::{numel, BodyOutcome, Cost, Ctx, OpError, Shape, Tensor};
+use super::{numel, BodyOutcome, Cost, Ctx, OpError, Tensor};
 
 /// The rule for a control-flow op of the default domain.
 pub fn lookup(op: &str) -> Option<fn(&Ctx) -> BodyOutcome> {
@@ -51,31 +51,45 @@ fn infer_if(cx: &Ctx) -> BodyOutcome {
 
 fn infer_loop(cx: &Ctx) -> BodyOutcome {
     let g = body(cx, "body")?;
-    let trips = cx
-        .ints(0)
-        .ok()
-        .and_then(|v| v.first().copied())
-        .ok_or(OpError::Unknown)?;
-    let trips =
-        u64::try_from(trips).map_err(|_| OpError::Invalid(format!("trip count {trips} < 0")))?;
-    let carried: Vec<Shape> = (2..cx.inputs.len())
-        .map(|i| cx.shape(i).map(<[u64]>::to_vec))
+    // A trip count computed at run time (or none: the condition alone ends the loop) is a
+    // size of its own, `<node>.trips`, counted at 1: the totals are then per iteration.
+    let trips = match cx.opt(0).and_then(|t| t.value.as_deref()) {
+        Some(v) => {
+            let t = *v
+                .to_ints()
+                .first()
+                .ok_or_else(|| OpError::Invalid("the trip count is empty".into()))?;
+            u64::try_from(t).map_err(|_| OpError::Invalid(format!("trip count {t} < 0")))?
+        }
+        None => super::data_dim(cx, "trips", None)?,
+    };
+    // Carried values change every iteration: the body sees their types and shapes only.
+    let carried: Vec<Tensor> = (2..cx.inputs.len())
+        .map(|i| cx.input(i).map(Tensor::varying))
         .collect::<Result<_, _>>()?;
-    let mut shapes = vec![vec![], vec![]];
-    shapes.extend(carried.iter().cloned());
-    let (outs, cost) = cx.bodies.analyze(g, shapes)?;
+    let mut ins = vec![
+        Tensor::new(DType::I64, vec![]),
+        Tensor::new(DType::Bool, vec![]),
+    ];
+    ins.extend(carried.iter().cloned());
+    let (outs, cost) = cx.bodies.analyze(g, ins)?;
     // Body outputs: condition, carried values, then per-iteration scan outputs (stacked).
-    let mut result: Vec<Tensor> = outs.iter().skip(1).take(carried.len()).cloned().collect();
+    let mut result: Vec<Option<Tensor>> = outs
+        .iter()
+        .skip(1)
+        .take(carried.len())
+        .map(|t| t.as_ref().map(Tensor::varying))
+        .collect();
     for t in outs.iter().skip(1 + carried.len()) {
-        let mut s = vec![trips];
-        s.extend(t.shape.as_deref().ok_or(OpError::Unknown)?);
-        numel(&s)?;
-        result.push(Tensor::new(t.dtype, s));
+        result.push(stacked(t.as_ref(), 0, trips)?);
     }
     Ok((result, times(cost, trips)?))
 }
 
 fn infer_scan(cx: &Ctx) -> BodyOutcome {
+    if cx.opset < 9 {
+        return infer_scan8(cx);
+    }
     let g = body(cx, "body")?;
     let m = cx.node.attr_int("num_scan_inputs", 0);
     let m = usize::try_from(m).map_err(|_| OpError::Invalid("num_scan_inputs < 0".into()))?;
@@ -84,8 +98,8 @@ fn infer_scan(cx: &Ctx) -> BodyOutcome {
         .len()
         .checked_sub(m)
         .ok_or_else(|| OpError::Invalid("fewer inputs than num_scan_inputs".into()))?;
-    let mut shapes: Vec<Shape> = (0..n)
-        .map(|i| cx.shape(i).map(<[u64]>::to_vec))
+    let mut ins: Vec<Tensor> = (0..n)
+        .map(|i| cx.input(i).map(Tensor::varying))
         .collect::<Result<_, _>>()?;
     let mut len = None;
     for j in 0..m {
@@ -100,27 +114,97 @@ fn infer_scan(cx: &Ctx) -> BodyOutcome {
         len = Some(s[ax]);
         let mut slice = s.to_vec();
         slice.remove(ax);
-        shapes.push(slice);
+        ins.push(Tensor::new(cx.dtype(n + j)?, slice));
     }
     let len = len.ok_or_else(|| OpError::Invalid("Scan needs at least one scan input".into()))?;
-    let (outs, cost) = cx.bodies.analyze(g, shapes)?;
-    let mut result: Vec<Tensor> = outs.iter().take(n).cloned().collect();
+    let (outs, cost) = cx.bodies.analyze(g, ins)?;
+    let mut result: Vec<Option<Tensor>> = outs.iter().take(n).cloned().collect();
     for (k, t) in outs.iter().skip(n).enumerate() {
-        let mut s = t.shape.clone().ok_or(OpError::Unknown)?;
-        let ax = super::axis(
-            super::at(cx.node.attr_ints("scan_output_axes"), k, 0),
-            s.len() + 1,
-        )?;
-        s.insert(ax, len);
-        numel(&s)?;
-        result.push(Tensor::new(
-            if t.dtype == DType::Unknown(0) {
-                DType::F32
-            } else {
-                t.dtype
-            },
-            s,
-        ));
+        let ax = match t.as_ref().and_then(|t| t.shape.as_ref()) {
+            Some(s) => super::axis(
+                super::at(cx.node.attr_ints("scan_output_axes"), k, 0),
+                s.len() + 1,
+            )?,
+            None => 0,
+        };
+        result.push(stacked(t.as_ref(), ax, len)?);
     }
     Ok((result, times(cost, len)?))
+}
+
+/// A per-iteration output stacked `n` times along `axis` (unknown when its shape is).
+fn stacked(t: Option<&Tensor>, axis: usize, n: u64) -> Result<Option<Tensor>, OpError> {
+    let Some((t, s)) = t.and_then(|t| Some((t, t.shape.as_ref()?))) else {
+        return Ok(None);
+    };
+    let mut s = s.clone();
+    s.insert(axis, n);
+    numel(&s)?;
+    // A body output of no declared or inferred type is float, as ONNX's Scan defaults.
+    let dt = if t.dtype == DType::Unknown(0) {
+        DType::F32
+    } else {
+        t.dtype
+    };
+    Ok(Some(Tensor::new(dt, s)))
+}
+
+/// Scan-8: input 0 is the optional `sequence_lens`, and every other input has a leading batch
+/// axis the body does not see (scan inputs are `[batch, len, ...]`); the body runs
+/// batch × len times.
+fn infer_scan8(cx: &Ctx) -> BodyOutcome {
+    let g = body(cx, "body")?;
+    let m = cx.node.attr_int("num_scan_inputs", 0);
+    let m = usize::try_from(m).map_err(|_| OpError::Invalid("num_scan_inputs < 0".into()))?;
+    let n = cx
+        .inputs
+        .len()
+        .checked_sub(m + 1)
+        .ok_or_else(|| OpError::Invalid("fewer inputs than num_scan_inputs + 1".into()))?;
+    let mut batch = None;
+    let mut ins = Vec::with_capacity(n + m);
+    let mut len = None;
+    for i in 1..cx.inputs.len() {
+        let s = cx.shape(i)?;
+        let scan = i > n;
+        if s.len() < 1 + usize::from(scan) {
+            return Err(OpError::Invalid(format!(
+                "input {i} has rank {} but Scan-8 needs a batch axis{}",
+                s.len(),
+                if scan { " and a scan axis" } else { "" }
+            )));
+        }
+        if batch.is_some_and(|b| b != s[0]) {
+            return Err(OpError::Invalid("inputs differ in batch size".into()));
+        }
+        batch = Some(s[0]);
+        if scan {
+            if len.is_some_and(|l| l != s[1]) {
+                return Err(OpError::Invalid("scan inputs differ in length".into()));
+            }
+            len = Some(s[1]);
+            ins.push(Tensor::new(cx.dtype(i)?, s[2..].to_vec()));
+        } else {
+            ins.push(Tensor::new(cx.dtype(i)?, s[1..].to_vec()));
+        }
+    }
+    let (batch, len) = match (batch, len) {
+        (Some(b), Some(l)) => (b, l),
+        _ => {
+            return Err(OpError::Invalid(
+                "Scan needs at least one scan input".into(),
+            ))
+        }
+    };
+    let (outs, cost) = cx.bodies.analyze(g, ins)?;
+    let mut result = Vec::with_capacity(outs.len());
+    for (k, t) in outs.iter().enumerate() {
+        let t = if k >= n {
+            stacked(t.as_ref(), 0, len)?
+        } else {
+            t.clone()
+        };
+        result.push(stacked(t.as_ref(), 0, batch)?);
+    }
+    Ok((result, times(cost, super::mul(&[batch, len])?)?))
 }

@@ -116,6 +116,10 @@ fn legacy_type(name: &str) -> Result<DType, OpError> {
 fn infer_unary(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let op = cx.node.op_type.as_str();
     let x = cx.input(0)?;
+    // Identity passes a sequence (or an optional one) on as it is.
+    if op == "Identity" && x.is_seq() {
+        return Ok(vec![x.clone()]);
+    }
     let shape = cx.shape(0)?.to_vec();
     let dtype = match op {
         // Before opset 6, `to` is the type's name ("FLOAT").
@@ -138,6 +142,7 @@ fn infer_unary(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
         dtype,
         shape: Some(shape.clone()),
         value: value.map(Arc::new),
+        seq: None,
     }];
     if op == "Dropout" {
         out.push(Tensor::new(DType::Bool, shape));
@@ -204,6 +209,7 @@ fn infer_binary(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
         dtype,
         shape: Some(out),
         value: value.map(Arc::new),
+        seq: None,
     }])
 }
 
@@ -374,6 +380,7 @@ fn infer_where(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
         dtype: x.dtype,
         shape: Some(out),
         value: value.map(Arc::new),
+        seq: None,
     }])
 }
 

@@ -33,7 +33,9 @@ mod pool;
 mod quant;
 mod reduce;
 mod rnn;
+pub(crate) mod runtime;
 mod selection;
+mod sequence;
 mod shape;
 mod signal;
 
@@ -52,6 +54,17 @@ pub struct Tensor {
     pub shape: Option<Shape>,
     /// Element values, for small integer (and tiny float) tensors.
     pub value: Option<Arc<Values>>,
+    /// Set when the value is an ONNX sequence (`seq(tensor)`): then `dtype` is its elements'
+    /// type, `shape` the shape they all share (`None` when they differ or are unknown), and
+    /// `value` is `None`.
+    pub seq: Option<Arc<Seq>>,
+}
+
+/// What is known of a sequence's elements.
+#[derive(Clone, Debug)]
+pub struct Seq {
+    /// The elements in order, when their number is known.
+    pub elems: Option<Vec<Tensor>>,
 }
 
 impl Tensor {
@@ -61,6 +74,18 @@ impl Tensor {
             dtype,
             shape: Some(shape),
             value: None,
+            seq: None,
+        }
+    }
+    /// The same tensor without its values (and a sequence without its elements, keeping their
+    /// shared shape): what a loop body may assume of a value that changes every iteration.
+    pub fn varying(&self) -> Tensor {
+        match &self.seq {
+            Some(_) => Tensor::sequence(self.dtype, None, self.shape.clone()),
+            None => Tensor {
+                value: None,
+                ..self.clone()
+            },
         }
     }
     /// A tensor with known values; values are dropped when the tensor is too large.
@@ -70,10 +95,43 @@ impl Tensor {
             dtype,
             shape: Some(shape),
             value: keep.then(|| Arc::new(values)),
+            seq: None,
         }
     }
-    /// Bytes of storage, when the shape is known.
+    /// A sequence of elements of type `dtype`: `elems` when their number is known, `shape`
+    /// what each element is known to have when they are not (a declared element type).
+    pub fn sequence(dtype: DType, elems: Option<Vec<Tensor>>, shape: Option<Shape>) -> Tensor {
+        let shape = match &elems {
+            Some(es) => {
+                let first = es.first().and_then(|e| e.shape.clone());
+                if es.iter().all(|e| e.shape == first) {
+                    first
+                } else {
+                    None
+                }
+            }
+            None => shape,
+        };
+        Tensor {
+            dtype,
+            shape,
+            value: None,
+            seq: Some(Arc::new(Seq { elems })),
+        }
+    }
+    /// Whether this is a sequence.
+    pub fn is_seq(&self) -> bool {
+        self.seq.is_some()
+    }
+    /// Bytes of storage, when the shape is known (a sequence: its elements' when known).
     pub fn bytes(&self) -> Option<u64> {
+        if let Some(seq) = &self.seq {
+            return seq
+                .elems
+                .as_ref()?
+                .iter()
+                .try_fold(0u64, |a, e| a.checked_add(e.bytes()?));
+        }
         let n = self.shape.as_ref().and_then(|s| numel(s).ok())?;
         Some(n.checked_mul(self.dtype.bits())?.div_ceil(8))
     }
@@ -144,13 +202,10 @@ pub struct Ctx<'a> {
 /// inference pass provides it, with the dim bindings and the enclosing values a body reads, so
 /// operator rules never call back into the pass themselves.
 pub trait Bodies {
-    /// Analyses `body` with its inputs at `shapes`: its output tensors and its total cost
-    /// (`None` when part of it is unknown).
-    fn analyze(
-        &self,
-        body: &Graph,
-        shapes: Vec<Shape>,
-    ) -> Result<(Vec<Tensor>, Option<Cost>), OpError>;
+    /// Analyses `body` with its inputs as `inputs` (a shape unknown is allowed; values given
+    /// are folded, so a loop-carried value must come without them): its output tensors and its
+    /// total cost (`None` when part of it is unknown). An output it cannot infer is `None`.
+    fn analyze(&self, body: &Graph, inputs: Vec<Tensor>) -> BodyOutcome;
 
     /// The size bound to `symbol`, a data-dependent dim (NonZero's count of non-zeros) named
     /// after its node; unbound, the request is recorded with the largest size it can take, so
@@ -159,6 +214,25 @@ pub trait Bodies {
         let _ = (symbol, largest);
         None
     }
+
+    /// Like [`Bodies::data_dim`] for a size nothing in the graph bounds (a shape read from a
+    /// tensor computed at run time): unbound, it is counted at 1, so the totals are rates per
+    /// unit of it and the formulas keep it.
+    fn free_dim(&self, symbol: &str) -> Option<u64> {
+        let _ = symbol;
+        None
+    }
+}
+
+/// The data-dependent size `<node>.<what>`: at most `largest` when the inputs bound it, else
+/// free ([`Bodies::free_dim`]). `OpError::Unknown` until the profile binds it.
+pub(crate) fn data_dim(cx: &Ctx, what: &str, largest: Option<u64>) -> Result<u64, OpError> {
+    let symbol = format!("{}.{what}", cx.node.name);
+    match largest {
+        Some(l) => cx.bodies.data_dim(&symbol, l),
+        None => cx.bodies.free_dim(&symbol),
+    }
+    .ok_or(OpError::Unknown)
 }
 
 /// [`Bodies`] where there are none (an operator run on its own, as in unit tests): a body's
@@ -166,7 +240,7 @@ pub trait Bodies {
 pub struct NoBodies;
 
 impl Bodies for NoBodies {
-    fn analyze(&self, _: &Graph, _: Vec<Shape>) -> Result<(Vec<Tensor>, Option<Cost>), OpError> {
+    fn analyze(&self, _: &Graph, _: Vec<Tensor>) -> BodyOutcome {
         Err(OpError::Unknown)
     }
 }
@@ -241,8 +315,9 @@ pub struct OpDef {
     pub cost: fn(&Ctx, &[Tensor]) -> Result<Cost, OpError>,
 }
 
-/// Outputs and cost (`None` when part of it is unknown) of an operator with subgraphs.
-pub type BodyOutcome = Result<(Vec<Tensor>, Option<Cost>), OpError>;
+/// Outputs (`None` for one that cannot be inferred) and cost (`None` when part of it is
+/// unknown) of an operator with subgraphs.
+pub type BodyOutcome = Result<(Vec<Option<Tensor>>, Option<Cost>), OpError>;
 
 /// How an operator is analysed.
 #[derive(Clone, Copy)]
@@ -259,7 +334,9 @@ pub fn rule(domain: &str, op_type: &str) -> Option<Rule> {
     lookup(domain, op_type)
         .map(Rule::Op)
         .or_else(|| match domain {
-            "" | "ai.onnx" => control::lookup(op_type).map(Rule::Body),
+            "" | "ai.onnx" => control::lookup(op_type)
+                .or_else(|| sequence::lookup_body(op_type))
+                .map(Rule::Body),
             _ => None,
         })
 }
@@ -280,7 +357,8 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
             .or_else(|| loss::lookup(op_type))
             .or_else(|| signal::lookup(op_type))
             .or_else(|| misc::lookup(op_type))
-            .or_else(|| selection::lookup(op_type)),
+            .or_else(|| selection::lookup(op_type))
+            .or_else(|| sequence::lookup(op_type)),
         "ai.onnx.preview.training" => misc::lookup_training(op_type),
         "aten" => aten::lookup(op_type),
         "com.microsoft" => contrib::lookup_ms(op_type)

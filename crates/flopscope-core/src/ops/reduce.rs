@@ -80,6 +80,7 @@ fn infer_reduce(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
         dtype: cx.dtype(0)?,
         shape: Some(out),
         value: value.map(Arc::new),
+        seq: None,
     }])
 }
 
@@ -218,6 +219,7 @@ pub(crate) fn infer_scan(
         dtype: t.dtype,
         shape: Some(x),
         value: value.map(Arc::new),
+        seq: None,
     }])
 }
 

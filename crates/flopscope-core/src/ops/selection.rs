@@ -28,9 +28,7 @@ pub fn lookup(op: &str) -> Option<OpDef> {
 
 /// The data-dependent size `<node>.<what>` of at most `largest`.
 fn data_dim(cx: &Ctx, what: &str, largest: u64) -> Result<u64, OpError> {
-    cx.bodies
-        .data_dim(&format!("{}.{what}", cx.node.name), largest)
-        .ok_or(OpError::Unknown)
+    super::data_dim(cx, what, Some(largest))
 }
 
 /// Compress(input, condition): the entries (along `axis`, or of the flattened input) whose

@@ -509,6 +509,7 @@ fn constant(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
                 dtype: t.dtype,
                 shape: Some(t.dims.clone()),
                 value: v.map(Arc::new),
+                seq: None,
             }
         }
         (_, Attr::Int(i)) => Tensor::with_values(DType::I64, vec![], Values::Int(vec![*i])),

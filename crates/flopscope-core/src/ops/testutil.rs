@@ -44,6 +44,7 @@ pub fn floats(shape: &[u64], v: &[f64]) -> Tensor {
         dtype: DType::F32,
         shape: Some(shape.to_vec()),
         value: Some(Arc::new(Values::Float(v.to_vec()))),
+        seq: None,
     }
 }
 

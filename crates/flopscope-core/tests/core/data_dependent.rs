@@ -123,3 +123,91 @@ fn nms_and_a_runtime_topk_k_are_symbols_too() {
     assert_eq!(nms_layer.outputs, vec![Some(vec![6, 3])]);
     assert_eq!(p.totals.nodes_cost_unknown, 0, "{:?}", p.unsupported);
 }
+
+/// n (a run-time int64 scalar) → Range(0, n, 1) [d0] → Cast → Unsqueeze [d0, 1] → MatMul by
+/// w [1, 8]: 8 · d0 MACs. Nothing bounds d0: counted at 1, and the formula keeps it.
+#[test]
+fn a_size_nothing_bounds_is_counted_at_one_with_a_formula() {
+    let mut b = Builder::new("range");
+    let n = b.input("n", DType::I64, vec![]);
+    let zero = b.const_i64(&[0]);
+    let one = b.const_i64(&[1]);
+    // Scalars for Range: Squeeze the 1-element constants.
+    let zero = b.op("Squeeze", &[zero], vec![]);
+    let one = b.op("Squeeze", &[one], vec![]);
+    let r = b.op("Range", &[zero, n, one], vec![]);
+    let f = b.op(
+        "Cast",
+        &[r],
+        vec![("to", flopscope_core::graph::Attr::Int(1))],
+    );
+    let ax = b.const_i64(&[1]);
+    let col = b.op("Unsqueeze", &[f, ax], vec![]);
+    let w = b.weight("w", &[1, 8]);
+    let y = b.op("MatMul", &[col, w], vec![]);
+    b.output(y);
+    let g = b.finish();
+    let range = g
+        .nodes
+        .iter()
+        .find(|n| n.op_type == "Range")
+        .unwrap()
+        .name
+        .clone();
+    let sym = format!("{range}.d0");
+    let p = profile_graph(&g, info(&g), &Options::default()).unwrap();
+    assert_eq!(p.totals.macs, 8);
+    assert_eq!(p.totals.nodes_cost_unknown, 0, "{:?}", p.unsupported);
+    assert_eq!(p.bindings[&sym], 1);
+    let f = p.formulas.expect("formulas");
+    assert_eq!(f.symbols, vec![sym.clone()]);
+    assert_eq!(f.macs.eval(&[100]), Some(800));
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.contains(&sym) && w.contains("counted at 1")));
+    // Bound by the user, it is counted as given.
+    let opts = Options {
+        dims: vec![(sym, 50)],
+        ..Options::default()
+    };
+    assert_eq!(profile_graph(&g, info(&g), &opts).unwrap().totals.macs, 400);
+}
+
+/// x [2, 4] → Reshape to a run-time shape of length 2 → MatMul by w [4, 3]. Counted at 1 the
+/// reshaped [d0, d1] contradicts the MatMul's inner dim 4: the guess is dropped, the Reshape
+/// and the MatMul stay unknown (as before any guess) and a warning says why. No error, no
+/// made-up count.
+#[test]
+fn a_guess_that_contradicts_the_graph_is_dropped() {
+    let mut b = Builder::new("reshape");
+    let x = b.input("x", DType::F32, vec![Dim::Known(2), Dim::Known(4)]);
+    let s = b.input("s", DType::I64, vec![Dim::Known(2)]);
+    let r = b.op("Reshape", &[x, s], vec![]);
+    let w = b.weight("w", &[4, 3]);
+    let y = b.op("MatMul", &[r, w], vec![]);
+    b.output(y);
+    let g = b.finish();
+    let p = profile_graph(&g, info(&g), &Options::default()).unwrap();
+    assert_eq!(p.totals.nodes_cost_unknown, 2, "{:?}", p.layers);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("left unknown") && w.contains(".d0")),
+        "{:?}",
+        p.warnings
+    );
+    // Bound by the user to [2, 4]: 2 · 4 · 3 MACs.
+    let r = g
+        .nodes
+        .iter()
+        .find(|n| n.op_type == "Reshape")
+        .unwrap()
+        .name
+        .clone();
+    let opts = Options {
+        dims: vec![(format!("{r}.d0"), 2), (format!("{r}.d1"), 4)],
+        ..Options::default()
+    };
+    assert_eq!(profile_graph(&g, info(&g), &opts).unwrap().totals.macs, 24);
+}

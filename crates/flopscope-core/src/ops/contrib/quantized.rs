@@ -144,6 +144,7 @@ fn swap_last(t: &Tensor) -> Tensor {
         dtype: t.dtype,
         shape,
         value: None,
+        seq: None,
     }
 }
 

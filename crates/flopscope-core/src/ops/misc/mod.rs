@@ -302,6 +302,7 @@ fn infer_bitwise_not(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
         dtype: t.dtype,
         shape: Some(cx.shape(0)?.to_vec()),
         value,
+        seq: None,
     }])
 }
 
