@@ -23,8 +23,10 @@ mod attention;
 mod contrib;
 mod control;
 mod conv;
+mod deform;
 mod elementwise;
 mod fold;
+mod llm;
 mod loss;
 mod matmul;
 mod misc;
@@ -280,7 +282,10 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
             .or_else(|| loss::lookup(op_type))
             .or_else(|| signal::lookup(op_type))
             .or_else(|| misc::lookup(op_type))
-            .or_else(|| selection::lookup(op_type)),
+            .or_else(|| selection::lookup(op_type))
+            .or_else(|| llm::lookup(op_type))
+            .or_else(|| deform::lookup(op_type)),
+        "ai.onnx.preview" => llm::lookup_preview(op_type),
         "ai.onnx.preview.training" => misc::lookup_training(op_type),
         "aten" => aten::lookup(op_type),
         "com.microsoft" => contrib::lookup_ms(op_type)
