@@ -38,6 +38,7 @@ mod rnn;
 mod selection;
 mod shape;
 mod signal;
+mod strings;
 
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -284,7 +285,8 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
             .or_else(|| misc::lookup(op_type))
             .or_else(|| selection::lookup(op_type))
             .or_else(|| llm::lookup(op_type))
-            .or_else(|| deform::lookup(op_type)),
+            .or_else(|| deform::lookup(op_type))
+            .or_else(|| strings::lookup(op_type)),
         "ai.onnx.preview" => llm::lookup_preview(op_type),
         "ai.onnx.preview.training" => misc::lookup_training(op_type),
         "aten" => aten::lookup(op_type),
