@@ -30,6 +30,7 @@ mod llm;
 mod loss;
 mod matmul;
 mod misc;
+mod ml;
 mod norm;
 mod pool;
 mod quant;
@@ -288,6 +289,7 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
             .or_else(|| deform::lookup(op_type))
             .or_else(|| strings::lookup(op_type)),
         "ai.onnx.preview" => llm::lookup_preview(op_type),
+        "ai.onnx.ml" => ml::lookup(op_type),
         "ai.onnx.preview.training" => misc::lookup_training(op_type),
         "aten" => aten::lookup(op_type),
         "com.microsoft" => contrib::lookup_ms(op_type)
