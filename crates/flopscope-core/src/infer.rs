@@ -459,6 +459,10 @@ impl Bodies for Enclosing<'_> {
         self.warnings
             .borrow_mut()
             .extend(a.warnings.iter().map(|w| format!("in the body: {w}")));
+        // A body's run-time sizes are the graph's: the profile binds them like any other.
+        for (symbol, largest) in &a.data_dims {
+            self.ask(symbol, *largest);
+        }
         let mut cost = Some(Cost::default());
         for r in &a.nodes {
             cost = match (cost, r.cost, &r.status) {

@@ -23,11 +23,14 @@ mod attention;
 mod contrib;
 mod control;
 mod conv;
+mod deform;
 mod elementwise;
 mod fold;
+mod llm;
 mod loss;
 mod matmul;
 mod misc;
+mod ml;
 mod norm;
 mod pool;
 mod quant;
@@ -38,6 +41,7 @@ mod selection;
 mod sequence;
 mod shape;
 mod signal;
+mod strings;
 
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -358,7 +362,12 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
             .or_else(|| signal::lookup(op_type))
             .or_else(|| misc::lookup(op_type))
             .or_else(|| selection::lookup(op_type))
-            .or_else(|| sequence::lookup(op_type)),
+            .or_else(|| sequence::lookup(op_type))
+            .or_else(|| llm::lookup(op_type))
+            .or_else(|| deform::lookup(op_type))
+            .or_else(|| strings::lookup(op_type)),
+        "ai.onnx.preview" => llm::lookup_preview(op_type),
+        "ai.onnx.ml" => ml::lookup(op_type),
         "ai.onnx.preview.training" => misc::lookup_training(op_type),
         "aten" => aten::lookup(op_type),
         "com.microsoft" => contrib::lookup_ms(op_type)
