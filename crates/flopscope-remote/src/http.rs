@@ -34,6 +34,8 @@ pub struct Reply {
     pub size: Option<u64>,
     /// `X-Repo-Commit` of any response on the way (the Hub puts it on the redirect).
     pub commit: Option<String>,
+    /// The Hub's `X-Error-Code` of a 404 (`RevisionNotFound`, `RepoNotFound`, `EntryNotFound`).
+    pub error_code: Option<String>,
 }
 
 /// Why one try failed.
@@ -161,6 +163,7 @@ impl Http {
                         body: vec![],
                         size: None,
                         commit,
+                        error_code: header("x-error-code"),
                     });
                 }
                 401 | 403 => {
@@ -224,6 +227,7 @@ impl Http {
                 body,
                 size,
                 commit,
+                error_code: None,
             });
         }
         Err(Fail::Stop(Error::Network(format!(

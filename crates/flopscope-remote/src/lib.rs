@@ -247,8 +247,24 @@ fn profile_hub(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Resu
         base: format!("{ep}/{}/resolve/{at}/", h.repo),
         label: label(&h.revision),
     };
-    if reply.status == 404 && !whole {
-        return Err(place.not_found(first, ""));
+    if reply.status == 404 {
+        let missing = |what: String| Error::Io {
+            path: spec.into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, what),
+        };
+        match reply.error_code.as_deref() {
+            Some("RevisionNotFound") => {
+                return Err(missing(format!(
+                    "no revision '{}' in {} (HTTP 404)",
+                    h.revision, h.repo
+                )))
+            }
+            Some("RepoNotFound") => {
+                return Err(missing(format!("no repository {} (HTTP 404)", h.repo)))
+            }
+            _ if !whole => return Err(place.not_found(first, "")),
+            _ => {}
+        }
     }
     let config = whole.then(|| (reply.status != 404).then_some(reply.body));
     let got = place.fetch(&target, config)?;

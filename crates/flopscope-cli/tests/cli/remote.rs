@@ -285,6 +285,7 @@ fn missing_files_lying_headers_and_servers_that_misbehave() {
     );
     let (code, e) = profile("hf:org/bad@v9");
     assert_eq!(code, Some(3), "{e}");
+    assert!(e.contains("no revision 'v9' in org/bad"), "{e}");
     let (code, e) = profile("hf:org/bad/weights.bin");
     assert_eq!(code, Some(2), "{e}");
 
@@ -377,4 +378,51 @@ fn run_measured_env(
     };
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     (status.code(), read(&o), read(&e))
+}
+
+/// The wall time of a remote profile of the two-shard 7B (docs/remote.md): cold (empty cache,
+/// every header fetched) and warm (the commit resolved, the rest from the cache), against the
+/// local folder. A measurement, not a test: `cargo test -p flopscope-cli --test cli
+/// remote_wall_time -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn remote_wall_time() {
+    let dir = tmpdir("remote-time");
+    let home = tmpdir("remote-time-home");
+    let hub = Hub::start(vec![seven_b(&dir)], Mode::Normal);
+    let args = [
+        "profile",
+        "hf:meta-llama/Llama-2-7b-hf",
+        "-f",
+        "json",
+        "--dim",
+        "seq=128",
+    ];
+    let env = [("HF_TOKEN", TOKEN)];
+    let time = |f: &dyn Fn(usize)| {
+        let mut t: Vec<f64> = (0..20)
+            .map(|i| {
+                let s = std::time::Instant::now();
+                f(i);
+                s.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        t.sort_by(f64::total_cmp);
+        (t[t.len() / 2], t[0], t[t.len() - 1])
+    };
+    let cold = time(&|i| {
+        assert!(run(&hub.url(), &home.join(format!("cold{i}")), &env, &args)
+            .status
+            .success())
+    });
+    let warm = time(&|_| assert!(run(&hub.url(), &home, &env, &args).status.success()));
+    let local = time(&|_| {
+        let out = command()
+            .args(["profile", dir.to_str().unwrap(), "-f", "json"])
+            .output();
+        assert!(out.unwrap().status.success())
+    });
+    for (what, (med, min, max)) in [("cold", cold), ("warm", warm), ("local", local)] {
+        println!("{what}: median {med:.1} ms (min {min:.1}, max {max:.1}) over 20 runs");
+    }
 }
