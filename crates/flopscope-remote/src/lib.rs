@@ -279,6 +279,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_core_depends_on_no_http_crate() {
+        // Direct dependencies: none of the core's others pulls in HTTP or TLS
+        // (`cargo tree -p flopscope-core -e normal`, docs/architecture.md).
+        let manifest = include_str!("../../flopscope-core/Cargo.toml");
+        let deps = manifest.split("[dependencies]").nth(1).unwrap();
+        let deps = deps.split("\n[").next().unwrap();
+        for http in ["ureq", "rustls", "reqwest", "hyper", "flopscope-remote"] {
+            assert!(!deps.contains(http), "flopscope-core depends on {http}");
+        }
+        assert!(
+            deps.contains("serde_json"),
+            "the [dependencies] section was not found"
+        );
+    }
+
+    #[test]
     fn hub_specs() {
         let s = parse_hub("hf:meta-llama/Llama-2-7b-hf").unwrap();
         assert_eq!(

@@ -349,6 +349,103 @@ fn missing_files_lying_headers_and_servers_that_misbehave() {
     assert_eq!(down.hits().len(), 2);
 }
 
+/// A GGUF whose header is mostly a 100,000-token vocabulary (~1.9 MB): read in growing ranges.
+fn write_vocab_gguf(path: &Path) {
+    let s = |b: &mut Vec<u8>, x: &str| {
+        b.extend((x.len() as u64).to_le_bytes());
+        b.extend(x.as_bytes());
+    };
+    let mut b = b"GGUF".to_vec();
+    b.extend(3u32.to_le_bytes());
+    b.extend(1u64.to_le_bytes()); // tensors
+    b.extend(2u64.to_le_bytes()); // key-value pairs
+    s(&mut b, "general.name");
+    b.extend(8u32.to_le_bytes());
+    s(&mut b, "vocab");
+    s(&mut b, "tokenizer.ggml.tokens");
+    b.extend(9u32.to_le_bytes()); // array
+    b.extend(8u32.to_le_bytes()); // of strings
+    b.extend(100_000u64.to_le_bytes());
+    for i in 0..100_000 {
+        s(&mut b, &format!("token_{i:05}"));
+    }
+    s(&mut b, "token_embd.weight");
+    b.extend(2u32.to_le_bytes());
+    b.extend(64u64.to_le_bytes());
+    b.extend(100_000u64.to_le_bytes());
+    b.extend(0u32.to_le_bytes()); // f32
+    b.extend(0u64.to_le_bytes());
+    let data = (b.len() as u64).div_ceil(32) * 32;
+    std::fs::write(path, &b).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.set_len(data + 64 * 100_000 * 4).unwrap();
+}
+
+#[test]
+fn long_headers_onnx_files_and_the_remote_limits() {
+    let dir = tmpdir("remote-long");
+    let home = tmpdir("remote-long-home");
+    // A 1,800-tensor safetensors file: its header (~190 KB) needs a second range.
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let t = crate::llm::llama_tensors(64, 200, 4, 4, 128, 100);
+    crate::llm::write_safetensors(&dir.join("sub/big.safetensors"), &t);
+    let cfg = crate::llm::llama_config(64, 200, 4, 4, 128, 100).to_string();
+    std::fs::write(dir.join("sub/config.json"), cfg).unwrap();
+    write_vocab_gguf(&dir.join("vocab.gguf"));
+    std::fs::copy(
+        crate::common::data().join("models/resnet18.onnx"),
+        dir.join("resnet18.onnx"),
+    )
+    .unwrap();
+    // A length prefix over the 25,000,000-byte limit for remote headers (the file is larger).
+    let huge = dir.join("huge.safetensors");
+    std::fs::write(&huge, [&30_000_000u64.to_le_bytes()[..], b"{"].concat()).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(40 << 20)
+        .unwrap();
+    let repo = Repo {
+        name: "org/long".into(),
+        dir: dir.clone(),
+        commit: COMMIT_7B.into(),
+        token: None,
+    };
+    let hub = Hub::start(vec![repo], Mode::Normal);
+    for (file, most) in [
+        ("sub/big.safetensors", 400_000),
+        ("vocab.gguf", 4_300_000),
+        ("resnet18.onnx", 20_000),
+    ] {
+        let before = hub.served();
+        let spec = format!("hf:org/long/{file}");
+        let args = ["profile", &spec, "-f", "json", "--dim", "batch=1"];
+        let remote = json_of(&run(&hub.url(), &home, &[], &args));
+        let served = hub.served() - before;
+        println!("{file}: {served} bytes served");
+        assert!(served < most, "{file}: {served}");
+        let local = dir.join(file);
+        let local = run_json(&[
+            "profile",
+            local.to_str().unwrap(),
+            "-f",
+            "json",
+            "--dim",
+            "batch=1",
+        ]);
+        assert_eq!(sans_source(remote), sans_source(local), "{file}");
+    }
+    let (code, e) = one_line(&run(
+        &hub.url(),
+        &home,
+        &[],
+        &["profile", "hf:org/long/huge.safetensors"],
+    ));
+    assert_eq!(code, Some(4), "{e}");
+    assert!(e.contains("over the 25000000-byte limit"), "{e}");
+}
+
 /// Runs against `hub`, killing the process (and failing) after 60 s: a hang guard, not a
 /// timing assertion. Returns (exit code, stdout, stderr).
 fn run_measured_env(
