@@ -22,7 +22,7 @@ pub(crate) enum CheckFormat {
 
 #[derive(clap::Args)]
 pub(crate) struct CheckArgs {
-    /// Model to check (file or built-in name); without it, every `[[model]]` of the config.
+    /// Model to check (file, built-in name or remote model `hf:ORG/NAME`); without it, every `[[model]]` of the config.
     model: Option<String>,
     /// Budget file (default: `flopscope.toml` in the current directory, when there is one).
     #[arg(long, value_name = "FILE")]
@@ -133,7 +133,7 @@ pub(crate) fn check(a: CheckArgs) -> Result<ExitCode, Error> {
         let own: Vec<String> = e.dims.iter().map(|(k, v)| format!("{k}={v}")).collect();
         shape.dims = own.iter().chain(&a.shape.dims).cloned().collect();
         shape.inputs = e.inputs.iter().chain(&a.shape.inputs).cloned().collect();
-        let profile = flopscope_core::profile_source(&e.model, &shape.options()?)?;
+        let profile = crate::profile_model(&e.model, &shape.options()?)?;
         // A dim the budget file gives a model must be one of that model's.
         let mut entry_shape = a.shape.clone();
         entry_shape.dims = own;

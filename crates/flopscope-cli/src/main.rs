@@ -255,7 +255,7 @@ enum ChartKind {
 
 #[derive(clap::Args)]
 struct ReportArgs {
-    /// ONNX model file or built-in architecture name.
+    /// Model file, built-in architecture name, or remote model (`hf:ORG/NAME`, `https://…`).
     model: String,
     /// Output: `.html` for the report, `.svg` or `.png` for one chart (`--chart`).
     #[arg(long, short = 'o')]
@@ -285,7 +285,7 @@ enum CompareFormat {
 
 #[derive(clap::Args)]
 struct CompareArgs {
-    /// ONNX files or built-in names, in the order of the table.
+    /// Model files, built-in names or remote models (`hf:ORG/NAME`), in the order of the table.
     #[arg(required = true, num_args = 1..)]
     models: Vec<String>,
     /// Format of the table.
@@ -355,7 +355,9 @@ enum Format {
 
 #[derive(clap::Args)]
 struct ProfileArgs {
-    /// ONNX model file, or a built-in architecture name (`flopscope zoo` lists them).
+    /// A model file (ONNX, safetensors, GGUF) or checkpoint folder, a built-in architecture name
+    /// (`flopscope zoo` lists them), or a remote model: `hf:ORG/NAME[@REV][/FILE]` or an
+    /// `https://` URL of a file (headers only are fetched; docs/remote.md).
     model: String,
     #[command(flatten)]
     shape: ShapeArgs,
@@ -437,7 +439,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Profile(a) => {
             let opts = a.shape.options()?;
-            let mut p = flopscope_core::profile_source(&a.model, &opts)?;
+            let mut p = profile_model(&a.model, &opts)?;
             check_dims(&opts, &[&p], false)?;
             if let Some(m) = a.device.machine()? {
                 flopscope_core::roofline::apply(&mut p, &m);
@@ -508,6 +510,7 @@ fn zoo(format: ZooFormat) -> Result<(), Error> {
 }
 
 fn export(a: ExportArgs) -> Result<(), Error> {
+    local_only(&a.model, "export")?;
     let opts = model_options(&[], &a.inputs, a.classes)?;
     let (g, _) = flopscope_core::open_source(&a.model, &opts)?;
     let weights = match a.weights {
@@ -580,6 +583,7 @@ fn measure(
     machine: Option<flopscope_core::machine::Machine>,
 ) -> Result<flopscope_bench::Report, Error> {
     use flopscope_bench::{self as bench, BenchOptions, Progress, Warmup};
+    local_only(model, "measuring")?;
     let o = BenchOptions {
         model: shape.options()?,
         batches: a.batch.clone(),
@@ -665,6 +669,25 @@ fn measure(
     Ok(report)
 }
 
+/// Profiles a file, a built-in name or a remote model (`hf:ORG/NAME`, `https://…`): only
+/// the last touches the network.
+pub(crate) fn profile_model(spec: &str, opts: &Options) -> Result<flopscope_core::Profile, Error> {
+    if flopscope_remote::is_remote(spec) {
+        return flopscope_remote::profile(spec, opts, &mut |w| eprintln!("warning: {w}"));
+    }
+    flopscope_core::profile_source(spec, opts)
+}
+
+/// Refuses a remote model where its weights or whole graph are needed.
+pub(crate) fn local_only(spec: &str, what: &str) -> Result<(), Error> {
+    if flopscope_remote::is_remote(spec) {
+        return Err(Error::Usage(format!(
+            "{spec}: {what} needs the model's file; download it first (profile, compare, report and check read remote headers)"
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn write_out(path: Option<&PathBuf>, text: &str) -> Result<(), Error> {
     match path {
         Some(p) => std::fs::write(p, text).map_err(|source| Error::Write {
@@ -710,8 +733,9 @@ fn main() -> ExitCode {
 /// The exit code of each kind of error (`docs/counting.md`, "Exit codes"): 1 output not
 /// writable (or not drawable), 2 bad arguments, 3 unreadable file, 4 malformed or invalid model,
 /// 5 unsupported version, 6 shape inference failure (overflow included), 7 a runtime failed to
-/// load or run the model, 8 the model needs more memory than the machine has. (9 is a budget
-/// exceeded, returned by `check` without an error.)
+/// load or run the model, 8 the model needs more memory than the machine has, 10 a remote model
+/// could not be fetched (network, time-out, server error, offline), 11 a remote server refused
+/// access (401/403: a token). (9 is a budget exceeded, returned by `check` without an error.)
 fn exit_code(e: &Error) -> u8 {
     match e {
         Error::Write { .. } | Error::Render(_) => 1,
@@ -722,6 +746,8 @@ fn exit_code(e: &Error) -> u8 {
         Error::Shape { .. } => 6,
         Error::Runtime(_) => 7,
         Error::Resources(_) => 8,
+        Error::Network(_) => 10,
+        Error::Denied(_) => 11,
         // A kind added to the library without a code here: a generic failure.
         _ => 1,
     }

@@ -75,7 +75,7 @@ pub(crate) fn report(a: ReportArgs) -> Result<(), Error> {
             a.output.display()
         )));
     }
-    let mut profile = flopscope_core::profile_source(&a.model, &opts)?;
+    let mut profile = crate::profile_model(&a.model, &opts)?;
     crate::check_dims(&opts, &[&profile], false)?;
     let machine = a.device.machine()?;
     if let Some(m) = &machine {
@@ -119,7 +119,7 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
     let mut profiles = Vec::with_capacity(a.models.len());
     let mut runs = Vec::with_capacity(a.models.len());
     for m in &a.models {
-        profiles.push(flopscope_core::profile_source(m, &opts)?);
+        profiles.push(crate::profile_model(m, &opts)?);
         runs.push(if a.bench {
             measure(m, &a.shape, &a.measure, false, None)?
                 .runs

@@ -62,6 +62,14 @@ pub enum Error {
     /// A chart could not be drawn.
     #[error("cannot draw chart: {0}")]
     Render(String),
+    /// A remote model could not be fetched: unreachable, a time-out, a server error, a server
+    /// that sent more than a header can need, or offline with nothing cached. (The core never
+    /// fetches; `flopscope-remote` reports these.)
+    #[error("{0}")]
+    Network(String),
+    /// A remote server refused access (HTTP 401 or 403): a token is missing or cannot read it.
+    #[error("{0}")]
+    Denied(String),
 }
 
 /// Result alias.

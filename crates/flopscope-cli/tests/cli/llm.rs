@@ -9,7 +9,14 @@ use crate::common::{flopscope, run_json, run_measured, tmpdir};
 use serde_json::{json, Value};
 
 /// (name, shape) of a Llama-style checkpoint in Hugging Face naming.
-fn llama_tensors(d: u64, layers: u64, h: u64, kv: u64, ff: u64, v: u64) -> Vec<(String, Vec<u64>)> {
+pub(crate) fn llama_tensors(
+    d: u64,
+    layers: u64,
+    h: u64,
+    kv: u64,
+    ff: u64,
+    v: u64,
+) -> Vec<(String, Vec<u64>)> {
     let hd = d / h;
     let mut t = vec![("model.embed_tokens.weight".to_string(), vec![v, d])];
     for i in 0..layers {
@@ -29,14 +36,14 @@ fn llama_tensors(d: u64, layers: u64, h: u64, kv: u64, ff: u64, v: u64) -> Vec<(
     t
 }
 
-fn llama_config(d: u64, layers: u64, h: u64, kv: u64, ff: u64, v: u64) -> Value {
+pub(crate) fn llama_config(d: u64, layers: u64, h: u64, kv: u64, ff: u64, v: u64) -> Value {
     json!({"model_type": "llama", "hidden_size": d, "num_hidden_layers": layers,
         "num_attention_heads": h, "num_key_value_heads": kv, "intermediate_size": ff,
         "vocab_size": v, "torch_dtype": "bfloat16", "tie_word_embeddings": false})
 }
 
 /// Writes a bf16 safetensors file: the real header, then a sparse data section.
-fn write_safetensors(path: &Path, tensors: &[(String, Vec<u64>)]) {
+pub(crate) fn write_safetensors(path: &Path, tensors: &[(String, Vec<u64>)]) {
     let mut header = serde_json::Map::new();
     header.insert("__metadata__".into(), json!({"format": "pt"}));
     let mut off = 0u64;
@@ -56,7 +63,7 @@ fn write_safetensors(path: &Path, tensors: &[(String, Vec<u64>)]) {
     f.set_len(8 + h.len() as u64 + off).unwrap();
 }
 
-fn elements(tensors: &[(String, Vec<u64>)]) -> u64 {
+pub(crate) fn elements(tensors: &[(String, Vec<u64>)]) -> u64 {
     tensors.iter().map(|(_, s)| s.iter().product::<u64>()).sum()
 }
 
@@ -69,10 +76,9 @@ fn hand_prefill_macs(d: u64, layers: u64, h: u64, kv: u64, ff: u64, v: u64, l: u
     per_token * l + layers * 2 * h * hd * l * l
 }
 
-#[test]
-fn llama_safetensors_folder_counts_exactly_and_matches_the_zoo() {
-    // Llama-2-7B as a folder with config.json and two shards (sparse: ~0 bytes on disk).
-    let dir = tmpdir("llama7b");
+/// Llama-2-7B as a folder with config.json, an index and two bf16 shards (sparse: ~0 bytes on
+/// disk); returns its tensors.
+pub(crate) fn write_llama_7b(dir: &Path) -> Vec<(String, Vec<u64>)> {
     let (d, layers, h, kv, ff, v) = (4096, 32, 32, 32, 11008, 32000);
     let t = llama_tensors(d, layers, h, kv, ff, v);
     let (a, b) = t.split_at(t.len() / 2);
@@ -100,7 +106,14 @@ fn llama_safetensors_folder_counts_exactly_and_matches_the_zoo() {
         llama_config(d, layers, h, kv, ff, v).to_string(),
     )
     .unwrap();
+    t
+}
 
+#[test]
+fn llama_safetensors_folder_counts_exactly_and_matches_the_zoo() {
+    let dir = tmpdir("llama7b");
+    let (d, layers, h, kv, ff, v) = (4096, 32, 32, 32, 11008, 32000);
+    let t = write_llama_7b(&dir);
     let p = run_json(&[
         "profile",
         dir.to_str().unwrap(),
@@ -336,7 +349,7 @@ fn mixture_of_experts_active_parameters() {
 }
 
 /// A GGUF v3 file: llama metadata, the given tensors of one ggml type, sparse data.
-fn write_gguf(
+pub(crate) fn write_gguf(
     path: &Path,
     meta: &[(&str, u64)],
     tensors: &[(String, Vec<u64>)],
@@ -385,7 +398,7 @@ fn write_gguf(
 }
 
 /// Llama-2-70B tensors in GGUF naming.
-fn gguf_70b() -> Vec<(String, Vec<u64>)> {
+pub(crate) fn gguf_70b() -> Vec<(String, Vec<u64>)> {
     let (d, layers, kvd, ff, v) = (8192u64, 80, 1024u64, 28672u64, 32000u64);
     let mut t = vec![("token_embd.weight".to_string(), vec![v, d])];
     for i in 0..layers {
@@ -408,7 +421,7 @@ fn gguf_70b() -> Vec<(String, Vec<u64>)> {
     t
 }
 
-const META_70B: [(&str, u64); 6] = [
+pub(crate) const META_70B: [(&str, u64); 6] = [
     ("llama.embedding_length", 8192),
     ("llama.block_count", 80),
     ("llama.attention.head_count", 64),

@@ -13,6 +13,7 @@ mod llm;
 mod machine;
 mod output;
 mod papercuts;
+mod remote;
 mod report_browser;
 mod tract_run;
 mod windows;

@@ -71,6 +71,8 @@ struct Reader<R> {
     r: R,
     /// Bytes left in the file after the current position.
     left: u64,
+    /// Whether a read ran past the bytes at hand (of a file only partly fetched).
+    short: bool,
 }
 
 impl<R: Read + Seek> Reader<R> {
@@ -84,10 +86,16 @@ impl<R: Read + Seek> Reader<R> {
         self.left -= n;
         Ok(())
     }
+    fn fill(&mut self, b: &mut [u8]) -> std::result::Result<(), String> {
+        self.r.read_exact(b).map_err(|e| {
+            self.short |= e.kind() == std::io::ErrorKind::UnexpectedEof;
+            e.to_string()
+        })
+    }
     fn bytes<const N: usize>(&mut self, what: &str) -> std::result::Result<[u8; N], String> {
         self.take(N as u64, what)?;
         let mut b = [0u8; N];
-        self.r.read_exact(&mut b).map_err(|e| e.to_string())?;
+        self.fill(&mut b)?;
         Ok(b)
     }
     fn u32(&mut self, what: &str) -> std::result::Result<u32, String> {
@@ -110,7 +118,7 @@ impl<R: Read + Seek> Reader<R> {
         }
         self.take(n, what)?;
         let mut b = vec![0u8; n as usize];
-        self.r.read_exact(&mut b).map_err(|e| e.to_string())?;
+        self.fill(&mut b)?;
         String::from_utf8(b)
             .map(Some)
             .map_err(|_| format!("{what} is not UTF-8"))
@@ -182,6 +190,7 @@ pub fn read(path: &Path) -> Result<Header> {
     let mut r = Reader {
         r: BufReader::with_capacity(1 << 16, file),
         left: size,
+        short: false,
     };
     parse(&mut r, size).map_err(|reason| Error::Malformed {
         what: "GGUF file",
@@ -196,12 +205,33 @@ pub fn read_bytes(bytes: &[u8], name: &Path) -> Result<Header> {
     let mut r = Reader {
         r: std::io::Cursor::new(bytes),
         left: size,
+        short: false,
     };
     parse(&mut r, size).map_err(|reason| Error::Malformed {
         what: "GGUF file",
         path: name.to_path_buf(),
         reason,
     })
+}
+
+/// Reads the header of a GGUF file of `size` bytes from its first bytes `head`, as a remote
+/// reader fetches them: `None` when the header runs past `head` (fetch more and call again).
+/// The checks are those of [`read`], against the whole file's size.
+pub fn read_head(head: &[u8], size: u64, name: &Path) -> Result<Option<Header>> {
+    let mut r = Reader {
+        r: std::io::Cursor::new(head),
+        left: size,
+        short: false,
+    };
+    match parse(&mut r, size) {
+        Ok(h) => Ok(Some(h)),
+        Err(_) if r.short && (head.len() as u64) < size => Ok(None),
+        Err(reason) => Err(Error::Malformed {
+            what: "GGUF file",
+            path: name.to_path_buf(),
+            reason,
+        }),
+    }
 }
 
 fn parse<R: Read + Seek>(r: &mut Reader<R>, size: u64) -> std::result::Result<Header, String> {

@@ -12,10 +12,12 @@ use crate::options::Options;
 use crate::schema::{Component, Layer, LlmInfo, ModelInfo, Profile, Totals};
 
 pub mod arch;
+mod fetched;
 pub mod gguf;
 pub mod safetensors;
 
 pub use crate::schema::Arch;
+pub use fetched::{profile_fetched, Fetched, FileHead};
 
 /// One tensor of a checkpoint.
 #[derive(Clone, Debug, Serialize)]
@@ -111,34 +113,15 @@ fn read_json(path: &Path) -> Result<serde_json::Value> {
 
 /// The shard files of a `model.safetensors.index.json`: plain names in its folder only.
 fn shards(index: &Path) -> Result<Vec<PathBuf>> {
-    let j = read_json(index)?;
-    let map = j["weight_map"]
-        .as_object()
-        .ok_or_else(|| Error::Malformed {
-            path: index.to_path_buf(),
-            what: "safetensors index",
-            reason: "no weight_map object".into(),
-        })?;
+    let bytes = std::fs::read(index).map_err(|source| Error::Io {
+        path: index.to_path_buf(),
+        source,
+    })?;
     let dir = index.parent().unwrap_or(Path::new("."));
-    let mut files: Vec<String> = map
-        .values()
-        .map(|v| v.as_str().unwrap_or("").to_string())
-        .collect();
-    files.sort();
-    files.dedup();
-    files
+    Ok(safetensors::index_shards(&bytes, index)?
         .into_iter()
-        .map(|f| {
-            if f.is_empty() || f.contains(['/', '\\']) || f == ".." || f == "." {
-                Err(Error::Invalid(format!(
-                    "{}: shard '{f}' is not a file name in the index's folder",
-                    index.display()
-                )))
-            } else {
-                Ok(dir.join(f))
-            }
-        })
-        .collect()
+        .map(|f| dir.join(f))
+        .collect())
 }
 
 fn config_near(dir: &Path) -> Result<Option<Arch>> {
@@ -147,6 +130,16 @@ fn config_near(dir: &Path) -> Result<Option<Arch>> {
         return Ok(None);
     }
     Arch::from_hf(&read_json(&p)?).map(Some)
+}
+
+/// The architecture of a `config.json` held in memory (`name` labels errors).
+fn config_bytes(bytes: &[u8], name: &Path) -> Result<Arch> {
+    let j = serde_json::from_slice(bytes).map_err(|e| Error::Malformed {
+        path: name.to_path_buf(),
+        what: "JSON file",
+        reason: e.to_string(),
+    })?;
+    Arch::from_hf(&j)
 }
 
 /// A GGUF checkpoint from its header: the architecture from its metadata.
@@ -242,11 +235,29 @@ fn open(path: &Path) -> Result<Checkpoint> {
     } else {
         vec![path.to_path_buf()]
     };
-    let mut tensors = Vec::new();
+    let mut shards = Vec::with_capacity(files.len());
     let mut file_bytes = 0u64;
-    let mut seen = std::collections::HashSet::new();
     for f in &files {
-        for t in safetensors::read(f)? {
+        shards.push((f.as_path(), safetensors::read(f)?));
+        file_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+    }
+    let tensors = merge_shards(shards)?;
+    Ok(Checkpoint {
+        format: "safetensors",
+        files,
+        tensors,
+        arch: config_near(&dir)?,
+        producer: String::new(),
+        file_bytes,
+    })
+}
+
+/// The tensors of every shard in order, refusing a tensor stored twice.
+fn merge_shards(shards: Vec<(&Path, Vec<TensorInfo>)>) -> Result<Vec<TensorInfo>> {
+    let mut tensors = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (f, ts) in shards {
+        for t in ts {
             if !seen.insert(t.name.clone()) {
                 return Err(Error::Invalid(format!(
                     "tensor '{}' is stored twice (again in {})",
@@ -256,16 +267,8 @@ fn open(path: &Path) -> Result<Checkpoint> {
             }
             tensors.push(t);
         }
-        file_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
     }
-    Ok(Checkpoint {
-        format: "safetensors",
-        files,
-        tensors,
-        arch: config_near(&dir)?,
-        producer: String::new(),
-        file_bytes,
-    })
+    Ok(tensors)
 }
 
 /// Sizes from `--dim`: batch (1), seq (128), past (= seq).

@@ -70,6 +70,65 @@ pub fn read_bytes(bytes: &[u8], name: &Path) -> Result<Vec<TensorInfo>> {
     parse(name, header, size)
 }
 
+/// The first `8 + n` bytes of a file of `size` bytes whose header is `n` bytes long: how much of
+/// a remote file must be fetched. `prefix` holds at least the first 8 bytes; a length that lies
+/// (past the end of the file, or over the limit) is refused as for a local file.
+pub fn header_span(prefix: &[u8], size: u64, name: &Path) -> Result<u64> {
+    let n = header_len(name, size, |buf| {
+        let p = prefix
+            .get(..8)
+            .ok_or_else(|| malformed(name, "fewer than 8 bytes were read".into()))?;
+        buf.copy_from_slice(p);
+        Ok(())
+    })?;
+    Ok(8 + n)
+}
+
+/// The tensors of a safetensors file of `size` bytes from its first bytes `head` (at least
+/// [`header_span`] of them): what a remote reader fetched. The same checks as [`read`].
+pub fn read_head(head: &[u8], size: u64, name: &Path) -> Result<Vec<TensorInfo>> {
+    let span = header_span(head, size, name)?;
+    let header = head.get(8..span as usize).ok_or_else(|| {
+        malformed(
+            name,
+            format!("{} bytes read of a {span}-byte header", head.len()),
+        )
+    })?;
+    parse(name, header, size)
+}
+
+/// The shard file names of a `model.safetensors.index.json` (sorted, each once): plain names
+/// in the index's folder only, so no shard can name a path elsewhere.
+pub fn index_shards(json: &[u8], name: &Path) -> Result<Vec<String>> {
+    let j: serde_json::Value = serde_json::from_slice(json).map_err(|e| Error::Malformed {
+        path: name.to_path_buf(),
+        what: "JSON file",
+        reason: e.to_string(),
+    })?;
+    let map = j["weight_map"]
+        .as_object()
+        .ok_or_else(|| Error::Malformed {
+            path: name.to_path_buf(),
+            what: "safetensors index",
+            reason: "no weight_map object".into(),
+        })?;
+    let mut files: Vec<String> = map
+        .values()
+        .map(|v| v.as_str().unwrap_or("").to_string())
+        .collect();
+    files.sort();
+    files.dedup();
+    for f in &files {
+        if f.is_empty() || f.contains(['/', '\\']) || f == ".." || f == "." {
+            return Err(Error::Invalid(format!(
+                "{}: shard '{f}' is not a file name in the index's folder",
+                name.display()
+            )));
+        }
+    }
+    Ok(files)
+}
+
 /// Whether `bytes` start like a safetensors file: an 8-byte length prefix, then a JSON object.
 /// (The prefix itself is checked by the reader, which names a lying one.)
 pub fn looks_like(bytes: &[u8]) -> bool {

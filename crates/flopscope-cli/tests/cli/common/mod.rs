@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+pub mod hub;
 mod onnx;
 #[allow(unused_imports)]
 pub use onnx::*;

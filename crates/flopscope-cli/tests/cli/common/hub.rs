@@ -1,0 +1,306 @@
+//! A Hugging Face Hub stand-in on 127.0.0.1 for the remote tests: `/{repo}/resolve/{rev}/{file}`
+//! with `X-Repo-Commit`, model files redirected to a second port (the "CDN") that serves byte
+//! ranges, gated repos answering 401 without their token, 404s, and misbehaviours (ignoring
+//! `Range`, answering slowly, failing with 503). It counts the bytes it sends and logs every
+//! request with its `Authorization` header. One request per connection, a thread each.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How the servers behave.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Mode {
+    Normal,
+    /// Every file is sent whole with 200, whatever `Range` says.
+    IgnoreRange,
+    /// The Hub port waits 30 s before answering.
+    Slow,
+    /// The first N requests to the Hub port get a 503.
+    Fail503(usize),
+}
+
+/// One repository: the files of a folder at one commit; `token`: gated.
+pub struct Repo {
+    pub name: String,
+    pub dir: PathBuf,
+    pub commit: String,
+    pub token: Option<String>,
+}
+
+/// One request seen.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub cdn: bool,
+    pub path: String,
+    pub auth: Option<String>,
+    pub range: Option<String>,
+}
+
+struct State {
+    repos: Vec<Repo>,
+    mode: Mode,
+    cdn_port: u16,
+    served: AtomicU64,
+    hub_requests: AtomicUsize,
+    hits: Mutex<Vec<Hit>>,
+    stop: AtomicBool,
+}
+
+/// The running pair of servers; [`Hub::stop`] closes both ports.
+pub struct Hub {
+    pub port: u16,
+    pub cdn_port: u16,
+    state: Arc<State>,
+}
+
+impl Hub {
+    pub fn start(repos: Vec<Repo>, mode: Mode) -> Hub {
+        let hub = TcpListener::bind("127.0.0.1:0").unwrap();
+        let cdn = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (port, cdn_port) = (
+            hub.local_addr().unwrap().port(),
+            cdn.local_addr().unwrap().port(),
+        );
+        let state = Arc::new(State {
+            repos,
+            mode,
+            cdn_port,
+            served: AtomicU64::new(0),
+            hub_requests: AtomicUsize::new(0),
+            hits: Mutex::new(vec![]),
+            stop: AtomicBool::new(false),
+        });
+        for (l, is_cdn) in [(hub, false), (cdn, true)] {
+            let st = state.clone();
+            std::thread::spawn(move || {
+                for s in l.incoming() {
+                    if st.stop.load(SeqCst) {
+                        break; // dropping the listener closes the port
+                    }
+                    let st = st.clone();
+                    if let Ok(s) = s {
+                        std::thread::spawn(move || serve(&st, s, is_cdn));
+                    }
+                }
+            });
+        }
+        Hub {
+            port,
+            cdn_port,
+            state,
+        }
+    }
+
+    /// `HF_ENDPOINT` for this server.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Bytes sent so far (status lines, headers and bodies, both ports).
+    pub fn served(&self) -> u64 {
+        self.state.served.load(SeqCst)
+    }
+
+    pub fn hits(&self) -> Vec<Hit> {
+        self.state.hits.lock().unwrap().clone()
+    }
+
+    pub fn stop(&self) {
+        self.state.stop.store(true, SeqCst);
+        for p in [self.port, self.cdn_port] {
+            let _ = TcpStream::connect(("127.0.0.1", p));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Writes and counts.
+fn send(st: &State, s: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    s.write_all(bytes)?;
+    st.served.fetch_add(bytes.len() as u64, SeqCst);
+    Ok(())
+}
+
+fn reply(st: &State, s: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head += &format!("{k}: {v}\r\n");
+    }
+    let _ = send(st, s, (head + "\r\n").as_bytes()).and_then(|_| send(st, s, body));
+}
+
+fn serve(st: &State, mut s: TcpStream, cdn: bool) {
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut line = String::new();
+    if r.read_line(&mut line).is_err() {
+        return;
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let (mut auth, mut range) = (None, None);
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            match k.to_ascii_lowercase().as_str() {
+                "authorization" => auth = Some(v.trim().to_string()),
+                "range" => range = Some(v.trim().to_string()),
+                _ => {}
+            }
+        }
+    }
+    st.hits.lock().unwrap().push(Hit {
+        cdn,
+        path: path.clone(),
+        auth: auth.clone(),
+        range: range.clone(),
+    });
+    if !cdn {
+        let n = st.hub_requests.fetch_add(1, SeqCst);
+        match st.mode {
+            Mode::Slow => {
+                for _ in 0..300 {
+                    if st.stop.load(SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            Mode::Fail503(k) if n < k => {
+                return reply(st, &mut s, "503 Service Unavailable", &[], b"busy")
+            }
+            _ => {}
+        }
+    }
+    // Hub: /{org}/{name}/resolve/{rev}/{file}; CDN: /{org}/{name}/{commit}/{file}.
+    let parts: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
+    let (repo, rev, file) = match (cdn, parts.as_slice()) {
+        (false, [o, n, "resolve", rev, file]) => (format!("{o}/{n}"), *rev, *file),
+        (true, [o, n, commit, rest @ ..]) if !rest.is_empty() => (
+            format!("{o}/{n}"),
+            *commit,
+            &path[path.find(commit).unwrap() + commit.len() + 1..],
+        ),
+        _ => return reply(st, &mut s, "400 Bad Request", &[], b""),
+    };
+    let Some(repo) = st.repos.iter().find(|r| r.name == repo) else {
+        return reply(
+            st,
+            &mut s,
+            "401 Unauthorized",
+            &[("X-Error-Code", "RepoNotFound".into())],
+            b"",
+        );
+    };
+    let commit = ("X-Repo-Commit", repo.commit.clone());
+    if !cdn
+        && repo
+            .token
+            .as_ref()
+            .is_some_and(|t| auth.as_deref() != Some(&format!("Bearer {t}")))
+    {
+        return reply(
+            st,
+            &mut s,
+            "401 Unauthorized",
+            &[("X-Error-Code", "GatedRepo".into())],
+            b"",
+        );
+    }
+    if rev != "main" && rev != repo.commit {
+        return reply(
+            st,
+            &mut s,
+            "404 Not Found",
+            &[("X-Error-Code", "RevisionNotFound".into())],
+            b"",
+        );
+    }
+    let f = repo.dir.join(file);
+    if file.split('/').any(|p| p == "..") || !f.is_file() {
+        return reply(
+            st,
+            &mut s,
+            "404 Not Found",
+            &[commit, ("X-Error-Code", "EntryNotFound".into())],
+            b"",
+        );
+    }
+    let big = [".safetensors", ".gguf", ".onnx"]
+        .iter()
+        .any(|e| file.ends_with(e));
+    if !cdn && big {
+        let to = format!(
+            "http://127.0.0.1:{}/{}/{}/{file}",
+            st.cdn_port, repo.name, repo.commit
+        );
+        return reply(st, &mut s, "302 Found", &[commit, ("Location", to)], b"");
+    }
+    send_file(st, &mut s, &f, range.as_deref(), commit);
+}
+
+/// A file, or the asked range of it (`bytes=a-b`).
+fn send_file(
+    st: &State,
+    s: &mut TcpStream,
+    f: &std::path::Path,
+    range: Option<&str>,
+    commit: (&str, String),
+) {
+    let mut file = std::fs::File::open(f).unwrap();
+    let size = file.metadata().unwrap().len();
+    let asked = range
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
+    let (status, from, len, extra) = match asked {
+        Some((a, b)) if st.mode != Mode::IgnoreRange => {
+            if a >= size {
+                return reply(st, s, "416 Range Not Satisfiable", &[], b"");
+            }
+            let end = b.min(size - 1);
+            (
+                "206 Partial Content",
+                a,
+                end + 1 - a,
+                Some(format!("bytes {a}-{end}/{size}")),
+            )
+        }
+        _ => ("200 OK", 0, size, None),
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n{}: {}\r\n",
+        commit.0, commit.1
+    );
+    if let Some(cr) = extra {
+        head += &format!("Content-Range: {cr}\r\n");
+    }
+    if send(st, s, (head + "\r\n").as_bytes()).is_err() {
+        return;
+    }
+    file.seek(SeekFrom::Start(from)).unwrap();
+    let mut rest = file.take(len);
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = rest.read(&mut buf).unwrap_or(0);
+        // A closed connection ends a full download: the client has what it needed.
+        if n == 0 || send(st, s, &buf[..n]).is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Bounded HTTP GETs: byte ranges, redirects followed by hand (so the token goes to the
+//! endpoint's host only), time-outs, and retries with backoff on time-outs and 5xx only.
+//!
+//! ureq (blocking, rustls, no OpenSSL) is enough: a profile needs a handful of small reads,
+//! and the shards' parallel reads are std threads sharing one agent.
+
+use std::io::Read;
+use std::time::Duration;
+
+use flopscope_core::Error;
+use ureq::http::Uri;
+
+/// Redirects followed per request (the Hub needs one: file downloads go to a CDN).
+const MAX_REDIRECTS: usize = 5;
+
+/// The settings of every request: `FLOPSCOPE_HTTP_TIMEOUT` (seconds, default 30) bounds each
+/// try, `FLOPSCOPE_HTTP_RETRIES` (default 2) the tries after the first.
+#[derive(Clone)]
+pub struct Http {
+    agent: ureq::Agent,
+    timeout: f64,
+    retries: u32,
+    /// The token and the origin (`scheme://host:port`) it may be sent to.
+    token: Option<(String, String)>,
+}
+
+/// One answer: a 2xx body (at most what was asked for), or a 404.
+pub struct Reply {
+    /// 200, 206 or 404.
+    pub status: u16,
+    /// The bytes asked for (fewer when the file ends first).
+    pub body: Vec<u8>,
+    /// The whole file's size, from `Content-Range` (or `Content-Length` of a full answer).
+    pub size: Option<u64>,
+    /// `X-Repo-Commit` of any response on the way (the Hub puts it on the redirect).
+    pub commit: Option<String>,
+    /// The Hub's `X-Error-Code` of a 404 (`RevisionNotFound`, `RepoNotFound`, `EntryNotFound`).
+    pub error_code: Option<String>,
+}
+
+/// Why one try failed.
+enum Fail {
+    /// Worth another try: a time-out or a 5xx.
+    Again(String),
+    /// Final.
+    Stop(Error),
+}
+
+impl Http {
+    /// A client; `token` is sent only to URLs whose origin is `token_origin`.
+    pub fn new(token: Option<String>, token_origin: &str) -> Result<Http, Error> {
+        let num = |k: &str, default: f64| -> Result<f64, Error> {
+            match std::env::var(k) {
+                Ok(v) if !v.trim().is_empty() => v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x >= 0.0)
+                    .ok_or_else(|| Error::Usage(format!("{k}={v}: expected a number"))),
+                _ => Ok(default),
+            }
+        };
+        let timeout = num("FLOPSCOPE_HTTP_TIMEOUT", 30.0)?.max(0.001);
+        let retries = num("FLOPSCOPE_HTTP_RETRIES", 2.0)?.min(10.0) as u32;
+        let t = Some(Duration::from_secs_f64(timeout));
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(t)
+            .timeout_connect(t)
+            .user_agent(concat!("flopscope/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Ok(Http {
+            agent,
+            timeout,
+            retries,
+            token: token.map(|t| (t, token_origin.to_string())),
+        })
+    }
+
+    /// GETs bytes `[start, end)` of `url` (`end` = `None`: the whole file, at most `cap`
+    /// bytes). A server that ignores `Range` is read only as far as the range needs, then
+    /// dropped. `label` names the file in errors.
+    pub fn get(
+        &self,
+        url: &str,
+        range: (u64, Option<u64>),
+        cap: u64,
+        label: &str,
+    ) -> Result<Reply, Error> {
+        let mut delay = 0.25;
+        let mut tries = 0;
+        loop {
+            match self.try_get(url, range, cap, label) {
+                Ok(r) => return Ok(r),
+                Err(Fail::Stop(e)) => return Err(e),
+                Err(Fail::Again(why)) if tries >= self.retries => {
+                    let n = tries + 1;
+                    return Err(Error::Network(format!(
+                        "{label}: {why} ({n} {}; FLOPSCOPE_HTTP_TIMEOUT and FLOPSCOPE_HTTP_RETRIES set the limits)",
+                        if n == 1 { "try" } else { "tries" }
+                    )));
+                }
+                Err(Fail::Again(_)) => {
+                    std::thread::sleep(Duration::from_secs_f64(delay));
+                    delay *= 2.0;
+                    tries += 1;
+                }
+            }
+        }
+    }
+
+    fn try_get(
+        &self,
+        url: &str,
+        (start, end): (u64, Option<u64>),
+        cap: u64,
+        label: &str,
+    ) -> Result<Reply, Fail> {
+        let mut url = url.to_string();
+        let mut commit = None;
+        for _ in 0..=MAX_REDIRECTS {
+            let uri: Uri = url
+                .parse()
+                .map_err(|e| Fail::Stop(Error::Usage(format!("{url}: not a URL: {e}"))))?;
+            let mut req = self.agent.get(&uri);
+            if let Some(e) = end {
+                req = req.header("Range", format!("bytes={start}-{}", e.max(start + 1) - 1));
+            }
+            if let Some((token, origin)) = &self.token {
+                if origin_of(&uri) == *origin {
+                    req = req.header("Authorization", format!("Bearer {token}"));
+                }
+            }
+            let resp = req.call().map_err(|e| self.fail(e, label))?;
+            let status = resp.status().as_u16();
+            let header = |k: &str| {
+                resp.headers()
+                    .get(k)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            commit = commit.or_else(|| header("x-repo-commit"));
+            match status {
+                301 | 302 | 303 | 307 | 308 => {
+                    let to = header("location").ok_or_else(|| {
+                        Fail::Stop(Error::Network(format!(
+                            "{label}: a redirect without a Location"
+                        )))
+                    })?;
+                    url = if to.starts_with('/') {
+                        origin_of(&uri) + &to
+                    } else {
+                        to
+                    };
+                    continue;
+                }
+                200 | 206 => {}
+                404 => {
+                    return Ok(Reply {
+                        status,
+                        body: vec![],
+                        size: None,
+                        commit,
+                        error_code: header("x-error-code"),
+                    });
+                }
+                401 | 403 => {
+                    let how = if self
+                        .token
+                        .as_ref()
+                        .is_some_and(|(_, o)| *o == origin_of(&uri))
+                    {
+                        "the token given (HF_TOKEN, or the file at HF_TOKEN_PATH) cannot read it"
+                    } else {
+                        "set HF_TOKEN (or a token file at HF_TOKEN_PATH, default $HF_HOME/token) to a token that can read it"
+                    };
+                    return Err(Fail::Stop(Error::Denied(format!(
+                        "{label}: HTTP {status}: the repository is gated or private (or does not exist): {how}"
+                    ))));
+                }
+                500..=599 => return Err(Fail::Again(format!("HTTP {status} from the server"))),
+                _ => {
+                    return Err(Fail::Stop(Error::Network(format!(
+                        "{label}: HTTP {status} from {}",
+                        uri.host().unwrap_or("the server")
+                    ))))
+                }
+            }
+            let ranged = status == 206;
+            let size = if ranged {
+                let cr = header("content-range").unwrap_or_default();
+                let (first, total) = content_range(&cr).ok_or_else(|| {
+                    Fail::Stop(Error::Network(format!(
+                        "{label}: a partial answer with Content-Range '{cr}'"
+                    )))
+                })?;
+                if first != start {
+                    return Err(Fail::Stop(Error::Network(format!(
+                        "{label}: asked for bytes from {start}, got them from {first}"
+                    ))));
+                }
+                total
+            } else {
+                header("content-length").and_then(|v| v.trim().parse().ok())
+            };
+            // What to read: the range (less what a full answer puts before it), or the file.
+            let (skip, want) = match end {
+                Some(e) if ranged => (0, e.saturating_sub(start)),
+                Some(e) => (start, e.saturating_sub(start)),
+                None => (0, cap.saturating_add(1)),
+            };
+            let mut body = Vec::new();
+            let mut r = resp.into_body().into_reader();
+            let read = std::io::copy(&mut (&mut r).take(skip), &mut std::io::sink())
+                .and_then(|_| (&mut r).take(want).read_to_end(&mut body));
+            read.map_err(|e| self.fail(ureq::Error::from(e), label))?;
+            // Dropping the reader closes the connection: an unread rest is never streamed.
+            if end.is_none() && body.len() as u64 > cap {
+                return Err(Fail::Stop(Error::Network(format!(
+                    "{label}: more than {cap} bytes: not a header or config a profile needs"
+                ))));
+            }
+            return Ok(Reply {
+                status,
+                body,
+                size,
+                commit,
+                error_code: None,
+            });
+        }
+        Err(Fail::Stop(Error::Network(format!(
+            "{label}: more than {MAX_REDIRECTS} redirects"
+        ))))
+    }
+
+    /// A transport error as a retryable time-out or a final network error.
+    fn fail(&self, e: ureq::Error, label: &str) -> Fail {
+        let timed_out = match &e {
+            ureq::Error::Timeout(_) => true,
+            ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::TimedOut,
+            _ => false,
+        };
+        if timed_out {
+            Fail::Again(format!("no answer within {} s", self.timeout))
+        } else {
+            Fail::Stop(Error::Network(format!("{label}: {e}")))
+        }
+    }
+}
+
+/// `scheme://host[:port]` of a URL: where a token may go.
+pub fn origin_of(uri: &Uri) -> String {
+    format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or(""),
+        uri.authority()
+            .map(|a| a.as_str().to_ascii_lowercase())
+            .unwrap_or_default()
+    )
+}
+
+/// The first byte and the total size of `bytes a-b/total` (total `*`: unknown).
+fn content_range(v: &str) -> Option<(u64, Option<u64>)> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let first = range.split_once('-')?.0.trim().parse().ok()?;
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    Some((first, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(content_range("bytes 0-99/1000"), Some((0, Some(1000))));
+        assert_eq!(content_range("bytes 8-9/*"), Some((8, None)));
+        assert_eq!(content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn origins_compare_host_and_port() {
+        let o = |s: &str| origin_of(&s.parse().unwrap());
+        assert_eq!(o("http://127.0.0.1:80/a/b"), "http://127.0.0.1:80");
+        assert_ne!(o("http://127.0.0.1:81/a"), o("http://127.0.0.1:80/a"));
+        assert_eq!(o("https://HF.co/x"), "https://hf.co");
+    }
+}

@@ -1,0 +1,319 @@
+//! Profiles a model where it lives: a Hugging Face Hub repository (`hf:ORG/NAME[@REV][/PATH]`)
+//! or an `http(s)://` URL of a `.safetensors`, `*.safetensors.index.json`, `.gguf` or `.onnx`
+//! file. Only headers and configs are fetched, with HTTP range requests; the core analyses
+//! them exactly as it analyses local files ([`flopscope_core::llm::profile_fetched`]), so a
+//! remote checkpoint's profile equals the local one. The core itself never touches the
+//! network: this crate is the only one that does (docs/remote.md).
+
+use flopscope_core::{Error, Options, Profile, Source};
+
+mod cache;
+mod fetch;
+mod http;
+
+use fetch::{Got, Place, Target};
+
+/// The Hub when `HF_ENDPOINT` is not set.
+const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+
+/// Whether a command-line model argument names a remote model (and no local file).
+pub fn is_remote(spec: &str) -> bool {
+    (spec.starts_with("hf:") || spec.starts_with("http://") || spec.starts_with("https://"))
+        && !std::path::Path::new(spec).exists()
+}
+
+/// A full commit hash, as the Hub gives it.
+pub(crate) fn is_commit(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A Hub source, parsed.
+#[derive(Debug, PartialEq)]
+struct HubSpec {
+    repo: String,
+    revision: String,
+    path: Option<String>,
+}
+
+fn parse_hub(spec: &str) -> Result<HubSpec, Error> {
+    let bad = |why: &str| {
+        Error::Usage(format!(
+            "{spec}: {why} (expected hf:ORG/NAME, hf:ORG/NAME@REVISION or hf:ORG/NAME[@REVISION]/PATH)"
+        ))
+    };
+    let rest = spec
+        .strip_prefix("hf://")
+        .or_else(|| spec.strip_prefix("hf:"))
+        .unwrap_or(spec);
+    let mut parts = rest.splitn(3, '/');
+    let org = parts.next().unwrap_or("");
+    let name_rev = parts.next().ok_or_else(|| bad("no repository name"))?;
+    let (name, revision) = match name_rev.split_once('@') {
+        Some((n, r)) => (n, r),
+        None => (name_rev, "main"),
+    };
+    let ok_name = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('.')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    };
+    if !ok_name(org) || !ok_name(name) {
+        return Err(bad(
+            "an organisation or name with characters other than letters, digits, '.', '_', '-'",
+        ));
+    }
+    // A revision with a `/` (refs/pr/1) is written percent-encoded: refs%2Fpr%2F1.
+    if revision.is_empty()
+        || !revision
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-%".contains(&b))
+    {
+        return Err(bad(
+            "a revision with characters other than letters, digits, '.', '_', '-', '%'",
+        ));
+    }
+    let path = parts.next().filter(|p| !p.is_empty());
+    if let Some(p) = path {
+        if p.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+            || p.contains(['\\', '?', '#'])
+        {
+            return Err(bad("a path with an empty, '.' or '..' part"));
+        }
+    }
+    Ok(HubSpec {
+        repo: format!("{org}/{name}"),
+        revision: revision.to_string(),
+        path: path.map(str::to_string),
+    })
+}
+
+/// The Hub's token: `HF_TOKEN` (or `HUGGING_FACE_HUB_TOKEN`), else the file at `HF_TOKEN_PATH`
+/// (default `$HF_HOME/token`, `HF_HOME` defaulting to `~/.cache/huggingface`).
+fn token() -> Option<String> {
+    let var = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    if let Some(t) = var("HF_TOKEN").or_else(|| var("HUGGING_FACE_HUB_TOKEN")) {
+        return Some(t);
+    }
+    let path = var("HF_TOKEN_PATH")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let home = var("HF_HOME").map(std::path::PathBuf::from).or_else(|| {
+                var("XDG_CACHE_HOME")
+                    .map(std::path::PathBuf::from)
+                    .or_else(|| var("HOME").map(|h| std::path::Path::new(&h).join(".cache")))
+                    .map(|c| c.join("huggingface"))
+            })?;
+            Some(home.join("token"))
+        })?;
+    let t = std::fs::read_to_string(path).ok()?;
+    Some(t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+fn offline() -> bool {
+    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
+fn endpoint() -> String {
+    std::env::var("HF_ENDPOINT")
+        .ok()
+        .map(|e| e.trim().trim_end_matches('/').to_string())
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string())
+}
+
+/// Profiles a remote model; `note` receives what the person should know but is not part of
+/// the profile (a cached revision used because the server could not be reached).
+pub fn profile(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Result<Profile, Error> {
+    if spec.starts_with("hf:") {
+        return profile_hub(spec, opts, note);
+    }
+    if offline() {
+        return Err(Error::Network(format!(
+            "{spec}: HF_HUB_OFFLINE is set and URLs are not cached"
+        )));
+    }
+    let (base, file) = spec
+        .rsplit_once('/')
+        .filter(|(b, _)| b.matches('/').count() >= 2)
+        .ok_or_else(|| Error::Usage(format!("{spec}: no file name in the URL")))?;
+    let file = file.split(['?', '#']).next().unwrap_or("");
+    let target = Target::of(file)?;
+    let ep = endpoint();
+    let http = http::Http::new(token(), &origin(&ep)?)?;
+    let place = Place {
+        http: &http,
+        base: format!("{base}/"),
+        label: base.to_string(),
+    };
+    finish(place.fetch(&target, None)?, spec, opts)
+}
+
+fn origin(url: &str) -> Result<String, Error> {
+    let uri = url
+        .parse()
+        .map_err(|e| Error::Usage(format!("HF_ENDPOINT={url}: not a URL: {e}")))?;
+    Ok(http::origin_of(&uri))
+}
+
+/// The profile of what was fetched.
+fn finish(got: Got, spec: &str, opts: &Options) -> Result<Profile, Error> {
+    match got {
+        Got::Checkpoint(f, _) => flopscope_core::llm::profile_fetched(&f, spec, opts),
+        Got::Onnx(bytes) => flopscope_core::profile(
+            &Source::Bytes {
+                bytes: &bytes,
+                name: spec,
+            },
+            opts,
+        ),
+    }
+}
+
+fn profile_hub(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Result<Profile, Error> {
+    let h = parse_hub(spec)?;
+    let target = match &h.path {
+        Some(p) => Target::of(p)?,
+        None => Target::Repo,
+    };
+    let key = h.path.as_deref().unwrap_or("");
+    let ep = endpoint();
+    let host = ep.split_once("://").map_or(ep.as_str(), |(_, h)| h);
+    let cache = cache::RepoCache::new(host, &h.repo);
+    let cached = |commit: &str| cache.as_ref().and_then(|c| c.load(commit, key));
+    let label = |rev: &str| format!("hf:{}@{rev}", h.repo);
+    // A commit, or a branch while offline: the cache alone when it has it.
+    let known = if is_commit(&h.revision) {
+        Some(h.revision.clone())
+    } else if offline() {
+        cache.as_ref().and_then(|c| c.commit_of(&h.revision))
+    } else {
+        None
+    };
+    if let Some(f) = known.as_deref().and_then(cached) {
+        return flopscope_core::llm::profile_fetched(&f, spec, opts);
+    }
+    if offline() {
+        return Err(Error::Network(format!(
+            "{spec}: HF_HUB_OFFLINE is set and this revision is not in the cache"
+        )));
+    }
+    let http = http::Http::new(token(), &origin(&ep)?)?;
+    let url = |rev: &str, file: &str| format!("{ep}/{}/resolve/{rev}/{file}", h.repo);
+    // The first read tells the commit the revision names now.
+    let (first, whole) = target.first_file();
+    let range = if whole { (0, None) } else { (0, Some(1)) };
+    let first_label = format!("{}/{first}", label(&h.revision));
+    let reply = match http.get(
+        &url(&h.revision, first),
+        range,
+        fetch::JSON_CAP,
+        &first_label,
+    ) {
+        Ok(r) => r,
+        Err(Error::Network(why)) => {
+            // The server is gone: the commit this revision named last time, if cached.
+            let c = cache.as_ref().and_then(|c| c.commit_of(&h.revision));
+            return match c.as_deref().and_then(|c| cached(c).map(|f| (c, f))) {
+                Some((c, f)) => {
+                    note(format!("{why}; using the cached {} = {c}", h.revision));
+                    flopscope_core::llm::profile_fetched(&f, spec, opts)
+                }
+                None => Err(Error::Network(why)),
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let commit = reply.commit.clone().filter(|c| is_commit(c));
+    if let (Some(c), Some(cache)) = (&commit, &cache) {
+        cache.set_commit(&h.revision, c);
+        if let Some(f) = cached(c) {
+            return flopscope_core::llm::profile_fetched(&f, spec, opts);
+        }
+    }
+    let at = commit.clone().unwrap_or_else(|| h.revision.clone());
+    let place = Place {
+        http: &http,
+        base: format!("{ep}/{}/resolve/{at}/", h.repo),
+        label: label(&h.revision),
+    };
+    if reply.status == 404 {
+        let missing = |what: String| Error::Io {
+            path: spec.into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, what),
+        };
+        match reply.error_code.as_deref() {
+            Some("RevisionNotFound") => {
+                return Err(missing(format!(
+                    "no revision '{}' in {} (HTTP 404)",
+                    h.revision, h.repo
+                )))
+            }
+            Some("RepoNotFound") => {
+                return Err(missing(format!("no repository {} (HTTP 404)", h.repo)))
+            }
+            _ if !whole => return Err(place.not_found(first, "")),
+            _ => {}
+        }
+    }
+    let config = whole.then(|| (reply.status != 404).then_some(reply.body));
+    let got = place.fetch(&target, config)?;
+    if let (Got::Checkpoint(f, cfg), Some(c), Some(cache)) = (&got, &commit, &cache) {
+        cache.store(c, key, f, cfg.as_deref());
+    }
+    finish(got, spec, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_core_depends_on_no_http_crate() {
+        // Direct dependencies: none of the core's others pulls in HTTP or TLS
+        // (`cargo tree -p flopscope-core -e normal`, docs/architecture.md).
+        let manifest = include_str!("../../flopscope-core/Cargo.toml");
+        let deps = manifest.split("[dependencies]").nth(1).unwrap();
+        let deps = deps.split("\n[").next().unwrap();
+        for http in ["ureq", "rustls", "reqwest", "hyper", "flopscope-remote"] {
+            assert!(!deps.contains(http), "flopscope-core depends on {http}");
+        }
+        assert!(
+            deps.contains("serde_json"),
+            "the [dependencies] section was not found"
+        );
+    }
+
+    #[test]
+    fn hub_specs() {
+        let s = parse_hub("hf:meta-llama/Llama-2-7b-hf").unwrap();
+        assert_eq!(
+            (s.repo.as_str(), s.revision.as_str(), s.path),
+            ("meta-llama/Llama-2-7b-hf", "main", None)
+        );
+        let s = parse_hub("hf:TheBloke/Llama-2-70B-GGUF@abc/q8/llama-2-70b.Q8_0.gguf").unwrap();
+        assert_eq!(s.revision, "abc");
+        assert_eq!(s.path.as_deref(), Some("q8/llama-2-70b.Q8_0.gguf"));
+        for bad in [
+            "hf:x",
+            "hf:../y",
+            "hf:a/b/../c.gguf",
+            "hf:a/b@",
+            "hf:a/b@x y",
+            "hf:a/.b",
+        ] {
+            assert!(parse_hub(bad).is_err(), "{bad}");
+        }
+        assert!(is_commit(&"a".repeat(40)) && !is_commit("main"));
+    }
+}
