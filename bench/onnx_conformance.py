@@ -156,12 +156,21 @@ def profile_dict(case, data: bytes, cli: str | None) -> dict:
     return json.loads(r.stdout)
 
 
-def run_flopscope(case, data: bytes, want: dict, loose: bool, cli: str | None) -> str | None:
+def cost_unknown(p: dict) -> list:
+    """Operators of the case whose cost flopscope did not count."""
+    return sorted({l["op"] for l in p["layers"] if l["flops"] is None})
+
+
+def run_flopscope(case, data: bytes, want: dict, loose: bool, cli: str | None,
+                  unknown: list) -> str | None:
+    """None when every output is right, else why not; appends to `unknown` the operators
+    whose cost stayed unknown."""
     try:
         p = profile_dict(case, data, cli)
         got = {o["name"]: o for o in p["outputs"]}
     except Exception as e:  # noqa: BLE001 -- every failure is a result
         return f"{type(e).__name__}: {e}".replace("\n", " ")
+    unknown.extend(cost_unknown(p))
     reasons = []
     for name, w in want.items():
         o = got.get(name)
@@ -237,8 +246,9 @@ def main():
         model = strip(case)
         outs = case.data_sets[0][1]
         want = {o.name: expected(v) for o, v in zip(model.graph.output, outs)}
+        unknown: list = []
         fs_err = run_flopscope(case, model.SerializeToString(), want, not args.strict_dtypes,
-                               args.cli)
+                               args.cli, unknown)
         ox_err = run_onnx(model, want)
         results.append({
             "case": case.name, "op": op_label(case), "nodes": len(case.model.graph.node),
@@ -246,6 +256,7 @@ def main():
                          for n, w in want.items()},
             "flopscope_ok": fs_err is None, "flopscope_error": fs_err,
             "onnx_ok": ox_err is None, "onnx_error": ox_err,
+            "cost_unknown": unknown,
         })
     t2 = time.perf_counter()
 
@@ -261,6 +272,11 @@ def main():
                      ("both right", both), ("flopscope only", fs - both), ("ONNX only", ox - both),
                      ("neither", n - fs - ox + both)]:
         print(f"{label:<17} {v:>6}  ({100 * v / max(n, 1):5.1f}%)")
+    costless = [r for r in results if r["flopscope_ok"] and r["cost_unknown"]]
+    print(f"{'right, cost unknown':<17} {len(costless):>6}  "
+          f"(outputs right but some node's cost not counted)")
+    for r in costless[:args.top]:
+        print(f"  {r['case']}: {', '.join(r['cost_unknown'])}")
     table("ONNX right, flopscope wrong",
           [r for r in results if r["onnx_ok"] and not r["flopscope_ok"]], args.top)
     table("flopscope right, ONNX wrong",

@@ -294,8 +294,23 @@ pub enum Attr {
     Graph(Box<Graph>),
     /// `graphs`
     Graphs(Vec<Graph>),
-    /// Anything else (sparse tensors, type protos): kept by name only.
+    /// `tp`: a type (an empty `Optional`'s).
+    Type(TypeDecl),
+    /// Anything else (sparse tensors): kept by name only.
     Other,
+}
+
+/// A type given as an attribute: what its tensors are, and its encoded form to write back.
+#[derive(Clone, Debug)]
+pub struct TypeDecl {
+    /// Element type, when given.
+    pub dtype: Option<DType>,
+    /// Dims, when given.
+    pub shape: Option<Vec<Dim>>,
+    /// A sequence of such tensors (optionals looked through).
+    pub seq: bool,
+    /// The `TypeProto` as read (protobuf bytes).
+    pub encoded: Vec<u8>,
 }
 
 /// Attributes of a node by name, with a fast hasher (seeded per process: names come from files).

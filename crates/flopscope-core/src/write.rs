@@ -295,6 +295,13 @@ fn attr_proto(name: &str, a: &Attr, tensors: &mut Tensors) -> Result<Option<pb::
                 .collect::<Result<_>>()?;
             T::Graphs
         }
+        Attr::Type(t) => {
+            p.tp = Some(
+                pb::TypeProto::decode(t.encoded.as_slice())
+                    .map_err(|e| Error::Invalid(format!("attribute '{name}': {e}")))?,
+            );
+            T::TypeProto
+        }
         Attr::Other => return Ok(None),
     };
     p.r#type = Some(ty as i32);

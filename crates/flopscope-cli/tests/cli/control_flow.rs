@@ -1,6 +1,8 @@
 //! Loop, Scan and If are analysed through their bodies (docs/counting.md, "Control flow").
 
 use crate::common::*;
+use flopscope_core::onnx_pb as pb;
+use prost::Message;
 
 fn profile_json(m: &flopscope_core::onnx_pb::ModelProto, name: &str) -> serde_json::Value {
     let d = tmpdir(name);
@@ -107,6 +109,98 @@ fn scan8_has_a_batch_axis_and_an_omitted_sequence_lens() {
     assert_eq!(j["totals"]["flops"], 2 * 3 * 4);
     assert_eq!(j["outputs"][0]["shape"], serde_json::json!([2, 4]));
     assert_eq!(j["outputs"][1]["shape"], serde_json::json!([2, 3, 4]));
+}
+
+/// A sequence type seq(float32[5]), as an `Optional`'s `type` attribute.
+fn seq_f32_5() -> pb::AttributeProto {
+    let elem = value("e", &["5"]).r#type.unwrap();
+    pb::AttributeProto {
+        name: Some("type".into()),
+        r#type: Some(pb::attribute_proto::AttributeType::TypeProto as i32),
+        tp: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::SequenceType(Box::new(
+                pb::type_proto::Sequence {
+                    elem_type: Some(Box::new(elem)),
+                },
+            ))),
+            denotation: None,
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_empty_optional_has_the_type_its_attribute_gives_and_exports_it() {
+    // then: Optional() of type seq(float32[5]); else: Optional(SequenceConstruct(x)). The
+    // condition is true: the result is a sequence of float32[5] of unknown length.
+    let then_b = subgraph(
+        vec![],
+        vec![pb::ValueInfoProto {
+            name: Some("empty".into()),
+            ..Default::default()
+        }],
+        vec![node("Optional", "none", &[], &["empty"], vec![seq_f32_5()])],
+    );
+    let else_b = subgraph(
+        vec![],
+        vec![pb::ValueInfoProto {
+            name: Some("some".into()),
+            ..Default::default()
+        }],
+        vec![
+            node("SequenceConstruct", "mk", &["x"], &["s"], vec![]),
+            node("Optional", "wrap", &["s"], &["some"], vec![]),
+        ],
+    );
+    let m = model(
+        18,
+        vec![value("x", &["5"])],
+        vec![pb::ValueInfoProto {
+            name: Some("res".into()),
+            ..Default::default()
+        }],
+        vec![node(
+            "If",
+            "branch",
+            &["cond"],
+            &["res"],
+            vec![
+                graph_attr("then_branch", then_b),
+                graph_attr("else_branch", else_b),
+            ],
+        )],
+        vec![scalar_init("cond", 9, 1)],
+    );
+    let d = tmpdir("optional");
+    let src = write(&d, "optional.onnx", &m);
+    let j = run_json(&["profile", src.to_str().unwrap(), "-f", "json"]);
+    let out = &j["outputs"][0];
+    assert_eq!(
+        (&out["dtype"], &out["shape"], &out["sequence"]["length"]),
+        (
+            &serde_json::json!("float32"),
+            &serde_json::json!([5]),
+            &serde_json::Value::Null
+        )
+    );
+    assert_eq!(j["totals"]["nodes_cost_unknown"], 0);
+    // Exported, the attribute is written back as read.
+    let out_path = d.join("exported.onnx");
+    run_ok(&[
+        "export",
+        src.to_str().unwrap(),
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    let back = pb::ModelProto::decode(std::fs::read(&out_path).unwrap().as_slice()).unwrap();
+    let g = back.graph.unwrap();
+    let then_g = g.node[0]
+        .attribute
+        .iter()
+        .find(|a| a.name() == "then_branch")
+        .and_then(|a| a.g.clone())
+        .unwrap();
+    assert_eq!(then_g.node[0].attribute[0].tp, seq_f32_5().tp);
 }
 
 #[test]

@@ -546,6 +546,18 @@ impl Converter {
                 Some(g) => Attr::Graph(Box::new(self.graph(g, visible)?)),
                 None => Attr::Other,
             },
+            T::TypeProto => match &a.tp {
+                Some(tp) => {
+                    let (dtype, shape, seq) = type_decl(tp, a.name())?;
+                    Attr::Type(crate::graph::TypeDecl {
+                        dtype,
+                        shape,
+                        seq,
+                        encoded: prost::Message::encode_to_vec(tp),
+                    })
+                }
+                None => Attr::Other,
+            },
             T::Graphs => {
                 let mut gs = Vec::new();
                 for g in &a.graphs {
@@ -625,9 +637,17 @@ fn node_scope(n: &pb::NodeProto, name: &str) -> Vec<String> {
 /// that type and shape). An optional is read as what it holds. A dim of -1 is read as unknown
 /// (some exporters write it for "dynamic"); any other negative dim is an error.
 fn value_type(vi: &pb::ValueInfoProto) -> Result<(Option<DType>, Option<Vec<Dim>>, bool)> {
+    match vi.r#type.as_ref() {
+        Some(t) => type_decl(t, vi.name()),
+        None => Ok((None, None, false)),
+    }
+}
+
+/// [`value_type`] of a type proto; `name` says whose it is in errors.
+fn type_decl(t: &pb::TypeProto, name: &str) -> Result<(Option<DType>, Option<Vec<Dim>>, bool)> {
     use pb::tensor_shape_proto::dimension::Value as D;
     use pb::type_proto::Value as V;
-    let mut ty = vi.r#type.as_ref().and_then(|t| t.value.as_ref());
+    let mut ty = t.value.as_ref();
     let mut seq = false;
     // Bounded: a file cannot nest deeper than the protobuf decoder's recursion limit.
     loop {
@@ -654,8 +674,7 @@ fn value_type(vi: &pb::ValueInfoProto) -> Result<(Option<DType>, Option<Vec<Dim>
                 .map(|d| match &d.value {
                     Some(D::DimValue(v)) if *v >= 0 => Ok(Dim::Known(*v as u64)),
                     Some(D::DimValue(v)) if *v < -1 => Err(Error::Invalid(format!(
-                        "value '{}' is declared with a negative dim ({v})",
-                        vi.name()
+                        "value '{name}' is declared with a negative dim ({v})"
                     ))),
                     Some(D::DimParam(p)) => Ok(Dim::Sym(p.clone())),
                     _ => Ok(Dim::Sym(String::new())),

@@ -254,9 +254,27 @@ fn concat_from_sequence(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 }
 
 fn look_through(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
-    // An `Optional` without input is empty; its type is a TypeProto attribute this reader
-    // keeps by name only, so nothing is known of it.
-    Ok(vec![cx.opt(0).ok_or(OpError::Unknown)?.clone()])
+    if let Some(t) = cx.opt(0) {
+        return Ok(vec![t.clone()]);
+    }
+    // An empty `Optional`: what its `type` attribute says it would hold.
+    let Some(Attr::Type(t)) = cx.node.attrs.get("type") else {
+        return Err(OpError::Unknown);
+    };
+    let dtype = t.dtype.ok_or(OpError::Unknown)?;
+    let shape = t.shape.as_ref().and_then(|dims| {
+        dims.iter()
+            .map(|d| match d {
+                crate::graph::Dim::Known(n) => Some(*n),
+                crate::graph::Dim::Sym(_) => None,
+            })
+            .collect::<Option<Vec<u64>>>()
+    });
+    Ok(vec![match (t.seq, shape) {
+        (true, shape) => Tensor::sequence(dtype, None, shape),
+        (false, Some(shape)) => Tensor::new(dtype, shape),
+        (false, None) => return Err(OpError::Unknown),
+    }])
 }
 
 fn has_element(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
@@ -273,8 +291,8 @@ fn has_element(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 /// `SequenceMap`: the body runs once per element of the first input (a sequence); the other
 /// inputs are sequences of the same length (element `i` each time) or tensors (the same one).
 /// Every output is a sequence of the body's outputs. Elements not known one by one: the body
-/// is analysed once with what every element is (its type, a shared shape), the outputs'
-/// length is unknown, and so is the cost.
+/// is analysed once with what every element is (its type, a shared shape), and its cost is
+/// counted `<node>.n` times, a run-time size (the outputs' length stays unknown).
 fn sequence_map(cx: &Ctx) -> BodyOutcome {
     let g = match cx.node.attrs.get("body") {
         Some(Attr::Graph(g)) => g,
@@ -300,11 +318,21 @@ fn sequence_map(cx: &Ctx) -> BodyOutcome {
             },
             None => t.clone(),
         };
-        let outs = cx
+        let (outs, per) = cx
             .bodies
             .analyze(g, ins.iter().map(|t| elem(t)).collect())
-            .map(|(o, _)| o)
             .unwrap_or_default();
+        // The body runs once per element: their number is a run-time size `<node>.n`.
+        let cost = match per {
+            Some(c) => {
+                let n = super::data_dim(cx, "n", None)?;
+                Some(Cost {
+                    macs: super::mul(&[c.macs, n])?,
+                    flops: super::mul(&[c.flops, n])?,
+                })
+            }
+            None => None,
+        };
         let result = (0..g.outputs.len())
             .map(|k| {
                 let t = outs.get(k).and_then(Option::as_ref);
@@ -315,7 +343,7 @@ fn sequence_map(cx: &Ctx) -> BodyOutcome {
                 ))
             })
             .collect();
-        return Ok((result, None));
+        return Ok((result, cost));
     };
     let n = es.len();
     let mut per_out: Vec<Option<Vec<Tensor>>> = vec![Some(Vec::with_capacity(n)); g.outputs.len()];

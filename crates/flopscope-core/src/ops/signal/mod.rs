@@ -175,15 +175,49 @@ fn infer_dft(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 fn cost_dft(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
     let x = cx.shape(0)?;
     let p = dft_params(cx)?;
+    let last = x.len() - 1;
     let (Some(a), Some(n)) = (p.axis, p.n) else {
-        return Err(OpError::Unknown);
+        // An axis given at run time, for a full DFT of its own length (the only case whose
+        // shape is known): the cost along each axis it may be; one value when they agree,
+        // else the largest, said in a warning.
+        if p.onesided || cx.opt(1).is_some() {
+            return Err(OpError::Unknown);
+        }
+        let each: Vec<Cost> = (0..last)
+            .map(|a| dft_cost_along(x, a, x[a], p.inverse, out))
+            .collect::<Result<_, _>>()?;
+        let most = each
+            .iter()
+            .copied()
+            .max_by_key(|c| c.flops)
+            .unwrap_or_default();
+        if each.iter().any(|c| *c != most) {
+            cx.warn(format!(
+                "the DFT axis is known only at run time: counted along the costliest axis \
+                 ({} FLOPs)",
+                most.flops
+            ));
+        }
+        return Ok(most);
     };
+    dft_cost_along(x, a, n, p.inverse, out)
+}
+
+/// FLOPs of transforms of length `n` along axis `a` of `x`, one per position of the other
+/// signal axes (an inverse scales its outputs too).
+fn dft_cost_along(
+    x: &[u64],
+    a: usize,
+    n: u64,
+    inverse: bool,
+    out: &[Tensor],
+) -> Result<Cost, OpError> {
     let last = x.len() - 1;
     // One transform per position of every other signal axis.
     let others: Vec<u64> = (0..last).filter(|&i| i != a).map(|i| x[i]).collect();
     let vectors = mul(&others)?;
     let mut per = fft_flops(n)?;
-    if p.inverse {
+    if inverse {
         let y = out[0].shape.as_deref().ok_or(OpError::Unknown)?;
         per = per
             .checked_add(mul(&[n, y[last]])?)
