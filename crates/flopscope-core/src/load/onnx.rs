@@ -662,6 +662,16 @@ fn type_decl(t: &pb::TypeProto, name: &str) -> Result<(Option<DType>, Option<Vec
             _ => break,
         }
     }
+    // A map (the `ai.onnx.ml` operators' dictionaries) is read as a 1-D tensor of its
+    // values, its number of entries a dim like any other.
+    if let Some(V::MapType(m)) = ty {
+        let value = m.value_type.as_ref().and_then(|t| t.value.as_ref());
+        let dt = match value {
+            Some(V::TensorType(t)) => t.elem_type.filter(|&c| c != 0).map(DType::from_onnx),
+            _ => None,
+        };
+        return Ok((dt, Some(vec![Dim::Sym(String::new())]), seq));
+    }
     let Some(V::TensorType(t)) = ty else {
         return Ok((None, None, seq));
     };

@@ -9,7 +9,7 @@
 use crate::graph::{Attr, DType};
 
 use super::{
-    axis, invalid, no_cost, BodyOutcome, Cost, Ctx, OpDef, OpError, Shape, Tensor, Values,
+    axis, invalid, no_cost, BodyOutcome, Cost, Ctx, OpDef, OpError, Shape, Tensor, Values, MAX_FOLD,
 };
 
 /// Rules of the sequence and optional operators without subgraphs.
@@ -165,17 +165,31 @@ fn length(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
 }
 
 /// The pieces of `SplitToSequence`: sizes along `axis` (no `split`: pieces of 1, squeezed
-/// unless `keepdims` is 1; a scalar `split`: pieces of that size, the last one shorter).
+/// unless `keepdims` is 1; a scalar `split`: pieces of that size, the last one shorter). More
+/// pieces than [`MAX_FOLD`] are not listed one by one: the sequence keeps their shared shape.
 fn split_to_sequence(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     let x = cx.shape(0)?;
     let dt = cx.dtype(0)?;
     let a = axis(cx.node.attr_int("axis", 0), x.len())?;
     let n = x[a];
-    let (sizes, squeeze) = match cx.opt(1) {
-        None => (
-            vec![1; usize::try_from(n).map_err(|_| super::overflow())?],
-            { cx.node.attr_int("keepdims", 1) == 0 },
-        ),
+    let piece = |k: u64, squeeze: bool| {
+        let mut s = x.to_vec();
+        if squeeze {
+            s.remove(a);
+        } else {
+            s[a] = k;
+        }
+        s
+    };
+    let sizes: Vec<u64> = match cx.opt(1) {
+        None => {
+            let squeeze = cx.node.attr_int("keepdims", 1) == 0;
+            if n > MAX_FOLD {
+                return Ok(vec![Tensor::sequence(dt, None, Some(piece(1, squeeze)))]);
+            }
+            let elems = (0..n).map(|_| Tensor::new(dt, piece(1, squeeze))).collect();
+            return Ok(vec![Tensor::sequence(dt, Some(elems), None)]);
+        }
         Some(t) => {
             let Some(v) = t.value.as_deref() else {
                 // Sizes unknown: a sequence of this type whose pieces' shapes are unknown.
@@ -186,17 +200,20 @@ fn split_to_sequence(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
                 return invalid(format!("negative split size in {v:?}"));
             }
             let v: Vec<u64> = v.iter().map(|&s| s.unsigned_abs()).collect();
-            let sizes = if t.shape.as_deref().is_some_and(<[u64]>::is_empty) {
+            if t.shape.as_deref().is_some_and(<[u64]>::is_empty) {
                 let c = *v.first().unwrap_or(&0);
                 if c == 0 {
                     return invalid("split size 0");
                 }
                 let pieces = n.div_ceil(c);
+                if pieces > MAX_FOLD {
+                    let shared = (n % c == 0).then(|| piece(c, false));
+                    return Ok(vec![Tensor::sequence(dt, None, shared)]);
+                }
                 (0..pieces).map(|i| c.min(n - i * c)).collect()
             } else {
                 v
-            };
-            (sizes, false)
+            }
         }
     };
     if sizes.iter().try_fold(0u64, |s, &v| s.checked_add(v)) != Some(n) {
@@ -206,15 +223,7 @@ fn split_to_sequence(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     }
     let elems = sizes
         .iter()
-        .map(|&k| {
-            let mut s = x.to_vec();
-            if squeeze {
-                s.remove(a);
-            } else {
-                s[a] = k;
-            }
-            Tensor::new(dt, s)
-        })
+        .map(|&k| Tensor::new(dt, piece(k, false)))
         .collect();
     Ok(vec![Tensor::sequence(dt, Some(elems), None)])
 }
@@ -348,6 +357,9 @@ fn sequence_map(cx: &Ctx) -> BodyOutcome {
     let n = es.len();
     let mut per_out: Vec<Option<Vec<Tensor>>> = vec![Some(Vec::with_capacity(n)); g.outputs.len()];
     let mut cost = Some(Cost::default());
+    type Analysis = (Vec<Option<Tensor>>, Option<Cost>);
+    let mut seen: std::collections::HashMap<Vec<(DType, Option<Shape>)>, Analysis> =
+        std::collections::HashMap::new();
     for i in 0..n {
         let elems: Vec<Tensor> = ins
             .iter()
@@ -364,7 +376,22 @@ fn sequence_map(cx: &Ctx) -> BodyOutcome {
                 None => Ok((*t).clone()),
             })
             .collect::<Result<_, _>>()?;
-        let (outs, c) = cx.bodies.analyze(g, elems)?;
+        // Elements alike in type and shape (and without values) give the same analysis: done
+        // once per kind, so a long sequence costs as many analyses as it has distinct shapes.
+        let key: Option<Vec<(DType, Option<Shape>)>> = elems
+            .iter()
+            .map(|e| e.value.is_none().then(|| (e.dtype, e.shape.clone())))
+            .collect();
+        let (outs, c) = match key.as_ref().and_then(|k| seen.get(k)) {
+            Some(hit) => hit.clone(),
+            None => {
+                let r = cx.bodies.analyze(g, elems)?;
+                if let Some(k) = key {
+                    seen.insert(k, r.clone());
+                }
+                r
+            }
+        };
         cost = match (cost, c) {
             (Some(a), Some(b)) => Some(Cost {
                 macs: a.macs.checked_add(b.macs).ok_or_else(super::overflow)?,

@@ -4,7 +4,9 @@ mod common;
 
 mod data_dependent;
 mod loader;
+mod maps;
 mod modules;
+mod operators;
 mod quantized;
 mod reference_models;
 mod runtime_shapes;

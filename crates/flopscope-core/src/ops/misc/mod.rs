@@ -12,6 +12,8 @@
 
 use std::sync::Arc;
 
+mod image;
+
 use super::conv::{effective_kernel, window_attrs};
 use super::fold::foldable;
 use super::{axis, f64_to_u64, invalid, mul, numel, Cost, Ctx, OpDef, OpError, Tensor, Values};
@@ -27,6 +29,14 @@ pub fn lookup(op: &str) -> Option<OpDef> {
         "RoiAlign" => OpDef {
             infer: infer_roi_align,
             cost: cost_roi_align,
+        },
+        "MaxRoiPool" => OpDef {
+            infer: image::infer_max_roi_pool,
+            cost: image::cost_max_roi_pool,
+        },
+        "ImageDecoder" => OpDef {
+            infer: image::infer_image_decoder,
+            cost: super::no_cost,
         },
         "LRN" => OpDef {
             infer: same_shape,
@@ -178,7 +188,8 @@ fn roi_output(cx: &Ctx) -> Result<(u64, u64), OpError> {
 /// Per output bin: `s` bilinear samples at 9 FLOPs each (Resize's 3·(2² − 1)) plus 1 to
 /// accumulate each (an add, or a max), and for `avg` 1 division. With `sampling_ratio` ≥ 1,
 /// s = ratio²; with 0 it is adaptive, `ceil(roi_h / output_height) · ceil(roi_w /
-/// output_width)` per RoI, known only when the RoI values are.
+/// output_width)` per RoI; RoIs known only at run time are counted at their largest, the whole
+/// feature map (`ceil(H / output_height) · ceil(W / output_width)`), with a warning.
 fn cost_roi_align(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
     let x = cx.shape(0)?;
     let (oh, ow) = roi_output(cx)?;
@@ -188,6 +199,14 @@ fn cost_roi_align(cx: &Ctx, out: &[Tensor]) -> Result<Cost, OpError> {
     let samples: u64 = if ratio > 0 {
         let r = ratio.unsigned_abs();
         mul(&[out[0].shape.as_ref().map_or(0, |s| s[0]), r, r])?
+    } else if cx.opt(1).is_some_and(|t| t.value.is_none()) {
+        let rois = out[0].shape.as_ref().map_or(0, |s| s[0]);
+        let per = mul(&[x[2].div_ceil(oh), x[3].div_ceil(ow)])?;
+        cx.warn(format!(
+            "the RoIs are known only at run time: each counted at the whole feature map \
+             ({per} samples per bin at most)"
+        ));
+        mul(&[rois, per])?
     } else {
         let v = cx.values(1)?;
         let scale = f64::from(cx.node.attr_float("spatial_scale", 1.0));

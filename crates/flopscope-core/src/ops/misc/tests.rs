@@ -210,3 +210,41 @@ fn training_optimizers() {
     run = run_dom(D, "Momentum", &ins, &[a_str("mode", "standard")]);
     assert_eq!(run.cost.flops, 14);
 }
+
+#[test]
+fn roi_align_with_run_time_rois_counts_the_whole_map() {
+    // X [1,2,10,10], 3 RoIs of unknown values, 2×2 bins, adaptive sampling: at most
+    // ceil(10/2)·ceil(10/2) = 25 samples per bin. Bins per RoI 2·2·2 = 8:
+    // 8 · (3 · 25) · 10 + 8 · 3 (avg divisions) = 6024 FLOPs.
+    let r = run1(
+        "RoiAlign",
+        &[f32t(&[1, 2, 10, 10]), f32t(&[3, 4]), i64t(&[3])],
+        &[a_int("output_height", 2), a_int("output_width", 2)],
+    );
+    assert_eq!(r.shape, vec![3, 2, 2, 2]);
+    assert_eq!(r.cost.flops, 6024);
+    assert!(r.warnings[0].contains("run time"), "{:?}", r.warnings);
+}
+
+#[test]
+fn max_roi_pool_compares_each_pixel_of_each_region() {
+    // X [1,2,8,8]; RoI (0,0)-(3,3): 4·4 = 16 pixels; RoI (2,2)-(7,5): x 7−2+1 = 6 by
+    // y 5−2+1 = 4 = 24 pixels; 40 pixels · 2 channels = 80 comparisons.
+    let rois = floats(&[2, 5], &[0., 0., 0., 3., 3., 0., 2., 2., 7., 5.]);
+    let pooled = a_ints("pooled_shape", &[2, 2]);
+    let r = run1(
+        "MaxRoiPool",
+        &[f32t(&[1, 2, 8, 8]), rois],
+        std::slice::from_ref(&pooled),
+    );
+    assert_eq!((r.shape.clone(), r.cost.flops), (vec![2, 2, 2, 2], 80));
+    // RoIs known only at run time: the whole 8×8 map each, 2 · 2 · 64 = 256, with a warning.
+    let r = run1(
+        "MaxRoiPool",
+        &[f32t(&[1, 2, 8, 8]), f32t(&[2, 5])],
+        &[pooled],
+    );
+    assert_eq!(r.cost.flops, 256);
+    assert_eq!(r.warnings.len(), 1);
+    assert!(run_err("MaxRoiPool", &[f32t(&[1, 2, 8, 8]), f32t(&[2, 4])], &[]).contains("[R, 5]"));
+}

@@ -7,6 +7,7 @@
 //! ensembles: one comparison per node on each tree's longest root-to-leaf path per sample, plus
 //! one add per tree and target; post transforms as the elementwise ops; lookups and copies 0.
 
+mod maps;
 mod trees;
 
 use super::{invalid, mul, no_cost, numel, Cost, Ctx, OpDef, OpError, Tensor};
@@ -17,6 +18,9 @@ pub fn lookup(op: &str) -> Option<OpDef> {
     let def = |infer, cost| OpDef { infer, cost };
     Some(match op {
         "LabelEncoder" => def(infer_label_encoder, no_cost),
+        "CastMap" => def(maps::infer_cast_map, no_cost),
+        "DictVectorizer" => def(maps::infer_dict_vectorizer, no_cost),
+        "ZipMap" => def(maps::infer_zip_map, no_cost),
         "CategoryMapper" => def(infer_category_mapper, no_cost),
         "ArrayFeatureExtractor" => def(infer_array_feature_extractor, no_cost),
         "OneHotEncoder" => def(infer_one_hot, no_cost),

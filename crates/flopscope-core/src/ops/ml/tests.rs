@@ -211,3 +211,50 @@ fn older_tree_ensembles_find_roots_and_leaves_by_id() {
     assert_eq!(r.outs[1].shape, Some(vec![4, 3]));
     assert_eq!(r.cost.flops, 4 + 24 + 60);
 }
+
+#[test]
+fn maps_become_tensors() {
+    // A map of 4 entries (read as float [4]): dense [1, 4]; sparse with max_map 10: [1, 10].
+    let m = f32t(&[4]);
+    let r = run_dom("ai.onnx.ml", "CastMap", std::slice::from_ref(&m), &[]);
+    assert_eq!(
+        (r.shape, r.outs[0].dtype, r.cost.flops),
+        (vec![1, 4], DType::F32, 0)
+    );
+    let r = run_dom(
+        "ai.onnx.ml",
+        "CastMap",
+        std::slice::from_ref(&m),
+        &[
+            a_str("map_form", "SPARSE"),
+            a_int("max_map", 10),
+            a_str("cast_to", "TO_INT64"),
+        ],
+    );
+    assert_eq!((r.shape, r.outs[0].dtype), (vec![1, 10], DType::I64));
+    // DictVectorizer: [1, vocabulary size] of the map's value type.
+    let r = run_dom(
+        "ai.onnx.ml",
+        "DictVectorizer",
+        &[m],
+        &[strs("string_vocabulary", &["a", "b"])],
+    );
+    assert_eq!((r.shape, r.outs[0].dtype), (vec![1, 2], DType::F32));
+    // ZipMap of [2, 3] with 3 labels: 2 maps of 3 entries; 2 labels for 3 columns is refused.
+    let r = run_dom(
+        "ai.onnx.ml",
+        "ZipMap",
+        &[f32t(&[2, 3])],
+        &[strs("classlabels_strings", &["u", "v", "w"])],
+    );
+    let s = r.outs[0].seq.as_ref().expect("a sequence");
+    assert_eq!(s.elems.as_ref().map(Vec::len), Some(2));
+    assert_eq!(r.outs[0].shape, Some(vec![3]));
+    let e = run_opt_err(
+        "ai.onnx.ml",
+        "ZipMap",
+        &[Some(f32t(&[2, 3]))],
+        &[strs("classlabels_strings", &["u", "v"])],
+    );
+    assert!(e.contains("2 class labels for 3 columns"), "{e}");
+}
