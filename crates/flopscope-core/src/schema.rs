@@ -81,6 +81,19 @@ pub struct TensorDesc {
     pub sequence: Option<SeqDesc>,
 }
 
+impl TensorDesc {
+    /// The shape as the tables print it: `1x3x224x224`, `?`, and for a sequence
+    /// `seq(5)` (elements of shape 5, their number unknown) or `seq(5)×3`.
+    pub fn shape_text(&self) -> String {
+        let s = crate::format::shape_str(&self.shape);
+        match &self.sequence {
+            None => s,
+            Some(SeqDesc { length: Some(n) }) => format!("seq({s})×{n}"),
+            Some(SeqDesc { length: None }) => format!("seq({s})"),
+        }
+    }
+}
+
 /// What is known of a sequence value.
 #[derive(Clone, Debug, Serialize)]
 pub struct SeqDesc {

@@ -182,6 +182,13 @@ fn ms_attention_dims(cx: &Ctx) -> Result<(u64, u64, u64, u64, u64, u64), OpError
             "input {x:?} and weights {w:?} must be [B, L, Din] and [Din, 3·D]"
         ));
     }
+    let (dq, dv) = qkv_split(cx, w)?;
+    Ok((x[0], x[1], x[2], h.unsigned_abs(), dq, dv)) // h ≥ 1: checked above
+}
+
+/// The Q (= K) and V widths of a packed QKV weight `[Din, Dq + Dk + Dv]`: `qkv_hidden_sizes`
+/// (three entries, as ONNX Runtime requires), else thirds.
+pub(super) fn qkv_split(cx: &Ctx, w: &[u64]) -> Result<(u64, u64), OpError> {
     let (dq, dk, dv) = match cx.node.attr_ints("qkv_hidden_sizes") {
         Some(&[a, b, c]) => match (u64::try_from(a), u64::try_from(b), u64::try_from(c)) {
             (Ok(a), Ok(b), Ok(c)) => (a, b, c),
@@ -191,12 +198,17 @@ fn ms_attention_dims(cx: &Ctx) -> Result<(u64, u64, u64, u64, u64, u64), OpError
                 ))
             }
         },
-        _ => (w[1] / 3, w[1] / 3, w[1] / 3),
+        Some(other) => {
+            return invalid(format!(
+                "qkv_hidden_sizes {other:?} must have three entries"
+            ))
+        }
+        None => (w[1] / 3, w[1] / 3, w[1] / 3),
     };
     if dq.checked_add(dk).and_then(|s| s.checked_add(dv)) != Some(w[1]) || dq != dk {
         return invalid(format!("weights {w:?} do not split into Q, K, V sizes"));
     }
-    Ok((x[0], x[1], x[2], h.unsigned_abs(), dq, dv)) // h ≥ 1: checked above
+    Ok((dq, dv))
 }
 
 fn infer_ms_attention(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
@@ -291,5 +303,17 @@ mod tests {
         );
         assert_eq!(r.shape, vec![1, 8, 16]);
         assert_eq!(r.cost.macs, 6144 + 2048);
+        // qkv_hidden_sizes must have three entries (ONNX Runtime refuses others too).
+        let e = run_opt_err(
+            "com.microsoft",
+            "Attention",
+            &[
+                Some(f32t(&[1, 8, 16])),
+                Some(f32t(&[16, 48])),
+                Some(f32t(&[48])),
+            ],
+            &[a_int("num_heads", 2), a_ints("qkv_hidden_sizes", &[16, 32])],
+        );
+        assert!(e.contains("three entries"), "{e}");
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::{layer_table, op_table, Exporter, RowOptions};
 use crate::render::{escape_markdown, Format};
-use flopscope_core::format::{grouped, human, shape_str};
+use flopscope_core::format::{grouped, human};
 use flopscope_core::schema::Profile;
 
 /// Markdown report.
@@ -21,7 +21,7 @@ impl Exporter for Markdown {
         let ins: Vec<String> = p
             .inputs
             .iter()
-            .map(|i| format!("`{}` {} {}", i.name, i.dtype, shape_str(&i.shape)))
+            .map(|i| format!("`{}` {} {}", i.name, i.dtype, i.shape_text()))
             .collect();
         let _ = writeln!(o, "Inputs: {}\n", ins.join(", "));
         let _ = writeln!(o, "| Total | Value | |\n|---|---:|---|");

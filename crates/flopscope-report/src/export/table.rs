@@ -96,14 +96,7 @@ impl Exporter for Table {
         let ins: Vec<String> = p
             .inputs
             .iter()
-            .map(|i| {
-                format!(
-                    "{} {} {}",
-                    i.name,
-                    i.dtype,
-                    flopscope_core::format::shape_str(&i.shape)
-                )
-            })
+            .map(|i| format!("{} {} {}", i.name, i.dtype, i.shape_text()))
             .collect();
         let _ = writeln!(
             o,

@@ -74,31 +74,6 @@ fn projection(rows: u64, din: u64, dout: u64, per_out: u64) -> Result<Cost, OpEr
     Cost::products(mul(&[rows, din, dout])?, mul(&[rows, dout, per_out])?)
 }
 
-/// The Q, K, V sizes of a merged projection weight `[Din, Dq + Dk + Dv]` (`qkv_hidden_sizes`,
-/// else thirds; Dk = Dq), as Microsoft's `Attention` reads them.
-fn qkv_sizes(cx: &Ctx, w: &[u64]) -> Result<(u64, u64), OpError> {
-    let (dq, dk, dv) = match cx.node.attr_ints("qkv_hidden_sizes") {
-        Some(&[a, b, c]) => match (u64::try_from(a), u64::try_from(b), u64::try_from(c)) {
-            (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-            _ => {
-                return invalid(format!(
-                    "qkv_hidden_sizes [{a}, {b}, {c}] has a negative size"
-                ))
-            }
-        },
-        Some(other) => {
-            return invalid(format!(
-                "qkv_hidden_sizes {other:?} must have three entries"
-            ))
-        }
-        None => (w[1] / 3, w[1] / 3, w[1] / 3),
-    };
-    if dq.checked_add(dk).and_then(|s| s.checked_add(dv)) != Some(w[1]) || dq != dk {
-        return invalid(format!("weights {w:?} do not split into Q, K, V sizes"));
-    }
-    Ok((dq, dv))
-}
-
 /// `d / h` when `h` divides `d`.
 fn per_head(d: u64, h: u64, what: &str) -> Result<u64, OpError> {
     if h == 0 || d % h != 0 {
@@ -262,7 +237,7 @@ fn packed_dims(cx: &Ctx) -> Result<[u64; 5], OpError> {
             "input {x:?} and weights {w:?} must be [tokens, Din] and [Din, Dq + Dk + Dv]"
         ));
     }
-    let (dq, dv) = qkv_sizes(cx, w)?;
+    let (dq, dv) = super::super::attention::qkv_split(cx, w)?;
     per_head(dq, h, "Q hidden size")?;
     per_head(dv, h, "V hidden size")?;
     Ok([x[0], x[1], h, dq, dv])
