@@ -423,6 +423,7 @@ fn model_options(
             .map(|s| parse_input(s))
             .collect::<Result<_, _>>()?,
         classes,
+        training: None,
     })
 }
 

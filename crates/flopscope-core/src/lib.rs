@@ -29,6 +29,7 @@ pub mod profile;
 pub mod roofline;
 pub mod schema;
 pub mod source;
+pub mod training;
 pub mod weights;
 pub mod write;
 pub mod zoo;

@@ -9,6 +9,8 @@ pub struct Options {
     pub inputs: Vec<(Option<String>, Vec<u64>)>,
     /// `--classes N`: classifier outputs of a built-in image model.
     pub classes: Option<u64>,
+    /// `--training`: also count one training step (see [`crate::training`]).
+    pub training: Option<crate::training::TrainingOptions>,
 }
 
 /// The warning for a `--dim` the model does not have: the dims it has and, for a near miss (a

@@ -333,6 +333,7 @@ pub fn build(
         warnings,
         llm: None,
         roofline: None,
+        training: None,
     }
 }
 

@@ -43,6 +43,58 @@ pub struct Profile {
     /// The roofline of a machine or device spec, when one was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub roofline: Option<Summary>,
+    /// One training step's compute and memory, when asked for (`--training`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub training: Option<Training>,
+}
+
+/// One training step (forward, backward, optimizer update) at the profile's sizes. See
+/// `docs/training.md` for what each number counts.
+#[derive(Clone, Debug, Serialize)]
+pub struct Training {
+    /// `sgd`, `sgd-momentum` or `adam` (AdamW's state is Adam's).
+    pub optimizer: String,
+    /// `fp32`, `bf16-mixed` or `fp16-mixed`.
+    pub precision: String,
+    /// Activation recomputation: `none`, `selective` or `full`.
+    pub recompute: String,
+    /// Data-parallel GPUs the memory is split over (`memory` is one GPU's).
+    pub gpus: u64,
+    /// ZeRO stage (0 to 3).
+    pub zero_stage: u8,
+    /// Parameters that receive gradients.
+    pub trainable_params: u64,
+    /// Parameters that do not (frozen).
+    pub frozen_params: u64,
+    /// MACs of the forward pass (recomputation not included).
+    pub forward_macs: u64,
+    /// MACs of the backward pass: each gradient that is needed (recomputation included).
+    pub backward_macs: u64,
+    /// `forward_macs + backward_macs`.
+    pub macs: u64,
+    /// FLOPs of the forward pass.
+    pub forward_flops: u64,
+    /// FLOPs of the backward pass and of the optimizer update.
+    pub backward_flops: u64,
+    /// `forward_flops + backward_flops`.
+    pub flops: u64,
+    /// Memory of the step, one GPU's share.
+    pub memory: TrainingMemory,
+}
+
+/// Memory of a training step on one GPU.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct TrainingMemory {
+    /// Weights as the step computes with them.
+    pub weights_bytes: u64,
+    /// Gradients of the trainable parameters.
+    pub gradients_bytes: u64,
+    /// Optimizer state (moments, and fp32 master weights in mixed precision).
+    pub optimizer_bytes: u64,
+    /// Activations saved by the forward pass for the backward pass.
+    pub activations_bytes: u64,
+    /// The most held at once during the step.
+    pub peak_bytes: u64,
 }
 
 /// Facts about the model source.

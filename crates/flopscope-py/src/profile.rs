@@ -203,6 +203,7 @@ fn options(
         dims,
         inputs,
         classes,
+        training: None,
     })
 }
 

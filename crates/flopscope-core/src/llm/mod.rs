@@ -525,6 +525,7 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
         warnings,
         llm: Some(info),
         roofline: None,
+        training: None,
     })
 }
 

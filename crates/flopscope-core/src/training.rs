@@ -1,0 +1,257 @@
+//! The memory of a training step's state, shared by every source (ONNX graph, built-in model,
+//! checkpoint, traced module): weights, gradients and optimizer state per parameter, by
+//! optimizer and precision (the accounting of Rajbhandari et al., "ZeRO", 2020), split over
+//! data-parallel GPUs by ZeRO stage. Compute (forward and backward MACs) and the activations
+//! saved for backward come from the source's own analysis. See `docs/training.md`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// The optimizer whose state is kept per trainable parameter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Optimizer {
+    /// Plain SGD: no state.
+    Sgd,
+    /// SGD with momentum: one fp32 momentum per parameter.
+    SgdMomentum,
+    /// Adam or AdamW: fp32 first and second moments per parameter.
+    #[default]
+    Adam,
+}
+
+/// Numeric precision of the step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// Everything in fp32.
+    #[default]
+    Fp32,
+    /// bf16 weights, activations and gradients, with fp32 master weights in the optimizer.
+    Bf16Mixed,
+    /// fp16 likewise (with a loss scaler, whose state is negligible).
+    Fp16Mixed,
+}
+
+/// How much of the forward pass is recomputed during backward instead of kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Recompute {
+    /// Every tensor backward needs is kept.
+    #[default]
+    None,
+    /// Attention's score-sized tensors are recomputed (Korthikanti et al. 2022, "selective").
+    Selective,
+    /// Only each block's input is kept; the block's forward runs again during backward.
+    Full,
+}
+
+/// Options of a training-step profile (`--training`, `training=True`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrainingOptions {
+    /// Optimizer (`--optimizer`).
+    pub optimizer: Optimizer,
+    /// Precision (`--precision`).
+    pub precision: Precision,
+    /// Activation recomputation (`--recompute`).
+    pub recompute: Recompute,
+    /// Data-parallel GPUs the state is split over (`--gpus`).
+    pub gpus: u64,
+    /// ZeRO stage 0 to 3 (`--zero`): 1 shards optimizer state, 2 also gradients, 3 also weights.
+    pub zero_stage: u8,
+}
+
+impl Default for TrainingOptions {
+    fn default() -> Self {
+        TrainingOptions {
+            optimizer: Optimizer::default(),
+            precision: Precision::default(),
+            recompute: Recompute::default(),
+            gpus: 1,
+            zero_stage: 0,
+        }
+    }
+}
+
+/// Bytes of the state of a training step (one GPU's share when split).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StateBytes {
+    /// Weights as the step computes with them (fp32, or the 16-bit copy).
+    pub weights_bytes: u64,
+    /// Gradients of the trainable parameters, in the compute precision.
+    pub gradients_bytes: u64,
+    /// Optimizer state of the trainable parameters, fp32 master weights included.
+    pub optimizer_bytes: u64,
+}
+
+impl Precision {
+    /// Bytes per element of weights, activations and gradients.
+    pub fn compute_bytes(self) -> u64 {
+        match self {
+            Precision::Fp32 => 4,
+            Precision::Bf16Mixed | Precision::Fp16Mixed => 2,
+        }
+    }
+}
+
+impl TrainingOptions {
+    /// Optimizer-state bytes per trainable parameter: the moments (SGD 0, momentum 4, Adam 8)
+    /// plus, in mixed precision, the fp32 master copy (4). Adam in bf16-mixed: 12, and with
+    /// 2 + 2 for the 16-bit weights and gradients, the ZeRO paper's 16 bytes per parameter.
+    pub fn optimizer_bytes_per_param(&self) -> u64 {
+        let moments = match self.optimizer {
+            Optimizer::Sgd => 0,
+            Optimizer::SgdMomentum => 4,
+            Optimizer::Adam => 8,
+        };
+        let master = match self.precision {
+            Precision::Fp32 => 0,
+            Precision::Bf16Mixed | Precision::Fp16Mixed => 4,
+        };
+        moments + master
+    }
+
+    /// The state of a step over `params` parameters of which `trainable` are trained: whole
+    /// (one GPU), or one GPU's share under the ZeRO stage over `gpus` (sharded parts divided,
+    /// rounded up).
+    pub fn state(&self, params: u64, trainable: u64) -> StateBytes {
+        let b = self.precision.compute_bytes();
+        let n = self.gpus.max(1);
+        let share = |x: u64, sharded: bool| if sharded { x.div_ceil(n) } else { x };
+        StateBytes {
+            weights_bytes: share(params.saturating_mul(b), self.zero_stage >= 3),
+            gradients_bytes: share(trainable.saturating_mul(b), self.zero_stage >= 2),
+            optimizer_bytes: share(
+                trainable.saturating_mul(self.optimizer_bytes_per_param()),
+                self.zero_stage >= 1,
+            ),
+        }
+    }
+
+    /// Checks the options: at least 1 GPU, stage 0 to 3.
+    pub fn validate(&self) -> Result<()> {
+        if self.gpus == 0 {
+            return Err(Error::Usage("--gpus must be at least 1".into()));
+        }
+        if self.zero_stage > 3 {
+            return Err(Error::Usage(format!(
+                "ZeRO stage {} does not exist (0 to 3)",
+                self.zero_stage
+            )));
+        }
+        Ok(())
+    }
+}
+
+macro_rules! named {
+    ($t:ty, $what:literal, $($name:literal => $v:expr),+ $(,)?) => {
+        impl FromStr for $t {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                match s.to_ascii_lowercase().as_str() {
+                    $($name => Ok($v),)+
+                    _ => Err(Error::Usage(format!(
+                        concat!("unknown ", $what, " '{}' (one of: {})"),
+                        s,
+                        [$($name),+].join(", ")
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+named!(Optimizer, "optimizer", "sgd" => Optimizer::Sgd, "sgd-momentum" => Optimizer::SgdMomentum,
+    "adam" => Optimizer::Adam, "adamw" => Optimizer::Adam);
+named!(Precision, "precision", "fp32" => Precision::Fp32, "bf16-mixed" => Precision::Bf16Mixed,
+    "fp16-mixed" => Precision::Fp16Mixed);
+named!(Recompute, "recomputation", "none" => Recompute::None,
+    "selective" => Recompute::Selective, "full" => Recompute::Full);
+
+impl fmt::Display for Optimizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Optimizer::Sgd => "sgd",
+            Optimizer::SgdMomentum => "sgd-momentum",
+            Optimizer::Adam => "adam",
+        })
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16Mixed => "bf16-mixed",
+            Precision::Fp16Mixed => "fp16-mixed",
+        })
+    }
+}
+
+impl fmt::Display for Recompute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Recompute::None => "none",
+            Recompute::Selective => "selective",
+            Recompute::Full => "full",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adamw_bf16_mixed_is_the_zero_papers_16_bytes() {
+        // Rajbhandari et al.: 2 + 2 bytes of 16-bit weights and gradients, 4 + 4 + 4 of fp32
+        // master weights, momentum and variance.
+        let o = TrainingOptions {
+            optimizer: "adamw".parse().unwrap(),
+            precision: "bf16-mixed".parse().unwrap(),
+            ..TrainingOptions::default()
+        };
+        let s = o.state(1_000, 1_000);
+        assert_eq!(
+            (s.weights_bytes, s.gradients_bytes, s.optimizer_bytes),
+            (2_000, 2_000, 12_000)
+        );
+        // fp32 Adam: 4 + 4 + 8; SGD with momentum 4 + 4 + 4; frozen parameters only weights.
+        let fp32 = TrainingOptions::default().state(1_000, 600);
+        assert_eq!(
+            (
+                fp32.weights_bytes,
+                fp32.gradients_bytes,
+                fp32.optimizer_bytes
+            ),
+            (4_000, 2_400, 4_800)
+        );
+    }
+
+    #[test]
+    fn zero_stages_shard_optimizer_then_gradients_then_weights() {
+        // 1,000 parameters, Adam bf16-mixed, 8 GPUs: 2000 / 2000 / 12000 bytes whole.
+        let mut o = TrainingOptions {
+            precision: Precision::Bf16Mixed,
+            gpus: 8,
+            ..TrainingOptions::default()
+        };
+        let per = |o: &TrainingOptions| {
+            let s = o.state(1_000, 1_000);
+            (s.weights_bytes, s.gradients_bytes, s.optimizer_bytes)
+        };
+        assert_eq!(per(&o), (2_000, 2_000, 12_000));
+        o.zero_stage = 1;
+        assert_eq!(per(&o), (2_000, 2_000, 1_500));
+        o.zero_stage = 2;
+        assert_eq!(per(&o), (2_000, 250, 1_500));
+        o.zero_stage = 3;
+        assert_eq!(per(&o), (250, 250, 1_500));
+        o.zero_stage = 4;
+        assert!(o.validate().is_err());
+        assert!("lamb"
+            .parse::<Optimizer>()
+            .unwrap_err()
+            .to_string()
+            .contains("sgd-momentum"));
+    }
+}
