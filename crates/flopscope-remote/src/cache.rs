@@ -10,11 +10,15 @@
 //! `{cache}` is `$FLOPSCOPE_CACHE_DIR`, else `$XDG_CACHE_HOME/flopscope`, else
 //! `~/.cache/flopscope` (where `flopscope machine` keeps its measurement). Writes go to a
 //! temporary name and are renamed, the record last, so a record only names complete files.
+//! A record carries [`FORMAT`]; one of another format is a miss, fetched again and rewritten.
 
 use std::path::{Path, PathBuf};
 
 use flopscope_core::llm::{Fetched, FileHead};
 use serde_json::{json, Value};
+
+/// The layout of a record and its files; bumped when either changes.
+pub const FORMAT: u64 = 1;
 
 /// The cache of one repository on one endpoint; `None` without a cache directory.
 pub struct RepoCache {
@@ -71,6 +75,9 @@ impl RepoCache {
     pub fn load(&self, commit: &str, target: &str) -> Option<Fetched> {
         let dir = self.dir.join(component(commit));
         let rec: Value = serde_json::from_slice(&std::fs::read(record(&dir, target)).ok()?).ok()?;
+        if rec["format"].as_u64() != Some(FORMAT) {
+            return None;
+        }
         let file = |v: &Value| -> Option<FileHead> {
             let name = v["name"].as_str()?.to_string();
             let head = std::fs::read(dir.join("files").join(component(&name))).ok()?;
@@ -113,6 +120,7 @@ impl RepoCache {
             && cfg.is_none_or(|(bytes, name)| put(name, bytes).is_ok());
         if ok {
             let rec = json!({
+                "format": FORMAT,
                 "kind": kind,
                 "config": cfg.map(|(_, n)| n),
                 "files": files.iter().map(|h| json!({"name": h.name, "size": h.size})).collect::<Vec<_>>(),
@@ -141,7 +149,32 @@ fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::component;
+    use super::*;
+
+    #[test]
+    fn a_record_of_another_format_is_a_miss() {
+        let dir = std::env::temp_dir().join(format!("flopscope-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let c = RepoCache { dir: dir.clone() };
+        let commit = "a".repeat(40);
+        let head = FileHead {
+            name: "m.gguf".into(),
+            size: 1000,
+            head: b"GGUF".to_vec(),
+        };
+        c.store(&commit, "m.gguf", &Fetched::Gguf(head), None);
+        let got = c.load(&commit, "m.gguf");
+        assert!(matches!(&got, Some(Fetched::Gguf(h)) if h.size == 1000 && h.head == b"GGUF"));
+        let path = record(&dir.join(component(&commit)), "m.gguf");
+        let mut rec: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(rec["format"], FORMAT);
+        for other in [json!(FORMAT + 1), Value::Null] {
+            rec["format"] = other;
+            std::fs::write(&path, rec.to_string()).unwrap();
+            assert!(c.load(&commit, "m.gguf").is_none());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn names_stay_one_component() {

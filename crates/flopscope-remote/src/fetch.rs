@@ -79,7 +79,8 @@ pub enum Got {
     Onnx(Vec<u8>),
 }
 
-/// A folder of files: URLs `{base}{file}`, named `{label}/{file}` in errors.
+/// A folder of files: URLs `{base}{file}` (each segment of `file` percent-encoded), named
+/// `{label}/{file}` in errors.
 pub struct Place<'a> {
     /// The client.
     pub http: &'a Http,
@@ -87,6 +88,45 @@ pub struct Place<'a> {
     pub base: String,
     /// `hf:org/name@revision`, or the URL's folder.
     pub label: String,
+    /// A Hub repository on the endpoint, where 401/403 means gated even for optional files;
+    /// elsewhere (S3, GCS) a missing file may be answered 403.
+    pub hub: bool,
+    /// A file and the exact URL it was given as (a URL source: its query, a pre-signed
+    /// signature, belongs to that file only).
+    pub exact: Option<(String, String)>,
+}
+
+/// `path` with each `/`-separated segment percent-encoded: every byte but RFC 3986's
+/// unreserved ones (letters, digits, `-._~`), so `%`, `?`, `#` and spaces stay in the name.
+pub fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `%XX` escapes decoded (a URL's file name as the file is called); `None` when the result is
+/// not UTF-8 or an escape is cut short.
+pub fn decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// The folder part of a path, with its `/` (empty at the top).
@@ -97,6 +137,13 @@ fn dir(path: &str) -> &str {
 impl Place<'_> {
     fn label(&self, file: &str) -> String {
         format!("{}/{file}", self.label)
+    }
+
+    fn url(&self, file: &str) -> String {
+        match &self.exact {
+            Some((f, url)) if f == file => url.clone(),
+            _ => self.base.clone() + &encode_path(file),
+        }
     }
 
     /// A 404 as the error for a missing local file (exit code 3), naming the repo and file.
@@ -110,24 +157,22 @@ impl Place<'_> {
         }
     }
 
-    /// A small file whole; `None` when there is none.
+    /// A small file whole; `None` when there is none (off the Hub, also when refused).
     pub fn optional(&self, file: &str) -> Result<Option<Vec<u8>>, Error> {
-        let r = self.http.get(
-            &(self.base.clone() + file),
-            (0, None),
-            JSON_CAP,
-            &self.label(file),
-        )?;
-        Ok((r.status != 404).then_some(r.body))
+        match self
+            .http
+            .get(&self.url(file), (0, None), JSON_CAP, &self.label(file))
+        {
+            Ok(r) => Ok((r.status != 404).then_some(r.body)),
+            Err(Error::Denied(_)) if !self.hub => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn required(&self, file: &str, cap: u64) -> Result<Vec<u8>, Error> {
-        let r = self.http.get(
-            &(self.base.clone() + file),
-            (0, None),
-            cap,
-            &self.label(file),
-        )?;
+        let r = self
+            .http
+            .get(&self.url(file), (0, None), cap, &self.label(file))?;
         if r.status == 404 {
             return Err(self.not_found(file, ""));
         }
@@ -139,9 +184,15 @@ impl Place<'_> {
         let label = self.label(file);
         let r = self
             .http
-            .get(&(self.base.clone() + file), (from, Some(to)), 0, &label)?;
+            .get(&self.url(file), (from, Some(to)), 0, &label)?;
         if r.status == 404 {
             return Err(self.not_found(file, ""));
+        }
+        if r.status == 416 {
+            // Nothing at `from`: of a first read, an empty file, which the parsers refuse as
+            // they refuse an empty local file; later, a server that said the file was longer.
+            let size = if from == 0 { 0 } else { r.size.unwrap_or(0) };
+            return Ok((vec![], size));
         }
         let size = r.size.ok_or_else(|| {
             Error::Network(format!(
@@ -311,5 +362,22 @@ mod tests {
         assert!(Target::of("weights.bin").is_err());
         assert_eq!(dir("a/b/c.gguf"), "a/b/");
         assert_eq!(dir("c.gguf"), "");
+    }
+
+    #[test]
+    fn names_are_percent_encoded_per_segment() {
+        assert_eq!(
+            encode_path("q8/llama-2.Q8_0~x.gguf"),
+            "q8/llama-2.Q8_0~x.gguf"
+        );
+        assert_eq!(
+            encode_path("my model/a?b#c%d+é.safetensors"),
+            "my%20model/a%3Fb%23c%25d%2B%C3%A9.safetensors"
+        );
+        assert_eq!(decode("my%20model%2B%C3%A9").as_deref(), Some("my model+é"));
+        assert_eq!(decode(&encode_path("a b%c/é")).as_deref(), Some("a b%c/é"));
+        for bad in ["a%2", "a%zz", "%FF"] {
+            assert_eq!(decode(bad), None, "{bad}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Bounded HTTP GETs: byte ranges, redirects followed by hand (so the token goes to the
-//! endpoint's host only), time-outs, and retries with backoff on time-outs and 5xx only.
+//! endpoint's host only), time-outs, and retries with backoff on time-outs, 429 and 5xx only.
 //!
 //! ureq (blocking, rustls, no OpenSSL) is enough: a profile needs a handful of small reads,
 //! and the shards' parallel reads are std threads sharing one agent.
@@ -12,9 +12,14 @@ use ureq::http::Uri;
 
 /// Redirects followed per request (the Hub needs one: file downloads go to a CDN).
 const MAX_REDIRECTS: usize = 5;
+/// The longest `FLOPSCOPE_HTTP_TIMEOUT` (a day): larger values overflow a `Duration`.
+const MAX_TIMEOUT: f64 = 86_400.0;
+/// The longest `Retry-After` honoured; a longer one waits this long.
+const MAX_RETRY_AFTER: f64 = 10.0;
 
 /// The settings of every request: `FLOPSCOPE_HTTP_TIMEOUT` (seconds, default 30) bounds each
-/// try, `FLOPSCOPE_HTTP_RETRIES` (default 2) the tries after the first.
+/// request (each redirect hop is one), `FLOPSCOPE_HTTP_RETRIES` (default 2) the tries after
+/// the first.
 #[derive(Clone)]
 pub struct Http {
     agent: ureq::Agent,
@@ -24,13 +29,14 @@ pub struct Http {
     token: Option<(String, String)>,
 }
 
-/// One answer: a 2xx body (at most what was asked for), or a 404.
+/// One answer: a 2xx body (at most what was asked for), a 404, or a 416 to a range.
 pub struct Reply {
-    /// 200, 206 or 404.
+    /// 200, 206, 404, or 416 (a range that starts at or past the end of the file).
     pub status: u16,
     /// The bytes asked for (fewer when the file ends first).
     pub body: Vec<u8>,
-    /// The whole file's size, from `Content-Range` (or `Content-Length` of a full answer).
+    /// The whole file's size, from `Content-Range` (or `Content-Length` of a full answer; a
+    /// 416's `bytes */size`).
     pub size: Option<u64>,
     /// `X-Repo-Commit` of any response on the way (the Hub puts it on the redirect).
     pub commit: Option<String>,
@@ -40,8 +46,8 @@ pub struct Reply {
 
 /// Why one try failed.
 enum Fail {
-    /// Worth another try: a time-out or a 5xx.
-    Again(String),
+    /// Worth another try: a time-out, a 429 or a 5xx; and the wait the server asked for.
+    Again(String, Option<f64>),
     /// Final.
     Stop(Error),
 }
@@ -61,6 +67,11 @@ impl Http {
             }
         };
         let timeout = num("FLOPSCOPE_HTTP_TIMEOUT", 30.0)?.max(0.001);
+        if timeout > MAX_TIMEOUT {
+            return Err(Error::Usage(format!(
+                "FLOPSCOPE_HTTP_TIMEOUT={timeout}: at most {MAX_TIMEOUT} seconds"
+            )));
+        }
         let retries = num("FLOPSCOPE_HTTP_RETRIES", 2.0)?.min(10.0) as u32;
         let t = Some(Duration::from_secs_f64(timeout));
         let agent = ureq::Agent::config_builder()
@@ -95,15 +106,16 @@ impl Http {
             match self.try_get(url, range, cap, label) {
                 Ok(r) => return Ok(r),
                 Err(Fail::Stop(e)) => return Err(e),
-                Err(Fail::Again(why)) if tries >= self.retries => {
+                Err(Fail::Again(why, _)) if tries >= self.retries => {
                     let n = tries + 1;
                     return Err(Error::Network(format!(
                         "{label}: {why} ({n} {}; FLOPSCOPE_HTTP_TIMEOUT and FLOPSCOPE_HTTP_RETRIES set the limits)",
                         if n == 1 { "try" } else { "tries" }
                     )));
                 }
-                Err(Fail::Again(_)) => {
-                    std::thread::sleep(Duration::from_secs_f64(delay));
+                Err(Fail::Again(_, wait)) => {
+                    let wait = wait.map_or(delay, |w| w.min(MAX_RETRY_AFTER));
+                    std::thread::sleep(Duration::from_secs_f64(wait));
                     delay *= 2.0;
                     tries += 1;
                 }
@@ -118,12 +130,11 @@ impl Http {
         cap: u64,
         label: &str,
     ) -> Result<Reply, Fail> {
-        let mut url = url.to_string();
+        let mut uri: Uri = url
+            .parse()
+            .map_err(|e| Fail::Stop(Error::Usage(format!("{url}: not a URL: {e}"))))?;
         let mut commit = None;
         for _ in 0..=MAX_REDIRECTS {
-            let uri: Uri = url
-                .parse()
-                .map_err(|e| Fail::Stop(Error::Usage(format!("{url}: not a URL: {e}"))))?;
             let mut req = self.agent.get(&uri);
             if let Some(e) = end {
                 req = req.header("Range", format!("bytes={start}-{}", e.max(start + 1) - 1));
@@ -149,11 +160,11 @@ impl Http {
                             "{label}: a redirect without a Location"
                         )))
                     })?;
-                    url = if to.starts_with('/') {
-                        origin_of(&uri) + &to
-                    } else {
-                        to
-                    };
+                    uri = resolve(&uri, &to).ok_or_else(|| {
+                        Fail::Stop(Error::Network(format!(
+                            "{label}: a redirect to '{to}', which is not an http(s) URL"
+                        )))
+                    })?;
                     continue;
                 }
                 200 | 206 => {}
@@ -165,6 +176,26 @@ impl Http {
                         commit,
                         error_code: header("x-error-code"),
                     });
+                }
+                // A range that starts past the end: the file is shorter than the range's start.
+                416 if end.is_some() => {
+                    let size = header("content-range").and_then(|v| {
+                        let total = v.trim().strip_prefix("bytes */")?;
+                        total.trim().parse().ok()
+                    });
+                    return Ok(Reply {
+                        status,
+                        body: vec![],
+                        size,
+                        commit,
+                        error_code: None,
+                    });
+                }
+                429 => {
+                    // Seconds only; an HTTP date falls back to the backoff.
+                    let wait = header("retry-after").and_then(|v| v.trim().parse::<f64>().ok());
+                    let wait = wait.filter(|w| w.is_finite() && *w >= 0.0);
+                    return Err(Fail::Again(format!("HTTP {status} from the server"), wait));
                 }
                 401 | 403 => {
                     let how = if self
@@ -180,7 +211,9 @@ impl Http {
                         "{label}: HTTP {status}: the repository is gated or private (or does not exist): {how}"
                     ))));
                 }
-                500..=599 => return Err(Fail::Again(format!("HTTP {status} from the server"))),
+                500..=599 => {
+                    return Err(Fail::Again(format!("HTTP {status} from the server"), None))
+                }
                 _ => {
                     return Err(Fail::Stop(Error::Network(format!(
                         "{label}: HTTP {status} from {}",
@@ -243,7 +276,7 @@ impl Http {
             _ => false,
         };
         if timed_out {
-            Fail::Again(format!("no answer within {} s", self.timeout))
+            Fail::Again(format!("no answer within {} s", self.timeout), None)
         } else {
             Fail::Stop(Error::Network(format!("{label}: {e}")))
         }
@@ -259,6 +292,81 @@ pub fn origin_of(uri: &Uri) -> String {
             .map(|a| a.as_str().to_ascii_lowercase())
             .unwrap_or_default()
     )
+}
+
+/// The target of a redirect's `Location` from `base`, as RFC 3986 (5.2) resolves a
+/// reference: an absolute URL, `//host/path` (the base's scheme), `/path` (the base's
+/// origin), or a path relative to the base's folder (`x`, `../x`); dot segments removed, the
+/// fragment dropped. `None` when the result is not an http(s) URL with a host.
+pub fn resolve(base: &Uri, location: &str) -> Option<Uri> {
+    let r = location.trim();
+    let r = r.split('#').next().unwrap_or("");
+    let (r, query) = match r.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (r, None),
+    };
+    let has_scheme = r.split_once(':').is_some_and(|(s, _)| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    });
+    // The authority of a reference that names one, and the rest of it.
+    let authority = |rest: &str| -> Option<(String, String)> {
+        let rest = rest.strip_prefix("//")?;
+        let i = rest.find('/').unwrap_or(rest.len());
+        Some((rest[..i].to_string(), remove_dots(&rest[i..])))
+    };
+    let (scheme, auth, path, query) = if has_scheme {
+        let (s, rest) = r.split_once(':')?;
+        let (a, p) = authority(rest)?;
+        (s.to_ascii_lowercase(), a, p, query)
+    } else {
+        let scheme = base.scheme_str()?.to_string();
+        let base_auth = base.authority()?.as_str().to_string();
+        if r.starts_with("//") {
+            let (a, p) = authority(r)?;
+            (scheme, a, p, query)
+        } else if r.is_empty() {
+            let q = query.or_else(|| base.query());
+            (scheme, base_auth, base.path().to_string(), q)
+        } else if r.starts_with('/') {
+            (scheme, base_auth, remove_dots(r), query)
+        } else {
+            let bp = base.path();
+            let dir = bp.rfind('/').map_or("/", |i| &bp[..=i]);
+            (scheme, base_auth, remove_dots(&format!("{dir}{r}")), query)
+        }
+    };
+    if !matches!(scheme.as_str(), "http" | "https") || auth.is_empty() {
+        return None;
+    }
+    let path = if path.is_empty() { "/" } else { &path };
+    let q = query.map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{scheme}://{auth}{path}{q}").parse().ok()
+}
+
+/// A path without its `.` and `..` segments (RFC 3986, 5.2.4); `..` stops at the root.
+fn remove_dots(path: &str) -> String {
+    let Some(rest) = path.strip_prefix('/') else {
+        return path.to_string();
+    };
+    let segs: Vec<&str> = rest.split('/').collect();
+    let mut out: Vec<&str> = Vec::new();
+    for (i, s) in segs.iter().enumerate() {
+        let last = i + 1 == segs.len();
+        match *s {
+            "." | ".." => {
+                if *s == ".." {
+                    out.pop();
+                }
+                if last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}", out.join("/"))
 }
 
 /// The first byte and the total size of `bytes a-b/total` (total `*`: unknown).
@@ -282,6 +390,57 @@ mod tests {
         assert_eq!(content_range("bytes 0-99/1000"), Some((0, Some(1000))));
         assert_eq!(content_range("bytes 8-9/*"), Some((8, None)));
         assert_eq!(content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn redirects_resolve_as_rfc_3986_says() {
+        let base: Uri = "https://hf.co/org/m/resolve/main/sub/config.json?x=1"
+            .parse()
+            .unwrap();
+        let r = |l: &str| resolve(&base, l).map(|u| u.to_string());
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            r("https://cdn.hf.co/a/b?sig=2"),
+            some("https://cdn.hf.co/a/b?sig=2")
+        );
+        assert_eq!(r("HTTP://cdn:8080/a/./b/../c"), some("http://cdn:8080/a/c"));
+        assert_eq!(r("//cdn.hf.co/a"), some("https://cdn.hf.co/a"));
+        assert_eq!(r("//cdn.hf.co"), some("https://cdn.hf.co/"));
+        assert_eq!(r("/api/x?y"), some("https://hf.co/api/x?y"));
+        assert_eq!(r("/a/../../b"), some("https://hf.co/b"));
+        assert_eq!(
+            r("other.json"),
+            some("https://hf.co/org/m/resolve/main/sub/other.json")
+        );
+        assert_eq!(
+            r("../abc/config.json"),
+            some("https://hf.co/org/m/resolve/main/abc/config.json")
+        );
+        assert_eq!(
+            r("../../abc/./c#frag"),
+            some("https://hf.co/org/m/resolve/abc/c")
+        );
+        assert_eq!(r("./"), some("https://hf.co/org/m/resolve/main/sub/"));
+        assert_eq!(
+            r("?z=2"),
+            some("https://hf.co/org/m/resolve/main/sub/config.json?z=2")
+        );
+        assert_eq!(
+            r(""),
+            some("https://hf.co/org/m/resolve/main/sub/config.json?x=1")
+        );
+        for bad in [
+            "ftp://h/x",
+            "file:///etc/passwd",
+            "https:no-authority",
+            "http://",
+            "a b",
+        ] {
+            assert_eq!(r(bad), None, "{bad}");
+        }
+        assert_eq!(remove_dots("/a/b/c/./../../g"), "/a/g");
+        assert_eq!(remove_dots("/a/b/.."), "/a/");
+        assert_eq!(remove_dots("/a//b"), "/a//b");
     }
 
     #[test]

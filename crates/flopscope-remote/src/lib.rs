@@ -73,6 +73,17 @@ fn parse_hub(spec: &str) -> Result<HubSpec, Error> {
             "a revision with characters other than letters, digits, '.', '_', '-', '%'",
         ));
     }
+    // `..` (or `%2F..`) would climb out of `resolve/` on the server and out of the cache.
+    let decoded = fetch::decode(revision).ok_or_else(|| bad("a revision with a bad %-escape"))?;
+    if decoded
+        .split('/')
+        .any(|s| s.is_empty() || s.bytes().all(|b| b == b'.'))
+        || decoded.contains('\\')
+    {
+        return Err(bad(
+            "a revision that is, or has a part that is, empty or all dots",
+        ));
+    }
     let path = parts.next().filter(|p| !p.is_empty());
     if let Some(p) = path {
         if p.split('/').any(|s| s.is_empty() || s == "." || s == "..")
@@ -143,20 +154,49 @@ pub fn profile(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Resu
             "{spec}: HF_HUB_OFFLINE is set and URLs are not cached"
         )));
     }
-    let (base, file) = spec
-        .rsplit_once('/')
-        .filter(|(b, _)| b.matches('/').count() >= 2)
-        .ok_or_else(|| Error::Usage(format!("{spec}: no file name in the URL")))?;
-    let file = file.split(['?', '#']).next().unwrap_or("");
-    let target = Target::of(file)?;
+    let u = split_url(spec)?;
+    let target = Target::of(&u.file)?;
     let ep = endpoint();
     let http = http::Http::new(token(), &origin(&ep)?)?;
     let place = Place {
         http: &http,
-        base: format!("{base}/"),
-        label: base.to_string(),
+        base: format!("{}/", u.folder),
+        label: u.folder.clone(),
+        hub: false,
+        exact: Some((u.file, u.url)),
     };
-    finish(place.fetch(&target, None)?, spec, opts)
+    finish(&place.fetch(&target, None)?, spec, opts)
+}
+
+/// A URL source, taken apart.
+#[derive(Debug, PartialEq)]
+struct UrlSpec {
+    /// The URL up to its last `/` in the path, without it: where `config.json` and shards are.
+    folder: String,
+    /// The file's name, percent-decoded, from the path only (not the query).
+    file: String,
+    /// The URL to fetch the file at: as given, query included (a pre-signed URL's signature),
+    /// fragment dropped.
+    url: String,
+}
+
+fn split_url(spec: &str) -> Result<UrlSpec, Error> {
+    let bad = |why: &str| Error::Usage(format!("{spec}: {why}"));
+    let url = spec.split('#').next().unwrap_or(spec);
+    let path = url.split('?').next().unwrap_or(url);
+    let (folder, file) = path
+        .rsplit_once('/')
+        .filter(|(b, _)| b.matches('/').count() >= 2)
+        .ok_or_else(|| bad("no file name in the URL"))?;
+    let file = fetch::decode(file).ok_or_else(|| bad("a file name with a bad %-escape"))?;
+    if file.contains(['/', '\\']) {
+        return Err(bad("a file name with an escaped '/' or '\\'"));
+    }
+    Ok(UrlSpec {
+        folder: folder.to_string(),
+        file,
+        url: url.to_string(),
+    })
 }
 
 fn origin(url: &str) -> Result<String, Error> {
@@ -167,17 +207,17 @@ fn origin(url: &str) -> Result<String, Error> {
 }
 
 /// The profile of what was fetched.
-fn finish(got: Got, spec: &str, opts: &Options) -> Result<Profile, Error> {
+fn finish(got: &Got, spec: &str, opts: &Options) -> Result<Profile, Error> {
     match got {
-        Got::Checkpoint(f, _) => flopscope_core::llm::profile_fetched(&f, spec, opts),
-        Got::Onnx(bytes) => flopscope_core::profile(
-            &Source::Bytes {
-                bytes: &bytes,
-                name: spec,
-            },
-            opts,
-        ),
+        Got::Checkpoint(f, _) => flopscope_core::llm::profile_fetched(f, spec, opts),
+        Got::Onnx(bytes) => flopscope_core::profile(&Source::Bytes { bytes, name: spec }, opts),
     }
+}
+
+/// Whether a profile failed on the pieces themselves (they no longer parse), not on the
+/// options: a cached entry that fails so is damaged and fetched again.
+fn damaged(e: &Error) -> bool {
+    matches!(e, Error::Malformed { .. } | Error::Invalid(_))
 }
 
 fn profile_hub(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Result<Profile, Error> {
@@ -190,7 +230,15 @@ fn profile_hub(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Resu
     let ep = endpoint();
     let host = ep.split_once("://").map_or(ep.as_str(), |(_, h)| h);
     let cache = cache::RepoCache::new(host, &h.repo);
-    let cached = |commit: &str| cache.as_ref().and_then(|c| c.load(commit, key));
+    // The profile of a cached entry; `None` when there is none or it is damaged (a truncated
+    // or edited file), which is then fetched again and rewritten.
+    let cached = |commit: &str| -> Option<Result<Profile, Error>> {
+        let f = cache.as_ref()?.load(commit, key)?;
+        match flopscope_core::llm::profile_fetched(&f, spec, opts) {
+            Err(e) if damaged(&e) => None,
+            r => Some(r),
+        }
+    };
     let label = |rev: &str| format!("hf:{}@{rev}", h.repo);
     // A commit, or a branch while offline: the cache alone when it has it.
     let known = if is_commit(&h.revision) {
@@ -200,16 +248,18 @@ fn profile_hub(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Resu
     } else {
         None
     };
-    if let Some(f) = known.as_deref().and_then(cached) {
-        return flopscope_core::llm::profile_fetched(&f, spec, opts);
+    if let Some(p) = known.as_deref().and_then(cached) {
+        return p;
     }
     if offline() {
         return Err(Error::Network(format!(
-            "{spec}: HF_HUB_OFFLINE is set and this revision is not in the cache"
+            "{spec}: HF_HUB_OFFLINE is set and this revision is not in the cache (or its entry there is damaged)"
         )));
     }
     let http = http::Http::new(token(), &origin(&ep)?)?;
-    let url = |rev: &str, file: &str| format!("{ep}/{}/resolve/{rev}/{file}", h.repo);
+    let url = |rev: &str, file: &str| {
+        format!("{ep}/{}/resolve/{rev}/{}", h.repo, fetch::encode_path(file))
+    };
     // The first read tells the commit the revision names now.
     let (first, whole) = target.first_file();
     let range = if whole { (0, None) } else { (0, Some(1)) };
@@ -224,10 +274,10 @@ fn profile_hub(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Resu
         Err(Error::Network(why)) => {
             // The server is gone: the commit this revision named last time, if cached.
             let c = cache.as_ref().and_then(|c| c.commit_of(&h.revision));
-            return match c.as_deref().and_then(|c| cached(c).map(|f| (c, f))) {
-                Some((c, f)) => {
+            return match c.as_deref().and_then(|c| cached(c).map(|p| (c, p))) {
+                Some((c, p)) => {
                     note(format!("{why}; using the cached {} = {c}", h.revision));
-                    flopscope_core::llm::profile_fetched(&f, spec, opts)
+                    p
                 }
                 None => Err(Error::Network(why)),
             };
@@ -237,8 +287,8 @@ fn profile_hub(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Resu
     let commit = reply.commit.clone().filter(|c| is_commit(c));
     if let (Some(c), Some(cache)) = (&commit, &cache) {
         cache.set_commit(&h.revision, c);
-        if let Some(f) = cached(c) {
-            return flopscope_core::llm::profile_fetched(&f, spec, opts);
+        if let Some(p) = cached(c) {
+            return p;
         }
     }
     let at = commit.clone().unwrap_or_else(|| h.revision.clone());
@@ -246,6 +296,8 @@ fn profile_hub(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Resu
         http: &http,
         base: format!("{ep}/{}/resolve/{at}/", h.repo),
         label: label(&h.revision),
+        hub: true,
+        exact: None,
     };
     if reply.status == 404 {
         let missing = |what: String| Error::Io {
@@ -268,10 +320,14 @@ fn profile_hub(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Resu
     }
     let config = whole.then(|| (reply.status != 404).then_some(reply.body));
     let got = place.fetch(&target, config)?;
-    if let (Got::Checkpoint(f, cfg), Some(c), Some(cache)) = (&got, &commit, &cache) {
+    let profile = finish(&got, spec, opts);
+    // Only what profiles is kept: a malformed file would otherwise be a damaged entry.
+    if let (Ok(_), Got::Checkpoint(f, cfg), Some(c), Some(cache)) =
+        (&profile, &got, &commit, &cache)
+    {
         cache.store(c, key, f, cfg.as_deref());
     }
-    finish(got, spec, opts)
+    profile
 }
 
 #[cfg(test)]
@@ -311,9 +367,54 @@ mod tests {
             "hf:a/b@",
             "hf:a/b@x y",
             "hf:a/.b",
+            "hf:a/b@.",
+            "hf:a/b@..",
+            "hf:a/b@...",
+            "hf:a/b@refs%2F..",
+            "hf:a/b@..%2Fmain",
+            "hf:a/b@%2E%2E",
+            "hf:a/b@refs%2F%2Fpr",
+            "hf:a/b@x%2",
+            "hf:a/b@x%5Cy",
         ] {
-            assert!(parse_hub(bad).is_err(), "{bad}");
+            assert!(matches!(parse_hub(bad), Err(Error::Usage(_))), "{bad}");
+        }
+        for good in ["v1.0", "refs%2Fpr%2F1", "a..b", ".hidden"] {
+            let s = parse_hub(&format!("hf:a/b@{good}")).unwrap();
+            assert_eq!(s.revision, good);
         }
         assert!(is_commit(&"a".repeat(40)) && !is_commit("main"));
+    }
+
+    #[test]
+    fn url_sources_keep_their_query_on_the_file() {
+        let u = split_url(
+            "https://b.s3.amazonaws.com/m/model.safetensors?X-Amz-Credential=AK/2024/s3&X-Amz-Signature=ab#top",
+        )
+        .unwrap();
+        assert_eq!(
+            u,
+            UrlSpec {
+                folder: "https://b.s3.amazonaws.com/m".into(),
+                file: "model.safetensors".into(),
+                url: "https://b.s3.amazonaws.com/m/model.safetensors?X-Amz-Credential=AK/2024/s3&X-Amz-Signature=ab".into(),
+            }
+        );
+        let u = split_url("http://h/a%20b/my%20model.Q8_0.gguf").unwrap();
+        assert_eq!(
+            (u.folder.as_str(), u.file.as_str()),
+            ("http://h/a%20b", "my model.Q8_0.gguf")
+        );
+        assert_eq!(u.url, "http://h/a%20b/my%20model.Q8_0.gguf");
+        // The name comes from the path: a query that ends like a file does not count.
+        let u = split_url("https://h/x/get?f=/y/model.gguf").unwrap();
+        assert_eq!(u.file, "get");
+        for bad in [
+            "https://model.gguf",
+            "https://h/a%2Fb.gguf",
+            "https://h/a%zz.gguf",
+        ] {
+            assert!(matches!(split_url(bad), Err(Error::Usage(_))), "{bad}");
+        }
     }
 }

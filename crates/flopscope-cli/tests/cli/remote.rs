@@ -143,6 +143,13 @@ fn hub_safetensors_7b_equals_local_reads_headers_only_and_caches() {
     }
     // Every shard read asked for a range: the weights were never requested.
     assert!(hits.iter().filter(|h| h.cdn).all(|h| h.range.is_some()));
+    // config.json at `main` was redirected path-relatively (`../{commit}/config.json`) and
+    // read at the commit, on the endpoint, with the token.
+    let at_commit = format!("/meta-llama/Llama-2-7b-hf/resolve/{COMMIT_7B}/config.json");
+    assert!(
+        hits.iter().any(|h| !h.cdn && h.path == at_commit),
+        "{hits:?}"
+    );
 
     // The server gone: the cached commit of `main`, then the commit itself, offline too.
     hub.stop();
@@ -444,6 +451,235 @@ fn long_headers_onnx_files_and_the_remote_limits() {
     ));
     assert_eq!(code, Some(4), "{e}");
     assert!(e.contains("over the 25000000-byte limit"), "{e}");
+}
+
+/// The one-line reason of a local profile's malformed-file error (after `not a valid …: `).
+fn local_reason(file: &Path) -> String {
+    let (code, e) = one_line(
+        &command()
+            .args(["profile", file.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, Some(4), "{e}");
+    let (_, reason) = e
+        .trim_end()
+        .split_once(": not a valid ")
+        .expect("malformed");
+    reason.split_once(": ").unwrap().1.to_string()
+}
+
+#[test]
+fn a_lying_file_size_and_a_huge_timeout_are_one_line_errors() {
+    let dir = tmpdir("remote-lying");
+    let home = tmpdir("remote-lying-home");
+    // 10^15 tensors, which a file of 2^62 bytes (what the server claims) could hold; the
+    // records that follow are 0xFF, which no tensor name can start with.
+    let mut b = b"GGUF".to_vec();
+    b.extend(3u32.to_le_bytes());
+    b.extend(1_000_000_000_000_000u64.to_le_bytes());
+    b.extend(0u64.to_le_bytes());
+    b.resize(300 << 10, 0xff);
+    std::fs::write(dir.join("lying.gguf"), &b).unwrap();
+    let repo = Repo {
+        name: "org/lying".into(),
+        dir: dir.clone(),
+        commit: COMMIT_70B.into(),
+        token: None,
+    };
+    let hub = Hub::start(vec![repo], Mode::ClaimSize(1 << 62));
+    let (code, e) = one_line(&run(
+        &hub.url(),
+        &home,
+        &[],
+        &["profile", "hf:org/lying/lying.gguf"],
+    ));
+    assert_eq!(code, Some(4), "{e}");
+    assert!(
+        e.contains("lying.gguf: not a valid GGUF file: the name of tensor 0 needs"),
+        "{e}"
+    );
+    // A time-out a Duration cannot hold: a usage error, not a panic.
+    let env = [("FLOPSCOPE_HTTP_TIMEOUT", "1e20")];
+    let (code, e) = one_line(&run(
+        &hub.url(),
+        &home,
+        &env,
+        &["profile", "hf:org/lying/lying.gguf"],
+    ));
+    assert_eq!(code, Some(2), "{e}");
+    assert!(e.contains("FLOPSCOPE_HTTP_TIMEOUT"), "{e}");
+}
+
+#[test]
+fn a_damaged_cache_entry_is_fetched_again_and_rewritten() {
+    let dir = tmpdir("remote-damaged");
+    let home = tmpdir("remote-damaged-home");
+    let f = seventy_b(&dir);
+    let repo = Repo {
+        name: "TheBloke/Llama-2-70B-GGUF".into(),
+        dir: dir.clone(),
+        commit: COMMIT_70B.into(),
+        token: None,
+    };
+    let hub = Hub::start(vec![repo], Mode::Normal);
+    let spec = "hf:TheBloke/Llama-2-70B-GGUF/llama-2-70b.Q8_0.gguf";
+    let args = ["profile", spec, "-f", "json", "--dim", "seq=128"];
+    let first = json_of(&run(&hub.url(), &home, &[], &args));
+    // The cached header, cut to 100 bytes, as a full disk or an interrupted copy leaves it.
+    let cached: Vec<PathBuf> = walk(&home.join("cache"))
+        .into_iter()
+        .filter(|p| p.file_name() == f.file_name())
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let whole = std::fs::read(&cached[0]).unwrap();
+    std::fs::write(&cached[0], &whole[..100]).unwrap();
+    let again = json_of(&run(&hub.url(), &home, &[], &args));
+    assert_eq!(again, first);
+    // Rewritten: with the server gone, the commit is served from the cache.
+    assert_eq!(std::fs::read(&cached[0]).unwrap(), whole);
+    hub.stop();
+    let at = format!("hf:TheBloke/Llama-2-70B-GGUF@{COMMIT_70B}/llama-2-70b.Q8_0.gguf");
+    let out = run(
+        &hub.url(),
+        &home,
+        &[("HF_HUB_OFFLINE", "1")],
+        &["profile", &at, "-f", "json", "--dim", "seq=128"],
+    );
+    assert_eq!(json_of(&out)["llm"], first["llm"]);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn object_stores_pre_signed_urls_and_names_with_spaces() {
+    let dir = tmpdir("remote-s3");
+    let home = tmpdir("remote-s3-home");
+    let t = crate::llm::llama_tensors(64, 2, 4, 4, 128, 100);
+    crate::llm::write_safetensors(&dir.join("model.safetensors"), &t);
+    let gguf = seventy_b(&dir);
+    std::fs::rename(&gguf, dir.join("my model+v1 %.gguf")).unwrap();
+    let repo = Repo {
+        name: "org/s3".into(),
+        dir: dir.clone(),
+        commit: COMMIT_7B.into(),
+        token: None,
+    };
+    // A bucket without list permission: a missing key is 403, so `config.json` is 403 too.
+    let hub = Hub::start(vec![repo], Mode::S3);
+    let url = format!(
+        "http://127.0.0.1:{}/org/s3/{COMMIT_7B}/model.safetensors?X-Amz-Credential=AK%2F1&X-Amz-Signature=ab",
+        hub.cdn_port
+    );
+    let args = ["profile", url.as_str(), "-f", "json", "--dim", "seq=16"];
+    let remote = json_of(&run(&hub.url(), &home, &[], &args));
+    let local = dir.join("model.safetensors");
+    let local = run_json(&[
+        "profile",
+        local.to_str().unwrap(),
+        "-f",
+        "json",
+        "--dim",
+        "seq=16",
+    ]);
+    assert_eq!(sans_source(remote), sans_source(local));
+    // The query went with the file, and only with it.
+    let hits = hub.hits();
+    let file =
+        format!("/org/s3/{COMMIT_7B}/model.safetensors?X-Amz-Credential=AK%2F1&X-Amz-Signature=ab");
+    assert!(hits.iter().any(|h| h.path == file), "{hits:?}");
+    assert!(
+        hits.iter()
+            .any(|h| h.path == format!("/org/s3/{COMMIT_7B}/config.json")),
+        "{hits:?}"
+    );
+    // A file that is required and missing is still refused (403 says no more than that).
+    let missing = format!(
+        "http://127.0.0.1:{}/org/s3/{COMMIT_7B}/none.gguf",
+        hub.cdn_port
+    );
+    let (code, e) = one_line(&run(&hub.url(), &home, &[], &["profile", &missing]));
+    assert_eq!(code, Some(11), "{e}");
+    // A Hub file name with a space, '+' and '%': sent percent-encoded, found.
+    let (before, n) = (hub.hits().len(), "my model+v1 %.gguf");
+    let spec = format!("hf:org/s3/{n}");
+    let out = json_of(&run(
+        &hub.url(),
+        &home,
+        &[],
+        &["profile", &spec, "-f", "json"],
+    ));
+    assert_eq!(out["llm"]["total_params"], 68_976_648_192u64);
+    let hits = hub.hits().split_off(before);
+    assert_eq!(
+        hits[0].path, "/org/s3/resolve/main/my%20model%2Bv1%20%25.gguf",
+        "{hits:?}"
+    );
+}
+
+#[test]
+fn empty_files_and_servers_that_throttle() {
+    let dir = tmpdir("remote-empty");
+    let home = tmpdir("remote-empty-home");
+    std::fs::write(dir.join("empty.gguf"), b"").unwrap();
+    std::fs::write(dir.join("empty.safetensors"), b"").unwrap();
+    let repo = || Repo {
+        name: "org/empty".into(),
+        dir: dir.clone(),
+        commit: COMMIT_7B.into(),
+        token: None,
+    };
+    let hub = Hub::start(vec![repo()], Mode::Normal);
+    // The server answers 416 to every range of an empty file: the local file's error.
+    for file in ["empty.gguf", "empty.safetensors"] {
+        let (code, e) = one_line(&run(
+            &hub.url(),
+            &home,
+            &[],
+            &["profile", &format!("hf:org/empty/{file}")],
+        ));
+        assert_eq!(code, Some(4), "{e}");
+        let reason = local_reason(&dir.join(file));
+        assert!(
+            e.contains(&format!("{file}: not a valid")) && e.contains(&reason),
+            "{e} / {reason}"
+        );
+    }
+    assert!(hub.hits().iter().any(|h| h.cdn && h.range.is_some()));
+    // 429 with Retry-After: retried like a 5xx, then served.
+    let gguf = seventy_b(&dir);
+    let busy = Hub::start(vec![repo()], Mode::Fail429(2));
+    let name = gguf.file_name().unwrap().to_str().unwrap();
+    let env = [("FLOPSCOPE_HTTP_RETRIES", "2")];
+    let spec = format!("hf:org/empty/{name}");
+    let out = json_of(&run(
+        &busy.url(),
+        &home,
+        &env,
+        &["profile", &spec, "-f", "json"],
+    ));
+    assert_eq!(out["llm"]["total_params"], 68_976_648_192u64);
+    let first: Vec<_> = busy.hits().into_iter().filter(|h| !h.cdn).take(3).collect();
+    assert!(first.iter().all(|h| h.path == first[0].path), "{first:?}");
+    // Given up on after the retries: exit 10, naming the status.
+    let busy = Hub::start(vec![repo()], Mode::Fail429(usize::MAX));
+    let env = [("FLOPSCOPE_HTTP_RETRIES", "1")];
+    let (code, e) = one_line(&run(&busy.url(), &home, &env, &["profile", &spec]));
+    assert_eq!(code, Some(10), "{e}");
+    assert!(e.contains("HTTP 429") && e.contains("2 tries"), "{e}");
+    assert_eq!(busy.hits().len(), 2);
 }
 
 /// Runs against `hub`, killing the process (and failing) after 60 s: a hang guard, not a

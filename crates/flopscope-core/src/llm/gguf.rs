@@ -277,7 +277,9 @@ fn parse<R: Read + Seek>(r: &mut Reader<R>, size: u64) -> std::result::Result<He
             "general.alignment {alignment} is not a power of two"
         ));
     }
-    let mut ends = Vec::with_capacity(n_tensors as usize);
+    // The count is only bounded by the claimed size (a server's Content-Range, for a remote
+    // file): reserve a little and let the vectors grow with the records actually read.
+    let mut ends = Vec::with_capacity(n_tensors.min(4096) as usize);
     for i in 0..n_tensors {
         let name = r
             .string(&format!("the name of tensor {i}"), 1024)?
@@ -328,4 +330,57 @@ fn parse<R: Read + Seek>(r: &mut Reader<R>, size: u64) -> std::result::Result<He
         }
     }
     Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A GGUF v3 start declaring `n_tensors` tensors and no key-value pairs, then `rest`.
+    fn start(n_tensors: u64, rest: &[u8]) -> Vec<u8> {
+        let mut b = b"GGUF".to_vec();
+        b.extend(3u32.to_le_bytes());
+        b.extend(n_tensors.to_le_bytes());
+        b.extend(0u64.to_le_bytes());
+        b.extend(rest);
+        b
+    }
+
+    #[test]
+    fn a_huge_tensor_count_reserves_nothing_up_front() {
+        // 10^15 tensors fit in a claimed 2^62 bytes; one real record, then the head ends.
+        let mut rec = 1u64.to_le_bytes().to_vec();
+        rec.extend(b"a");
+        rec.extend(1u32.to_le_bytes());
+        rec.extend(32u64.to_le_bytes());
+        rec.extend(0u32.to_le_bytes());
+        rec.extend(0u64.to_le_bytes());
+        let head = start(1_000_000_000_000_000, &rec);
+        let name = Path::new("lying.gguf");
+        assert!(matches!(read_head(&head, 1 << 62, name), Ok(None)));
+        // A record that cannot be read: malformed, at once.
+        let head = start(1_000_000_000_000_000, &[0xff; 64]);
+        let e = read_head(&head, 1 << 62, name).unwrap_err().to_string();
+        assert!(
+            e.contains("not a valid GGUF file") && e.contains("tensor 0"),
+            "{e}"
+        );
+    }
+
+    // Unix file systems keep the file sparse; NTFS would reserve the whole terabyte.
+    #[cfg(unix)]
+    #[test]
+    fn a_huge_tensor_count_in_a_sparse_local_file_is_malformed() {
+        // A 1 TiB sparse file may declare 2^35 tensors (28 bytes each): reserving their
+        // records (~1.4 TB) up front would abort.
+        let path = std::env::temp_dir().join(format!("flopscope-gguf-{}.gguf", std::process::id()));
+        std::fs::write(&path, start(1 << 35, &[0xff; 64])).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(1 << 40).unwrap();
+        drop(f);
+        let got = read(&path);
+        let _ = std::fs::remove_file(&path);
+        let e = got.unwrap_err().to_string();
+        assert!(e.contains("the name of tensor 0 needs"), "{e}");
+    }
 }

@@ -98,7 +98,8 @@ pub fn read_head(head: &[u8], size: u64, name: &Path) -> Result<Vec<TensorInfo>>
 }
 
 /// The shard file names of a `model.safetensors.index.json` (sorted, each once): plain names
-/// in the index's folder only, so no shard can name a path elsewhere.
+/// in the index's folder only, so no shard can name a path elsewhere (no `/`, `\\`, `..`,
+/// drive or absolute path): a malformed index otherwise.
 pub fn index_shards(json: &[u8], name: &Path) -> Result<Vec<String>> {
     let j: serde_json::Value = serde_json::from_slice(json).map_err(|e| Error::Malformed {
         path: name.to_path_buf(),
@@ -119,11 +120,12 @@ pub fn index_shards(json: &[u8], name: &Path) -> Result<Vec<String>> {
     files.sort();
     files.dedup();
     for f in &files {
-        if f.is_empty() || f.contains(['/', '\\']) || f == ".." || f == "." {
-            return Err(Error::Invalid(format!(
-                "{}: shard '{f}' is not a file name in the index's folder",
-                name.display()
-            )));
+        if f.is_empty() || f.contains(['/', '\\', ':']) || f.bytes().all(|b| b == b'.') {
+            return Err(Error::Malformed {
+                path: name.to_path_buf(),
+                what: "safetensors index",
+                reason: format!("shard '{f}' is not a file name in the index's folder"),
+            });
         }
     }
     Ok(files)
@@ -218,4 +220,50 @@ fn parse(path: &Path, header: &[u8], size: u64) -> Result<Vec<TensorInfo>> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_shards_are_plain_names() {
+        let index = |shards: &[&str]| {
+            let map: serde_json::Map<_, _> = shards
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!("t{i}"), serde_json::Value::from(*s)))
+                .collect();
+            serde_json::json!({ "weight_map": map }).to_string()
+        };
+        let name = Path::new("model.safetensors.index.json");
+        let ok = index_shards(
+            index(&["b.safetensors", "a.safetensors", "b.safetensors"]).as_bytes(),
+            name,
+        );
+        assert_eq!(ok.unwrap(), ["a.safetensors", "b.safetensors"]);
+        for bad in [
+            "../x.safetensors",
+            "a/../../x",
+            "/etc/x",
+            "a\\x",
+            "C:x",
+            "..",
+            ".",
+            "",
+            "sub/a",
+        ] {
+            let e = index_shards(index(&[bad]).as_bytes(), name).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::Malformed {
+                        what: "safetensors index",
+                        ..
+                    }
+                ),
+                "{bad}: {e}"
+            );
+        }
+    }
 }

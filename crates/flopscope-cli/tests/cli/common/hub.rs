@@ -1,7 +1,9 @@
 //! A Hugging Face Hub stand-in on 127.0.0.1 for the remote tests: `/{repo}/resolve/{rev}/{file}`
 //! with `X-Repo-Commit`, model files redirected to a second port (the "CDN") that serves byte
-//! ranges, gated repos answering 401 without their token, 404s, and misbehaviours (ignoring
-//! `Range`, answering slowly, failing with 503). It counts the bytes it sends and logs every
+//! ranges, gated repos answering 401 without their token, 404s, `config.json` at `main`
+//! redirected path-relatively (`../{commit}/config.json`), and misbehaviours (ignoring `Range`,
+//! answering slowly, failing with 503 or 429, lying about a file's size, S3's 403 for a missing
+//! file). It counts the bytes it sends and logs every
 //! request with its `Authorization` header. One request per connection, a thread each.
 #![allow(dead_code)]
 
@@ -22,6 +24,12 @@ pub enum Mode {
     Slow,
     /// The first N requests to the Hub port get a 503.
     Fail503(usize),
+    /// The first N requests to the Hub port get a 429 with `Retry-After: 1`.
+    Fail429(usize),
+    /// Ranges are answered with this total size in `Content-Range`, whatever the file's.
+    ClaimSize(u64),
+    /// The CDN answers a missing file with 403, as S3 and GCS do without list permission.
+    S3,
 }
 
 /// One repository: the files of a folder at one commit; `token`: gated.
@@ -110,8 +118,12 @@ impl Hub {
         self.state.hits.lock().unwrap().clone()
     }
 
+    /// Closes both ports; later calls do nothing, so a port that another test may have been
+    /// given since is never connected to.
     pub fn stop(&self) {
-        self.state.stop.store(true, SeqCst);
+        if self.state.stop.swap(true, SeqCst) {
+            return;
+        }
         for p in [self.port, self.cdn_port] {
             let _ = TcpStream::connect(("127.0.0.1", p));
         }
@@ -146,7 +158,8 @@ fn reply(st: &State, s: &mut TcpStream, status: &str, headers: &[(&str, String)]
 fn serve(st: &State, mut s: TcpStream, cdn: bool) {
     let mut r = BufReader::new(s.try_clone().unwrap());
     let mut line = String::new();
-    if r.read_line(&mut line).is_err() {
+    // Nothing sent: the wake-up connection of `stop`, not a request.
+    if r.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
         return;
     }
     let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
@@ -184,17 +197,28 @@ fn serve(st: &State, mut s: TcpStream, cdn: bool) {
             Mode::Fail503(k) if n < k => {
                 return reply(st, &mut s, "503 Service Unavailable", &[], b"busy")
             }
+            Mode::Fail429(k) if n < k => {
+                return reply(
+                    st,
+                    &mut s,
+                    "429 Too Many Requests",
+                    &[("Retry-After", "1".into())],
+                    b"slow down",
+                )
+            }
             _ => {}
         }
     }
-    // Hub: /{org}/{name}/resolve/{rev}/{file}; CDN: /{org}/{name}/{commit}/{file}.
-    let parts: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
+    // Hub: /{org}/{name}/resolve/{rev}/{file}; CDN: /{org}/{name}/{commit}/{file}. A query
+    // (a pre-signed URL's) is logged and ignored; names arrive percent-encoded.
+    let route = decode(path.split('?').next().unwrap_or(""));
+    let parts: Vec<&str> = route.trim_start_matches('/').splitn(5, '/').collect();
     let (repo, rev, file) = match (cdn, parts.as_slice()) {
         (false, [o, n, "resolve", rev, file]) => (format!("{o}/{n}"), *rev, *file),
         (true, [o, n, commit, rest @ ..]) if !rest.is_empty() => (
             format!("{o}/{n}"),
             *commit,
-            &path[path.find(commit).unwrap() + commit.len() + 1..],
+            &route[route.find(commit).unwrap() + commit.len() + 1..],
         ),
         _ => return reply(st, &mut s, "400 Bad Request", &[], b""),
     };
@@ -233,6 +257,9 @@ fn serve(st: &State, mut s: TcpStream, cdn: bool) {
     }
     let f = repo.dir.join(file);
     if file.split('/').any(|p| p == "..") || !f.is_file() {
+        if cdn && st.mode == Mode::S3 {
+            return reply(st, &mut s, "403 Forbidden", &[], b"AccessDenied");
+        }
         return reply(
             st,
             &mut s,
@@ -241,17 +268,60 @@ fn serve(st: &State, mut s: TcpStream, cdn: bool) {
             b"",
         );
     }
+    // As the Hub sends some files to a commit's URL: a path-relative Location.
+    if !cdn && rev == "main" && file == "config.json" {
+        let to = format!("../{}/config.json", repo.commit);
+        return reply(st, &mut s, "302 Found", &[commit, ("Location", to)], b"");
+    }
     let big = [".safetensors", ".gguf", ".onnx"]
         .iter()
         .any(|e| file.ends_with(e));
     if !cdn && big {
         let to = format!(
-            "http://127.0.0.1:{}/{}/{}/{file}",
-            st.cdn_port, repo.name, repo.commit
+            "http://127.0.0.1:{}/{}/{}/{}",
+            st.cdn_port,
+            repo.name,
+            repo.commit,
+            encode(file)
         );
         return reply(st, &mut s, "302 Found", &[commit, ("Location", to)], b"");
     }
     send_file(st, &mut s, &f, range.as_deref(), commit);
+}
+
+/// Every byte but the unreserved ones and `/` as `%XX`.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `%XX` escapes decoded (bytes that are not UTF-8 become U+FFFD).
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(x)) => {
+                out.push(x);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A file, or the asked range of it (`bytes=a-b`).
@@ -271,14 +341,19 @@ fn send_file(
     let (status, from, len, extra) = match asked {
         Some((a, b)) if st.mode != Mode::IgnoreRange => {
             if a >= size {
-                return reply(st, s, "416 Range Not Satisfiable", &[], b"");
+                let cr = ("Content-Range", format!("bytes */{size}"));
+                return reply(st, s, "416 Range Not Satisfiable", &[cr], b"");
             }
             let end = b.min(size - 1);
+            let total = match st.mode {
+                Mode::ClaimSize(t) => t,
+                _ => size,
+            };
             (
                 "206 Partial Content",
                 a,
                 end + 1 - a,
-                Some(format!("bytes {a}-{end}/{size}")),
+                Some(format!("bytes {a}-{end}/{total}")),
             )
         }
         _ => ("200 OK", 0, size, None),
