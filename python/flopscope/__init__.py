@@ -20,10 +20,12 @@ from typing import Any, Optional, Tuple, Union
 
 from . import _flopscope as _rs
 from ._flopscope import (
+    AccessDeniedError,
     BackendError,
     FlopscopeError,
     ModelError,
     ModelNotFoundError,
+    NetworkError,
     ReadError,
     RenderError,
     ResourcesError,
@@ -60,6 +62,8 @@ __all__ = [
     "BackendError",
     "ResourcesError",
     "RenderError",
+    "NetworkError",
+    "AccessDeniedError",
     "__version__",
 ]
 
@@ -416,9 +420,11 @@ def profile(
     """Profiles a model: parameters, MACs, FLOPs and memory, layer by layer.
 
     ``model`` is a path (``str`` or ``os.PathLike``: an ONNX file, a safetensors file or
-    checkpoint folder, a GGUF file), the bytes of a model (``bytes``, ``bytearray``,
-    ``memoryview``), an ``onnx.ModelProto`` (anything with ``SerializeToString()``), or the
-    name of a built-in architecture (``"resnet18"``; a ``str`` that is not an existing path).
+    checkpoint folder, a GGUF file), a remote model read from its headers only
+    (``"hf:ORG/NAME[@REV][/FILE.gguf]"`` or an ``https://`` URL; see docs/remote.md), the
+    bytes of a model (``bytes``, ``bytearray``, ``memoryview``), an ``onnx.ModelProto``
+    (anything with ``SerializeToString()``), or the name of a built-in architecture
+    (``"resnet18"``; a ``str`` that is not an existing path).
 
     ``dims`` binds symbolic dims (``{"batch": 1, "seq": 128}``); ``input_shape`` gives the full
     shape of the only input (``(1, 3, 224, 224)``) or of named inputs (``{"x": (1, 3, 224,
@@ -429,7 +435,8 @@ def profile(
     Errors are ``FlopscopeError`` subclasses with the CLI's one-line message:
     ``ModelError`` (a ``ValueError``) for a malformed model, ``ModelNotFoundError`` (a
     ``FileNotFoundError``) for a missing file, ``UsageError`` (a ``ValueError``) for a bad
-    argument.
+    argument, ``NetworkError`` (a ``ConnectionError``) when a remote model cannot be fetched
+    and ``AccessDeniedError`` (also a ``PermissionError``) when its server refuses the token.
     """
     if _is_torch_module(model):
         return _profile_module(model, inputs, input_shape, dims, classes, name)

@@ -2,7 +2,8 @@
 
 use flopscope_core::Error;
 use pyo3::exceptions::{
-    PyException, PyFileNotFoundError, PyMemoryError, PyOSError, PyRuntimeError, PyValueError,
+    PyConnectionError, PyException, PyFileNotFoundError, PyMemoryError, PyOSError,
+    PyPermissionError, PyRuntimeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -69,6 +70,17 @@ const CLASSES: &[(&str, &[&str], &str)] = &[
         &["FlopscopeError", "RuntimeError"],
         "A chart could not be drawn (exit code 1).",
     ),
+    (
+        "NetworkError",
+        &["FlopscopeError", "ConnectionError"],
+        "A remote model could not be fetched: unreachable, timed out, a server error, or \
+         offline with nothing cached (exit code 10).",
+    ),
+    (
+        "AccessDeniedError",
+        &["NetworkError", "PermissionError"],
+        "A remote server refused access (HTTP 401/403): set HF_TOKEN (exit code 11).",
+    ),
 ];
 
 /// Builds the classes of [`CLASSES`] with `type(name, bases, namespace)`: pyo3's
@@ -82,6 +94,8 @@ pub(crate) fn make_errors(py: Python<'_>) -> PyResult<Vec<(&'static str, Py<PyTy
             "FileNotFoundError" => py.get_type::<PyFileNotFoundError>(),
             "RuntimeError" => py.get_type::<PyRuntimeError>(),
             "MemoryError" => py.get_type::<PyMemoryError>(),
+            "ConnectionError" => py.get_type::<PyConnectionError>(),
+            "PermissionError" => py.get_type::<PyPermissionError>(),
             other => {
                 return Err(PyRuntimeError::new_err(format!(
                     "flopscope: no builtin {other}"
@@ -144,6 +158,8 @@ fn class_name(e: &Error) -> &'static str {
         Error::Runtime(_) => "BackendError",
         Error::Resources(_) => "ResourcesError",
         Error::Render(_) => "RenderError",
+        Error::Network(_) => "NetworkError",
+        Error::Denied(_) => "AccessDeniedError",
         // A kind added to the library later: the base class.
         _ => "FlopscopeError",
     }

@@ -227,8 +227,9 @@ fn run(
         .map_err(|e| to_py(py, e))
 }
 
-/// Profiles a command-line style argument: an existing path, else a built-in name, else a
-/// path (which then fails with the reason), as `flopscope profile SPEC`.
+/// Profiles a command-line style argument: a remote model (`hf:ORG/NAME`, an `https://` URL:
+/// headers only, see docs/remote.md), an existing path, else a built-in name, else a path
+/// (which then fails with the reason), as `flopscope profile SPEC`.
 #[pyfunction]
 #[pyo3(signature = (spec, dims=vec![], inputs=vec![], classes=None))]
 pub(crate) fn profile_spec(
@@ -238,7 +239,22 @@ pub(crate) fn profile_spec(
     inputs: Vec<(Option<String>, Vec<u64>)>,
     classes: Option<u64>,
 ) -> PyResult<Profile> {
-    run(py, Source::parse(spec), dims, inputs, classes)
+    if !flopscope_remote::is_remote(spec) {
+        return run(py, Source::parse(spec), dims, inputs, classes);
+    }
+    let opts = options(dims, inputs, classes).map_err(|e| to_py(py, e))?;
+    let result = py.detach(|| {
+        // What the CLI prints as a warning (a cached revision used offline) goes with the
+        // profile's own warnings.
+        let mut notes = Vec::new();
+        let mut p = flopscope_remote::profile(spec, &opts, &mut |w| notes.push(w))?;
+        flopscope_core::check_dims(&opts, &[&p])?;
+        p.warnings.extend(notes);
+        Ok::<_, Error>(p)
+    });
+    result
+        .map(|inner| Profile { inner })
+        .map_err(|e| to_py(py, e))
 }
 
 /// Profiles a file or checkpoint folder (ONNX, safetensors, GGUF).
