@@ -402,6 +402,12 @@ pub struct Graph {
     /// Every value's declared shape and type are what a framework computed (a trace): they
     /// win over the rules', which only give each node's cost.
     pub traced: bool,
+    /// A recorded training step (a trace of forward and backward): the index of the first node
+    /// of the backward pass. Nodes before it are the forward pass.
+    pub backward_start: Option<usize>,
+    /// A recorded training step: bytes of the tensors autograd saved for backward (each
+    /// storage once), as the framework measured them.
+    pub saved_activation_bytes: Option<u64>,
 }
 
 impl Graph {

@@ -80,6 +80,30 @@ pub struct Training {
     pub flops: u64,
     /// Memory of the step, one GPU's share.
     pub memory: TrainingMemory,
+    /// Language models: tokens in one step (batch × sequence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_per_step: Option<u64>,
+    /// Language models: training FLOPs per token (`flops / tokens_per_step`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flops_per_token: Option<f64>,
+    /// Language models: how long training on `--tokens` takes at the stated utilisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<TrainingTime>,
+}
+
+/// The time a number of training tokens takes on the GPUs at a model-FLOPs utilisation.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct TrainingTime {
+    /// Tokens trained on.
+    pub tokens: u64,
+    /// Peak GFLOP/s of one GPU.
+    pub peak_gflops: f64,
+    /// Fraction of the peak achieved.
+    pub mfu: f64,
+    /// GPUs.
+    pub gpus: u64,
+    /// Seconds: tokens × FLOPs per token / (GPUs × peak × MFU).
+    pub seconds: f64,
 }
 
 /// Memory of a training step on one GPU.

@@ -46,7 +46,7 @@ pub enum Recompute {
 }
 
 /// Options of a training-step profile (`--training`, `training=True`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TrainingOptions {
     /// Optimizer (`--optimizer`).
     pub optimizer: Optimizer,
@@ -58,6 +58,12 @@ pub struct TrainingOptions {
     pub gpus: u64,
     /// ZeRO stage 0 to 3 (`--zero`): 1 shards optimizer state, 2 also gradients, 3 also weights.
     pub zero_stage: u8,
+    /// Tokens to train on (`--tokens`), for the time a language model's training takes.
+    pub tokens: Option<u64>,
+    /// Peak GFLOP/s of one GPU (`--peak-gflops`), for that time.
+    pub peak_gflops: Option<f64>,
+    /// Model-FLOPs utilisation assumed (`--mfu`, a fraction of the peak; 0.4 by default).
+    pub mfu: Option<f64>,
 }
 
 impl Default for TrainingOptions {
@@ -68,6 +74,9 @@ impl Default for TrainingOptions {
             recompute: Recompute::default(),
             gpus: 1,
             zero_stage: 0,
+            tokens: None,
+            peak_gflops: None,
+            mfu: None,
         }
     }
 }
