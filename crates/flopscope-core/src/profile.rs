@@ -550,6 +550,18 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
     let unbound: Vec<String> = unbound.into_iter().chain(data_syms).collect();
     let sorted: BTreeMap<String, u64> = bindings.iter().map(|(k, v)| (k.clone(), *v)).collect();
     let mut p = build(g, &a, model.clone(), sorted);
+    if let Some(t) = &opts.training {
+        t.validate()?;
+        p.training =
+            crate::training::recorded(g, &a).map(|c| crate::training::section(c, &p.totals, t));
+        if p.training.is_none() {
+            warnings.push(
+                "--training: this graph has no backward pass to count yet (backward rules are \
+                 not implemented for ONNX graphs)"
+                    .into(),
+            );
+        }
+    }
     for &v in &g.inputs {
         if a.tensors[v].is_none() {
             warnings.push(format!(

@@ -74,9 +74,11 @@ pub struct Training {
     pub macs: u64,
     /// FLOPs of the forward pass.
     pub forward_flops: u64,
-    /// FLOPs of the backward pass and of the optimizer update.
+    /// FLOPs of the backward pass.
     pub backward_flops: u64,
-    /// `forward_flops + backward_flops`.
+    /// FLOPs of the optimizer's update of the trainable parameters.
+    pub optimizer_flops: u64,
+    /// `forward_flops + backward_flops + optimizer_flops`.
     pub flops: u64,
     /// Memory of the step, one GPU's share.
     pub memory: TrainingMemory,

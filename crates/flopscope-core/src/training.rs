@@ -8,6 +8,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::infer::Analysis;
+use crate::schema::{Totals, Training, TrainingMemory};
 
 /// The optimizer whose state is kept per trainable parameter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -148,6 +151,100 @@ impl TrainingOptions {
             )));
         }
         Ok(())
+    }
+}
+
+impl Optimizer {
+    /// FLOPs of the update of one parameter: SGD 2 (`p − lr·g`), with momentum 4 (`μ·v + g`,
+    /// then the step), Adam/AdamW 14 (first moment 3, second 4, `√v + ε` 2, the ratio 1,
+    /// decoupled weight decay 2, the step 2). Per-tensor scalars (bias corrections) and the
+    /// casts of mixed precision are not counted.
+    pub fn flops_per_param(self) -> u64 {
+        match self {
+            Optimizer::Sgd => 2,
+            Optimizer::SgdMomentum => 4,
+            Optimizer::Adam => 14,
+        }
+    }
+}
+
+/// Forward and backward compute of a step, and the bytes saved for backward.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepCompute {
+    /// Forward MACs.
+    pub forward_macs: u64,
+    /// Forward FLOPs.
+    pub forward_flops: u64,
+    /// Backward MACs.
+    pub backward_macs: u64,
+    /// Backward FLOPs.
+    pub backward_flops: u64,
+    /// Activations saved for backward.
+    pub saved_bytes: u64,
+}
+
+/// The compute of a recorded step (a trace with its backward pass, `g.backward_start`): nodes
+/// before the first backward node are the forward pass, the others the backward pass; the
+/// saved bytes are what the framework measured. `None` when `g` has no recorded backward or a
+/// node's cost is unknown.
+pub fn recorded(g: &Graph, a: &Analysis) -> Option<StepCompute> {
+    let k = g.backward_start?;
+    let mut c = StepCompute {
+        saved_bytes: g.saved_activation_bytes.unwrap_or(0),
+        ..StepCompute::default()
+    };
+    for (i, r) in a.nodes.iter().enumerate() {
+        let cost = r.cost?;
+        let (m, f) = if i < k {
+            (&mut c.forward_macs, &mut c.forward_flops)
+        } else {
+            (&mut c.backward_macs, &mut c.backward_flops)
+        };
+        *m = m.checked_add(cost.macs)?;
+        *f = f.checked_add(cost.flops)?;
+    }
+    Some(c)
+}
+
+/// The training section of a profile from a step's compute and the profile's totals.
+pub fn section(c: StepCompute, totals: &Totals, opts: &TrainingOptions) -> Training {
+    let trainable = totals.params.saturating_sub(totals.frozen_params);
+    let state = opts.state(totals.params, trainable);
+    let optimizer_flops = trainable.saturating_mul(opts.optimizer.flops_per_param());
+    let memory = TrainingMemory {
+        weights_bytes: state.weights_bytes,
+        gradients_bytes: state.gradients_bytes,
+        optimizer_bytes: state.optimizer_bytes,
+        activations_bytes: c.saved_bytes,
+        // The state and every saved activation are held together when backward starts.
+        peak_bytes: state
+            .weights_bytes
+            .saturating_add(state.gradients_bytes)
+            .saturating_add(state.optimizer_bytes)
+            .saturating_add(c.saved_bytes),
+    };
+    Training {
+        optimizer: opts.optimizer.to_string(),
+        precision: opts.precision.to_string(),
+        recompute: opts.recompute.to_string(),
+        gpus: opts.gpus,
+        zero_stage: opts.zero_stage,
+        trainable_params: trainable,
+        frozen_params: totals.frozen_params,
+        forward_macs: c.forward_macs,
+        backward_macs: c.backward_macs,
+        macs: c.forward_macs.saturating_add(c.backward_macs),
+        forward_flops: c.forward_flops,
+        backward_flops: c.backward_flops,
+        optimizer_flops,
+        flops: c
+            .forward_flops
+            .saturating_add(c.backward_flops)
+            .saturating_add(optimizer_flops),
+        memory,
+        tokens_per_step: None,
+        flops_per_token: None,
+        time: None,
     }
 }
 
