@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backprop;
 pub mod builder;
 pub mod error;
 pub mod format;

@@ -552,15 +552,23 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
     let mut p = build(g, &a, model.clone(), sorted);
     if let Some(t) = &opts.training {
         t.validate()?;
-        p.training =
-            crate::training::recorded(g, &a).map(|c| crate::training::section(c, &p.totals, t));
-        if p.training.is_none() {
-            warnings.push(
-                "--training: this graph has no backward pass to count yet (backward rules are \
-                 not implemented for ONNX graphs)"
-                    .into(),
-            );
-        }
+        p.training = match g.backward_start {
+            // A recorded step (a trace of forward and backward) is counted as recorded.
+            Some(_) => {
+                let s = crate::training::recorded(g, &a)
+                    .map(|c| crate::training::section(c, &p.totals, t));
+                if s.is_none() {
+                    warnings.push(
+                        "--training: the recorded backward pass has nodes of unknown cost: no \
+                         training totals"
+                            .into(),
+                    );
+                }
+                s
+            }
+            // Otherwise the backward is derived from the forward graph, node by node.
+            None => Some(derived_section(g, &a, &p.totals, t, &mut warnings)),
+        };
     }
     for &v in &g.inputs {
         if a.tensors[v].is_none() {
@@ -619,6 +627,31 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
     warnings.append(&mut p.warnings);
     p.warnings = warnings;
     Ok(p)
+}
+
+/// The training section of a graph without a recorded backward: derived node by node
+/// ([`crate::backprop`]); nodes whose backward is unknown are listed and warned about.
+fn derived_section(
+    g: &Graph,
+    a: &Analysis,
+    totals: &Totals,
+    t: &crate::training::TrainingOptions,
+    warnings: &mut Vec<String>,
+) -> crate::schema::Training {
+    let d = crate::backprop::derive(g, a, t);
+    let mut s = crate::training::section(d.compute, totals, t);
+    s.memory.peak_bytes = s.memory.peak_bytes.saturating_add(d.working_bytes);
+    if !d.unknown.is_empty() {
+        let n: usize = d.unknown.iter().map(|u| u.count).sum();
+        let ops: Vec<&str> = d.unknown.iter().map(|u| u.op.as_str()).collect();
+        warnings.push(format!(
+            "--training: the backward of {n} node(s) is not counted ({}): the backward and \
+             step totals are lower bounds",
+            ops.join(", ")
+        ));
+    }
+    s.backward_unknown = d.unknown;
+    s
 }
 
 /// All symbols first, then every smaller subset, largest first. Beyond 4 symbols only the

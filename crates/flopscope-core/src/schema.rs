@@ -91,6 +91,10 @@ pub struct Training {
     /// Language models: how long training on `--tokens` takes at the stated utilisation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<TrainingTime>,
+    /// Nodes whose backward could not be counted (no rule, or shapes unknown): when any,
+    /// the backward totals are lower bounds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backward_unknown: Vec<Unsupported>,
 }
 
 /// The time a number of training tokens takes on the GPUs at a model-FLOPs utilisation.

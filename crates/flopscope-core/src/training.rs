@@ -245,6 +245,7 @@ pub fn section(c: StepCompute, totals: &Totals, opts: &TrainingOptions) -> Train
         tokens_per_step: None,
         flops_per_token: None,
         time: None,
+        backward_unknown: vec![],
     }
 }
 

@@ -45,19 +45,19 @@ pub fn lookup_ms(op: &str) -> Option<OpDef> {
     })
 }
 
-/// Batch, heads, L, S, dk, dv of ONNX Attention.
-struct Dims {
-    b: u64,
-    h: u64,
-    l: u64,
-    s: u64,
-    dk: u64,
-    dv: u64,
+/// Batch, heads, L, S, dk, dv of ONNX Attention (also read by its backward rule).
+pub(super) struct Dims {
+    pub(super) b: u64,
+    pub(super) h: u64,
+    pub(super) l: u64,
+    pub(super) s: u64,
+    pub(super) dk: u64,
+    pub(super) dv: u64,
     kv_heads: u64,
     past: u64,
 }
 
-fn onnx_dims(cx: &Ctx) -> Result<Dims, OpError> {
+pub(super) fn onnx_dims(cx: &Ctx) -> Result<Dims, OpError> {
     let (q, k, v) = (cx.shape(0)?, cx.shape(1)?, cx.shape(2)?);
     let past = match cx.opt(4).and_then(|t| t.shape.as_deref()) {
         Some(p) if p.len() == 4 => p[2],
@@ -145,7 +145,7 @@ fn cost_onnx(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     attention_cost(d.b, d.h, d.l, d.s, d.dk, d.dv, cx.opt(3).is_some())
 }
 
-fn mha_dims(cx: &Ctx) -> Result<[u64; 6], OpError> {
+pub(super) fn mha_dims(cx: &Ctx) -> Result<[u64; 6], OpError> {
     let q = cx.shape(0)?;
     let h = u64::try_from(cx.node.attr_int("num_heads", 0)).unwrap_or(0); // < 0 → refused
     if q.len() != 3 || h < 1 || q[2] % h != 0 {
@@ -173,7 +173,7 @@ fn cost_mha(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     attention_cost(b, h, l, s, dk, dv, cx.opt(4).is_some())
 }
 
-fn ms_attention_dims(cx: &Ctx) -> Result<(u64, u64, u64, u64, u64, u64), OpError> {
+pub(super) fn ms_attention_dims(cx: &Ctx) -> Result<(u64, u64, u64, u64, u64, u64), OpError> {
     let x = cx.shape(0)?;
     let w = cx.shape(1)?;
     let h = cx.node.attr_int("num_heads", 0);

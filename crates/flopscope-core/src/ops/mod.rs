@@ -20,6 +20,7 @@ pub use crate::graph::{Values, MAX_FOLD};
 
 pub(crate) mod aten;
 mod attention;
+pub mod backward;
 mod contrib;
 mod control;
 mod conv;

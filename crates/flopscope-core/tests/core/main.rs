@@ -12,4 +12,5 @@ mod reference_models;
 mod runtime_shapes;
 mod sources;
 mod trace;
+mod training;
 mod zoo;

@@ -1,0 +1,377 @@
+//! A training step derived from a forward graph: which values need a gradient, the backward
+//! of every node that runs one (the rules of [`crate::ops::backward`]), the activations the
+//! forward keeps for it under a recomputation policy, and the working set of the backward.
+//! `docs/training.md` states each choice.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::graph::{Graph, ValueId};
+use crate::infer::{Analysis, NodeStatus};
+use crate::ops::backward::{self, Grad, Saved};
+use crate::ops::{numel, Cost, Ctx, NoBodies, OpError};
+use crate::schema::Unsupported;
+use crate::training::{Recompute, StepCompute, TrainingOptions};
+
+/// The derived step.
+#[derive(Clone, Debug, Default)]
+pub struct Derived {
+    /// Forward and backward compute (recomputation included in the backward) and the bytes
+    /// saved for backward.
+    pub compute: StepCompute,
+    /// Bytes held at the peak besides the state and the saved activations: the gradients one
+    /// node's backward reads and writes at once (the largest such set) and, with full
+    /// recomputation, the largest block's activations while it is recomputed.
+    pub working_bytes: u64,
+    /// Nodes that need a backward this build cannot count: the backward totals are then lower
+    /// bounds.
+    pub unknown: Vec<Unsupported>,
+}
+
+/// Follows `Identity` copies back to the value they forward.
+fn through_identity(g: &Graph, producer: &[Option<usize>], mut v: ValueId) -> ValueId {
+    for _ in 0..64 {
+        match producer[v].map(|p| &g.nodes[p]) {
+            Some(n) if n.op_type == "Identity" => match n.input(0) {
+                Some(src) => v = src,
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    v
+}
+
+/// Per value: whether it is a trained parameter — a float initializer that is not a buffer
+/// (declared, or a BatchNormalization's running statistics), not frozen and not a quantization
+/// parameter.
+fn trainable(g: &Graph, producer: &[Option<usize>]) -> Vec<bool> {
+    let mut not: HashSet<ValueId> = g.buffers.iter().chain(&g.frozen).copied().collect();
+    for n in g.nodes.iter().filter(|n| n.op_type == "BatchNormalization") {
+        for v in [3, 4].into_iter().filter_map(|i| n.input(i)) {
+            not.insert(through_identity(g, producer, v));
+        }
+    }
+    let roles = crate::weights::roles(g, &|v| Some(v));
+    let mut out = vec![false; g.values.len()];
+    for init in &g.initializers {
+        let quant = roles.get(&init.value) == Some(&crate::weights::Role::QuantParam);
+        out[init.value] = init.dtype.is_float() && !quant && !not.contains(&init.value);
+    }
+    out
+}
+
+/// One kept tensor: the value it is (kept once however many nodes read it), or bytes of a
+/// node's own; whether it is score-sized; the recomputation that replaces a fused op's scores.
+struct Kept {
+    value: Option<ValueId>,
+    bytes: u64,
+    score: bool,
+    recompute: Option<Cost>,
+}
+
+/// Derives the training step of `g` from its forward analysis `a`.
+pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
+    let nv = g.values.len();
+    let mut producer: Vec<Option<usize>> = vec![None; nv];
+    for (i, n) in g.nodes.iter().enumerate() {
+        for &o in n.outputs.iter().flatten() {
+            producer[o] = Some(i);
+        }
+    }
+    let dtype = |v: ValueId| a.tensors[v].as_ref().map(|t| t.dtype).or(g.values[v].dtype);
+    // A value of unknown type is taken as float, so that a node after it is reported unknown
+    // rather than silently skipped.
+    let float = |v: ValueId| dtype(v).is_none_or(|d| d.is_float());
+    let cb = opts.precision.compute_bytes();
+
+    // Requires-grad, forward like autograd; `act`: computed from the graph's inputs (an
+    // activation, not a function of the weights alone).
+    let mut requires = trainable(g, &producer);
+    let mut act = vec![false; nv];
+    for &v in &g.inputs {
+        act[v] = true;
+    }
+    for &ni in &a.order {
+        let n = &g.nodes[ni];
+        let req = n.inputs.iter().flatten().any(|&v| requires[v] && float(v));
+        let from_input = n.inputs.iter().flatten().any(|&v| act[v]);
+        for &o in n.outputs.iter().flatten() {
+            requires[o] = req && float(o);
+            act[o] = from_input;
+        }
+    }
+    // Gradients flow back from the graph's outputs: a node runs backward when one of its
+    // outputs receives a gradient.
+    let mut flowing = vec![false; nv];
+    for &o in &g.outputs {
+        flowing[o] = requires[o];
+    }
+    let mut runs = vec![false; g.nodes.len()];
+    for &ni in a.order.iter().rev() {
+        let n = &g.nodes[ni];
+        if n.outputs.iter().flatten().any(|&o| flowing[o]) {
+            runs[ni] = true;
+            for &v in n.inputs.iter().flatten().filter(|&&v| requires[v]) {
+                flowing[v] = true;
+            }
+        }
+    }
+
+    let bytes_of = |v: ValueId| -> u64 {
+        match a.tensors[v].as_ref() {
+            Some(t) if t.dtype.is_float() => t
+                .shape
+                .as_deref()
+                .and_then(|s| numel(s).ok())
+                .map_or(0, |n| n.saturating_mul(cb)),
+            Some(t) => t.bytes().unwrap_or(0),
+            None => 0,
+        }
+    };
+    let shape = |v: ValueId| a.tensors[v].as_ref().and_then(|t| t.shape.clone());
+    // Score-sized shapes: what a softmax over three or more axes reads ([B, H, L, S]).
+    let scores: HashSet<Vec<u64>> = a
+        .order
+        .iter()
+        .filter(|&&ni| runs[ni])
+        .map(|&ni| &g.nodes[ni])
+        .filter(|n| matches!(n.op_type.as_str(), "Softmax" | "LogSoftmax"))
+        .filter_map(|n| n.input(0).and_then(shape))
+        .filter(|s| s.len() >= 3)
+        .collect();
+    let is_score = |v: ValueId| shape(v).is_some_and(|s| scores.contains(&s));
+
+    let mut d = Derived::default();
+    let mut c = StepCompute::default();
+    let mut unknown: BTreeMap<(String, String), Unsupported> = BTreeMap::new();
+    let mut kept: Vec<(usize, Kept)> = Vec::new(); // (position in order, what)
+    let mut selective_recompute = Cost::default();
+    let mut full_recompute = Cost::default();
+    for (pos, &ni) in a.order.iter().enumerate() {
+        let n = &g.nodes[ni];
+        let r = &a.nodes[ni];
+        let fwd = r.cost.filter(|_| r.status == NodeStatus::Ok);
+        if let Some(f) = fwd {
+            c.forward_macs = c.forward_macs.saturating_add(f.macs);
+            c.forward_flops = c.forward_flops.saturating_add(f.flops);
+        }
+        if !runs[ni] {
+            continue;
+        }
+        let mut miss = |reason: &str| {
+            let label = if n.domain.is_empty() {
+                n.op_type.clone()
+            } else {
+                format!("{}::{}", n.domain, n.op_type)
+            };
+            let e = unknown
+                .entry((label.clone(), reason.to_string()))
+                .or_insert_with(|| Unsupported {
+                    op: label,
+                    count: 0,
+                    reason: reason.to_string(),
+                    examples: vec![],
+                });
+            e.count += 1;
+            if e.examples.len() < 5 {
+                e.examples.push(n.name.clone());
+            }
+        };
+        let Some(forward) = fwd else {
+            miss("forward cost unknown");
+            continue;
+        };
+        let Some(rule) = backward::lookup(&n.domain, &n.op_type) else {
+            miss("no backward rule for this operator");
+            continue;
+        };
+        let warnings = RefCell::new(Vec::new());
+        let grad = Grad {
+            cx: Ctx {
+                node: n,
+                inputs: n
+                    .inputs
+                    .iter()
+                    .map(|i| i.and_then(|v| a.tensors[v].as_ref()))
+                    .collect(),
+                opset: g.opset(),
+                bodies: &NoBodies,
+                warnings: &warnings,
+            },
+            outs: n
+                .outputs
+                .iter()
+                .map(|o| o.and_then(|v| a.tensors[v].as_ref()))
+                .collect(),
+            needs: n
+                .inputs
+                .iter()
+                .map(|i| i.is_some_and(|v| requires[v]))
+                .collect(),
+            forward,
+        };
+        let back = match backward::run(rule, &grad).and_then(|b| Ok((b.cost()?, b))) {
+            Ok(b) => b,
+            Err(OpError::Unknown) => {
+                miss("input shapes unknown");
+                continue;
+            }
+            Err(OpError::Invalid(why)) => {
+                miss(&why);
+                continue;
+            }
+        };
+        let (cost, back) = back;
+        c.backward_macs = c.backward_macs.saturating_add(cost.macs);
+        c.backward_flops = c.backward_flops.saturating_add(cost.flops);
+        full_recompute = add(full_recompute, forward);
+        if out(n, 0).is_some_and(is_score) {
+            selective_recompute = add(selective_recompute, forward);
+        }
+        // The gradients this node's backward holds: its outputs' and its activation inputs'.
+        let mut held: u64 = 0;
+        for &o in n.outputs.iter().flatten().filter(|&&o| flowing[o]) {
+            held = held.saturating_add(bytes_of(o));
+        }
+        for &v in n
+            .inputs
+            .iter()
+            .flatten()
+            .filter(|&&v| requires[v] && act[v])
+        {
+            held = held.saturating_add(bytes_of(v));
+        }
+        d.working_bytes = d.working_bytes.max(held);
+        for s in back.saved {
+            let value = |v: Option<ValueId>| {
+                v.filter(|&v| act[v]).map(|v| Kept {
+                    value: Some(v),
+                    bytes: bytes_of(v),
+                    score: is_score(v),
+                    recompute: None,
+                })
+            };
+            let own = |bytes: u64| Kept {
+                value: None,
+                bytes,
+                score: false,
+                recompute: None,
+            };
+            let k = match s {
+                Saved::Input(i) => value(n.input(i)),
+                Saved::Output(i) => value(out(n, i)),
+                Saved::MaskOf(i) => out(n, i).map(|o| Kept {
+                    score: is_score(o),
+                    ..own(shape(o).and_then(|s| numel(&s).ok()).unwrap_or(0))
+                }),
+                Saved::Stats(e) => Some(own(e.saturating_mul(4))),
+                Saved::Indices(e) => Some(own(e.saturating_mul(8))),
+                Saved::Hidden(e) => Some(own(e.saturating_mul(cb))),
+                Saved::Scores { elems, recompute } => Some(Kept {
+                    score: true,
+                    recompute: Some(recompute),
+                    ..own(elems.saturating_mul(cb))
+                }),
+            };
+            kept.extend(k.map(|k| (pos, k)));
+        }
+    }
+    let sum_once = |items: &mut dyn Iterator<Item = &Kept>| -> u64 {
+        let mut seen = HashSet::new();
+        items
+            .filter(|k| k.value.is_none_or(|v| seen.insert(v)))
+            .fold(0u64, |acc, k| acc.saturating_add(k.bytes))
+    };
+    let mut extra = Cost::default();
+    c.saved_bytes = match opts.recompute {
+        Recompute::None => sum_once(&mut kept.iter().map(|(_, k)| k)),
+        Recompute::Selective => {
+            extra = selective_recompute;
+            for (_, k) in &kept {
+                if let Some(r) = k.recompute {
+                    extra = add(extra, r);
+                }
+            }
+            sum_once(&mut kept.iter().map(|(_, k)| k).filter(|k| !k.score))
+        }
+        Recompute::Full => {
+            extra = full_recompute;
+            let (saved, largest) = full(g, a, &runs, &kept, &act, &bytes_of, &sum_once);
+            d.working_bytes = d.working_bytes.saturating_add(largest);
+            saved
+        }
+    };
+    c.backward_macs = c.backward_macs.saturating_add(extra.macs);
+    c.backward_flops = c.backward_flops.saturating_add(extra.flops);
+    d.compute = c;
+    d.unknown = unknown.into_values().collect();
+    d
+}
+
+/// Output `i` of a node, when present.
+fn out(n: &crate::graph::Node, i: usize) -> Option<ValueId> {
+    n.outputs.get(i).copied().flatten()
+}
+
+fn add(a: Cost, b: Cost) -> Cost {
+    Cost {
+        macs: a.macs.saturating_add(b.macs),
+        flops: a.flops.saturating_add(b.flops),
+    }
+}
+
+/// Full recomputation: the graph is cut into blocks, runs of consecutive nodes (in execution
+/// order) under the same top-level module scope (nodes without a scope form blocks of their
+/// own runs). Only what a block reads from outside it is kept (each value once); each block's
+/// forward runs again during backward, holding that block's activations (as without
+/// recomputation) while its backward runs. Returns the bytes kept and the largest block's.
+#[allow(clippy::too_many_arguments)]
+fn full(
+    g: &Graph,
+    a: &Analysis,
+    runs: &[bool],
+    kept: &[(usize, Kept)],
+    act: &[bool],
+    bytes_of: &dyn Fn(ValueId) -> u64,
+    sum_once: &dyn Fn(&mut dyn Iterator<Item = &Kept>) -> u64,
+) -> (u64, u64) {
+    let mut block_at: Vec<usize> = Vec::with_capacity(a.order.len());
+    let mut block_of_value: HashMap<ValueId, usize> = HashMap::new();
+    let mut b = 0usize;
+    for (pos, &ni) in a.order.iter().enumerate() {
+        let key = g.nodes[ni].scope.first();
+        if pos > 0 && g.nodes[a.order[pos - 1]].scope.first() != key {
+            b += 1;
+        }
+        block_at.push(b);
+        for &o in g.nodes[ni].outputs.iter().flatten() {
+            block_of_value.insert(o, b);
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut saved = 0u64;
+    for (pos, &ni) in a.order.iter().enumerate() {
+        if !runs[ni] {
+            continue;
+        }
+        for &v in g.nodes[ni].inputs.iter().flatten() {
+            let outside = block_of_value.get(&v) != Some(&block_at[pos]);
+            if act[v] && outside && seen.insert(v) {
+                saved = saved.saturating_add(bytes_of(v));
+            }
+        }
+    }
+    let largest = (0..=b)
+        .map(|blk| {
+            sum_once(
+                &mut kept
+                    .iter()
+                    .filter(|(pos, _)| block_at[*pos] == blk)
+                    .map(|(_, k)| k),
+            )
+        })
+        .max()
+        .unwrap_or(0);
+    (saved, largest)
+}
