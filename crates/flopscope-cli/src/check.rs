@@ -54,6 +54,15 @@ pub(crate) struct CheckArgs {
     /// Fewest inferences per second (measures the model).
     #[arg(long, value_name = "N")]
     min_fps: Option<String>,
+    /// Most memory of one training step on one GPU, e.g. `80GB` (implies --training; the
+    /// step's options: --optimizer, --precision bf16-mixed, --recompute, --gpus, --zero).
+    #[arg(long, value_name = "SIZE")]
+    max_train_memory: Option<String>,
+    /// Most FLOPs of one training step (forward, backward, optimizer), e.g. `50G`.
+    #[arg(long, value_name = "N")]
+    max_train_flops: Option<String>,
+    #[command(flatten)]
+    train: crate::training::TrainingArgs,
     #[command(flatten)]
     shape: ShapeArgs,
     #[command(flatten)]
@@ -78,6 +87,8 @@ impl CheckArgs {
             (Metric::Latency, &self.max_latency),
             (Metric::P99Latency, &self.max_p99_latency),
             (Metric::Fps, &self.min_fps),
+            (Metric::TrainMemory, &self.max_train_memory),
+            (Metric::TrainFlops, &self.max_train_flops),
         ];
         flags
             .into_iter()
@@ -125,7 +136,13 @@ impl CheckArgs {
     }
 }
 
-pub(crate) fn check(a: CheckArgs) -> Result<ExitCode, Error> {
+pub(crate) fn check(mut a: CheckArgs) -> Result<ExitCode, Error> {
+    // `--precision` is the measuring precision (`1%`) or, named as one (`bf16-mixed`), the
+    // training step's.
+    let train_precision = a
+        .measure
+        .precision
+        .take_if(|p| p.parse::<flopscope_core::training::Precision>().is_ok());
     let mut profiled = Vec::new();
     for e in a.entries()? {
         // The entry's dims and inputs first; the flags' come later and win.
@@ -133,7 +150,10 @@ pub(crate) fn check(a: CheckArgs) -> Result<ExitCode, Error> {
         let own: Vec<String> = e.dims.iter().map(|(k, v)| format!("{k}={v}")).collect();
         shape.dims = own.iter().chain(&a.shape.dims).cloned().collect();
         shape.inputs = e.inputs.iter().chain(&a.shape.inputs).cloned().collect();
-        let profile = crate::profile_model(&e.model, &shape.options()?)?;
+        let mut opts = shape.options()?;
+        let train = e.limits.iter().any(|l| l.metric.needs_training());
+        opts.training = a.train.options(train_precision.as_deref(), None, train)?;
+        let profile = crate::profile_model(&e.model, &opts)?;
         // A dim the budget file gives a model must be one of that model's.
         let mut entry_shape = a.shape.clone();
         entry_shape.dims = own;

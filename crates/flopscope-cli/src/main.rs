@@ -11,6 +11,7 @@ use flopscope_report::export::{ProfileFormat, RowOptions};
 
 mod check;
 mod report;
+mod training;
 
 // Loading decodes thousands of small protobuf strings: mimalloc makes that ~1.5-2x faster.
 #[global_allocator]
@@ -45,14 +46,15 @@ enum Command {
     /// This machine's peak f32 FLOP/s and memory bandwidth (measured in a few seconds, cached).
     Machine(MachineArgs),
     /// Fail (exit 9) when a model is over budget: parameters, MACs, FLOPs, memory, latency.
-    Check(check::CheckArgs),
+    Check(Box<check::CheckArgs>),
 }
 
 /// A device given by its numbers, for a target one is not on (`machine` and every roofline).
 #[derive(clap::Args, Clone)]
 struct SpecArgs {
     /// A device spec instead of this machine: its peak f32 GFLOP/s (with --bandwidth-gbs).
-    #[arg(long, value_name = "N", requires = "bandwidth_gbs")]
+    /// With `profile --training` alone, one GPU's peak for the training time.
+    #[arg(long, value_name = "N")]
     peak_gflops: Option<f64>,
     /// The device spec's memory bandwidth in GB/s (with --peak-gflops).
     #[arg(long, value_name = "N", requires = "peak_gflops")]
@@ -64,6 +66,11 @@ impl SpecArgs {
     fn machine(&self) -> Result<Option<flopscope_core::machine::Machine>, Error> {
         match (self.peak_gflops, self.bandwidth_gbs) {
             (Some(p), Some(b)) => flopscope_core::machine::Machine::spec(p, b).map(Some),
+            (Some(_), None) => Err(Error::Usage(
+                "--peak-gflops needs --bandwidth-gbs for a device spec (alone, with \
+                 --training, it is the GPU peak of the training time)"
+                    .into(),
+            )),
             _ => Ok(None),
         }
     }
@@ -378,6 +385,11 @@ struct ProfileArgs {
     all: bool,
     #[command(flatten)]
     device: DeviceArgs,
+    #[command(flatten)]
+    train: training::TrainingArgs,
+    /// Precision of the training step: fp32, bf16-mixed, fp16-mixed (implies --training).
+    #[arg(long = "precision", value_name = "P")]
+    train_precision: Option<String>,
 }
 
 fn parse_dim(s: &str) -> Result<(String, u64), Error> {
@@ -435,15 +447,26 @@ impl ShapeArgs {
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     if let Command::Check(a) = cli.command {
-        return check::check(a);
+        return check::check(*a);
     }
     match cli.command {
         Command::Profile(a) => {
-            let opts = a.shape.options()?;
+            let mut opts = a.shape.options()?;
+            opts.training = a.train.options(
+                a.train_precision.as_deref(),
+                a.device.spec.peak_gflops,
+                false,
+            )?;
             let mut p = profile_model(&a.model, &opts)?;
             check_dims(&opts, &[&p], false)?;
-            if let Some(m) = a.device.machine()? {
-                flopscope_core::roofline::apply(&mut p, &m);
+            // With --training, --peak-gflops alone is the GPU peak of the training time.
+            let peak_only = opts.training.is_some()
+                && a.device.spec.peak_gflops.is_some()
+                && a.device.spec.bandwidth_gbs.is_none();
+            if !peak_only {
+                if let Some(m) = a.device.machine()? {
+                    flopscope_core::roofline::apply(&mut p, &m);
+                }
             }
             let rows = RowOptions {
                 depth: a.depth,

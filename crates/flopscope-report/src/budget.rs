@@ -35,6 +35,10 @@ pub enum Metric {
     P99Latency,
     /// Inferences per second (a minimum).
     Fps,
+    /// Peak memory of one training step on one GPU (`training.memory.peak_bytes`).
+    TrainMemory,
+    /// FLOPs of one training step (`training.flops`).
+    TrainFlops,
 }
 
 /// How a metric's numbers are written.
@@ -48,7 +52,7 @@ enum Unit {
 
 impl Metric {
     /// Every metric, in table order.
-    pub const ALL: [Metric; 9] = [
+    pub const ALL: [Metric; 11] = [
         Metric::Params,
         Metric::Macs,
         Metric::Flops,
@@ -58,6 +62,8 @@ impl Metric {
         Metric::Latency,
         Metric::P99Latency,
         Metric::Fps,
+        Metric::TrainMemory,
+        Metric::TrainFlops,
     ];
 
     /// The option / key naming it: `max-params`, …, `min-fps`.
@@ -72,6 +78,8 @@ impl Metric {
             Metric::Latency => "max-latency",
             Metric::P99Latency => "max-p99-latency",
             Metric::Fps => "min-fps",
+            Metric::TrainMemory => "max-train-memory",
+            Metric::TrainFlops => "max-train-flops",
         }
     }
 
@@ -86,13 +94,18 @@ impl Metric {
             Metric::Latency => "Median latency",
             Metric::P99Latency => "p99 latency",
             Metric::Fps => "Throughput",
+            Metric::TrainMemory => "Training memory (peak per GPU)",
+            Metric::TrainFlops => "Training FLOPs per step",
         }
     }
 
     fn unit(self) -> Unit {
         match self {
-            Metric::Params | Metric::Macs | Metric::Flops => Unit::Count,
-            Metric::WeightBytes | Metric::ActivationBytes | Metric::Memory => Unit::Bytes,
+            Metric::Params | Metric::Macs | Metric::Flops | Metric::TrainFlops => Unit::Count,
+            Metric::WeightBytes
+            | Metric::ActivationBytes
+            | Metric::Memory
+            | Metric::TrainMemory => Unit::Bytes,
             Metric::Latency | Metric::P99Latency => Unit::Millis,
             Metric::Fps => Unit::PerSecond,
         }
@@ -101,6 +114,11 @@ impl Metric {
     /// Whether the limit is a floor (FPS) rather than a ceiling.
     pub fn is_minimum(self) -> bool {
         self == Metric::Fps
+    }
+
+    /// Whether checking it needs a training step counted (`--training`).
+    pub fn needs_training(self) -> bool {
+        matches!(self, Metric::TrainMemory | Metric::TrainFlops)
     }
 
     /// Whether checking it needs a measured run.
@@ -404,6 +422,23 @@ pub fn evaluate(model: &str, limits: &[Limit], p: &Profile, runs: &[RunResult]) 
             Metric::WeightBytes => Some(t.weight_bytes),
             Metric::ActivationBytes => Some(t.peak_activation_bytes),
             Metric::Memory => Some(t.weight_bytes.saturating_add(t.peak_activation_bytes)),
+            Metric::TrainMemory | Metric::TrainFlops => {
+                // Without a training section (a recorded step of unknown cost) the limit
+                // cannot be met: it fails, with no value.
+                let v = p.training.as_ref().map(|tr| match l.metric {
+                    Metric::TrainMemory => tr.memory.peak_bytes,
+                    _ => tr.flops,
+                });
+                rows.push(match v {
+                    Some(v) => row(l.metric, v as f64, l, None),
+                    None => Row {
+                        pass: false,
+                        headroom: -1.0,
+                        ..row(l.metric, f64::NAN, l, None)
+                    },
+                });
+                continue;
+            }
             _ => None,
         };
         if let Some(v) = value {

@@ -16,5 +16,6 @@ mod papercuts;
 mod remote;
 mod report_browser;
 mod tract_run;
+mod training;
 mod windows;
 mod zoo_export;

@@ -69,6 +69,7 @@ impl Exporter for Markdown {
         o.push('\n');
         o.push_str(&op_table(p).render(Format::Markdown));
         o.push_str(&super::roofline::section(p, Format::Markdown));
+        o.push_str(&super::training::section(p, Format::Markdown));
         for u in &p.unsupported {
             let _ = writeln!(
                 o,

@@ -14,6 +14,7 @@ pub mod json;
 pub mod markdown;
 pub mod roofline;
 pub mod table;
+pub mod training;
 
 /// Writes a profile in one format.
 pub trait Exporter {

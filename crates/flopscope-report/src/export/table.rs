@@ -149,6 +149,7 @@ impl Exporter for Table {
             );
         }
         o.push_str(&super::roofline::section(p, Format::Text));
+        o.push_str(&super::training::section(p, Format::Text));
         if let Some(f) = &p.formulas {
             let _ = writeln!(
                 o,
