@@ -108,7 +108,8 @@ pub struct TrainingTime {
     pub mfu: f64,
     /// GPUs.
     pub gpus: u64,
-    /// Seconds: tokens × FLOPs per token / (GPUs × peak × MFU).
+    /// Seconds: tokens × model FLOPs per token (recomputation excluded, as MFU counts them)
+    /// / (GPUs × peak × MFU).
     pub seconds: f64,
 }
 

@@ -15,6 +15,7 @@ pub mod arch;
 mod fetched;
 pub mod gguf;
 pub mod safetensors;
+pub mod training;
 
 pub use crate::schema::Arch;
 pub use fetched::{profile_fetched, Fetched, FileHead};
@@ -496,8 +497,20 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
             .checked_add(l.flops.unwrap_or(0))
             .ok_or_else(overflow)?;
     }
-    warnings
-        .push("activation memory is not modelled for checkpoints: see llm.kv_cache_bytes".into());
+    let training = match (&opts.training, &ck.arch) {
+        (Some(o), Some(a)) => Some(training::section(a, &totals, batch, seq, o, &mut warnings)?),
+        (Some(_), None) => {
+            warnings.push("training: no architecture config, so no training costs".into());
+            None
+        }
+        (None, _) => None,
+    };
+    if training.is_none() {
+        // Without a training step, only the KV cache is memory beyond the weights.
+        warnings.push(
+            "activation memory is not modelled for checkpoints: see llm.kv_cache_bytes".into(),
+        );
+    }
     let by_op = crate::profile::by_op_type(&layers);
     let mut bindings = BTreeMap::new();
     bindings.insert("batch".to_string(), batch);
@@ -525,7 +538,7 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
         warnings,
         llm: Some(info),
         roofline: None,
-        training: None,
+        training,
     })
 }
 

@@ -86,18 +86,25 @@ fn infer_loop(cx: &Ctx) -> BodyOutcome {
     Ok((result, times(cost, trips)?))
 }
 
-fn infer_scan(cx: &Ctx) -> BodyOutcome {
-    if cx.opset < 9 {
-        return infer_scan8(cx);
-    }
+/// A Scan's body, its number of scan inputs m, and of state inputs n (after `skip` leading
+/// inputs: Scan-8's `sequence_lens`).
+fn scan_inputs<'a>(cx: &'a Ctx, skip: usize) -> Result<(&'a Graph, usize, usize), OpError> {
     let g = body(cx, "body")?;
     let m = cx.node.attr_int("num_scan_inputs", 0);
     let m = usize::try_from(m).map_err(|_| OpError::Invalid("num_scan_inputs < 0".into()))?;
     let n = cx
         .inputs
         .len()
-        .checked_sub(m)
+        .checked_sub(m + skip)
         .ok_or_else(|| OpError::Invalid("fewer inputs than num_scan_inputs".into()))?;
+    Ok((g, m, n))
+}
+
+fn infer_scan(cx: &Ctx) -> BodyOutcome {
+    if cx.opset < 9 {
+        return infer_scan8(cx);
+    }
+    let (g, m, n) = scan_inputs(cx, 0)?;
     let mut ins: Vec<Tensor> = (0..n)
         .map(|i| cx.input(i).map(Tensor::varying))
         .collect::<Result<_, _>>()?;
@@ -153,14 +160,7 @@ fn stacked(t: Option<&Tensor>, axis: usize, n: u64) -> Result<Option<Tensor>, Op
 /// axis the body does not see (scan inputs are `[batch, len, ...]`); the body runs
 /// batch × len times.
 fn infer_scan8(cx: &Ctx) -> BodyOutcome {
-    let g = body(cx, "body")?;
-    let m = cx.node.attr_int("num_scan_inputs", 0);
-    let m = usize::try_from(m).map_err(|_| OpError::Invalid("num_scan_inputs < 0".into()))?;
-    let n = cx
-        .inputs
-        .len()
-        .checked_sub(m + 1)
-        .ok_or_else(|| OpError::Invalid("fewer inputs than num_scan_inputs + 1".into()))?;
+    let (g, m, n) = scan_inputs(cx, 1)?;
     let mut batch = None;
     let mut ins = Vec::with_capacity(n + m);
     let mut len = None;

@@ -3,6 +3,7 @@
 mod common;
 
 mod data_dependent;
+mod llm_training;
 mod loader;
 mod maps;
 mod modules;
