@@ -138,3 +138,53 @@ fn check_max_train_memory_passes_at_the_peak_and_fails_one_byte_under() {
     let f = flopscope(&["check", "resnet18", "--max-train-flops", &flops.to_string()]);
     assert_eq!(f.status.code(), Some(0), "{f:?}");
 }
+
+#[test]
+fn a_checkpoint_trains_at_three_prefills_and_its_time_is_printed() {
+    // Llama-2-7B headers (two bf16 shards + config) at batch 1, seq 128, AdamW bf16-mixed on 8
+    // GPUs with ZeRO-3: training MACs are 3 × the prefill MACs the profile reports, and the
+    // state is 16 bytes per parameter split 8 ways.
+    let dir = tmpdir("train-llama7b");
+    crate::llm::write_llama_7b(&dir);
+    let args = [
+        "profile",
+        dir.to_str().unwrap(),
+        "--dim",
+        "seq=128",
+        "--optimizer",
+        "adamw",
+        "--precision",
+        "bf16-mixed",
+        "--gpus",
+        "8",
+        "--zero",
+        "3",
+        "--tokens",
+        "1B",
+        "--peak-gflops",
+        "989000",
+        "--mfu",
+        "0.5",
+    ];
+    let mut json_args = args.to_vec();
+    json_args.extend(["-f", "json"]);
+    let p = run_json(&json_args);
+    let t = &p["training"];
+    let prefill = p["totals"]["macs"].as_u64().unwrap();
+    assert_eq!(t["forward_macs"], prefill);
+    assert_eq!(t["macs"], 3 * prefill);
+    let n: u64 = 6_738_415_616;
+    let m = &t["memory"];
+    assert_eq!(m["weights_bytes"], (2 * n).div_ceil(8));
+    assert_eq!(m["gradients_bytes"], (2 * n).div_ceil(8));
+    assert_eq!(m["optimizer_bytes"], (12 * n).div_ceil(8));
+    assert_eq!(t["tokens_per_step"], 128);
+    // 1e9 tokens × model FLOPs per token / (8 GPUs × 989 TFLOP/s × 0.5), recompute none.
+    let per_token = t["flops"].as_u64().unwrap() as f64 / 128.0;
+    let want = 1e9 * per_token / (8.0 * 989_000e9 * 0.5);
+    let got = t["time"]["seconds"].as_f64().unwrap();
+    assert!((got - want).abs() < want * 1e-9, "{got} vs {want}");
+    let text = run_ok(&args);
+    assert!(text.contains("tokens per step"), "{text}");
+    assert!(text.contains("for 1.00G tokens on 8 GPU(s)"), "{text}");
+}
