@@ -50,6 +50,8 @@ __all__ = [
     "OpType",
     "Unsupported",
     "Formulas",
+    "Training",
+    "TrainingMemory",
     "FlopscopeError",
     "CaptureError",
     "ModelError",
@@ -142,6 +144,64 @@ class Formulas:
     bytes_read: str
     bytes_written: str
     checked_at: Tuple[Tuple[int, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingMemory:
+    """Memory of one training step on one GPU, in bytes (``Training.memory``)."""
+
+    weights_bytes: int
+    gradients_bytes: int
+    optimizer_bytes: int
+    activations_bytes: int
+    peak_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Training:
+    """One training step (``Profile.training``): forward and backward compute and memory.
+
+    For a torch module profiled with ``training=True`` the backward is the one autograd ran
+    (see docs/training-python.md): ``backward_macs`` counts each gradient that was computed,
+    ``memory.activations_bytes`` the tensors autograd saved for backward; weights, gradients
+    and optimizer state follow ``optimizer`` and ``precision`` per trainable parameter.
+    """
+
+    optimizer: str
+    precision: str
+    recompute: str
+    gpus: int
+    zero_stage: int
+    trainable_params: int
+    frozen_params: int
+    forward_macs: int
+    backward_macs: int
+    macs: int
+    forward_flops: int
+    backward_flops: int
+    optimizer_flops: int
+    flops: int
+    memory: TrainingMemory
+    tokens_per_step: Optional[int] = None
+    flops_per_token: Optional[float] = None
+    time: Optional[dict] = None
+
+    @classmethod
+    def _from(cls, d: dict) -> "Training":
+        names = set(cls.__dataclass_fields__)
+        kw = {k: v for k, v in d.items() if k in names}
+        mem = d["memory"]
+        kw["memory"] = TrainingMemory(
+            **{k: mem[k] for k in TrainingMemory.__dataclass_fields__})
+        return cls(**kw)
+
+    def to_dict(self) -> dict:
+        """The ``training`` section of the ``flopscope.profile/1`` document."""
+        d = asdict(self)
+        for k in ("tokens_per_step", "flops_per_token", "time"):
+            if d[k] is None:
+                del d[k]
+        return d
 
 
 def _shape(s: Any) -> Shape:
@@ -304,6 +364,13 @@ class Profile:
         return self.params - self.frozen_params
 
     @property
+    def training(self) -> Optional[Training]:
+        """One training step's compute and memory (``profile(..., training=True)``); ``None``
+        otherwise, or when the source has no backward pass to count (a warning says so)."""
+        t = self._raw.training_json()
+        return None if t is None else Training._from(json.loads(t))
+
+    @property
     def warnings(self) -> list[str]:
         """Anything to know about these numbers (unbound dims, unknown costs…)."""
         return list(self._data()["warnings"])
@@ -416,6 +483,11 @@ def profile(
     dims: Optional[Mapping[str, int]] = None,
     classes: Optional[int] = None,
     name: Optional[str] = None,
+    training: bool = False,
+    optimizer: str = "adam",
+    precision: str = "fp32",
+    recompute: str = "none",
+    loss_fn: Any = None,
 ) -> Profile:
     """Profiles a model: parameters, MACs, FLOPs and memory, layer by layer.
 
@@ -437,9 +509,28 @@ def profile(
     ``FileNotFoundError``) for a missing file, ``UsageError`` (a ``ValueError``) for a bad
     argument, ``NetworkError`` (a ``ConnectionError``) when a remote model cannot be fetched
     and ``AccessDeniedError`` (also a ``PermissionError``) when its server refuses the token.
+
+    ``training=True`` profiles one training step: ``Profile.training`` has its forward and
+    backward MACs and FLOPs and its memory (weights, gradients, optimizer state, activations
+    saved for backward, peak), for ``optimizer`` (``"sgd"``, ``"sgd-momentum"``, ``"adam"``,
+    ``"adamw"``) and ``precision`` (``"fp32"``, ``"bf16-mixed"``, ``"fp16-mixed"``). For a torch
+    module the backward pass is recorded as autograd runs it, on ``loss_fn(output)`` (the sum of
+    the outputs by default): frozen parameters, ``torch.no_grad`` regions and inputs that need
+    no gradient are what they are in a real step; the layers and totals are then the whole
+    step's. ``recompute`` (``"none"``, ``"selective"``, ``"full"``) is for models whose
+    recomputation is modelled; a torch module's is recorded as it runs (wrap blocks in
+    ``torch.utils.checkpoint``), so it takes ``"none"``. See docs/training-python.md.
     """
+    step = _training(training, optimizer, precision, recompute)
     if _is_torch_module(model):
-        return _profile_module(model, inputs, input_shape, dims, classes, name)
+        if step is not None and step[2].lower() != "none":
+            raise UsageError(
+                f"recompute={recompute!r} for a torch module: the capture records the backward "
+                "pass as autograd runs it, so recomputation is whatever the module does; wrap "
+                "its blocks in torch.utils.checkpoint to record it, and keep recompute='none'")
+        return _profile_module(model, inputs, input_shape, dims, classes, name, step, loss_fn)
+    if loss_fn is not None:
+        raise UsageError("loss_fn= is for a torch module profiled with training=True")
     if inputs is not None:
         raise UsageError(
             "inputs= are example inputs for a torch module; for a model file give "
@@ -452,16 +543,16 @@ def profile(
         if classes < 1:
             raise UsageError(f"classes must be ≥ 1, got {classes}")
     if isinstance(model, str):
-        raw = _rs.profile_spec(model, d, i, classes)
+        raw = _rs.profile_spec(model, d, i, classes, step)
     elif isinstance(model, os.PathLike):
-        raw = _rs.profile_path(os.fspath(model), d, i, classes)
+        raw = _rs.profile_path(os.fspath(model), d, i, classes, step)
     elif isinstance(model, (bytes, bytearray, memoryview)):
-        raw = _rs.profile_bytes(bytes(model), name or "<bytes>", d, i, classes)
+        raw = _rs.profile_bytes(bytes(model), name or "<bytes>", d, i, classes, step)
     elif callable(getattr(model, "SerializeToString", None)):
         data = model.SerializeToString()
         if not isinstance(data, bytes):
             raise UsageError(f"{type(model).__name__}.SerializeToString() returned no bytes")
-        raw = _rs.profile_bytes(data, name or f"<{type(model).__name__}>", d, i, classes)
+        raw = _rs.profile_bytes(data, name or f"<{type(model).__name__}>", d, i, classes, step)
     else:
         raise UsageError(
             "model must be a path, the bytes of a model, an onnx.ModelProto or a built-in "
@@ -470,8 +561,20 @@ def profile(
     return Profile(raw)
 
 
+def _training(training: Any, optimizer: Any, precision: Any,
+              recompute: Any) -> Optional[tuple[str, str, str]]:
+    if not isinstance(training, bool):
+        raise UsageError(f"training must be True or False, got {training!r}")
+    for what, v in (("optimizer", optimizer), ("precision", precision), ("recompute", recompute)):
+        if not isinstance(v, str):
+            raise UsageError(f"{what} must be a name (str), got {v!r}")
+    # The names are checked by the core, which knows them (UsageError lists them).
+    return (optimizer, precision, recompute) if training else None
+
+
 def _profile_module(model: Any, inputs: Any, input_shape: Any, dims: Any, classes: Any,
-                    name: Optional[str]) -> Profile:
+                    name: Optional[str], step: Optional[tuple] = None,
+                    loss_fn: Any = None) -> Profile:
     from . import _torch
 
     if classes is not None:
@@ -504,7 +607,8 @@ def _profile_module(model: Any, inputs: Any, input_shape: Any, dims: Any, classe
         except ValueError as e:
             raise UsageError(str(e)) from None
         try:
-            return _torch.capture(model, args, kwargs, label)
+            return _torch.capture(model, args, kwargs, label, training=step is not None,
+                                  loss_fn=loss_fn)
         except _torch.CaptureFailed as e:
             hint = ""
             if syms and sizes == at and [s for s in syms if s not in given]:
@@ -513,8 +617,10 @@ def _profile_module(model: Any, inputs: Any, input_shape: Any, dims: Any, classe
                         "fit the model, e.g. dims={...})")
             raise CaptureError(str(e) + hint) from e.__cause__
 
+    if step is not None:
+        _rs.check_training(step)  # a typo is a UsageError before anything is traced
     data, notes = trace_at(at)
-    raw = _rs.profile_bytes(data, label, [], [], None)
+    raw = _rs.profile_bytes(data, label, [], [], None, step)
     free = [s for s in syms if s not in given]
     if syms:
         # Symbolic sizes: trace again at the points the formula fit asks for.

@@ -9,6 +9,15 @@ rules it uses for ONNX files (``docs/python.md``, "How a module is counted").
 The model is not modified: parameters and buffers are swapped for fake copies only inside
 ``torch.func.functional_call``; module names come from two global forward hooks that are
 removed afterwards.
+
+A training step (``training=True``) records, after the forward pass, the loss and the
+backward pass autograd runs for it, on the same fake tensors: only the gradients something
+needs (no input gradient for the first layer, no weight gradient for a frozen parameter,
+nothing for what a ``torch.no_grad`` region computed). The gradients are taken with
+``torch.autograd.grad``, so no ``.grad`` is written, not even on a real-tensor pass. The
+tensors autograd saves for backward are seen by a ``saved_tensors_hooks`` pair during the
+forward pass and the loss; their bytes, each storage once and the parameters' and buffers'
+left out, go into the trace as ``saved_activation_bytes``.
 """
 
 from __future__ import annotations
@@ -69,6 +78,10 @@ class _Recorder(TorchDispatchMode):
         self.stack: list[Optional[str]] = []
         self.schemas: dict[Any, list] = {}
         self.failed: Optional[str] = None
+        # Training: the module scope of each autograd node the forward pass made, so that a
+        # backward call is attributed to the module whose forward it differentiates.
+        self.node_scope: Optional[dict] = None
+        self.pending: list = []
 
     def add(self, t: torch.Tensor, role: str = "value", name: str = "", frozen: bool = False) -> int:
         i = len(self.values)
@@ -128,8 +141,31 @@ class _Recorder(TorchDispatchMode):
             out[name] = self.encode(v)
         return out
 
+    def settle(self, final: bool = False) -> None:
+        """Maps the autograd nodes of recent calls' outputs to their scope. Autograd sets
+        ``grad_fn`` after the dispatch returns, and after a few bookkeeping calls
+        (``prim.device``), so each output waits for up to eight later calls for its node to
+        appear (an in-place op's output: for it to change)."""
+        keep = []
+        for t, scope, ttl, before in self.pending:
+            fn = t.grad_fn
+            if fn is not None and fn is not before:
+                self.node_scope.setdefault(fn, scope)
+            elif ttl > 0 and not final:
+                keep.append((t, scope, ttl - 1, before))
+        self.pending = keep
+
+    def scope(self) -> list:
+        if self.stack or self.node_scope is None:
+            return [s for s in self.stack if s]
+        # A backward call: the scope of the forward call whose node autograd is running.
+        node = torch._C._current_autograd_node()
+        return list(self.node_scope.get(node, [])) if node is not None else []
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if self.pending:
+            self.settle()
         # Under torch.inference_mode (and for tensor subclasses) composite operators such as
         # conv2d, linear or layer_norm reach the mode whole: record what they decompose into,
         # as FlopCounterMode does, so that every mode gives the same calls.
@@ -150,14 +186,11 @@ class _Recorder(TorchDispatchMode):
         if not any(isinstance(t, torch.Tensor) for t in leaves):
             return out  # prim.device, .item(), size queries: nothing to count
         outputs = [self.add(t) if isinstance(t, torch.Tensor) else None for t in leaves]
-        self.calls.append(
-            {
-                "op": str(func),
-                "args": encoded,
-                "outputs": outputs,
-                "scope": [s for s in self.stack if s],
-            }
-        )
+        scope = self.scope()
+        self.calls.append({"op": str(func), "args": encoded, "outputs": outputs, "scope": scope})
+        if self.node_scope is not None and self.stack:
+            self.pending += [(t, scope, 8, t.grad_fn) for t in leaves
+                             if isinstance(t, torch.Tensor)]
         return out
 
 
@@ -208,8 +241,56 @@ def _plain_kernels():
         torch._C._set_cudnn_enabled(cudnn)
 
 
-def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bool = True) -> bytes:
-    """The trace document of one forward pass of ``model(*args, **kwargs)``, as JSON bytes.
+class _Saved:
+    """Bytes of the tensors autograd saves for backward, each storage once; the storages of
+    parameters and buffers are the weights, not activations, and are left out."""
+
+    def __init__(self, weights: list) -> None:
+        from torch.multiprocessing.reductions import StorageWeakRef
+
+        self._ref = StorageWeakRef
+        self.weights = {StorageWeakRef(t.untyped_storage()) for t in weights}
+        self.storages: dict = {}
+
+    def pack(self, t: torch.Tensor) -> torch.Tensor:
+        st = t.untyped_storage()
+        key = self._ref(st)
+        if key not in self.weights and key not in self.storages:
+            self.storages[key] = int(st.nbytes())
+        return t
+
+    @staticmethod
+    def unpack(t: torch.Tensor) -> torch.Tensor:
+        return t
+
+    def hooks(self):
+        return torch.autograd.graph.saved_tensors_hooks(self.pack, self.unpack)
+
+    def total(self) -> int:
+        return sum(self.storages.values())
+
+
+def default_loss(out: Any) -> torch.Tensor:
+    """The loss a training step is recorded with when none is given: the sum of every
+    floating-point output that requires grad (``out.sum()`` for one output): every output
+    element receives a gradient of 1."""
+    leaves = [t for t in pytree.tree_leaves(out)
+              if isinstance(t, torch.Tensor) and t.is_floating_point() and t.requires_grad]
+    if not leaves:
+        raise CaptureFailed(
+            "no output requires grad: every parameter is frozen, or the forward pass ran "
+            "under torch.no_grad, so a training step has no backward pass", False)
+    loss = leaves[0].sum()
+    for t in leaves[1:]:
+        loss = loss + t.sum()
+    return loss
+
+
+def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bool = True,
+          training: bool = False, loss_fn: Any = None) -> bytes:
+    """The trace document of one forward pass of ``model(*args, **kwargs)``, as JSON bytes;
+    with ``training``, of the forward pass, ``loss_fn(output)`` (``default_loss`` when None)
+    and the backward pass of that loss.
 
     Raises ``CaptureFailed`` naming the operation and module when the pass fails.
     """
@@ -233,6 +314,7 @@ def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bo
         f = convert(b) if fake else b.clone()
         rec.add(f, "buffer", n)
         swapped[n] = f
+    fed: list[torch.Tensor] = []
 
     def as_input(path, x):
         if not isinstance(x, torch.Tensor):
@@ -246,6 +328,7 @@ def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bo
         else:
             label = "input" if len(args) == 1 else f"input_{key.idx}"
         rec.add(f, "input", label + pytree.keystr(path[2:]))
+        fed.append(f)
         return f
 
     if not fake:
@@ -254,13 +337,46 @@ def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bo
             lambda t: t.clone() if isinstance(t, torch.Tensor) else t, (tuple(args), dict(kwargs)))
     args, kwargs = pytree.tree_map_with_path(as_input, (tuple(args), dict(kwargs)))
     handles = _module_hooks(model, rec.stack)
+    saved = _Saved(list(swapped.values())) if training else None
+    backward_start = None
+    ctx = mode if mode is not None else contextlib.nullcontext()
+    if training:
+        rec.node_scope = {}
     try:
-        ctx = mode if mode is not None else contextlib.nullcontext()
-        with ctx, rec, _plain_kernels():
-            out = torch.func.functional_call(model, swapped, args, kwargs, tie_weights=True, strict=False)
+        with contextlib.ExitStack() as stack:
+            if training:
+                # A training step computes gradients whatever the caller's grad mode is.
+                stack.enter_context(torch.inference_mode(False))
+                stack.enter_context(torch.enable_grad())
+            stack.enter_context(ctx)
+            stack.enter_context(rec)
+            stack.enter_context(_plain_kernels())
+            with saved.hooks() if saved is not None else contextlib.nullcontext():
+                out = torch.func.functional_call(model, swapped, args, kwargs, tie_weights=True,
+                                                  strict=False)
+                if training:
+                    rec.settle()
+                    loss = (loss_fn or default_loss)(out)
+                    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                        raise CaptureFailed("loss_fn must return a tensor of one element, got "
+                                            f"{type(loss).__name__}", False)
+                    if not loss.requires_grad:
+                        raise CaptureFailed(
+                            "the loss does not require grad: every parameter is frozen, or the "
+                            "forward pass ran under torch.no_grad", False)
+            if training:
+                rec.settle(final=True)
+                backward_start = len(rec.calls)
+                # What loss.backward() differentiates: every leaf that requires grad (trained
+                # parameters, inputs given with requires_grad), without writing `.grad`.
+                leaves = [t for t in [*swapped.values(), *fed] if t.requires_grad and t.is_leaf]
+                torch.autograd.grad(loss, leaves, allow_unused=True)
+    except CaptureFailed:
+        raise
     except Exception as e:
         dd = isinstance(e, _DATA_DEPENDENT) or "data-dependent" in str(e).lower()
-        what = rec.failed or "the forward pass"
+        what = rec.failed or ("the backward pass" if backward_start is not None
+                              else "the forward pass")
         msg = f"could not trace {type(model).__name__}: {what} failed: {type(e).__name__}: {_first_line(e)}"
         hop = re.search(r"HigherOrderOperator (\w+)", str(e))
         if hop:
@@ -273,6 +389,8 @@ def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bo
     finally:
         for h in handles:
             h.remove()
+        rec.node_scope = None
+        rec.pending = []
     outputs = [rec.ids[id(t)] for t in pytree.tree_leaves(out) if isinstance(t, torch.Tensor) and id(t) in rec.ids]
     doc = {
         "schema": SCHEMA,
@@ -282,6 +400,9 @@ def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bo
         "calls": rec.calls,
         "outputs": outputs,
     }
+    if training:
+        doc["backward_start"] = backward_start
+        doc["saved_activation_bytes"] = saved.total()
     return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 

@@ -21,6 +21,7 @@ class AccessDeniedError(NetworkError, PermissionError): ...
 
 _Dims = list[tuple[str, int]]
 _Inputs = list[tuple[Optional[str], list[int]]]
+_Training = Optional[tuple[str, str, str]]
 
 class Profile:
     @property
@@ -48,18 +49,33 @@ class Profile:
         top: Optional[int] = None,
     ) -> None: ...
     def json(self) -> str: ...
+    def training_json(self) -> Optional[str]: ...
     def modules(
         self, depth: int
     ) -> list[tuple[str, str, str, int, Optional[int], Optional[int], int]]: ...
     def html_fragment(self) -> str: ...
 
 def profile_spec(
-    spec: str, dims: _Dims = ..., inputs: _Inputs = ..., classes: Optional[int] = None
+    spec: str,
+    dims: _Dims = ...,
+    inputs: _Inputs = ...,
+    classes: Optional[int] = None,
+    training: _Training = None,
 ) -> Profile: ...
 def profile_path(
-    path: str | PathLike[str], dims: _Dims = ..., inputs: _Inputs = ..., classes: Optional[int] = None
+    path: str | PathLike[str],
+    dims: _Dims = ...,
+    inputs: _Inputs = ...,
+    classes: Optional[int] = None,
+    training: _Training = None,
 ) -> Profile: ...
 def profile_bytes(
-    data: bytes, name: str, dims: _Dims = ..., inputs: _Inputs = ..., classes: Optional[int] = None
+    data: bytes,
+    name: str,
+    dims: _Dims = ...,
+    inputs: _Inputs = ...,
+    classes: Optional[int] = None,
+    training: _Training = None,
 ) -> Profile: ...
+def check_training(names: tuple[str, str, str]) -> None: ...
 def zoo_names() -> list[str]: ...

@@ -54,14 +54,22 @@ def example_inputs(model: torch.nn.Module, inputs: Any, input_shape: Any,
     return (inputs,), {}
 
 
-def capture(model: torch.nn.Module, args: tuple, kwargs: dict, name: str) -> tuple[bytes, list[str]]:
-    """The trace of one forward pass and notes about how it was taken.
+def capture(model: torch.nn.Module, args: tuple, kwargs: dict, name: str,
+            training: bool = False, loss_fn: Any = None) -> tuple[bytes, list[str]]:
+    """The trace of one forward pass (with ``training``, of a training step: forward, loss and
+    backward) and notes about how it was taken.
 
     Fake tensors first; a forward pass that needs real values (``if x.sum() > 0:``) is run
     again on real tensors, unless the model is on the ``meta`` device, where it cannot be.
     """
+    notes = []
+    if training and model.training is False:
+        notes.append(
+            "the module is in eval mode: the step was recorded so (BatchNorm with its running "
+            "statistics, no dropout); call model.train() for a training-mode step")
+    step = {"training": training, "loss_fn": loss_fn}
     try:
-        return trace(model, args, kwargs, name, fake=True), []
+        return trace(model, args, kwargs, name, fake=True, **step), notes
     except CaptureFailed as e:
         if not e.data_dependent:
             raise
@@ -76,4 +84,4 @@ def capture(model: torch.nn.Module, args: tuple, kwargs: dict, name: str) -> tup
             "these inputs took"
         )
         args, kwargs = materialize((args, kwargs))
-        return trace(model, args, kwargs, name, fake=False), [note]
+        return trace(model, args, kwargs, name, fake=False, **step), [*notes, note]

@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use bench::{bench_file, bench_report, input_data, BenchReport, Sampler};
 use errors::{make_errors, ERRORS};
 pub use profile::Profile;
-use profile::{profile_bytes, profile_path, profile_spec, zoo_names};
+use profile::{check_training, profile_bytes, profile_path, profile_spec, zoo_names};
 use report::{compare, profile_chart, report_html, Comparison};
 
 /// The extension module.
@@ -32,6 +32,7 @@ fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(profile_path, m)?)?;
     m.add_function(wrap_pyfunction!(profile_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(zoo_names, m)?)?;
+    m.add_function(wrap_pyfunction!(check_training, m)?)?;
     m.add_class::<Sampler>()?;
     m.add_class::<BenchReport>()?;
     m.add_function(wrap_pyfunction!(bench_report, m)?)?;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use flopscope_core::training::TrainingOptions;
 use flopscope_core::{Error, Options, Source};
 use flopscope_report::export::{rows, ProfileFormat, RowOptions};
 use pyo3::exceptions::PyRuntimeError;
@@ -56,6 +57,16 @@ impl Profile {
         let text = self.render(py, format, depth, top, false)?;
         py.detach(|| std::fs::write(&path, text).map_err(|source| Error::Write { path, source }))
             .map_err(|e| to_py(py, e))
+    }
+
+    /// The training section (`flopscope.profile/1`'s `training`) as compact JSON, `None`
+    /// when the profile was not made with `training`.
+    fn training_json(&self) -> PyResult<Option<String>> {
+        self.inner
+            .training
+            .as_ref()
+            .map(|t| serde_json::to_string(t).map_err(|e| PyRuntimeError::new_err(e.to_string())))
+            .transpose()
     }
 
     /// The `flopscope.profile/1` document as compact JSON (the data of `render("json")`).
@@ -186,11 +197,30 @@ impl Profile {
     }
 }
 
+/// A training step's options from Python: `(optimizer, precision, recompute)` by name
+/// (`"adamw"`, `"bf16-mixed"`, `"none"`), parsed as the CLI parses `--optimizer` etc.
+type TrainingArgs = Option<(String, String, String)>;
+
+fn training_options(t: TrainingArgs) -> Result<Option<TrainingOptions>, Error> {
+    let Some((optimizer, precision, recompute)) = t else {
+        return Ok(None);
+    };
+    let o = TrainingOptions {
+        optimizer: optimizer.parse()?,
+        precision: precision.parse()?,
+        recompute: recompute.parse()?,
+        ..TrainingOptions::default()
+    };
+    o.validate()?;
+    Ok(Some(o))
+}
+
 /// Options from the Python arguments, refused as the CLI refuses `--dim name=0`.
 fn options(
     dims: Vec<(String, u64)>,
     inputs: Vec<(Option<String>, Vec<u64>)>,
     classes: Option<u64>,
+    training: TrainingArgs,
 ) -> Result<Options, Error> {
     for (name, n) in &dims {
         if name.trim().is_empty() || *n == 0 {
@@ -203,7 +233,7 @@ fn options(
         dims,
         inputs,
         classes,
-        training: None,
+        training: training_options(training)?,
     })
 }
 
@@ -214,8 +244,9 @@ fn run(
     dims: Vec<(String, u64)>,
     inputs: Vec<(Option<String>, Vec<u64>)>,
     classes: Option<u64>,
+    training: TrainingArgs,
 ) -> PyResult<Profile> {
-    let opts = options(dims, inputs, classes).map_err(|e| to_py(py, e))?;
+    let opts = options(dims, inputs, classes, training).map_err(|e| to_py(py, e))?;
     let result = py.detach(|| {
         let p = flopscope_core::profile(&source, &opts)?;
         // A dim the model lacks is an error, as for a CLI command of one model.
@@ -231,18 +262,19 @@ fn run(
 /// headers only, see docs/remote.md), an existing path, else a built-in name, else a path
 /// (which then fails with the reason), as `flopscope profile SPEC`.
 #[pyfunction]
-#[pyo3(signature = (spec, dims=vec![], inputs=vec![], classes=None))]
+#[pyo3(signature = (spec, dims=vec![], inputs=vec![], classes=None, training=None))]
 pub(crate) fn profile_spec(
     py: Python<'_>,
     spec: &str,
     dims: Vec<(String, u64)>,
     inputs: Vec<(Option<String>, Vec<u64>)>,
     classes: Option<u64>,
+    training: TrainingArgs,
 ) -> PyResult<Profile> {
     if !flopscope_remote::is_remote(spec) {
-        return run(py, Source::parse(spec), dims, inputs, classes);
+        return run(py, Source::parse(spec), dims, inputs, classes, training);
     }
-    let opts = options(dims, inputs, classes).map_err(|e| to_py(py, e))?;
+    let opts = options(dims, inputs, classes, training).map_err(|e| to_py(py, e))?;
     let result = py.detach(|| {
         // What the CLI prints as a warning (a cached revision used offline) goes with the
         // profile's own warnings.
@@ -259,21 +291,24 @@ pub(crate) fn profile_spec(
 
 /// Profiles a file or checkpoint folder (ONNX, safetensors, GGUF).
 #[pyfunction]
-#[pyo3(signature = (path, dims=vec![], inputs=vec![], classes=None))]
+#[pyo3(signature = (path, dims=vec![], inputs=vec![], classes=None, training=None))]
 pub(crate) fn profile_path(
     py: Python<'_>,
     path: PathBuf,
     dims: Vec<(String, u64)>,
     inputs: Vec<(Option<String>, Vec<u64>)>,
     classes: Option<u64>,
+    training: TrainingArgs,
 ) -> PyResult<Profile> {
-    run(py, Source::Path(&path), dims, inputs, classes)
+    run(py, Source::Path(&path), dims, inputs, classes, training)
 }
 
 /// Profiles a model held in memory (ONNX, or a single GGUF or safetensors file); `name` is
-/// what errors and the profile call it.
+/// what errors and the profile call it. `training` (`(optimizer, precision, recompute)`)
+/// fills the profile's training section: for a recorded step (a trace with its backward
+/// pass, `flopscope.profile(module, training=True)`) from the recorded backward.
 #[pyfunction]
-#[pyo3(signature = (data, name, dims=vec![], inputs=vec![], classes=None))]
+#[pyo3(signature = (data, name, dims=vec![], inputs=vec![], classes=None, training=None))]
 pub(crate) fn profile_bytes(
     py: Python<'_>,
     data: &[u8],
@@ -281,6 +316,7 @@ pub(crate) fn profile_bytes(
     dims: Vec<(String, u64)>,
     inputs: Vec<(Option<String>, Vec<u64>)>,
     classes: Option<u64>,
+    training: TrainingArgs,
 ) -> PyResult<Profile> {
     run(
         py,
@@ -288,8 +324,18 @@ pub(crate) fn profile_bytes(
         dims,
         inputs,
         classes,
+        training,
     )
 }
+/// Checks a training step's option names (`(optimizer, precision, recompute)`) before anything
+/// is traced: an unknown name is a `UsageError` listing the known ones.
+#[pyfunction]
+pub(crate) fn check_training(py: Python<'_>, names: (String, String, String)) -> PyResult<()> {
+    training_options(Some(names))
+        .map(drop)
+        .map_err(|e| to_py(py, e))
+}
+
 /// The names of the built-in architectures.
 #[pyfunction]
 pub(crate) fn zoo_names() -> Vec<&'static str> {

@@ -5,7 +5,9 @@ tests in `crates/flopscope-core/tests/core/trace.rs`).
 
 Each model is tiny, in eval mode and recorded under `torch.no_grad()` on fake tensors (no
 arithmetic runs), so the files stay small and the expected counts in the tests can be worked
-out by hand. The weights' values do not matter: only shapes are recorded.
+out by hand. The weights' values do not matter: only shapes are recorded. The `*_train`
+documents are training steps (train mode, `training=True`): forward, the loss `out.sum()` and
+the backward pass autograd ran.
 """
 
 from __future__ import annotations
@@ -57,10 +59,34 @@ class GqaSdpa(nn.Module):
         return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
 
 
-def write(name: str, model: nn.Module, args: tuple) -> None:
-    model.eval()
-    with torch.no_grad():
-        doc = trace(model, args, {}, name)
+class TinyEncoder(nn.Module):
+    """LayerNorm → one-head self-attention through SDPA (q, k, v and output projections
+    without bias) → residual, then LayerNorm → Linear → GELU → Linear → residual."""
+
+    def __init__(self, d: int = 8) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d, bias=False)
+        self.out = nn.Linear(d, d, bias=False)
+        self.ln2 = nn.LayerNorm(d)
+        self.up = nn.Linear(d, 2 * d)
+        self.act = nn.GELU()
+        self.down = nn.Linear(2 * d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(self.ln1(x)).unsqueeze(1).chunk(3, dim=-1)
+        x = x + self.out(F.scaled_dot_product_attention(q, k, v).squeeze(1))
+        return x + self.down(self.act(self.up(self.ln2(x))))
+
+
+def write(name: str, model: nn.Module, args: tuple, training: bool = False) -> None:
+    if training:
+        model.train()
+        doc = trace(model, args, {}, name, training=True)
+    else:
+        model.eval()
+        with torch.no_grad():
+            doc = trace(model, args, {}, name)
     # Re-indent: one line per value and per call, so a diff of a regenerated file reads well.
     d = json.loads(doc)
     lines = ["{"]
@@ -72,6 +98,9 @@ def write(name: str, model: nn.Module, args: tuple) -> None:
         items = [json.dumps(x, separators=(",", ":")) for x in d[key]]
         lines.append(",\n".join("    " + s for s in items))
         lines.append("  ],")
+    for key in ("backward_start", "saved_activation_bytes"):
+        if key in d:
+            lines.append(f'  "{key}": {json.dumps(d[key])},')
     lines.append(f'  "outputs": {json.dumps(d["outputs"])}')
     lines.append("}")
     path = os.path.join(HERE, f"{name}.json")
@@ -89,6 +118,8 @@ def main() -> None:
     k = torch.randn(1, 2, 6, 4)
     v = torch.randn(1, 2, 6, 4)
     write("gqa_causal_sdpa", GqaSdpa(), (q, k, v))
+    write("tiny_cnn_train", TinyCnn(), (torch.randn(2, 3, 16, 16),), training=True)
+    write("tiny_encoder_train", TinyEncoder(), (torch.randn(2, 5, 8),), training=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,13 @@
 //! (state such as BatchNorm running statistics), `const` (a tensor the forward pass captured
 //! or made without a recorded call), and `value` (the default: produced by exactly one call).
 //! Arguments are keyed by the operator schema's names; a tensor is `{"v": index}`.
+//!
+//! A training step (`flopscope.profile(module, inputs, training=True)`) records the forward
+//! pass, the loss and then the backward pass autograd ran, in one list of calls, with two more
+//! top-level fields: `"backward_start"`, the index of the first call of the backward pass, and
+//! `"saved_activation_bytes"`, the bytes of the tensors autograd saved for it. The graph's
+//! [`Graph::backward_start`] is then the index of the first *node* that call became (a call
+//! may become several nodes).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -56,6 +63,14 @@ struct Doc {
     calls: Vec<Call>,
     #[serde(default)]
     outputs: Vec<usize>,
+    /// A recorded training step: the index of the first call of the backward pass (the
+    /// calls before it are the forward pass and the loss).
+    #[serde(default)]
+    backward_start: Option<usize>,
+    /// A recorded training step: bytes of the tensors autograd saved for backward, each
+    /// storage once, parameters and buffers left out (they are the weights).
+    #[serde(default)]
+    saved_activation_bytes: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -465,7 +480,18 @@ pub fn load_trace(bytes: &[u8], name: &str) -> Result<super::LoadedModel> {
         e.node("aten", "lift_fresh", vec![], vec![Some(v)], vec![])
             .map_err(bad)?;
     }
+    if let Some(k) = doc.backward_start {
+        if k > doc.calls.len() {
+            return Err(bad(format!(
+                "backward_start {k} is past the {} calls",
+                doc.calls.len()
+            )));
+        }
+    }
     for (i, c) in doc.calls.iter().enumerate() {
+        if doc.backward_start == Some(i) {
+            e.g.backward_start = Some(e.g.nodes.len());
+        }
         e.scope = c.scope.clone();
         if let Some(&o) = c.outputs.iter().flatten().find(|&&o| o >= traced) {
             return Err(bad(format!(
@@ -476,6 +502,10 @@ pub fn load_trace(bytes: &[u8], name: &str) -> Result<super::LoadedModel> {
         super::aten::translate(&mut e, c)
             .map_err(|why| bad(format!("call {i} ({}): {why}", c.op)))?;
     }
+    if doc.backward_start == Some(doc.calls.len()) {
+        e.g.backward_start = Some(e.g.nodes.len()); // a backward pass of no call
+    }
+    e.g.saved_activation_bytes = doc.saved_activation_bytes;
     for &o in &doc.outputs {
         if o >= traced {
             return Err(bad(format!("output {o} is not among the {traced} values")));

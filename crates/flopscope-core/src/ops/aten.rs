@@ -13,6 +13,11 @@
 //!   functions of `ONE_PER_ELEMENT`: one operation per input element; `var`/`std`: 4 (mean,
 //!   difference, square, sum); `log_sigmoid_forward`: 5 (Sigmoid's 4 and a log);
 //!   `addcmul`/`addcdiv`/`lerp`/`mse_loss`: 3 per element of the largest input.
+//! - The backward kernels autograd runs in a training step (`docs/training-python.md`,
+//!   "What each backward operator costs"): a product's gradients are products of the same
+//!   size as the forward one, each counted only when autograd asked for it (an output the
+//!   call did not produce is absent from the node); the other kernels cost the arithmetic of
+//!   their formula per element.
 
 use super::{mul, no_cost, numel, Cost, Ctx, OpDef, OpError, Tensor};
 
@@ -44,6 +49,13 @@ const MOVES: &[&str] = &[
     "replication_pad2d",
     "replication_pad3d",
     "rot90",
+    // Gradients of views and indexing: the gradient written into zeros, no arithmetic.
+    "select_backward",
+    "slice_backward",
+    "diagonal_backward",
+    "unfold_backward",
+    "as_strided_scatter",
+    "new_zeros_like",
     "unsafe_chunk",
     "unsafe_split",
     "unsafe_split_with_sizes",
@@ -127,6 +139,18 @@ pub fn lookup(op: &str) -> Option<OpDef> {
         "var" | "std" | "var_mean" | "std_mean" => four_per_input,
         "mse_loss" => three_per_output,
         "log_sigmoid_forward" => five_per_input,
+        "nll_loss_forward" | "nll_loss2d_forward" => per_target,
+        "nll_loss_backward" | "nll_loss2d_backward" => per_target_backward,
+        "convolution_backward" => conv_backward,
+        "batch_norm_backward" => batch_norm_backward,
+        "layer_norm_backward" => layer_norm_backward,
+        "rms_norm_backward" => rms_norm_backward,
+        "attention_backward" => attention_backward,
+        "avg_pool_backward" => avg_pool_backward,
+        "adaptive_avg_pool_backward" => adaptive_avg,
+        "gelu_backward" => gelu_backward,
+        "scatter_add" | "index_add" => per_source,
+        _ if backward_per_element(op).is_some() => pointwise_backward,
         _ if MOVES.contains(&op) => no_cost,
         _ => return None,
     };
@@ -273,4 +297,169 @@ fn adaptive_avg(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
 
 fn adaptive_max(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     Ok(Cost::flops(windows(cx)?.0))
+}
+
+/// FLOPs per element of the gradient for the elementwise backward kernels, from the kernel's
+/// formula (`y` the forward output, `x` its input, `dy` the incoming gradient):
+/// - `threshold_backward` (ReLU): `x > t ? dy : 0`, 1 comparison.
+/// - `hardtanh_backward` (ReLU6, Hardtanh): `lo < x < hi ? dy : 0`, 2 comparisons.
+/// - `sigmoid_backward`: `dy·(1 − y)·y`, 3; `tanh_backward`: `dy·(1 − y²)`, 3.
+/// - `silu_backward`: `s = σ(x)` (4, as Sigmoid) then `dy·s·(1 + x·(1 − s))`, 5: 9.
+/// - `hardswish_backward`: 2 comparisons, `x/3 + 0.5`, `·dy`: 5;
+///   `hardsigmoid_backward`: 2 comparisons and `dy/6`: 3.
+/// - `leaky_relu_backward`: a comparison and a product, 2; `elu_backward`: a comparison,
+///   `y + α` and two products, 4.
+/// - `_softmax_backward_data`: `y·(dy − Σ dy·y)`, 4 (product, sum, difference, product);
+///   `_log_softmax_backward_data`: `dy − exp(y)·Σ dy`, 4 (sum, exp, product, difference).
+/// - `native_dropout_backward`: `dy·mask·scale`, 2.
+/// - `embedding_dense_backward`, `max_pool*_with_indices_backward`: each gradient element
+///   added into its row or its window's maximum, 1.
+/// - `mse_loss_backward`: `2·(x − t)·dy/n`, 3 (the constant factor folded).
+/// - `softplus_backward`: `dy·σ(βx)` with `σ` 4, and `βx`: 6.
+pub fn backward_per_element(op: &str) -> Option<u64> {
+    Some(match op {
+        "threshold_backward" | "embedding_dense_backward" => 1,
+        _ if op.starts_with("max_pool") && op.ends_with("_with_indices_backward") => 1,
+        "hardtanh_backward" | "leaky_relu_backward" | "native_dropout_backward" => 2,
+        "sigmoid_backward" | "tanh_backward" | "hardsigmoid_backward" | "mse_loss_backward" => 3,
+        "_softmax_backward_data" | "_log_softmax_backward_data" | "elu_backward" => 4,
+        "hardswish_backward" => 5,
+        "softplus_backward" => 6,
+        "silu_backward" => 9,
+        _ => return None,
+    })
+}
+
+fn pointwise_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let k = backward_per_element(&cx.node.op_type).unwrap_or(1);
+    Ok(Cost::flops(mul(&[cx.numel(0)?, k])?))
+}
+
+/// `gelu_backward(dy, x)`: `dy·(Φ(x) + x·φ(x))`. Erf form: `Φ = 0.5·(1 + erf(x/√2))` 4,
+/// `φ = exp(−x²/2)/√(2π)` 4, `x·φ`, the sum and `·dy` 3: 11. Tanh form (PyTorch's kernel):
+/// `x²`, `x³`, the inner polynomial 3, `tanh`, `0.5·x`, `1 + t`, the left derivative 1,
+/// `1 − t²` 2, `1 + 3κx²` 2, `β·` 1, two products, the sum and `·dy` 4: 19.
+fn gelu_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let k = if cx.node.attr_str("approximate") == Some("tanh") {
+        19
+    } else {
+        11
+    };
+    Ok(Cost::flops(mul(&[cx.numel(0)?, k])?))
+}
+
+/// Whether the backward call produced output `i` (autograd asks only for the gradients that
+/// something needs; the others are absent).
+fn produced(cx: &Ctx, i: usize) -> bool {
+    cx.node.outputs.get(i).copied().flatten().is_some()
+}
+
+/// `convolution_backward(dy, x, w)` → (dx, dw, db), each present only when asked for. dx is
+/// the transposed convolution of dy by w and dw the correlation of x with dy: each the
+/// forward's products, `numel(Y)·Π(W.shape[1:])` MACs (`numel(X)·…` for a transposed
+/// convolution, whose Y is the input gradient's shape); db sums dy: `numel(dy)` FLOPs.
+fn conv_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let w = cx.shape(2)?;
+    let per = numel(w.get(1..).unwrap_or(&[]))?;
+    let positions = if cx.node.attr_int("transposed", 0) != 0 {
+        cx.numel(1)?
+    } else {
+        cx.numel(0)?
+    };
+    let forward = mul(&[positions, per])?;
+    let products = (produced(cx, 0) as u64) + (produced(cx, 1) as u64);
+    let bias = if produced(cx, 2) { cx.numel(0)? } else { 0 };
+    Cost::products(mul(&[forward, products])?, bias)
+}
+
+/// `native_batch_norm_backward(dy, x, w)` → (dx, dw, db), per element of x. Training mode
+/// (batch statistics): `db = Σ dy` 1; `dw = Σ dy·x̂` with `x̂ = (x − μ)·σ⁻¹` 4; `dx =
+/// w·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂))` needs both sums and 4 more: 9 whenever dx is asked
+/// for, else 1 and 4 for db and dw. Eval mode (running statistics, constants): `dx = dy·w·σ⁻¹`
+/// with the factor per channel, 1, plus db 1 and dw 4.
+fn batch_norm_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let n = cx.numel(1)?;
+    let (dx, dw, db) = (produced(cx, 0), produced(cx, 1), produced(cx, 2));
+    let per = if cx.node.attr_int("training", 1) != 0 && dx {
+        9
+    } else {
+        dx as u64 + 4 * dw as u64 + db as u64
+    };
+    Ok(Cost::flops(mul(&[n, per])?))
+}
+
+/// `native_layer_norm_backward(dy, x, w)` → (dx, dw, db), per element of x (also group
+/// norm's, over its groups): `x̂ = (x − μ)·σ⁻¹` 2 when dx or dw is asked for; dx: `g = dy·w`
+/// 1 (with a weight), the sums `Σ g` and `Σ g·x̂` 3, `σ⁻¹·(g − mean(g) − x̂·mean(g·x̂))` 4;
+/// dw: `Σ dy·x̂` 2; db: `Σ dy` 1. All three with a weight: 13.
+fn layer_norm_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let n = cx.numel(1)?;
+    let (dx, dw, db) = (produced(cx, 0), produced(cx, 1), produced(cx, 2));
+    let weight = cx.opt(2).is_some() as u64;
+    let per = 2 * (dx || dw) as u64 + if dx { weight + 7 } else { 0 } + 2 * dw as u64 + db as u64;
+    Ok(Cost::flops(mul(&[n, per])?))
+}
+
+/// `_fused_rms_norm_backward(dy, x, w)` → (dx, dw), per element of x: `x̂ = x·r` 1; dx:
+/// `g = dy·w` 1 (with a weight), `Σ g·x̂` 2, `r·(g − x̂·mean(g·x̂))` 3; dw: `Σ dy·x̂` 2.
+fn rms_norm_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let n = cx.numel(1)?;
+    let (dx, dw) = (produced(cx, 0), produced(cx, 1));
+    let weight = cx.opt(2).is_some() as u64;
+    let per = (dx || dw) as u64 + if dx { weight + 5 } else { 0 } + 2 * dw as u64;
+    Ok(Cost::flops(mul(&[n, per])?))
+}
+
+/// The backward of a fused scaled-dot-product attention kernel, `(dO, Q, K, V)` →
+/// (dQ, dK, dV): Q `[…, L, dk]`, K `[…, S, dk]`, V `[…, S, dv]`, `scores = Π(…)·L·S` over
+/// the query heads. The four products of the forward's two: `dV = Pᵀ·dO` (scores·dv) when dV
+/// is asked for; `dP = dO·Vᵀ` (scores·dv), then `dQ = dS·K` and `dK = dSᵀ·Q` (scores·dk
+/// each) for those asked for; the softmax gradient `dS = P·(dP − rowsum(dO·O))` and the scale,
+/// 5 per score, whenever dQ or dK is. All three: `MACs = 2·scores·(dk + dv)`, twice the
+/// forward's. A kernel that recomputes the scores from the log-sum-exp (flash attention)
+/// is counted as the arithmetic of the step, without the recomputation.
+fn attention_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let (q, k, v) = (cx.shape(1)?, cx.shape(2)?, cx.shape(3)?);
+    if q.len() < 2 || k.len() < 2 || v.len() < 2 {
+        return super::invalid(format!("attention of {q:?}, {k:?}, {v:?}"));
+    }
+    let (l, dk) = (q[q.len() - 2], q[q.len() - 1]);
+    let s = k[k.len() - 2];
+    let dv = v[v.len() - 1];
+    let scores = mul(&[numel(&q[..q.len() - 2])?, l, s])?;
+    let (dq, dkk, dvv) = (produced(cx, 0), produced(cx, 1), produced(cx, 2));
+    let ds = dq || dkk;
+    let per_score = dvv as u64 * dv + ds as u64 * dv + dq as u64 * dk + dkk as u64 * dk;
+    let macs = mul(&[scores, per_score])?;
+    Cost::products(macs, if ds { mul(&[scores, 5])? } else { 0 })
+}
+
+/// `avg_pool*_backward(dy, x)`: each gradient element divided by its window's size and added
+/// into the window: `numel(dy)·(Π(kernel) + 1)`, AveragePool's count.
+fn avg_pool_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let k = cx.node.attr_ints("kernel_shape").unwrap_or(&[]);
+    let window = k
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(u64::try_from(d).unwrap_or(0)))
+        .ok_or_else(super::overflow)?;
+    Ok(Cost::flops(mul(&[
+        cx.numel(0)?,
+        window.checked_add(1).ok_or_else(super::overflow)?,
+    ])?))
+}
+
+/// `nll_loss_forward(logp, target)`: one gathered value added per target, `numel(target)`.
+fn per_target(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    Ok(Cost::flops(cx.numel(1)?))
+}
+
+/// `nll_loss_backward(dy, logp, target)`: `−w·dy/total` written at each target, 1 per target.
+fn per_target_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    Ok(Cost::flops(cx.numel(2)?))
+}
+
+/// `scatter_add(self, index, src)`, `index_add(self, index, source)`: one add per source
+/// element.
+fn per_source(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    Ok(Cost::flops(cx.numel(2)?))
 }

@@ -592,3 +592,127 @@ fn attention_kernel_side_outputs_keep_their_traced_shapes() {
         vec![Some(vec![1, 8, 6])]
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Training steps: forward, loss and the backward pass autograd ran
+// ---------------------------------------------------------------------------------------
+
+fn load_training(name: &str) -> Profile {
+    let opts = Options {
+        training: Some(flopscope_core::training::TrainingOptions::default()),
+        ..Options::default()
+    };
+    profile_bytes(&trace_bytes(name), &opts).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The tiny CNN of `tiny_cnn_counts_match_the_hand_figures` in train mode at batch 2, one
+/// step with the loss `out.sum()`: conv 3→8 (3×3, pad 1, no bias) → BatchNorm (batch
+/// statistics) → ReLU → mean over H, W → Linear(8, 4).
+#[test]
+fn tiny_cnn_training_step_matches_the_hand_figures() {
+    let p = load_training("tiny_cnn_train");
+    assert_all_supported(&p);
+    let t = p.training.as_ref().expect("a training section");
+    // Forward MACs: conv 2·8·16·16 = 4,096 outputs × 27 = 110,592; Linear 2·8·4 = 64.
+    assert_eq!(t.forward_macs, 110_656);
+    // Backward MACs: Linear dX [2,4]×[4,8] 64 and dW [4,2]×[2,8] 64; the conv's weight
+    // gradient 110,592 and no input gradient (the input does not require grad).
+    assert_eq!(t.backward_macs, 110_720);
+    // Forward FLOPs: conv 221,184; BatchNorm with batch statistics 7·4,096 (as
+    // GroupNormalization); ReLU 4,096; mean 4,096 + 16; Gemm 2·64 + bias 8; the loss's sum 8;
+    // num_batches_tracked += 1 is an integer (0).
+    assert_eq!(t.forward_flops, 221_184 + 28_672 + 4_096 + 4_112 + 136 + 8);
+    // Backward FLOPs: the two mm 256; the bias gradient's sum over [2,4] 8; mean's
+    // gradient divided over the window 4,096; threshold_backward 1·4,096; BatchNorm's
+    // backward with batch statistics and all three gradients 9·4,096 = 36,864; the conv's
+    // weight gradient 2·110,592 = 221,184.
+    assert_eq!(t.backward_flops, 256 + 8 + 4_096 + 4_096 + 36_864 + 221_184);
+    // Saved for backward: the input [2,3,16,16] 6,144 B (conv); the conv output 16,384 B,
+    // batch mean and inverse std 32 + 32 (BatchNorm); the ReLU output 16,384 (ReLU); the
+    // pooled [2,8] 64 (addmm's mat1). The weights are parameters, not activations.
+    assert_eq!(
+        t.memory.activations_bytes,
+        6_144 + 16_384 + 64 + 16_384 + 64
+    );
+    // 268 parameters, Adam fp32: 4 + 4 + 8 bytes each.
+    assert_eq!(t.trainable_params, 268);
+    assert_eq!(
+        (
+            t.memory.weights_bytes,
+            t.memory.gradients_bytes,
+            t.memory.optimizer_bytes
+        ),
+        (1_072, 1_072, 2_144)
+    );
+    assert_eq!(t.memory.peak_bytes, 1_072 + 1_072 + 2_144 + 39_040);
+    // The backward nodes carry the module whose forward they differentiate.
+    let conv_backward = layers_of(&p, "convolution_backward");
+    assert_eq!(conv_backward.len(), 1);
+    assert_eq!(conv_backward[0].scope, vec!["conv".to_string()]);
+    assert_eq!(conv_backward[0].macs, Some(110_592));
+}
+
+/// LayerNorm → single-head SDPA self-attention (qkv and output projections) → residual,
+/// LayerNorm → Linear(8, 16) → GELU → Linear(16, 8) → residual, on [2, 5, 8], one step.
+#[test]
+fn tiny_encoder_training_step_matches_the_hand_figures() {
+    let p = load_training("tiny_encoder_train");
+    assert_all_supported(&p);
+    let t = p.training.as_ref().expect("a training section");
+    // Forward MACs over 10 tokens: qkv 10·8·24 = 1,920; attention scores 2·1·5·5 = 50 ×
+    // (dk + dv = 16) = 800; out 10·8·8 = 640; up 10·8·16 = 1,280; down 1,280.
+    assert_eq!(t.forward_macs, 5_920);
+    // Backward: every product's two gradients (ln1's weights need the qkv input gradient),
+    // the attention's four products 2·50·16 = 1,600: exactly twice the forward.
+    assert_eq!(t.backward_macs, 2 * 5_920);
+    // Forward FLOPs: LayerNorm 7·80 twice; mm 2·1,920 and 2·640; attention 2·800 + 6·50;
+    // residual adds 80 twice; Gemm up 2·1,280 + 160, down 2·1,280 + 80; GELU 5·160; sum 80.
+    assert_eq!(
+        t.forward_flops,
+        560 + 3_840 + 1_900 + 1_280 + 80 + 560 + 2_720 + 800 + 2_640 + 80 + 80
+    );
+    // Backward FLOPs: the products 2·11,840; bias sums 80 + 160; gelu_backward 11·160;
+    // ln2's backward with all three gradients 13·80; the residual's gradient added 80;
+    // the attention's softmax gradient and scale 5·50; ln1's backward without an input
+    // gradient (x does not require grad): x̂ 2 + weight 2 + bias 1 = 5·80.
+    assert_eq!(
+        t.backward_flops,
+        23_680 + 240 + 1_760 + 1_040 + 80 + 250 + 400
+    );
+    // Saved: ln1 input 320, mean and rstd 40 + 40; its output 320 (qkv's mat1); q, k, v
+    // (views of the qkv output, one storage) 960, the attention output 320 and log-sum-exp
+    // 40; ln2 input 320, mean and rstd 80; its output 320; the up output 640 (GELU); the
+    // GELU output 640 (down's mat1).
+    assert_eq!(
+        t.memory.activations_bytes,
+        400 + 320 + 960 + 320 + 40 + 400 + 320 + 640 + 640
+    );
+    let ln = layers_of(&p, "layer_norm_backward");
+    assert_eq!(ln.len(), 2);
+    assert_eq!(ln[1].scope, vec!["ln1".to_string()]);
+    assert_eq!(ln[1].flops, Some(400));
+}
+
+/// The first backward node is the first node the `backward_start` call became, whatever
+/// the calls before it became; without the field there is no training section.
+#[test]
+fn backward_start_is_a_node_index_and_is_checked() {
+    // relu (1 node) → add with alpha 2 (Constant + Mul + Add: 3 nodes) → mm; backward from
+    // the mm: 4 forward nodes before it, so forward is relu + add, backward the mm.
+    let mut doc = chain(json!({"op": "aten.add.Tensor", "scope": ["mid"],
+        "args": {"self": {"v": 2}, "other": {"v": 2}, "alpha": 2.0}, "outputs": [3]}));
+    doc["backward_start"] = json!(2);
+    doc["saved_activation_bytes"] = json!(16);
+    let opts = Options {
+        training: Some(flopscope_core::training::TrainingOptions::default()),
+        ..Options::default()
+    };
+    let p = profile_bytes(&bytes_of(&doc), &opts).unwrap();
+    let t = p.training.expect("a training section");
+    // Forward: relu 4 + Mul 4 + Add 4 = 12 FLOPs; backward: the mm's 12 MACs.
+    assert_eq!((t.forward_macs, t.forward_flops), (0, 12));
+    assert_eq!((t.backward_macs, t.backward_flops), (12, 24));
+    assert_eq!(t.memory.activations_bytes, 16);
+    doc["backward_start"] = json!(4);
+    expect_err_json(&doc, "backward_start 4 is past the 3 calls");
+}

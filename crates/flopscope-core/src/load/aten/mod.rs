@@ -6,6 +6,7 @@
 //! as unsupported, its outputs still carry their traced shapes, so the rest of the graph is
 //! counted.
 
+mod backward;
 mod linalg;
 mod norm;
 mod pointwise;
@@ -21,7 +22,6 @@ fn ints(v: Vec<i64>) -> Attr {
 }
 
 /// Translates one call into nodes.
-/// Translates one call into nodes.
 pub(crate) fn translate(e: &mut Emit, c: &Call) -> R {
     if c.namespace() != "aten" {
         return generic(e, c, c.namespace());
@@ -33,6 +33,8 @@ pub(crate) fn translate(e: &mut Emit, c: &Call) -> R {
         .filter(|_| !crate::ops::aten::is_move(name))
         .unwrap_or(name);
     let families = [
+        // First: an attention kernel's backward is not its forward (`linalg`).
+        backward::translate,
         linalg::translate,
         norm::translate,
         pointwise::translate,
