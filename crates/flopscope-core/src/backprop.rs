@@ -159,25 +159,7 @@ pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
         if !runs[ni] {
             continue;
         }
-        let mut miss = |reason: &str| {
-            let label = if n.domain.is_empty() {
-                n.op_type.clone()
-            } else {
-                format!("{}::{}", n.domain, n.op_type)
-            };
-            let e = unknown
-                .entry((label.clone(), reason.to_string()))
-                .or_insert_with(|| Unsupported {
-                    op: label,
-                    count: 0,
-                    reason: reason.to_string(),
-                    examples: vec![],
-                });
-            e.count += 1;
-            if e.examples.len() < 5 {
-                e.examples.push(n.name.clone());
-            }
-        };
+        let mut miss = |reason: &str| crate::training::note_unknown(&mut unknown, n, reason);
         let Some(forward) = fwd else {
             miss("forward cost unknown");
             continue;

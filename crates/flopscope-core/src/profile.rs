@@ -554,18 +554,12 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
         t.validate()?;
         p.training = match g.backward_start {
             // A recorded step (a trace of forward and backward) is counted as recorded.
-            Some(_) => {
-                let s = crate::training::recorded(g, &a)
-                    .map(|c| crate::training::section(c, &p.totals, t));
-                if s.is_none() {
-                    warnings.push(
-                        "--training: the recorded backward pass has nodes of unknown cost: no \
-                         training totals"
-                            .into(),
-                    );
-                }
+            Some(_) => crate::training::recorded(g, &a).map(|(c, unknown)| {
+                let mut s = crate::training::section(c, &p.totals, t);
+                unknown_backward(&unknown, &mut warnings);
+                s.backward_unknown = unknown;
                 s
-            }
+            }),
             // Otherwise the backward is derived from the forward graph, node by node.
             None => Some(derived_section(g, &a, &p.totals, t, &mut warnings)),
         };
@@ -641,17 +635,23 @@ fn derived_section(
     let d = crate::backprop::derive(g, a, t);
     let mut s = crate::training::section(d.compute, totals, t);
     s.memory.peak_bytes = s.memory.peak_bytes.saturating_add(d.working_bytes);
-    if !d.unknown.is_empty() {
-        let n: usize = d.unknown.iter().map(|u| u.count).sum();
-        let ops: Vec<&str> = d.unknown.iter().map(|u| u.op.as_str()).collect();
-        warnings.push(format!(
-            "--training: the backward of {n} node(s) is not counted ({}): the backward and \
-             step totals are lower bounds",
-            ops.join(", ")
-        ));
-    }
+    unknown_backward(&d.unknown, warnings);
     s.backward_unknown = d.unknown;
     s
+}
+
+/// The warning for backward nodes that are not counted.
+fn unknown_backward(unknown: &[crate::schema::Unsupported], warnings: &mut Vec<String>) {
+    if unknown.is_empty() {
+        return;
+    }
+    let n: usize = unknown.iter().map(|u| u.count).sum();
+    let ops: Vec<&str> = unknown.iter().map(|u| u.op.as_str()).collect();
+    warnings.push(format!(
+        "--training: the backward of {n} node(s) is not counted ({}): the backward and step \
+         totals are lower bounds",
+        ops.join(", ")
+    ));
 }
 
 /// All symbols first, then every smaller subset, largest first. Beyond 4 symbols only the

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::infer::Analysis;
-use crate::schema::{Totals, Training, TrainingMemory};
+use crate::schema::{Totals, Training, TrainingMemory, Unsupported};
 
 /// The optimizer whose state is kept per trainable parameter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -183,27 +183,58 @@ pub struct StepCompute {
     pub saved_bytes: u64,
 }
 
+/// Nodes whose backward is not counted, by operator and reason (five examples each).
+pub type UnknownNodes = std::collections::BTreeMap<(String, String), Unsupported>;
+
+/// Records node `n` in `unknown` for `reason`.
+pub fn note_unknown(unknown: &mut UnknownNodes, n: &crate::graph::Node, reason: &str) {
+    let label = if n.domain.is_empty() {
+        n.op_type.clone()
+    } else {
+        format!("{}::{}", n.domain, n.op_type)
+    };
+    let e = unknown
+        .entry((label.clone(), reason.to_string()))
+        .or_insert_with(|| Unsupported {
+            op: label,
+            count: 0,
+            reason: reason.to_string(),
+            examples: vec![],
+        });
+    e.count += 1;
+    if e.examples.len() < 5 {
+        e.examples.push(n.name.clone());
+    }
+}
+
 /// The compute of a recorded step (a trace with its backward pass, `g.backward_start`): nodes
 /// before the first backward node are the forward pass, the others the backward pass; the
-/// saved bytes are what the framework measured. `None` when `g` has no recorded backward or a
-/// node's cost is unknown.
-pub fn recorded(g: &Graph, a: &Analysis) -> Option<StepCompute> {
+/// saved bytes are what the framework measured. Backward nodes of unknown cost are returned
+/// apart (the backward totals are then lower bounds; the forward's are already listed in the
+/// profile's `unsupported`). `None` when `g` has no recorded backward.
+pub fn recorded(g: &Graph, a: &Analysis) -> Option<(StepCompute, Vec<Unsupported>)> {
     let k = g.backward_start?;
     let mut c = StepCompute {
         saved_bytes: g.saved_activation_bytes.unwrap_or(0),
         ..StepCompute::default()
     };
+    let mut unknown = UnknownNodes::new();
     for (i, r) in a.nodes.iter().enumerate() {
-        let cost = r.cost?;
+        let Some(cost) = r.cost else {
+            if i >= k {
+                note_unknown(&mut unknown, &g.nodes[i], "cost unknown");
+            }
+            continue;
+        };
         let (m, f) = if i < k {
             (&mut c.forward_macs, &mut c.forward_flops)
         } else {
             (&mut c.backward_macs, &mut c.backward_flops)
         };
-        *m = m.checked_add(cost.macs)?;
-        *f = f.checked_add(cost.flops)?;
+        *m = m.saturating_add(cost.macs);
+        *f = f.saturating_add(cost.flops);
     }
-    Some(c)
+    Some((c, unknown.into_values().collect()))
 }
 
 /// The training section of a profile from a step's compute and the profile's totals.

@@ -716,3 +716,35 @@ fn backward_start_is_a_node_index_and_is_checked() {
     doc["backward_start"] = json!(4);
     expect_err_json(&doc, "backward_start 4 is past the 3 calls");
 }
+
+/// A recorded backward with an operator of no rule still counts the rest: the unknown node is
+/// listed in `backward_unknown` (the backward totals are then lower bounds) and said in a
+/// warning, instead of the whole training section being dropped.
+#[test]
+fn an_unknown_backward_node_is_listed_not_fatal() {
+    let mut doc = chain(
+        json!({"op": "aten.made_up_backward.default", "scope": ["mid"],
+        "args": {"self": {"v": 2}}, "outputs": [3]}),
+    );
+    doc["backward_start"] = json!(1);
+    let opts = Options {
+        training: Some(flopscope_core::training::TrainingOptions::default()),
+        ..Options::default()
+    };
+    let p = profile_bytes(&bytes_of(&doc), &opts).unwrap();
+    let t = p.training.expect("a training section");
+    // Forward: the relu's 4 FLOPs; backward: the mm's 12 MACs, the made-up op not counted.
+    assert_eq!((t.forward_macs, t.forward_flops), (0, 4));
+    assert_eq!(t.backward_macs, 12);
+    assert_eq!(t.backward_unknown.len(), 1);
+    assert!(
+        t.backward_unknown[0].op.contains("made_up_backward"),
+        "{:?}",
+        t.backward_unknown
+    );
+    assert!(
+        p.warnings.iter().any(|w| w.contains("lower bounds")),
+        "{:?}",
+        p.warnings
+    );
+}
