@@ -4,7 +4,7 @@
 //! `docs/training.md` states each choice.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::graph::{Graph, ValueId};
 use crate::infer::{Analysis, NodeStatus};
@@ -144,7 +144,7 @@ pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
 
     let mut d = Derived::default();
     let mut c = StepCompute::default();
-    let mut unknown: BTreeMap<(String, String), Unsupported> = BTreeMap::new();
+    let mut unknown = crate::training::UnknownNodes::new();
     let mut kept: Vec<(usize, Kept)> = Vec::new(); // (position in order, what)
     let mut selective_recompute = Cost::default();
     let mut full_recompute = Cost::default();

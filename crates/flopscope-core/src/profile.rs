@@ -7,8 +7,8 @@ use crate::graph::{DType, Dim, Graph, ValueId, ValueKind};
 use crate::infer::{self, Analysis, NodeStatus};
 use crate::options::Options;
 use crate::schema::{
-    Formulas, Layer, ModelInfo, OpTypeRow, Profile, SeqDesc, TensorDesc, Totals, Unsupported,
-    WeightsStatus, SCHEMA,
+    Formulas, Layer, ModelInfo, OpTypeRow, Profile, SeqDesc, TensorDesc, Totals, WeightsStatus,
+    SCHEMA,
 };
 use crate::{formula, graph, weights};
 
@@ -206,7 +206,7 @@ pub fn build(
 
     let mut owned: HashSet<ValueId> = HashSet::new();
     let mut layers = Vec::with_capacity(g.nodes.len());
-    let mut unsupported: BTreeMap<(String, String), Unsupported> = BTreeMap::new();
+    let mut unsupported = crate::training::UnknownNodes::new();
     for &ni in &a.order {
         let n = &g.nodes[ni];
         let r = &a.nodes[ni];
@@ -244,18 +244,7 @@ pub fn build(
                 NodeStatus::UnsupportedOp => "no rule for this operator",
                 _ => "input shapes or values unknown",
             };
-            let e = unsupported
-                .entry((op_label(&n.domain, &n.op_type), reason.to_string()))
-                .or_insert_with(|| Unsupported {
-                    op: op_label(&n.domain, &n.op_type),
-                    count: 0,
-                    reason: reason.to_string(),
-                    examples: vec![],
-                });
-            e.count += 1;
-            if e.examples.len() < 5 {
-                e.examples.push(n.name.clone());
-            }
+            crate::training::note_unknown(&mut unsupported, n, reason);
         }
         totals.macs = totals.macs.saturating_add(macs.unwrap_or(0));
         totals.flops = totals.flops.saturating_add(flops.unwrap_or(0));

@@ -183,7 +183,8 @@ pub struct StepCompute {
     pub saved_bytes: u64,
 }
 
-/// Nodes whose backward is not counted, by operator and reason (five examples each).
+/// Nodes whose cost (forward, or backward) is not counted, by operator and reason (five
+/// examples each): the profile's `unsupported` and the training's `backward_unknown`.
 pub type UnknownNodes = std::collections::BTreeMap<(String, String), Unsupported>;
 
 /// Records node `n` in `unknown` for `reason`.

@@ -139,12 +139,9 @@ fn core(
     Ok(())
 }
 
-/// ONNX Attention (opset 23): the core on Q, K, V (inputs 0–2); saves them and the output.
-fn attention_onnx(g: &Grad, b: &mut Back) -> Result<(), OpError> {
-    let d = onnx_dims(&g.cx)?;
-    let scores = mul(&[d.b, d.h, d.l, d.s])?;
-    let needs = [g.need(0), g.need(1), g.need(2)];
-    core(b, scores, d.dk, d.dv, needs, g.cx.opt(3).is_some())?;
+/// What an attention core's backward reads: Q, K, V (inputs 0–2) and the output, when any of
+/// them needs a gradient.
+fn save_qkv_out(b: &mut Back, needs: [bool; 3]) {
     if needs.iter().any(|&n| n) {
         for s in [
             Saved::Input(0),
@@ -155,6 +152,15 @@ fn attention_onnx(g: &Grad, b: &mut Back) -> Result<(), OpError> {
             b.save(s);
         }
     }
+}
+
+/// ONNX Attention (opset 23): the core on Q, K, V (inputs 0–2); saves them and the output.
+fn attention_onnx(g: &Grad, b: &mut Back) -> Result<(), OpError> {
+    let d = onnx_dims(&g.cx)?;
+    let scores = mul(&[d.b, d.h, d.l, d.s])?;
+    let needs = [g.need(0), g.need(1), g.need(2)];
+    core(b, scores, d.dk, d.dv, needs, g.cx.opt(3).is_some())?;
+    save_qkv_out(b, needs);
     Ok(())
 }
 
@@ -169,16 +175,7 @@ fn attention_mha(g: &Grad, b: &mut Back) -> Result<(), OpError> {
         [g.need(0); 3]
     };
     core(b, scores, dk, dv, needs, g.cx.opt(4).is_some())?;
-    if needs.iter().any(|&n| n) {
-        for s in [
-            Saved::Input(0),
-            Saved::Input(1),
-            Saved::Input(2),
-            Saved::Output(0),
-        ] {
-            b.save(s);
-        }
-    }
+    save_qkv_out(b, needs);
     Ok(())
 }
 
