@@ -24,10 +24,10 @@ pub mod backward;
 mod contrib;
 mod control;
 mod conv;
+mod decoder;
 mod deform;
 mod elementwise;
 mod fold;
-mod llm;
 mod loss;
 mod matmul;
 mod misc;
@@ -364,10 +364,10 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
             .or_else(|| misc::lookup(op_type))
             .or_else(|| selection::lookup(op_type))
             .or_else(|| sequence::lookup(op_type))
-            .or_else(|| llm::lookup(op_type))
+            .or_else(|| decoder::lookup(op_type))
             .or_else(|| deform::lookup(op_type))
             .or_else(|| strings::lookup(op_type)),
-        "ai.onnx.preview" => llm::lookup_preview(op_type),
+        "ai.onnx.preview" => decoder::lookup_preview(op_type),
         "ai.onnx.ml" => ml::lookup(op_type),
         "ai.onnx.preview.training" => misc::lookup_training(op_type),
         "aten" => aten::lookup(op_type),
