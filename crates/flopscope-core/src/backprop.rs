@@ -286,6 +286,17 @@ pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
     };
     c.backward_macs = c.backward_macs.saturating_add(extra.macs);
     c.backward_flops = c.backward_flops.saturating_add(extra.flops);
+    // Parameters that get a gradient: the trained float initializers (an integer weight of a
+    // quantized graph gets none).
+    let trained = trainable(g, &producer);
+    c.trainable_params = Some(
+        g.initializers
+            .iter()
+            .filter(|i| trained[i.value])
+            .fold(0u64, |n, i| {
+                n.saturating_add(i.dims.iter().product::<u64>())
+            }),
+    );
     d.compute = c;
     d.unknown = unknown.into_values().collect();
     d

@@ -623,6 +623,16 @@ fn derived_section(
 ) -> crate::schema::Training {
     let d = crate::backprop::derive(g, a, t);
     let mut s = crate::training::section(d.compute, totals, t);
+    let untrained = totals
+        .params
+        .saturating_sub(totals.frozen_params)
+        .saturating_sub(s.trainable_params);
+    if untrained > 0 {
+        warnings.push(format!(
+            "--training: {untrained} parameters get no gradient in this graph (integer weights \
+             of a quantized model, or constants stored as weights): counted as frozen"
+        ));
+    }
     s.memory.peak_bytes = s.memory.peak_bytes.saturating_add(d.working_bytes);
     unknown_backward(&d.unknown, warnings);
     s.backward_unknown = d.unknown;

@@ -181,6 +181,9 @@ pub struct StepCompute {
     pub backward_flops: u64,
     /// Activations saved for backward.
     pub saved_bytes: u64,
+    /// Parameters that get a gradient, when the analysis knows better than the profile's
+    /// totals (a quantized graph's integer weights get none).
+    pub trainable_params: Option<u64>,
 }
 
 /// Nodes whose cost (forward, or backward) is not counted, by operator and reason (five
@@ -240,7 +243,9 @@ pub fn recorded(g: &Graph, a: &Analysis) -> Option<(StepCompute, Vec<Unsupported
 
 /// The training section of a profile from a step's compute and the profile's totals.
 pub fn section(c: StepCompute, totals: &Totals, opts: &TrainingOptions) -> Training {
-    let trainable = totals.params.saturating_sub(totals.frozen_params);
+    let trainable = c
+        .trainable_params
+        .unwrap_or_else(|| totals.params.saturating_sub(totals.frozen_params));
     let state = opts.state(totals.params, trainable);
     let optimizer_flops = trainable.saturating_mul(opts.optimizer.flops_per_param());
     let memory = TrainingMemory {
@@ -262,7 +267,7 @@ pub fn section(c: StepCompute, totals: &Totals, opts: &TrainingOptions) -> Train
         gpus: opts.gpus,
         zero_stage: opts.zero_stage,
         trainable_params: trainable,
-        frozen_params: totals.frozen_params,
+        frozen_params: totals.params.saturating_sub(trainable),
         forward_macs: c.forward_macs,
         backward_macs: c.backward_macs,
         macs: c.forward_macs.saturating_add(c.backward_macs),

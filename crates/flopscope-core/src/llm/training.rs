@@ -167,6 +167,7 @@ pub fn compute(
         backward_macs: backward_macs.checked_add(re_macs)?,
         backward_flops: backward_flops.checked_add(re_flops)?,
         saved_bytes: 0,
+        trainable_params: None,
     };
     Some((c, re_flops))
 }

@@ -208,3 +208,39 @@ fn selective_recomputation_drops_score_sized_tensors() {
     );
     assert_eq!(full.backward_macs - none.backward_macs, none.forward_macs);
 }
+
+/// A quantized graph stores its weights as integers: they are parameters (1,020, as the float
+/// model's), but no gradient reaches an integer, so the step has no backward and every
+/// parameter counts as frozen, said in a warning; the float model it was made from trains
+/// all 1,020.
+#[test]
+fn a_quantized_graph_has_no_trainable_parameters_and_says_so() {
+    let o = Options {
+        training: Some(TrainingOptions::default()),
+        ..Options::default()
+    };
+    let q = data().join("quant");
+    let f32 = flopscope_core::profile(&flopscope_core::Source::Path(&q.join("net_f32.onnx")), &o)
+        .unwrap();
+    let t = f32.training.as_ref().unwrap();
+    assert_eq!((t.trainable_params, t.frozen_params), (1_020, 0));
+    assert!(t.backward_macs > 0);
+    for file in ["net_qop.onnx", "net_qdq.onnx"] {
+        let p = flopscope_core::profile(&flopscope_core::Source::Path(&q.join(file)), &o).unwrap();
+        let t = p.training.as_ref().unwrap();
+        assert_eq!(p.totals.params, 1_020, "{file}");
+        assert_eq!((t.trainable_params, t.frozen_params), (0, 1_020), "{file}");
+        assert_eq!(
+            (t.backward_macs, t.memory.gradients_bytes),
+            (0, 0),
+            "{file}"
+        );
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("1020 parameters get no gradient")),
+            "{file}: {:?}",
+            p.warnings
+        );
+    }
+}

@@ -8,7 +8,7 @@ use crate::ops::OpError;
 
 /// What a unary op's backward reads.
 #[derive(Clone, Copy)]
-enum Reads {
+pub(super) enum Reads {
     Nothing,
     Input,
     Output,
@@ -16,7 +16,7 @@ enum Reads {
 
 /// FLOPs per element of a unary op's gradient and what it reads; `None` for ops without a
 /// rule here.
-fn unary_vjp(op: &str, tanh: bool) -> Option<(u64, Reads)> {
+pub(super) fn unary_vjp(op: &str, tanh: bool) -> Option<(u64, Reads)> {
     use Reads::*;
     Some(match op {
         // Zero or identity gradients.

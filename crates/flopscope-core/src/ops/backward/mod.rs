@@ -15,6 +15,7 @@
 use super::{mul, numel, Cost, Ctx, OpError, Tensor};
 
 mod elementwise;
+mod fused;
 mod norm;
 mod pool;
 mod products;
@@ -141,8 +142,10 @@ pub fn lookup(domain: &str, op: &str) -> Option<BackRule> {
             .or_else(|| pool::lookup(op))
             .or_else(|| shape::lookup(op)),
         "com.microsoft" => products::lookup_ms(op)
+            .or_else(|| fused::lookup_ms(op))
             .or_else(|| elementwise::lookup_ms(op))
             .or_else(|| norm::lookup_ms(op)),
+        "com.microsoft.nchwc" => fused::lookup_nchwc(op),
         _ => None,
     }
 }

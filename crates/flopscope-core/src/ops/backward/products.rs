@@ -76,7 +76,7 @@ fn fused_matmul(g: &Grad, b: &mut Back) -> Result<(), OpError> {
 /// Gemm, Y = alpha·A'·B' + beta·C: dA and dB the forward's MACs each; alpha ≠ 1 scales dY
 /// once (`numel(Y)`); dC sums dY over C's broadcast axes (`numel(Y)` adds when C is smaller)
 /// and beta ≠ 1 scales it (`numel(C)`).
-fn gemm(g: &Grad, b: &mut Back) -> Result<(), OpError> {
+pub(super) fn gemm(g: &Grad, b: &mut Back) -> Result<(), OpError> {
     let y = g.out_numel(0)?;
     matmul_pair(g, b)?;
     if (g.need(0) || g.need(1)) && g.cx.node.attr_float("alpha", 1.0) != 1.0 {
