@@ -16,6 +16,7 @@ use super::{mul, numel, Cost, Ctx, OpError, Tensor};
 
 mod elementwise;
 mod fused;
+mod loss;
 mod norm;
 mod pool;
 mod products;
@@ -140,6 +141,7 @@ pub fn lookup(domain: &str, op: &str) -> Option<BackRule> {
             .or_else(|| elementwise::lookup(op))
             .or_else(|| norm::lookup(op))
             .or_else(|| pool::lookup(op))
+            .or_else(|| loss::lookup(op))
             .or_else(|| shape::lookup(op)),
         "com.microsoft" => products::lookup_ms(op)
             .or_else(|| fused::lookup_ms(op))
