@@ -36,7 +36,7 @@ mod norm;
 mod pool;
 mod quant;
 mod reduce;
-mod rnn;
+pub(crate) mod rnn;
 pub(crate) mod runtime;
 mod selection;
 mod sequence;

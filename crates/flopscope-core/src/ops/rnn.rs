@@ -16,7 +16,7 @@ pub fn lookup(op: &str) -> Option<OpDef> {
     })
 }
 
-fn gates(op: &str) -> u64 {
+pub(crate) fn gates(op: &str) -> u64 {
     match op {
         "LSTM" => 4,
         "GRU" => 3,
@@ -25,7 +25,7 @@ fn gates(op: &str) -> u64 {
 }
 
 /// (T, B, D, H, I)
-fn dims(cx: &Ctx) -> Result<[u64; 5], OpError> {
+pub(crate) fn dims(cx: &Ctx) -> Result<[u64; 5], OpError> {
     let x = cx.shape(0)?;
     let w = cx.shape(1)?;
     if x.len() != 3 || w.len() != 3 {

@@ -20,6 +20,7 @@ mod loss;
 mod norm;
 mod pool;
 mod products;
+mod rnn;
 mod shape;
 
 /// What a node's backward reads that its forward produced or received, kept between the two.
@@ -142,6 +143,7 @@ pub fn lookup(domain: &str, op: &str) -> Option<BackRule> {
             .or_else(|| norm::lookup(op))
             .or_else(|| pool::lookup(op))
             .or_else(|| loss::lookup(op))
+            .or_else(|| rnn::lookup(op))
             .or_else(|| shape::lookup(op)),
         "com.microsoft" => products::lookup_ms(op)
             .or_else(|| fused::lookup_ms(op))
