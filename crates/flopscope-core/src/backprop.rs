@@ -287,12 +287,12 @@ pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
     c.backward_macs = c.backward_macs.saturating_add(extra.macs);
     c.backward_flops = c.backward_flops.saturating_add(extra.flops);
     // Parameters that get a gradient: the trained float initializers (an integer weight of a
-    // quantized graph gets none).
-    let trained = trainable(g, &producer);
+    // quantized graph gets none). Only node outputs were marked since, so `requires` still
+    // says which initializers are trained.
     c.trainable_params = Some(
         g.initializers
             .iter()
-            .filter(|i| trained[i.value])
+            .filter(|i| requires[i.value])
             .fold(0u64, |n, i| {
                 n.saturating_add(i.dims.iter().product::<u64>())
             }),

@@ -376,12 +376,11 @@ fn run(
             // Without a computed shape, fall back to what the file declares.
             let t = t.or_else(|| {
                 let v = &g.values[o];
+                let shape = v.shape.as_deref().and_then(|d| resolve_dims(d, bindings));
                 if v.seq {
-                    let shape = v.shape.as_deref().and_then(|d| resolve_dims(d, bindings));
                     return Some(Tensor::sequence(v.dtype?, None, shape));
                 }
-                let shape = v.shape.as_deref().and_then(|d| resolve_dims(d, bindings))?;
-                Some(Tensor::new(v.dtype.unwrap_or(DType::F32), shape))
+                Some(Tensor::new(v.dtype.unwrap_or(DType::F32), shape?))
             });
             if let Some(t) = &t {
                 if t.shape.is_some() && !t.is_seq() && t.bytes().is_none() {
