@@ -30,12 +30,10 @@ pub fn lookup(op: &str) -> Option<OpDef> {
     })
 }
 
-fn infer_pool(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
-    let x = cx.shape(0)?;
-    if x.len() < 3 {
-        return invalid(format!("input rank {} < 3", x.len()));
-    }
-    let sp = x.len() - 2;
+/// The required `kernel_shape` of a window over the spatial axes of `x` (`[N, C, …]`): one
+/// size ≥ 1 per spatial axis.
+pub(crate) fn kernel_shape(cx: &Ctx, x: &[u64]) -> Result<Vec<u64>, OpError> {
+    let sp = x.len().saturating_sub(2);
     let k = cx
         .node
         .attr_ints("kernel_shape")
@@ -43,7 +41,16 @@ fn infer_pool(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     if k.len() != sp || k.iter().any(|&v| v < 1) {
         return invalid(format!("kernel_shape {k:?} does not fit input {x:?}"));
     }
-    let kernel: Vec<u64> = k.iter().map(|&v| v.unsigned_abs()).collect(); // all ≥ 1 (checked)
+    Ok(k.iter().map(|&v| v.unsigned_abs()).collect()) // all ≥ 1 (checked)
+}
+
+fn infer_pool(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
+    let x = cx.shape(0)?;
+    if x.len() < 3 {
+        return invalid(format!("input rank {} < 3", x.len()));
+    }
+    let sp = x.len() - 2;
+    let kernel = kernel_shape(cx, x)?;
     let auto_pad = cx.node.attr_str("auto_pad").unwrap_or("NOTSET");
     let ceil = cx.node.attr_int("ceil_mode", 0) != 0;
     let w = window_attrs(cx, sp)?;

@@ -163,14 +163,7 @@ impl Exporter for Table {
         if !p.unsupported.is_empty() {
             let _ = writeln!(o, "\nCost unknown (not counted above):");
             for u in &p.unsupported {
-                let _ = writeln!(
-                    o,
-                    "  {} × {}: {} (e.g. {})",
-                    u.count,
-                    u.op,
-                    u.reason,
-                    u.examples.join(", ")
-                );
+                let _ = writeln!(o, "  {}", unknown_nodes(u));
             }
         }
         if !p.warnings.is_empty() {
@@ -181,6 +174,17 @@ impl Exporter for Table {
         }
         o
     }
+}
+
+/// One group of nodes whose cost is not counted: `3 × Op: why (e.g. a, b, c)`.
+pub(crate) fn unknown_nodes(u: &flopscope_core::schema::Unsupported) -> String {
+    format!(
+        "{} × {}: {} (e.g. {})",
+        u.count,
+        u.op,
+        u.reason,
+        u.examples.join(", ")
+    )
 }
 
 #[cfg(test)]

@@ -121,11 +121,8 @@ pub fn section(p: &Profile, f: Format) -> String {
     for u in &t.backward_unknown {
         let _ = writeln!(
             o,
-            "{li}backward unknown: {} × {}: {} (e.g. {}): totals are lower bounds",
-            u.count,
-            u.op,
-            u.reason,
-            u.examples.join(", ")
+            "{li}backward unknown: {}: totals are lower bounds",
+            super::table::unknown_nodes(u)
         );
     }
     o

@@ -368,20 +368,14 @@ fn infer_max_unpool(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
             s.iter().map(|v| v.unsigned_abs()).collect(),
         )]);
     }
-    let k = cx
-        .node
-        .attr_ints("kernel_shape")
-        .ok_or_else(|| OpError::Invalid("missing 'kernel_shape' attribute".into()))?;
-    if k.len() != sp || k.iter().any(|&v| v < 1) {
-        return invalid(format!("kernel_shape {k:?} does not fit input {x:?}"));
-    }
+    let k = super::pool::kernel_shape(cx, x)?;
     let w = window_attrs(cx, sp)?;
     let mut out = x[..2].to_vec();
     for i in 0..sp {
         let full = x[2 + i]
             .checked_sub(1)
             .and_then(|v| v.checked_mul(w.strides[i]))
-            .and_then(|v| v.checked_add(k[i].unsigned_abs()))
+            .and_then(|v| v.checked_add(k[i]))
             .ok_or_else(super::overflow)?;
         let Some(o) = full.checked_sub(w.pads[i] + w.pads[sp + i]) else {
             return invalid(format!("pads leave a negative output on axis {i}"));
