@@ -61,6 +61,18 @@ fn trainable(g: &Graph, producer: &[Option<usize>]) -> Vec<bool> {
     out
 }
 
+/// The inputs a node's outputs are differentiable functions of: all but CastLike's second,
+/// which gives only a type (an exported `x·β` casts the constant β like `x`; β needs no
+/// gradient for that).
+fn differentiable(n: &crate::graph::Node) -> impl Iterator<Item = ValueId> + '_ {
+    let cast_like = n.op_type == "CastLike" && n.domain.is_empty();
+    n.inputs
+        .iter()
+        .enumerate()
+        .filter(move |&(i, _)| !(cast_like && i == 1))
+        .filter_map(|(_, v)| *v)
+}
+
 /// One kept tensor: the value it is (kept once however many nodes read it), or bytes of a
 /// node's own; whether it is score-sized; the recomputation that replaces a fused op's scores.
 struct Kept {
@@ -94,7 +106,7 @@ pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
     }
     for &ni in &a.order {
         let n = &g.nodes[ni];
-        let req = n.inputs.iter().flatten().any(|&v| requires[v] && float(v));
+        let req = differentiable(n).any(|v| requires[v] && float(v));
         let from_input = n.inputs.iter().flatten().any(|&v| act[v]);
         for &o in n.outputs.iter().flatten() {
             requires[o] = req && float(o);
@@ -112,7 +124,7 @@ pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
         let n = &g.nodes[ni];
         if n.outputs.iter().flatten().any(|&o| flowing[o]) {
             runs[ni] = true;
-            for &v in n.inputs.iter().flatten().filter(|&&v| requires[v]) {
+            for v in differentiable(n).filter(|&v| requires[v]) {
                 flowing[v] = true;
             }
         }

@@ -22,7 +22,8 @@
 //! Roles: `input` (fed by the caller), `param` (`frozen: true` when not trained), `buffer`
 //! (state such as BatchNorm running statistics), `const` (a tensor the forward pass captured
 //! or made without a recorded call), and `value` (the default: produced by exactly one call).
-//! Arguments are keyed by the operator schema's names; a tensor is `{"v": index}`.
+//! Arguments are keyed by the operator schema's names, in the schema's order (an operator
+//! without a translation reads its tensors by position); a tensor is `{"v": index}`.
 //!
 //! A training step (`flopscope.profile(module, inputs, training=True)`) records the forward
 //! pass, the loss and then the backward pass autograd ran, in one list of calls, with two more
@@ -34,6 +35,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value as J;
 
@@ -101,14 +103,54 @@ enum Role {
 pub(crate) struct Call {
     /// `aten.convolution.default`: namespace, name, overload.
     pub op: String,
-    /// Arguments by schema name.
+    /// Arguments by schema name, in the document's order.
     #[serde(default)]
-    pub args: serde_json::Map<String, J>,
+    pub args: Args,
     /// Values it produced (`null` for an output that is not a tensor).
     pub outputs: Vec<Option<usize>>,
     /// Qualified names of the modules it ran in, outermost first (`["layer1", "layer1.0"]`).
     #[serde(default)]
     pub scope: Vec<String>,
+}
+
+/// A call's arguments in the order the document gives them: the schema's, as the recorder
+/// writes them. (`serde_json::Map` would sort them by name, and a rule that reads tensors by
+/// position would read `atan2(self, other)` as `(other, self)`.)
+#[derive(Default)]
+pub(crate) struct Args(Vec<(String, J)>);
+
+impl Args {
+    /// The argument called `name`.
+    pub fn get(&self, name: &str) -> Option<&J> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+    /// The arguments' values, in order.
+    pub fn values(&self) -> impl Iterator<Item = &J> {
+        self.0.iter().map(|(_, v)| v)
+    }
+}
+
+impl<'de> Deserialize<'de> for Args {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Ordered;
+        impl<'de> Visitor<'de> for Ordered {
+            type Value = Args;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of arguments")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Args, A::Error> {
+                let mut args: Vec<(String, J)> = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, J>()? {
+                    if args.iter().any(|(n, _)| *n == k) {
+                        return Err(A::Error::custom(format!("argument '{k}' is given twice")));
+                    }
+                    args.push((k, v));
+                }
+                Ok(Args(args))
+            }
+        }
+        d.deserialize_map(Ordered)
+    }
 }
 
 impl Call {

@@ -19,6 +19,7 @@
 //!   call did not produce is absent from the node); the other kernels cost the arithmetic of
 //!   their formula per element.
 
+use super::backward::table;
 use super::{mul, no_cost, numel, Cost, Ctx, OpDef, OpError, Tensor};
 
 /// Operators that move, copy, index or create data without arithmetic.
@@ -299,51 +300,52 @@ fn adaptive_max(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     Ok(Cost::flops(windows(cx)?.0))
 }
 
-/// FLOPs per element of the gradient for the elementwise backward kernels, from the kernel's
-/// formula (`y` the forward output, `x` its input, `dy` the incoming gradient):
-/// - `threshold_backward` (ReLU): `x > t ? dy : 0`, 1 comparison.
-/// - `hardtanh_backward` (ReLU6, Hardtanh): `lo < x < hi ? dy : 0`, 2 comparisons.
-/// - `sigmoid_backward`: `dy·(1 − y)·y`, 3; `tanh_backward`: `dy·(1 − y²)`, 3.
-/// - `silu_backward`: `s = σ(x)` (4, as Sigmoid) then `dy·s·(1 + x·(1 − s))`, 5: 9.
-/// - `hardswish_backward`: 2 comparisons, `x/3 + 0.5`, `·dy`: 5;
-///   `hardsigmoid_backward`: 2 comparisons and `dy/6`: 3.
-/// - `leaky_relu_backward`: a comparison and a product, 2; `elu_backward`: a comparison,
-///   `y + α` and two products, 4.
-/// - `_softmax_backward_data`: `y·(dy − Σ dy·y)`, 4 (product, sum, difference, product);
-///   `_log_softmax_backward_data`: `dy − exp(y)·Σ dy`, 4 (sum, exp, product, difference).
-/// - `native_dropout_backward`: `dy·mask·scale`, 2.
-/// - `embedding_dense_backward`, `max_pool*_with_indices_backward`: each gradient element
-///   added into its row or its window's maximum, 1.
-/// - `mse_loss_backward`: `2·(x − t)·dy/n`, 3 (the constant factor folded).
-/// - `softplus_backward`: `dy·σ(βx)` with `σ` 4, and `βx`: 6.
+/// FLOPs per element of the gradient for the elementwise backward kernels, from the shared
+/// table (`ops::backward::table`, each constant derived there) that the ONNX-derived backward
+/// reads too. `embedding_dense_backward` and `max_pool*_with_indices_backward` add each
+/// gradient element into its row or its window's maximum.
 pub fn backward_per_element(op: &str) -> Option<u64> {
     Some(match op {
-        "threshold_backward" | "embedding_dense_backward" => 1,
-        _ if op.starts_with("max_pool") && op.ends_with("_with_indices_backward") => 1,
-        "hardtanh_backward" | "leaky_relu_backward" | "native_dropout_backward" => 2,
-        "sigmoid_backward" | "tanh_backward" | "hardsigmoid_backward" | "mse_loss_backward" => 3,
-        "_softmax_backward_data" | "_log_softmax_backward_data" | "elu_backward" => 4,
-        "hardswish_backward" => 5,
-        "softplus_backward" => 6,
-        "silu_backward" => 9,
+        "threshold_backward" => table::RELU,
+        "embedding_dense_backward" => table::SCATTER_ADD,
+        _ if op.starts_with("max_pool") && op.ends_with("_with_indices_backward") => {
+            table::SCATTER_ADD
+        }
+        "hardtanh_backward" => table::CLIP,
+        "leaky_relu_backward" => table::LEAKY_RELU,
+        "native_dropout_backward" => table::DROPOUT,
+        "sigmoid_backward" => table::SIGMOID,
+        "tanh_backward" => table::TANH,
+        "hardsigmoid_backward" => table::HARD_SIGMOID,
+        "mse_loss_backward" => table::MSE,
+        "_softmax_backward_data" | "_log_softmax_backward_data" => table::SOFTMAX,
+        "elu_backward" => table::ELU,
+        "hardswish_backward" => table::HARD_SWISH,
+        "softplus_backward" => table::SOFTPLUS,
+        "silu_backward" => table::SILU,
         _ => return None,
     })
 }
 
+/// Per element of the gradient, which is input 0 (`grad_output`) of the kernel; but
+/// `mse_loss_backward(grad_output, self, target)` under `mean` or `sum` gets a 0-d
+/// `grad_output`: its gradient has the size of `self`, input 1.
 fn pointwise_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     let k = backward_per_element(&cx.node.op_type).unwrap_or(1);
-    Ok(Cost::flops(mul(&[cx.numel(0)?, k])?))
+    let n = if cx.node.op_type == "mse_loss_backward" {
+        cx.numel(1)?
+    } else {
+        cx.numel(0)?
+    };
+    Ok(Cost::flops(mul(&[n, k])?))
 }
 
-/// `gelu_backward(dy, x)`: `dy·(Φ(x) + x·φ(x))`. Erf form: `Φ = 0.5·(1 + erf(x/√2))` 4,
-/// `φ = exp(−x²/2)/√(2π)` 4, `x·φ`, the sum and `·dy` 3: 11. Tanh form (PyTorch's kernel):
-/// `x²`, `x³`, the inner polynomial 3, `tanh`, `0.5·x`, `1 + t`, the left derivative 1,
-/// `1 − t²` 2, `1 + 3κx²` 2, `β·` 1, two products, the sum and `·dy` 4: 19.
+/// `gelu_backward(dy, x)`: `dy·(Φ(x) + x·φ(x))`, erf or tanh form (`table::GELU_*`).
 fn gelu_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     let k = if cx.node.attr_str("approximate") == Some("tanh") {
-        19
+        table::GELU_TANH
     } else {
-        11
+        table::GELU_ERF
     };
     Ok(Cost::flops(mul(&[cx.numel(0)?, k])?))
 }
@@ -373,65 +375,84 @@ fn conv_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
 }
 
 /// `native_batch_norm_backward(dy, x, w)` → (dx, dw, db), per element of x. Training mode
-/// (batch statistics): `db = Σ dy` 1; `dw = Σ dy·x̂` with `x̂ = (x − μ)·σ⁻¹` 4; `dx =
-/// w·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂))` needs both sums and 4 more: 9 whenever dx is asked
-/// for, else 1 and 4 for db and dw. Eval mode (running statistics, constants): `dx = dy·w·σ⁻¹`
+/// (batch statistics): `table::batch_norm`, 9 whenever dx is asked for (dw and db are its
+/// sums), else db 1 and dw 4. Eval mode (running statistics, constants): `dx = dy·w·σ⁻¹`
 /// with the factor per channel, 1, plus db 1 and dw 4.
 fn batch_norm_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     let n = cx.numel(1)?;
     let (dx, dw, db) = (produced(cx, 0), produced(cx, 1), produced(cx, 2));
-    let per = if cx.node.attr_int("training", 1) != 0 && dx {
-        9
+    let per = if cx.node.attr_int("training", 1) != 0 {
+        table::batch_norm(dx, dw, db)
     } else {
-        dx as u64 + 4 * dw as u64 + db as u64
+        dx as u64 + table::batch_norm(false, dw, db)
     };
     Ok(Cost::flops(mul(&[n, per])?))
 }
 
 /// `native_layer_norm_backward(dy, x, w)` → (dx, dw, db), per element of x (also group
-/// norm's, over its groups): `x̂ = (x − μ)·σ⁻¹` 2 when dx or dw is asked for; dx: `g = dy·w`
-/// 1 (with a weight), the sums `Σ g` and `Σ g·x̂` 3, `σ⁻¹·(g − mean(g) − x̂·mean(g·x̂))` 4;
-/// dw: `Σ dy·x̂` 2; db: `Σ dy` 1. All three with a weight: 13.
+/// norm's, over its groups), from `table`: x̂ 2 when dx or dw is asked for; dx 7, + 1 with a
+/// weight; dw 2; db 1. All three with a weight: 13.
 fn layer_norm_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     let n = cx.numel(1)?;
     let (dx, dw, db) = (produced(cx, 0), produced(cx, 1), produced(cx, 2));
-    let weight = cx.opt(2).is_some() as u64;
-    let per = 2 * (dx || dw) as u64 + if dx { weight + 7 } else { 0 } + 2 * dw as u64 + db as u64;
+    let weight = cx.opt(2).is_some();
+    let per = table::NORM_XHAT * (dx || dw) as u64
+        + if dx { table::norm_dx(false, weight) } else { 0 }
+        + table::NORM_DGAMMA * dw as u64
+        + table::NORM_DBETA * db as u64;
     Ok(Cost::flops(mul(&[n, per])?))
 }
 
-/// `_fused_rms_norm_backward(dy, x, w)` → (dx, dw), per element of x: `x̂ = x·r` 1; dx:
-/// `g = dy·w` 1 (with a weight), `Σ g·x̂` 2, `r·(g − x̂·mean(g·x̂))` 3; dw: `Σ dy·x̂` 2.
+/// `_fused_rms_norm_backward(dy, x, w)` → (dx, dw), per element of x, from `table`: `x̂ = x·r`
+/// 1; dx 5, + 1 with a weight; dw 2.
 fn rms_norm_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     let n = cx.numel(1)?;
     let (dx, dw) = (produced(cx, 0), produced(cx, 1));
-    let weight = cx.opt(2).is_some() as u64;
-    let per = (dx || dw) as u64 + if dx { weight + 5 } else { 0 } + 2 * dw as u64;
+    let weight = cx.opt(2).is_some();
+    let per = table::RMS_XHAT * (dx || dw) as u64
+        + if dx { table::norm_dx(true, weight) } else { 0 }
+        + table::NORM_DGAMMA * dw as u64;
     Ok(Cost::flops(mul(&[n, per])?))
 }
 
 /// The backward of a fused scaled-dot-product attention kernel, `(dO, Q, K, V)` →
-/// (dQ, dK, dV): Q `[…, L, dk]`, K `[…, S, dk]`, V `[…, S, dv]`, `scores = Π(…)·L·S` over
-/// the query heads. The four products of the forward's two: `dV = Pᵀ·dO` (scores·dv) when dV
-/// is asked for; `dP = dO·Vᵀ` (scores·dv), then `dQ = dS·K` and `dK = dSᵀ·Q` (scores·dk
-/// each) for those asked for; the softmax gradient `dS = P·(dP − rowsum(dO·O))` and the scale,
-/// 5 per score, whenever dQ or dK is. All three: `MACs = 2·scores·(dk + dv)`, twice the
-/// forward's. A kernel that recomputes the scores from the log-sum-exp (flash attention)
-/// is counted as the arithmetic of the step, without the recomputation.
+/// (dQ, dK, dV): Q `[…, L, dk]`, K `[…, S, dk]`, V `[…, S, dv]` (`[B, L, H, d]` with the
+/// attribute `bmhk`, the layout of `_efficient_attention_backward` and
+/// `_flash_attention_backward`), `scores = B·H·L·S` over the query heads. The products:
+/// `dV = Pᵀ·dO` (scores·dv) when dV is asked for; `dP = dO·Vᵀ` (scores·dv), then
+/// `dQ = dS·K` and `dK = dSᵀ·Q` (scores·dk each) for those asked for; the softmax gradient
+/// and the scale (`table::ATTENTION_SCORE_GRAD` per score) whenever dQ or dK is. A kernel
+/// that kept no probabilities (attribute `recompute`: it was handed the log-sum-exp, as
+/// every PyTorch flash, memory-efficient and cuDNN kernel is) first recomputes them, as
+/// FlashAttention's backward and `FlopCounterMode` count: `S = Q·Kᵀ` (scores·dk) and
+/// `P = exp(scale·S − lse)` (`table::ATTENTION_RECOMPUTE` per score). All three gradients:
+/// `scores·(3·dk + 2·dv)` MACs with the recomputation, `2·scores·(dk + dv)` without.
 fn attention_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     let (q, k, v) = (cx.shape(1)?, cx.shape(2)?, cx.shape(3)?);
-    if q.len() < 2 || k.len() < 2 || v.len() < 2 {
+    let bmhk = cx.node.attr_int("bmhk", 0) != 0;
+    let (min, seq) = if bmhk { (3, 3) } else { (2, 2) };
+    if q.len() < min || k.len() < min || v.len() < min {
         return super::invalid(format!("attention of {q:?}, {k:?}, {v:?}"));
     }
-    let (l, dk) = (q[q.len() - 2], q[q.len() - 1]);
-    let s = k[k.len() - 2];
+    let (l, dk) = (q[q.len() - seq], q[q.len() - 1]);
+    let s = k[k.len() - seq];
     let dv = v[v.len() - 1];
-    let scores = mul(&[numel(&q[..q.len() - 2])?, l, s])?;
+    // Batch and heads: every axis but the sequence and the head size.
+    let batch_heads: Vec<u64> = q
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != q.len() - seq && i != q.len() - 1)
+        .map(|(_, &d)| d)
+        .collect();
+    let scores = mul(&[numel(&batch_heads)?, l, s])?;
     let (dq, dkk, dvv) = (produced(cx, 0), produced(cx, 1), produced(cx, 2));
     let ds = dq || dkk;
-    let per_score = dvv as u64 * dv + ds as u64 * dv + dq as u64 * dk + dkk as u64 * dk;
+    let again = cx.node.attr_int("recompute", 0) != 0 && (ds || dvv);
+    let per_score =
+        dvv as u64 * dv + ds as u64 * dv + dq as u64 * dk + dkk as u64 * dk + again as u64 * dk;
     let macs = mul(&[scores, per_score])?;
-    Cost::products(macs, if ds { mul(&[scores, 5])? } else { 0 })
+    let per = ds as u64 * table::ATTENTION_SCORE_GRAD + again as u64 * table::ATTENTION_RECOMPUTE;
+    Cost::products(macs, mul(&[scores, per])?)
 }
 
 /// `avg_pool*_backward(dy, x)`: each gradient element divided by its window's size and added
@@ -453,9 +474,15 @@ fn per_target(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     Ok(Cost::flops(cx.numel(1)?))
 }
 
-/// `nll_loss_backward(dy, logp, target)`: `−w·dy/total` written at each target, 1 per target.
+/// `nll_loss_backward(dy, logp, target, weight)`: `−w·dy/total` written at each target,
+/// `table::nll_per_label` (1, + 1 with class weights, + 1 for `mean`, ATen's reduction 1).
 fn per_target_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
-    Ok(Cost::flops(cx.numel(2)?))
+    let weighted = cx.opt(3).is_some();
+    let mean = cx.node.attr_int("reduction", 1) == 1;
+    Ok(Cost::flops(mul(&[
+        cx.numel(2)?,
+        table::nll_per_label(weighted, mean),
+    ])?))
 }
 
 /// `scatter_add(self, index, src)`, `index_add(self, index, source)`: one add per source

@@ -663,8 +663,9 @@ fn tiny_encoder_training_step_matches_the_hand_figures() {
     // (dk + dv = 16) = 800; out 10·8·8 = 640; up 10·8·16 = 1,280; down 1,280.
     assert_eq!(t.forward_macs, 5_920);
     // Backward: every product's two gradients (ln1's weights need the qkv input gradient),
-    // the attention's four products 2·50·16 = 1,600: exactly twice the forward.
-    assert_eq!(t.backward_macs, 2 * 5_920);
+    // the attention's four products 2·50·16 = 1,600: twice the forward; and the flash
+    // kernel's recomputed scores Q·Kᵀ, 50·8 = 400 (it keeps no probabilities).
+    assert_eq!(t.backward_macs, 2 * 5_920 + 400);
     // Forward FLOPs: LayerNorm 7·80 twice; mm 2·1,920 and 2·640; attention 2·800 + 6·50;
     // residual adds 80 twice; Gemm up 2·1,280 + 160, down 2·1,280 + 80; GELU 5·160; sum 80.
     assert_eq!(
@@ -673,11 +674,12 @@ fn tiny_encoder_training_step_matches_the_hand_figures() {
     );
     // Backward FLOPs: the products 2·11,840; bias sums 80 + 160; gelu_backward 11·160;
     // ln2's backward with all three gradients 13·80; the residual's gradient added 80;
-    // the attention's softmax gradient and scale 5·50; ln1's backward without an input
+    // the attention's softmax gradient and scale 5·50, its recomputation 2·400 + 3·50 (the
+    // scores product; scale, − lse and exp per score); ln1's backward without an input
     // gradient (x does not require grad): x̂ 2 + weight 2 + bias 1 = 5·80.
     assert_eq!(
         t.backward_flops,
-        23_680 + 240 + 1_760 + 1_040 + 80 + 250 + 400
+        23_680 + 240 + 1_760 + 1_040 + 80 + 250 + 950 + 400
     );
     // Saved: ln1 input 320, mean and rstd 40 + 40; its output 320 (qkv's mat1); q, k, v
     // (views of the qkv output, one storage) 960, the attention output 320 and log-sum-exp

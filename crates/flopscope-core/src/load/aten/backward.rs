@@ -95,6 +95,17 @@ pub(super) fn translate(e: &mut Emit, c: &Call, base: &str) -> Option<R> {
                     attrs,
                 )
             }
+            "nll_loss_backward" | "nll_loss2d_backward" => {
+                // What each label costs depends on the class weights and the reduction.
+                let ins = vec![
+                    Some(e.req(c, "grad_output")?),
+                    Some(e.req(c, "self")?),
+                    Some(e.req(c, "target")?),
+                    e.tensor(c, "weight")?,
+                ];
+                let attrs = vec![("reduction", Attr::Int(Emit::int(c, "reduction", 1)?))];
+                e.node("aten", base, ins, outs, attrs)
+            }
             _ if base.contains("attention") && base.ends_with("_backward") => {
                 let dy = ["grad_out", "grad_out_"]
                     .iter()
@@ -106,7 +117,16 @@ pub(super) fn translate(e: &mut Emit, c: &Call, base: &str) -> Option<R> {
                     Some(e.req(c, "key")?),
                     Some(e.req(c, "value")?),
                 ];
-                e.node("aten", "attention_backward", ins, outs, vec![])
+                // Handed the log-sum-exp instead of the probabilities, the kernel recomputes
+                // them (`ops::aten`); the kernels outside `scaled_dot_product` read
+                // [B, L, H, d] tensors.
+                let recompute = Emit::is_tensor(c, "logsumexp") as i64;
+                let bmhk = !base.contains("scaled_dot_product") as i64;
+                let attrs = vec![
+                    ("recompute", Attr::Int(recompute)),
+                    ("bmhk", Attr::Int(bmhk)),
+                ];
+                e.node("aten", "attention_backward", ins, outs, attrs)
             }
             _ => {
                 mine = false;

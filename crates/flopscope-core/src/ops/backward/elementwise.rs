@@ -3,7 +3,7 @@
 //! shape (`numel(Y)`, as a reduction counts). Counts are the primitives of PyTorch's backward
 //! formulas (`derivatives.yaml`), a transcendental counting 1 as in the forward.
 
-use super::{Back, BackRule, Grad, Saved};
+use super::{table, Back, BackRule, Grad, Saved};
 use crate::ops::OpError;
 
 /// What a unary op's backward reads.
@@ -22,16 +22,14 @@ pub(super) fn unary_vjp(op: &str, tanh: bool) -> Option<(u64, Reads)> {
         // Zero or identity gradients.
         "Identity" | "Cast" | "CastLike" | "Floor" | "Ceil" | "Round" | "Sign" => (0, Nothing),
         "Neg" => (1, Nothing),
-        // dy masked by y > 0.
-        "Relu" => (1, Output),
-        "ThresholdedRelu" => (1, Input),
-        // compare, then dy or α·dy.
-        "LeakyRelu" => (2, Input),
-        // both bounds compared (the select folded in).
-        "Clip" => (2, Input),
+        // The shared ones (`table`, each derived there) first.
+        "Relu" => (table::RELU, Output),
+        "ThresholdedRelu" => (table::RELU, Input),
+        "LeakyRelu" => (table::LEAKY_RELU, Input),
+        "Clip" => (table::CLIP, Input),
         "Abs" => (2, Input),
-        // dy·y·(1 − y); dy·(1 − y²).
-        "Sigmoid" | "Tanh" => (3, Output),
+        "Sigmoid" => (table::SIGMOID, Output),
+        "Tanh" => (table::TANH, Output),
         "Exp" => (1, Output),
         "Log" => (1, Input),
         // dy / (2·y).
@@ -47,23 +45,16 @@ pub(super) fn unary_vjp(op: &str, tanh: bool) -> Option<(u64, Reads)> {
         "Atan" | "Atanh" => (3, Input),
         "Asin" | "Asinh" | "Acosh" => (4, Input),
         "Acos" => (5, Input),
-        // dy·sigmoid(x): the sigmoid (4) and the product.
-        "Softplus" => (5, Input),
+        "Softplus" => (table::SOFTPLUS, Input),
         // dy / (1 + |x|)².
         "Softsign" => (4, Input),
-        // compare, then dy or dy·(y + α).
-        "Elu" | "Selu" | "Celu" => (3, Output),
-        "HardSigmoid" => (3, Input),
-        // two compares, then dy·(x/3 + 0.5).
-        "HardSwish" => (5, Input),
-        // sigmoid (4), then dy·s·(1 + x·(1 − s)).
-        "Swish" => (9, Input),
-        // sigmoid (4), tanh(softplus(x)) (3), then dy·(t + x·s·(1 − t²)) (6).
-        "Mish" => (13, Input),
-        // PyTorch's gelu_backward, tanh form: 18 primitives.
-        "Gelu" if tanh => (18, Input),
-        // dy·(Φ(x) + x·φ(x)): Φ 4, φ 4, then 3.
-        "Gelu" => (11, Input),
+        "Elu" | "Selu" | "Celu" => (table::ELU, Output),
+        "HardSigmoid" => (table::HARD_SIGMOID, Input),
+        "HardSwish" => (table::HARD_SWISH, Input),
+        "Swish" => (table::SILU, Input),
+        "Mish" => (table::MISH, Input),
+        "Gelu" if tanh => (table::GELU_TANH, Input),
+        "Gelu" => (table::GELU_ERF, Input),
         _ => return None,
     })
 }
@@ -157,7 +148,7 @@ fn select(g: &Grad, b: &mut Back) -> Result<(), OpError> {
 /// element); the mask is kept, 1 byte per element.
 fn dropout(g: &Grad, b: &mut Back) -> Result<(), OpError> {
     if g.need(0) {
-        b.per(2, g.out_numel(0)?)?;
+        b.per(table::DROPOUT, g.out_numel(0)?)?;
         b.save(Saved::MaskOf(0));
     }
     Ok(())
@@ -168,9 +159,10 @@ fn dropout(g: &Grad, b: &mut Back) -> Result<(), OpError> {
 /// BiasAdd (0); a bias input's gradient sums dY back to it (`numel(Y)` adds).
 fn ms_gelu(g: &Grad, b: &mut Back) -> Result<(), OpError> {
     let per = match g.cx.node.op_type.as_str() {
-        "Gelu" | "BiasGelu" => 11,
-        "FastGelu" => 18,
-        "QuickGelu" => 10,
+        "Gelu" | "BiasGelu" => table::GELU_ERF,
+        "FastGelu" => table::GELU_TANH,
+        // αx, then Swish's.
+        "QuickGelu" => 1 + table::SILU,
         _ => 0,
     };
     let y = g.out_numel(0)?;

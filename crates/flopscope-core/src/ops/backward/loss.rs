@@ -10,7 +10,7 @@
 //! count (1 per score, +1 per label with weights). It keeps the log-probabilities (S elements,
 //! the forward's second output) and the labels.
 
-use super::{Back, BackRule, Grad, Saved};
+use super::{table, Back, BackRule, Grad, Saved};
 use crate::ops::{numel, OpError};
 
 /// Default-domain rules.
@@ -33,7 +33,7 @@ fn nll(g: &Grad, b: &mut Back) -> Result<(), OpError> {
     let l = labels(g)?;
     let weighted = u64::from(g.cx.opt(2).is_some());
     let mean = u64::from(g.cx.node.attr_str("reduction").unwrap_or("mean") == "mean");
-    b.per(1 + weighted + mean, l)?;
+    b.per(table::nll_per_label(weighted == 1, mean == 1), l)?;
     b.save(Saved::Input(1));
     if weighted == 1 {
         b.save(Saved::Input(2));

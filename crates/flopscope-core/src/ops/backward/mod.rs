@@ -22,6 +22,7 @@ mod pool;
 mod products;
 mod rnn;
 mod shape;
+pub mod table;
 
 /// What a node's backward reads that its forward produced or received, kept between the two.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

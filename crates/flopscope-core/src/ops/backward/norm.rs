@@ -7,11 +7,12 @@
 //! the two sums 3: the product g·x̂ and two adds, then x̂·m₂, two subtractions and ·r: 4), 7
 //! without a scale; dγ 2 (product, sum); dβ 1 (sum). RMS normalization (x̂ = x·r, no mean):
 //! x̂ 1; dx 6 (g 1, g·x̂ 1, sum 1, x̂·m 1, subtraction 1, ·r 1), 5 without a scale; dγ 2.
-//! BatchNormalization is counted in training mode (batch statistics), the same formula over
-//! the batch and spatial axes. Each saves X and its statistics (fp32: mean and r per row, r
-//! alone for RMS).
+//! BatchNormalization is counted in training mode (batch statistics): γ is one number per
+//! channel, so dx's two sums are dγ and dβ themselves, 9 per element for all three
+//! (`table::batch_norm`). Each saves X and its statistics (fp32: mean and r per row, r
+//! alone for RMS). The constants are `table`'s, shared with the recorded ATen kernels.
 
-use super::{Back, BackRule, Grad, Saved};
+use super::{table, Back, BackRule, Grad, Saved};
 use crate::ops::{axis, mul, numel, OpError};
 
 /// Default-domain rules.
@@ -51,20 +52,24 @@ fn normalize(
     let has_gamma = gamma.is_some_and(|i| g.cx.opt(i).is_some());
     let need_gamma = gamma.is_some_and(|i| g.need(i));
     let need_beta = beta.is_some_and(|i| g.need(i));
-    let (xhat, dx) = if rms { (1, 5) } else { (2, 7) };
+    let xhat = if rms {
+        table::RMS_XHAT
+    } else {
+        table::NORM_XHAT
+    };
     if g.need(0) || need_gamma {
         b.per(xhat, n)?;
         b.save(Saved::Input(0));
         b.save(Saved::Stats(mul(&[rows, if rms { 1 } else { 2 }])?));
     }
     if g.need(0) {
-        b.per(dx + u64::from(has_gamma), n)?;
+        b.per(table::norm_dx(rms, has_gamma), n)?;
     }
     if need_gamma {
-        b.per(2, n)?;
+        b.per(table::NORM_DGAMMA, n)?;
     }
     if need_beta {
-        b.per(1, n)?;
+        b.per(table::NORM_DBETA, n)?;
     }
     Ok(())
 }
@@ -86,10 +91,15 @@ fn rms_norm(g: &Grad, b: &mut Back) -> Result<(), OpError> {
     normalize(g, b, Some(1), None, true, rows)
 }
 
-/// Statistics per channel (the batch's, as in training).
+/// Statistics per channel (the batch's, as in training); the count of `table::batch_norm`.
 fn batch_norm(g: &Grad, b: &mut Back) -> Result<(), OpError> {
     let c = g.cx.shape(0)?.get(1).copied().unwrap_or(1);
-    normalize(g, b, Some(1), Some(2), false, c)
+    let (dx, dgamma, dbeta) = (g.need(0), g.need(1), g.need(2));
+    if dx || dgamma {
+        b.save(Saved::Input(0));
+        b.save(Saved::Stats(mul(&[c, 2])?));
+    }
+    b.per(table::batch_norm(dx, dgamma, dbeta), g.cx.numel(0)?)
 }
 
 /// Statistics per sample and group.
@@ -152,7 +162,7 @@ fn skip_bias(g: &Grad, i: usize) -> Result<u64, OpError> {
 /// LogSoftmax: dx = dy − exp(y)·Σ dy, 4 (exp, sum, product, subtraction). Both read Y.
 fn softmax(g: &Grad, b: &mut Back) -> Result<(), OpError> {
     if g.need(0) {
-        b.per(4, g.out_numel(0)?)?;
+        b.per(table::SOFTMAX, g.out_numel(0)?)?;
         b.save(Saved::Output(0));
     }
     Ok(())
@@ -185,7 +195,9 @@ mod tests {
 
     #[test]
     fn batch_norm_and_rms_norm_backward_by_hand() {
-        // Training-mode BN on [2,64,56,56] (401,408 elements): 13 per element, 128 stats.
+        // Training-mode BN on [2,64,56,56] (401,408 elements), all three gradients: x̂ 2,
+        // the sums Σdy and Σdy·x̂ 3 (which are dβ and dγ: γ is one number per channel), the
+        // combination 4: 9 per element, as native_batch_norm_backward; 128 stats.
         let x = f32t(&[2, 64, 56, 56]);
         let c = f32t(&[64]);
         let ins = [x, c.clone(), c.clone(), c.clone(), c];
@@ -196,8 +208,17 @@ mod tests {
             &[],
             &[true, true, true, false, false],
         );
-        assert_eq!(f, 401_408 * 13);
+        assert_eq!(f, 401_408 * 9);
         assert_eq!(s[1], Saved::Stats(128));
+        // Only the scale and shift (a frozen input): dγ x̂ 2 + 2, dβ 1.
+        let (_, f, _) = back(
+            "",
+            "BatchNormalization",
+            &ins,
+            &[],
+            &[false, true, true, false, false],
+        );
+        assert_eq!(f, 401_408 * 5);
         // RMSNorm over [4,10] with a scale: x̂ 1 + dx 6 + dγ 2 = 9 per element; 4 statistics.
         let (_, f, s) = back(
             "",

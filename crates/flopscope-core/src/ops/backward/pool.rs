@@ -35,7 +35,7 @@ pub fn lookup(op: &str) -> Option<BackRule> {
 fn max_pool(g: &Grad, b: &mut Back) -> Result<(), OpError> {
     if g.need(0) {
         let y = g.out_numel(0)?;
-        b.add(y)?;
+        b.per(super::table::SCATTER_ADD, y)?;
         b.save(Saved::Indices(y));
     }
     Ok(())

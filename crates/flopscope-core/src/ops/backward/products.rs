@@ -122,7 +122,7 @@ fn core(
     }
     if q || k {
         b.mac(mul(&[scores, dv])?)?;
-        b.per(5, scores)?;
+        b.per(super::table::ATTENTION_SCORE_GRAD, scores)?;
         if q {
             b.mac(mul(&[scores, dk])?)?;
         }

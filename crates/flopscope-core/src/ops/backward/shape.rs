@@ -32,7 +32,7 @@ fn broadcast_back(g: &Grad, b: &mut Back) -> Result<(), OpError> {
 
 fn gather(g: &Grad, b: &mut Back) -> Result<(), OpError> {
     if g.need(0) {
-        b.add(g.out_numel(0)?)?;
+        b.per(super::table::SCATTER_ADD, g.out_numel(0)?)?;
         b.save(Saved::Input(1));
     }
     Ok(())
