@@ -10,6 +10,11 @@ The model is not modified: parameters and buffers are swapped for fake copies on
 ``torch.func.functional_call``; module names come from two global forward hooks that are
 removed afterwards.
 
+Tracing changes process-wide state for its duration (the global module hooks, the oneDNN,
+cuDNN and attention fast-path switches), so traces are serialised by one lock: threads that
+profile at once each get the result they would get alone, and the hooks of a trace ignore
+modules that other threads run meanwhile.
+
 A training step (``training=True``) records, after the forward pass, the loss and the
 backward pass autograd runs for it, on the same fake tensors: only the gradients something
 needs (no input gradient for the first layer, no weight gradient for a frozen parameter,
@@ -26,6 +31,7 @@ import contextlib
 import json
 import math
 import re
+import threading
 import weakref
 from typing import Any, Optional
 
@@ -34,6 +40,12 @@ from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
 SCHEMA = "flopscope.trace/1"
+
+# One trace at a time in this process: tracing registers global module hooks, flips global
+# backend switches and restores them after (see `_plain_kernels`); two traces interleaved would
+# see each other's modules and restore each other's switches to the wrong values. Reentrant, so
+# that a forward pass that profiles something itself does not deadlock.
+_LOCK = threading.RLock()
 
 # Exceptions that say a forward pass needs real data (a Python `if` on a tensor's value, an
 # output whose shape depends on the values): on fake tensors these cannot run.
@@ -196,12 +208,15 @@ class _Recorder(TorchDispatchMode):
 
 def _module_hooks(model: torch.nn.Module, stack: list):
     names = {id(m): n for n, m in model.named_modules()}
+    # The hooks are global: modules other threads run meanwhile are not this trace's.
+    mine = threading.get_ident()
 
     def pre(mod, args):
-        stack.append(names.get(id(mod)))
+        if threading.get_ident() == mine:
+            stack.append(names.get(id(mod)))
 
     def post(mod, args, out):
-        if stack:
+        if stack and threading.get_ident() == mine:
             stack.pop()
 
     from torch.nn.modules import module as M
@@ -292,8 +307,15 @@ def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bo
     with ``training``, of the forward pass, ``loss_fn(output)`` (``default_loss`` when None)
     and the backward pass of that loss.
 
-    Raises ``CaptureFailed`` naming the operation and module when the pass fails.
+    Raises ``CaptureFailed`` naming the operation and module when the pass fails. Traces
+    run one at a time (``_LOCK``).
     """
+    with _LOCK:
+        return _trace(model, args, kwargs, name, fake, training, loss_fn)
+
+
+def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bool,
+           training: bool, loss_fn: Any) -> bytes:
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     rec = _Recorder()
