@@ -227,12 +227,22 @@ def _module_hooks(model: torch.nn.Module, stack: list):
     ]
 
 
-def _fake(mode, t: torch.Tensor) -> torch.Tensor:
+def _fake(mode, t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    # A meta tensor (a model built on the meta device, an `input_shape` placeholder) becomes a
+    # fake tensor on the model's device: a CUDA model's input must be on CUDA.
     if t.device.type == "meta":
         with mode:
-            f = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="cpu")
+            f = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=device)
         return f.requires_grad_(t.requires_grad) if t.is_floating_point() else f
     return mode.from_tensor(t)
+
+
+def home_device(model: torch.nn.Module) -> torch.device:
+    """The device a module computes on: that of its first parameter or buffer; the CPU for a
+    module on the meta device (its fake tensors are CPU ones) or without tensors."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device if t.device.type != "meta" else torch.device("cpu")
+    return torch.device("cpu")
 
 
 @contextlib.contextmanager
@@ -323,7 +333,8 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
     buffers = dict(model.named_buffers())
     mode = FakeTensorMode(allow_non_fake_inputs=True) if fake else None
     if mode is not None:
-        convert = lambda t: _fake(mode, t)  # noqa: E731
+        device = home_device(model)
+        convert = lambda t: _fake(mode, t, device)  # noqa: E731
     else:
         # A real pass must not move BatchNorm statistics: it gets copies of the buffers.
         convert = lambda t: t  # noqa: E731

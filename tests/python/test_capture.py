@@ -1,11 +1,15 @@
-"""How a torch module is captured: concurrent profiling.
+"""How a torch module is captured: concurrent profiling, and the example input `input_shape=`
+makes (the model's dtype and device).
 
-Expected values: the same profiles taken one after the other.
+Expected values: the same profiles taken one after the other (threads), `numel` times the
+bytes of the dtype (bf16), hand counts of a Linear's MACs.
 """
 
 from __future__ import annotations
 
 import threading
+
+import pytest
 
 import flopscope
 from test_profile import requires
@@ -132,3 +136,64 @@ def test_another_threads_forward_passes_do_not_enter_a_trace():
     finally:
         stop.set()
         t.join()
+
+
+# --- input_shape: the model's dtype and device ----------------------------------------------
+
+
+def test_input_shape_is_in_the_models_dtype():
+    # A bf16 Linear(64, 32) on [4, 64]: the output 4·32 elements of 2 bytes, the input 4·64.
+    m = nn.Linear(64, 32).to(torch.bfloat16)
+    p = flopscope.profile(m, input_shape=(4, 64))
+    assert p.to_dict()["inputs"][0]["dtype"] == "bfloat16"
+    assert p.activation_bytes == 2 * 4 * 32
+    assert p.peak_activation_bytes == 2 * (4 * 64 + 4 * 32)
+
+
+class Scale(nn.Module):
+    """No parameters, one bf16 buffer: the dtype comes from the buffer."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("s", torch.ones(8, dtype=torch.bfloat16))
+
+    def forward(self, x):
+        return x * self.s
+
+
+def test_input_shape_takes_the_dtype_of_a_buffer_when_there_is_no_parameter():
+    p = flopscope.profile(Scale(), input_shape=(4, 8))
+    assert p.to_dict()["inputs"][0]["dtype"] == "bfloat16"
+    # x · s in bf16: 4·8 elements of 2 bytes, 1 FLOP each (a float32 input would have
+    # promoted the product to 4-byte elements).
+    assert (p.activation_bytes, p.flops) == (2 * 4 * 8, 4 * 8)
+
+
+def test_input_shape_is_on_the_models_device():
+    # A model whose parameters are CUDA tensors (fake ones: this runs without a GPU): the input
+    # must be a CUDA tensor too, or addmm refuses to mix devices.
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        m = nn.Linear(8, 4, device="cuda")
+    assert m.weight.device.type == "cuda"
+    p = flopscope.profile(m, input_shape=(2, 8))
+    assert p.macs == 2 * 8 * 4
+    assert p.params == 8 * 4 + 4
+
+
+def test_a_model_on_the_meta_device_is_traced_on_the_cpu():
+    with torch.device("meta"):
+        m = nn.Linear(8, 4)
+    from flopscope._capture import home_device
+
+    assert home_device(m) == torch.device("cpu")
+    assert flopscope.profile(m, input_shape=(2, 8)).macs == 2 * 8 * 4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_model_with_input_shape():
+    m = nn.Linear(64, 32).cuda().to(torch.bfloat16)
+    p = flopscope.profile(m, input_shape=(4, 64))
+    assert p.macs == 4 * 64 * 32
+    assert p.activation_bytes == 2 * 4 * 32
