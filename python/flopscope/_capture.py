@@ -39,6 +39,8 @@ import torch
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from . import _packed
+
 SCHEMA = "flopscope.trace/1"
 
 # One trace at a time in this process: tracing registers global module hooks, flips global
@@ -94,6 +96,9 @@ class _Recorder(TorchDispatchMode):
         # backward call is attributed to the module whose forward it differentiates.
         self.node_scope: Optional[dict] = None
         self.pending: list = []
+        # Quantized modules' packed weights: each ScriptObject's tensors, as encoded arguments
+        # (`_packed`), by the object's key.
+        self.packed: dict[int, Any] = {}
 
     def add(self, t: torch.Tensor, role: str = "value", name: str = "", frozen: bool = False) -> int:
         i = len(self.values)
@@ -132,6 +137,8 @@ class _Recorder(TorchDispatchMode):
             return int(x)
         if isinstance(x, torch.SymFloat):
             return _number(float(x))
+        if isinstance(x, torch.ScriptObject):
+            return self.packed.get(_packed.key(x), str(x))
         return str(x).removeprefix("torch.")  # dtype, device, layout, memory format
 
     def bind(self, func: Any, args: tuple, kwargs: dict) -> dict:
@@ -324,6 +331,26 @@ def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bo
         return _trace(model, args, kwargs, name, fake, training, loss_fn)
 
 
+def _add_packed(rec: _Recorder, model: torch.nn.Module) -> list:
+    """Names the tensors of the module's packed quantized weights as (untrained) parameters
+    and maps each packed object to them; returns the tensors, kept alive while tracing so that
+    no other tensor takes their ids."""
+    keep = []
+    for name, obj, dtype in _packed.objects(model):
+        parts = _packed.unpack(obj, dtype)
+        if parts is None:
+            continue
+        enc = {}
+        for k, v in parts.items():
+            if isinstance(v, torch.Tensor):
+                enc[k] = {"v": rec.add(v, "param", f"{name}.{k}", frozen=True)}
+                keep.append(v)
+            else:
+                enc[k] = v  # a convolution's window attributes; None for no bias
+        rec.packed[_packed.key(obj)] = enc
+    return keep
+
+
 def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bool,
            training: bool, loss_fn: Any) -> bytes:
     from torch._subclasses.fake_tensor import FakeTensorMode
@@ -332,6 +359,10 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
     params = dict(model.named_parameters())
     buffers = dict(model.named_buffers())
     mode = FakeTensorMode(allow_non_fake_inputs=True) if fake else None
+    packed = _add_packed(rec, model)
+    if mode is not None and packed:
+        # The fake-tensor cache compares arguments, and a packed object cannot be compared.
+        mode.cache_enabled = False
     if mode is not None:
         device = home_device(model)
         convert = lambda t: _fake(mode, t, device)  # noqa: E731
