@@ -63,7 +63,9 @@ def test_dynamic_int8_linear_and_lstm():
     q = quantize_dynamic(float_model, torch.qint8)
     assert numel(q) == 0  # every weight is packed: torch's own count sees none
     x = torch.randn(B, T, I)
+    before = q(x)
     p = flopscope.profile(q, x)
+    assert torch.equal(q(x), before)  # unpacking read the packed weights, changed nothing
     assert p.unsupported == []
     assert p.params == numel(float_model) == 15_210
     # By dtype: the int8 weights (fc 64·32, head 32·10, per LSTM cell 4H·I_l + 4H·H) and the
