@@ -69,7 +69,7 @@ def _cell(obj: Any) -> dict:
     # linears carry the biases again, which are counted once, from the cell.
     state = obj.__getstate__()[0]
     biases, packed = state[1], state[4]
-    ih, hh = (_linear(p, state[0] == "quantized_dynamic_fp16") for p in packed)
+    ih, hh = (_linear(p, state[0].endswith("fp16")) for p in packed)  # "quantized_fp16"
     out: dict = {"w_ih": ih["weight"], "w_hh": hh["weight"]}
     for k in ("scale", "zero_point"):
         if k in ih:

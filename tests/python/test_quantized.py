@@ -94,16 +94,25 @@ def test_dynamic_int8_linear_and_lstm():
         ("DynamicQuantizeMatMul", FC, I * 2 * H + 2 * H)]
 
 
-def test_dynamic_float16_linear():
-    float_model = nn.Sequential(nn.Linear(I, 32), nn.ReLU(), nn.Linear(32, O)).eval()
+def test_dynamic_float16_linear_and_lstm():
+    float_model = Tagger().eval()
     q = quantize_dynamic(float_model, torch.float16)
-    p = flopscope.profile(q, torch.randn(B, I))
+    x = torch.randn(B, T, I)
+    p = flopscope.profile(q, x)
     assert p.unsupported == []
     assert p.params == numel(float_model)
-    # Stored as float16 weights, float32 biases.
+    # Stored as float16 weights (the int8 test's weights), float32 biases.
     by_dtype = p.to_dict()["totals"]["params_by_dtype"]
-    assert by_dtype["float16"]["params"] == I * 32 + 32 * O
-    assert p.macs == B * I * 32 + B * 32 * O
+    f16 = I * 2 * H + 2 * H * O + 2 * (4 * H * 2 * H + 4 * H * H) * 2
+    assert (by_dtype["float16"]["params"], by_dtype["float32"]["params"]) == (
+        f16, numel(float_model) - f16)
+    assert p.totals["quant_params"] == 0
+    assert p.macs == MACS
+    # Float products: each Linear 2·MACs + its bias per output element, the ReLU, each LSTM
+    # layer as ONNX's LSTM (as in the int8 test).
+    lstm_units = 2 * T * B * H
+    assert p.flops == (2 * FC + 2 * B * T * 2 * H + 2 * (2 * LSTM_LAYER + lstm_units * 17)
+                       + 2 * HEAD + B * T * O)
 
 
 class Static(nn.Module):
