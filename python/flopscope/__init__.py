@@ -250,12 +250,14 @@ class Profile:
 
     @property
     def macs(self) -> int:
-        """Multiply-accumulates."""
+        """Multiply-accumulates of one forward pass (with ``training=True`` too: the step's
+        are in ``training``)."""
         return self._raw.macs
 
     @property
     def flops(self) -> int:
-        """Floating-point operations: 2 × MACs + every other operation."""
+        """Floating-point operations of one forward pass: 2 × MACs + every other operation
+        (with ``training=True`` too: the step's are in ``training``)."""
         return self._raw.flops
 
     @property
@@ -516,8 +518,9 @@ def profile(
     ``"adamw"``) and ``precision`` (``"fp32"``, ``"bf16-mixed"``, ``"fp16-mixed"``). For a torch
     module the backward pass is recorded as autograd runs it, on ``loss_fn(output)`` (the sum of
     the outputs by default): frozen parameters, ``torch.no_grad`` regions and inputs that need
-    no gradient are what they are in a real step; the layers and totals are then the whole
-    step's. ``recompute`` (``"none"``, ``"selective"``, ``"full"``) is for models whose
+    no gradient are what they are in a real step. The totals (``macs``, ``flops``, …) stay
+    the forward pass's, for a module as for a file; ``Profile.training`` is the step, and a
+    module's layers are the recorded nodes, forward then backward. ``recompute`` (``"none"``, ``"selective"``, ``"full"``) is for models whose
     recomputation is modelled; a torch module's is recorded as it runs (wrap blocks in
     ``torch.utils.checkpoint``), so it takes ``"none"``. See docs/training-python.md.
     """

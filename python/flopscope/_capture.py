@@ -10,6 +10,11 @@ The model is not modified: parameters and buffers are swapped for fake copies on
 ``torch.func.functional_call``; module names come from two global forward hooks that are
 removed afterwards.
 
+Tracing changes process-wide state for its duration (the global module hooks, the oneDNN,
+cuDNN and attention fast-path switches), so traces are serialised by one lock: threads that
+profile at once each get the result they would get alone, and the hooks of a trace ignore
+modules that other threads run meanwhile.
+
 A training step (``training=True``) records, after the forward pass, the loss and the
 backward pass autograd runs for it, on the same fake tensors: only the gradients something
 needs (no input gradient for the first layer, no weight gradient for a frozen parameter,
@@ -26,6 +31,7 @@ import contextlib
 import json
 import math
 import re
+import threading
 import weakref
 from typing import Any, Optional
 
@@ -33,7 +39,15 @@ import torch
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from . import _packed
+
 SCHEMA = "flopscope.trace/1"
+
+# One trace at a time in this process: tracing registers global module hooks, flips global
+# backend switches and restores them after (see `_plain_kernels`); two traces interleaved would
+# see each other's modules and restore each other's switches to the wrong values. Reentrant, so
+# that a forward pass that profiles something itself does not deadlock.
+_LOCK = threading.RLock()
 
 # Exceptions that say a forward pass needs real data (a Python `if` on a tensor's value, an
 # output whose shape depends on the values): on fake tensors these cannot run.
@@ -82,6 +96,9 @@ class _Recorder(TorchDispatchMode):
         # backward call is attributed to the module whose forward it differentiates.
         self.node_scope: Optional[dict] = None
         self.pending: list = []
+        # Quantized modules' packed weights: each ScriptObject's tensors, as encoded arguments
+        # (`_packed`), by the object's key.
+        self.packed: dict[int, Any] = {}
 
     def add(self, t: torch.Tensor, role: str = "value", name: str = "", frozen: bool = False) -> int:
         i = len(self.values)
@@ -120,6 +137,8 @@ class _Recorder(TorchDispatchMode):
             return int(x)
         if isinstance(x, torch.SymFloat):
             return _number(float(x))
+        if isinstance(x, torch.ScriptObject):
+            return self.packed.get(_packed.key(x), str(x))
         return str(x).removeprefix("torch.")  # dtype, device, layout, memory format
 
     def bind(self, func: Any, args: tuple, kwargs: dict) -> dict:
@@ -196,12 +215,15 @@ class _Recorder(TorchDispatchMode):
 
 def _module_hooks(model: torch.nn.Module, stack: list):
     names = {id(m): n for n, m in model.named_modules()}
+    # The hooks are global: modules other threads run meanwhile are not this trace's.
+    mine = threading.get_ident()
 
     def pre(mod, args):
-        stack.append(names.get(id(mod)))
+        if threading.get_ident() == mine:
+            stack.append(names.get(id(mod)))
 
     def post(mod, args, out):
-        if stack:
+        if stack and threading.get_ident() == mine:
             stack.pop()
 
     from torch.nn.modules import module as M
@@ -212,12 +234,22 @@ def _module_hooks(model: torch.nn.Module, stack: list):
     ]
 
 
-def _fake(mode, t: torch.Tensor) -> torch.Tensor:
+def _fake(mode, t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    # A meta tensor (a model built on the meta device, an `input_shape` placeholder) becomes a
+    # fake tensor on the model's device: a CUDA model's input must be on CUDA.
     if t.device.type == "meta":
         with mode:
-            f = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="cpu")
+            f = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=device)
         return f.requires_grad_(t.requires_grad) if t.is_floating_point() else f
     return mode.from_tensor(t)
+
+
+def home_device(model: torch.nn.Module) -> torch.device:
+    """The device a module computes on: that of its first parameter or buffer; the CPU for a
+    module on the meta device (its fake tensors are CPU ones) or without tensors."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device if t.device.type != "meta" else torch.device("cpu")
+    return torch.device("cpu")
 
 
 @contextlib.contextmanager
@@ -292,16 +324,48 @@ def trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bo
     with ``training``, of the forward pass, ``loss_fn(output)`` (``default_loss`` when None)
     and the backward pass of that loss.
 
-    Raises ``CaptureFailed`` naming the operation and module when the pass fails.
+    Raises ``CaptureFailed`` naming the operation and module when the pass fails. Traces
+    run one at a time (``_LOCK``).
     """
+    with _LOCK:
+        return _trace(model, args, kwargs, name, fake, training, loss_fn)
+
+
+def _add_packed(rec: _Recorder, model: torch.nn.Module) -> list:
+    """Names the tensors of the module's packed quantized weights as (untrained) parameters
+    and maps each packed object to them; returns the tensors, kept alive while tracing so that
+    no other tensor takes their ids."""
+    keep = []
+    for name, obj, dtype in _packed.objects(model):
+        parts = _packed.unpack(obj, dtype)
+        if parts is None:
+            continue
+        enc = {}
+        for k, v in parts.items():
+            if isinstance(v, torch.Tensor):
+                enc[k] = {"v": rec.add(v, "param", f"{name}.{k}", frozen=True)}
+                keep.append(v)
+            else:
+                enc[k] = v  # a convolution's window attributes; None for no bias
+        rec.packed[_packed.key(obj)] = enc
+    return keep
+
+
+def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: bool,
+           training: bool, loss_fn: Any) -> bytes:
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     rec = _Recorder()
     params = dict(model.named_parameters())
     buffers = dict(model.named_buffers())
     mode = FakeTensorMode(allow_non_fake_inputs=True) if fake else None
+    packed = _add_packed(rec, model)
+    if mode is not None and packed:
+        # The fake-tensor cache compares arguments, and a packed object cannot be compared.
+        mode.cache_enabled = False
     if mode is not None:
-        convert = lambda t: _fake(mode, t)  # noqa: E731
+        device = home_device(model)
+        convert = lambda t: _fake(mode, t, device)  # noqa: E731
     else:
         # A real pass must not move BatchNorm statistics: it gets copies of the buffers.
         convert = lambda t: t  # noqa: E731

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import torch
 
-from ._capture import CaptureFailed, trace
+from ._capture import CaptureFailed, home_device, trace
 
 
 def _random(shape, dtype, device) -> torch.Tensor:
@@ -18,30 +18,41 @@ def _random(shape, dtype, device) -> torch.Tensor:
     return torch.randn(*shape, dtype=dtype, generator=g).to(device)
 
 
-def materialize(x: Any) -> Any:
-    """Real random tensors in place of the meta placeholders ``input_shape`` makes."""
+def materialize(x: Any, device: torch.device) -> Any:
+    """Real random tensors on ``device`` (the model's) in place of the meta placeholders
+    ``input_shape`` makes."""
     return torch.utils._pytree.tree_map(
-        lambda t: _random(t.shape, t.dtype, "cpu")
+        lambda t: _random(t.shape, t.dtype, device)
         if isinstance(t, torch.Tensor) and t.device.type == "meta" else t, x)
+
+
+def home_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The floating-point type a module computes in: that of its first floating-point
+    parameter or buffer (a bf16 model's is bfloat16); float32 when it has none (a dynamically
+    quantized model keeps its weights packed, outside ``parameters()``)."""
+    for t in (*model.parameters(), *model.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return torch.float32
 
 
 def example_inputs(model: torch.nn.Module, inputs: Any, input_shape: Any,
                    real: bool = True) -> tuple[tuple, dict]:
     """``(args, kwargs)`` from what the caller gave: a tensor, a tuple of positional arguments,
-    a dict of keyword arguments, or a shape for one random input (without ``real``, a meta
-    tensor: tracing needs no data, and a large shape costs no memory)."""
+    a dict of keyword arguments, or a shape for one random input of the model's floating-point
+    type (``home_dtype``) on its device (``home_device``); without ``real``, a meta tensor, which
+    the capture makes a fake tensor on the model's device: tracing needs no data, and a large
+    shape costs no memory."""
     if inputs is not None and input_shape is not None:
         raise ValueError("give inputs= or input_shape=, not both")
     if input_shape is not None:
         if isinstance(input_shape, dict):
             raise ValueError("for a torch module input_shape= is one shape, e.g. (1, 3, 224, 224)")
-        p = next(iter(model.parameters()), None)
-        dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
-        device = p.device if p is not None else torch.device("cpu")
+        dtype = home_dtype(model)
         shape = [int(d) for d in input_shape]
         if not real:
             return (torch.empty(*shape, dtype=dtype, device="meta"),), {}
-        return (_random(shape, dtype, device),), {}
+        return (_random(shape, dtype, home_device(model)),), {}
     if inputs is None:
         raise ValueError(
             "a torch module needs example inputs: inputs=tensor, a tuple of arguments, a dict "
@@ -83,5 +94,5 @@ def capture(model: torch.nn.Module, args: tuple, kwargs: dict, name: str,
             f"traced on real tensors: on fake ones, {e}; the counts are those of the branch "
             "these inputs took"
         )
-        args, kwargs = materialize((args, kwargs))
+        args, kwargs = materialize((args, kwargs), home_device(model))
         return trace(model, args, kwargs, name, fake=False, **step), [*notes, note]

@@ -68,7 +68,10 @@ def test_torchvision_backward_is_twice_the_forward_less_the_first_input_gradient
     # ViT's recomputed scores: 12 layers × B·H·L·L·dk = 12 · 2·12·197·197 · 64.
     recomputed = 12 * 2 * 12 * 197 * 197 * 64 if arch == "vit_b_16" else 0
     assert t.backward_macs == 2 * forward - first + recomputed
-    assert t.macs == t.forward_macs + t.backward_macs == p.macs  # the layers are the step's
+    assert t.macs == t.forward_macs + t.backward_macs
+    assert (p.macs, p.flops) == (t.forward_macs, t.forward_flops)  # the totals: the forward
+    # The layers are the recorded step's, forward and backward nodes.
+    assert sum(lay.macs for lay in p.layers) == t.macs
     assert (t.trainable_params, t.frozen_params) == (numel(model), 0)
 
 
@@ -267,6 +270,23 @@ def test_a_loss_function_and_the_model_left_untouched():
     model.eval()
     p = flopscope.profile(model, x, training=True)
     assert any("eval mode" in w for w in p.warnings)
+
+
+def test_the_totals_are_the_forward_for_a_module_as_for_a_file():
+    # One meaning for Profile.macs/.flops with training=True: the forward pass (and its loss);
+    # the step is in Profile.training. Mlp(32 → 64 → 10) on [8, 32].
+    model, x = Mlp(), torch.randn(B, D)
+    step, forward = flopscope.profile(model, x, training=True), flopscope.profile(model, x)
+    t = step.training
+    assert step.macs == t.forward_macs == forward.macs == B * D * H + B * H * O
+    # The forward FLOPs are the inference pass's plus the loss, out.sum(): one per output.
+    assert step.flops == t.forward_flops == forward.flops + B * O
+    assert sum(r.macs for r in step.by_op_type()) == step.macs  # per operator type: forward
+    assert sum(lay.macs for lay in step.layers) == t.forward_macs + t.backward_macs
+    # A file's training profile: the totals are its forward pass too.
+    fp, ff = flopscope.profile("resnet18", training=True), flopscope.profile("resnet18")
+    assert (fp.macs, fp.flops) == (ff.macs, ff.flops) == (fp.training.forward_macs,
+                                                          fp.training.forward_flops)
 
 
 # --- a BERT from its config --------------------------------------------------------------

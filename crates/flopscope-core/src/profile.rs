@@ -50,7 +50,7 @@ fn node_bytes(a: &Analysis, n: &crate::graph::Node) -> (u64, u64) {
 /// [`build`]'s totals but without building rows; `None` when some node's cost is unknown.
 pub fn cost_sums(g: &Graph, a: &Analysis) -> Option<[u64; 5]> {
     let mut t = [0u64; 5];
-    for (n, r) in g.nodes.iter().zip(&a.nodes) {
+    for (n, r) in g.nodes.iter().zip(&a.nodes).take(forward_nodes(g)) {
         let c = r.cost.filter(|_| r.status == NodeStatus::Ok)?;
         let (read, written) = node_bytes(a, n);
         for (acc, x) in t.iter_mut().zip([c.macs, c.flops, written, read, written]) {
@@ -58,6 +58,15 @@ pub fn cost_sums(g: &Graph, a: &Analysis) -> Option<[u64; 5]> {
         }
     }
     Some(t)
+}
+
+/// How many nodes, from the first, are the forward pass: all of them, except in a recorded
+/// training step (a trace with its backward pass), whose backward nodes follow. The totals
+/// count these only, so that they mean one forward pass for every source; the step is the
+/// training section's (`docs/training-python.md`, "Totals and layers").
+fn forward_nodes(g: &Graph) -> usize {
+    g.backward_start
+        .map_or(g.nodes.len(), |k| k.min(g.nodes.len()))
 }
 
 /// Bytes an initializer stores.
@@ -198,8 +207,9 @@ pub fn build(
         }
     }
     let roles = weights::roles(g, &origin);
+    let forward = forward_nodes(g);
     let mut totals = Totals {
-        nodes: g.nodes.len(),
+        nodes: forward,
         ..Totals::default()
     };
     count_weights(g, &buffers, &roles, &mut totals);
@@ -238,7 +248,10 @@ pub fn build(
             (NodeStatus::Ok, Some(c)) => (Some(c.macs), Some(c.flops)),
             _ => (None, None),
         };
-        if r.status != NodeStatus::Ok || r.cost.is_none() {
+        // A recorded step's backward nodes are layers (under the module they differentiate)
+        // but not in the totals, which are the forward pass's: `training` has the step.
+        let in_totals = ni < forward;
+        if (r.status != NodeStatus::Ok || r.cost.is_none()) && in_totals {
             totals.nodes_cost_unknown += 1;
             let reason = match r.status {
                 NodeStatus::UnsupportedOp => "no rule for this operator",
@@ -246,11 +259,13 @@ pub fn build(
             };
             crate::training::note_unknown(&mut unsupported, n, reason);
         }
-        totals.macs = totals.macs.saturating_add(macs.unwrap_or(0));
-        totals.flops = totals.flops.saturating_add(flops.unwrap_or(0));
-        totals.bytes_read = totals.bytes_read.saturating_add(bytes_read);
-        totals.bytes_written = totals.bytes_written.saturating_add(bytes_written);
-        totals.activation_bytes = totals.activation_bytes.saturating_add(bytes_written);
+        if in_totals {
+            totals.macs = totals.macs.saturating_add(macs.unwrap_or(0));
+            totals.flops = totals.flops.saturating_add(flops.unwrap_or(0));
+            totals.bytes_read = totals.bytes_read.saturating_add(bytes_read);
+            totals.bytes_written = totals.bytes_written.saturating_add(bytes_written);
+            totals.activation_bytes = totals.activation_bytes.saturating_add(bytes_written);
+        }
         let name = if n.name.starts_with('/') || n.scope.is_empty() {
             n.name.clone()
         } else {
@@ -275,7 +290,18 @@ pub fn build(
     }
     totals.peak_activation_bytes = peak_live(g, a);
 
-    let by_op_type = by_op_type(&layers);
+    // Per operator type, as the totals: the forward pass's layers.
+    let by_op_type = if forward == g.nodes.len() {
+        by_op_type(&layers)
+    } else {
+        let forward_layers: Vec<Layer> = layers
+            .iter()
+            .zip(&a.order)
+            .filter(|(_, ni)| **ni < forward)
+            .map(|(l, _)| l.clone())
+            .collect();
+        by_op_type(&forward_layers)
+    };
 
     let desc = |v: &ValueId| TensorDesc {
         name: g.values[*v].name.clone(),
@@ -330,9 +356,12 @@ pub fn build(
 /// outputs are allocated when it runs and freed after their last consumer; graph inputs live
 /// until their last use, graph outputs to the end. Weights are not activations.
 fn peak_live(g: &Graph, a: &Analysis) -> u64 {
+    // The forward pass's nodes only (a recorded step's backward is the training section's).
+    let forward = forward_nodes(g);
+    let order: Vec<usize> = a.order.iter().copied().filter(|&ni| ni < forward).collect();
     // A view's memory is its base's: the base lives until the view's last use.
     let mut base: Vec<ValueId> = (0..g.values.len()).collect();
-    for &ni in &a.order {
+    for &ni in &order {
         let n = &g.nodes[ni];
         if let (true, Some(src)) = (is_view(n), n.input(0)) {
             for &o in n.outputs.iter().flatten() {
@@ -341,7 +370,7 @@ fn peak_live(g: &Graph, a: &Analysis) -> u64 {
         }
     }
     let mut last_use: Vec<Option<usize>> = vec![None; g.values.len()];
-    for (pos, &ni) in a.order.iter().enumerate() {
+    for (pos, &ni) in order.iter().enumerate() {
         for &v in g.nodes[ni].inputs.iter().flatten() {
             let b = base[v];
             if last_use[b] != Some(usize::MAX) {
@@ -352,7 +381,7 @@ fn peak_live(g: &Graph, a: &Analysis) -> u64 {
     for &o in &g.outputs {
         last_use[base[o]] = Some(usize::MAX);
     }
-    let mut frees: Vec<Vec<ValueId>> = vec![Vec::new(); a.order.len()];
+    let mut frees: Vec<Vec<ValueId>> = vec![Vec::new(); order.len()];
     let mut live: u64 = 0;
     for &v in &g.inputs {
         live += bytes_of(a, v);
@@ -362,7 +391,7 @@ fn peak_live(g: &Graph, a: &Analysis) -> u64 {
         }
     }
     let mut peak = live;
-    for (pos, &ni) in a.order.iter().enumerate() {
+    for (pos, &ni) in order.iter().enumerate() {
         for &o in g.nodes[ni].outputs.iter().flatten() {
             if base[o] != o {
                 continue; // a view: nothing allocated

@@ -23,7 +23,9 @@
 //! (state such as BatchNorm running statistics), `const` (a tensor the forward pass captured
 //! or made without a recorded call), and `value` (the default: produced by exactly one call).
 //! Arguments are keyed by the operator schema's names, in the schema's order (an operator
-//! without a translation reads its tensors by position); a tensor is `{"v": index}`.
+//! without a translation reads its tensors by position); a tensor is `{"v": index}`. A quantized
+//! module's packed weight is an object of such references (`{"weight": {"v": 3}, "bias": …}`,
+//! see `load::aten::quantized`).
 //!
 //! A training step (`flopscope.profile(module, inputs, training=True)`) records the forward
 //! pass, the loss and then the backward pass autograd ran, in one list of calls, with two more
@@ -200,7 +202,8 @@ impl Emit {
             .ok_or_else(|| format!("argument '{name}' is missing"))
     }
 
-    fn tensor_of(&self, j: &J) -> std::result::Result<ValueId, Why> {
+    /// The value a tensor reference (`{"v": index}`) names.
+    pub fn tensor_of(&self, j: &J) -> std::result::Result<ValueId, Why> {
         let id = j
             .get("v")
             .and_then(J::as_u64)
@@ -221,6 +224,10 @@ impl Emit {
         fn walk(e: &Emit, j: &J, out: &mut Vec<Option<ValueId>>) -> std::result::Result<(), Why> {
             match j {
                 J::Array(a) => a.iter().try_for_each(|x| walk(e, x, out)),
+                // An object without `v` is a quantized module's unpacked weight: its tensors.
+                J::Object(o) if !o.contains_key("v") => {
+                    o.values().try_for_each(|x| walk(e, x, out))
+                }
                 J::Object(_) => {
                     out.push(Some(e.tensor_of(j)?));
                     Ok(())
@@ -437,6 +444,12 @@ fn dtype_of(name: &str) -> DType {
     DType::from_name(name).unwrap_or(match name {
         n if n.starts_with("float8") => DType::F8,
         "complex32" => DType::C64,
+        // PyTorch's quantized integer types: the integers they store.
+        "qint8" => DType::I8,
+        "quint8" => DType::U8,
+        "qint32" => DType::I32,
+        "quint4x2" => DType::U4,
+        "quint2x4" => DType::U2,
         _ => DType::Unknown(0),
     })
 }

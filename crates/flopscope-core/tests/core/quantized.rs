@@ -109,3 +109,98 @@ fn four_bit_blocks_and_quantized_embeddings_count_the_values_they_hold() {
     assert_eq!((packed.params, packed.bytes), (9_216, 4_608));
     assert_eq!(packed.bits_per_param, 4.0);
 }
+
+// ---------------------------------------------------------------------------------------
+// Quantized PyTorch modules, as `python/flopscope/_capture.py` records them: the packed
+// weights unpacked into named parameters, passed as objects of tensors
+// ---------------------------------------------------------------------------------------
+
+/// A trace document (its schema first: a trace is told from other formats by it).
+fn trace(values: serde_json::Value, calls: serde_json::Value, outputs: &[usize]) -> Profile {
+    let doc = format!(
+        r#"{{"schema":"flopscope.trace/1","name":"q","values":{values},"calls":{calls},"outputs":{}}}"#,
+        serde_json::json!(outputs)
+    );
+    flopscope_core::profile_bytes(doc.as_bytes(), &Options::default()).expect("a trace")
+}
+
+/// `quantize_dynamic`'s Linear(64, 32) on [4, 64]: DynamicQuantizeMatMul.
+#[test]
+fn a_dynamic_quantized_linear_counts_as_dynamic_quantize_matmul() {
+    let values = serde_json::json!([
+        {"name": "x", "dtype": "float32", "shape": [4, 64], "role": "input"},
+        {"name": "fc.weight", "dtype": "qint8", "shape": [32, 64], "role": "param", "frozen": true},
+        {"name": "fc.bias", "dtype": "float32", "shape": [32], "role": "param", "frozen": true},
+        {"name": "fc.scale", "dtype": "float64", "shape": [], "role": "param", "frozen": true},
+        {"name": "fc.zero_point", "dtype": "int64", "shape": [], "role": "param", "frozen": true},
+        {"dtype": "float32", "shape": [4, 32]}
+    ]);
+    let calls = serde_json::json!([{"op": "quantized.linear_dynamic.default", "scope": ["fc"],
+        "args": {"X": {"v": 0}, "W_prepack": {"weight": {"v": 1}, "bias": {"v": 2},
+                 "scale": {"v": 3}, "zero_point": {"v": 4}}, "reduce_range": true},
+        "outputs": [5]}]);
+    let p = trace(values, calls, &[5]);
+    assert!(p.unsupported.is_empty(), "{:?}", p.unsupported);
+    let t = &p.totals;
+    // The float Linear's parameters: 2,048 int8 weights and 32 float32 biases; the scale and
+    // the zero point are quantization parameters.
+    assert_eq!(t.params, 64 * 32 + 32);
+    assert_eq!(t.params_by_dtype["int8"].params, 64 * 32);
+    assert_eq!(t.quant_params, 2);
+    // MACs 4·64·32; FLOPs 2·MACs + quantizing x (4 per element, 256) + rescaling and bias (1
+    // each per output element, 128).
+    assert_eq!(t.macs, 4 * 64 * 32);
+    assert_eq!(t.flops, 2 * 8_192 + 4 * 256 + 2 * 128);
+    // The weight belongs to the product, not to the transposed view on the way.
+    let owner: Vec<(&str, u64)> = p
+        .layers
+        .iter()
+        .filter(|l| l.params > 0)
+        .map(|l| (l.op.as_str(), l.params))
+        .collect();
+    assert_eq!(owner, vec![("DynamicQuantizeMatMul", 64 * 32 + 32)]);
+}
+
+/// `quantize_dynamic`'s LSTM(8, 4), one layer, one direction, on [T=3, B=2, 8]:
+/// DynamicQuantizeLSTM, counted as ONNX's LSTM.
+#[test]
+fn a_dynamic_quantized_lstm_counts_as_the_float_lstm() {
+    let p = |name: &str, dtype: &str, shape: serde_json::Value| serde_json::json!({"name": name, "dtype": dtype, "shape": shape, "role": "param"});
+    let values = serde_json::json!([
+        {"name": "x", "dtype": "float32", "shape": [3, 2, 8], "role": "input"},
+        p("w_ih", "qint8", serde_json::json!([16, 8])),
+        p("w_hh", "qint8", serde_json::json!([16, 4])),
+        p("b_ih", "float32", serde_json::json!([16])),
+        p("b_hh", "float32", serde_json::json!([16])),
+        p("w_ih_scale", "float64", serde_json::json!([])),
+        p("w_ih_zero_point", "int64", serde_json::json!([])),
+        p("w_hh_scale", "float64", serde_json::json!([])),
+        p("w_hh_zero_point", "int64", serde_json::json!([])),
+        {"dtype": "float32", "shape": [1, 2, 4]},
+        {"dtype": "float32", "shape": [3, 2, 4]},
+        {"dtype": "float32", "shape": [1, 2, 4]},
+        {"dtype": "float32", "shape": [1, 2, 4]}
+    ]);
+    let cell = serde_json::json!({"w_ih": {"v": 1}, "w_hh": {"v": 2}, "b_ih": {"v": 3},
+        "b_hh": {"v": 4}, "w_ih_scale": {"v": 5}, "w_ih_zero_point": {"v": 6},
+        "w_hh_scale": {"v": 7}, "w_hh_zero_point": {"v": 8}});
+    let calls = serde_json::json!([
+        {"op": "aten.zeros.default", "scope": ["lstm"], "args": {"size": [1, 2, 4]},
+         "outputs": [9]},
+        {"op": "aten.quantized_lstm.input", "scope": ["lstm"],
+         "args": {"input": {"v": 0}, "hx": [{"v": 9}, {"v": 9}], "params": [cell],
+                  "has_biases": true, "num_layers": 1, "dropout": 0.0, "train": false,
+                  "bidirectional": false, "batch_first": false},
+         "outputs": [10, 11, 12]}
+    ]);
+    let p = trace(values, calls, &[10]);
+    assert!(p.unsupported.is_empty(), "{:?}", p.unsupported);
+    let t = &p.totals;
+    // Parameters: 4H·I + 4H·H int8 weights, 2·4H float32 biases; 4 quantization parameters.
+    assert_eq!((t.params, t.quant_params), (16 * 8 + 16 * 4 + 32, 4));
+    assert_eq!(t.params_by_dtype["int8"].params, 16 * 8 + 16 * 4);
+    // docs/counting.md, "Recurrent": MACs = D·T·B·4H·(I + H) = 3·2·16·12; FLOPs = 2·MACs +
+    // D·T·B·H·(8 bias adds + 5 non-linearities + 4 state updates).
+    assert_eq!(t.macs, 1_152);
+    assert_eq!(t.flops, 2 * 1_152 + 3 * 2 * 4 * 17);
+}

@@ -645,6 +645,11 @@ fn tiny_cnn_training_step_matches_the_hand_figures() {
         (1_072, 1_072, 2_144)
     );
     assert_eq!(t.memory.peak_bytes, 1_072 + 1_072 + 2_144 + 39_040);
+    // The totals are the forward pass's, as for every source; the step is `training`'s.
+    assert_eq!(
+        (p.totals.macs, p.totals.flops),
+        (t.forward_macs, t.forward_flops)
+    );
     // The backward nodes carry the module whose forward they differentiate.
     let conv_backward = layers_of(&p, "convolution_backward");
     assert_eq!(conv_backward.len(), 1);

@@ -10,6 +10,7 @@ mod backward;
 mod linalg;
 mod norm;
 mod pointwise;
+mod quantized;
 mod reduce;
 
 use super::trace::{Call, Emit, Why};
@@ -23,6 +24,10 @@ fn ints(v: Vec<i64>) -> Attr {
 
 /// Translates one call into nodes.
 pub(crate) fn translate(e: &mut Emit, c: &Call) -> R {
+    // Quantized kernels, whose packed weights the recorder passes unpacked (`quantized`).
+    if let Some(r) = quantized::translate(e, c) {
+        return r;
+    }
     if c.namespace() != "aten" {
         return generic(e, c, c.namespace());
     }
