@@ -10,6 +10,7 @@ use flopscope_core::{Error, Options};
 use flopscope_report::export::{ProfileFormat, RowOptions};
 
 mod check;
+mod devices;
 mod report;
 mod training;
 
@@ -47,6 +48,8 @@ enum Command {
     Machine(MachineArgs),
     /// Fail (exit 9) when a model is over budget: parameters, MACs, FLOPs, memory, latency.
     Check(Box<check::CheckArgs>),
+    /// The device catalog: datasheet peaks, bandwidth, memory and power of GPUs, boards and CPUs.
+    Devices(devices::DevicesArgs),
 }
 
 /// A device given by its numbers, for a target one is not on (`machine` and every roofline).
@@ -315,7 +318,7 @@ struct CompareArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum ZooFormat {
+pub(crate) enum ZooFormat {
     Table,
     Json,
     Markdown,
@@ -495,6 +498,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Report(a) => report::report(a),
         Command::Compare(a) => report::compare(a),
         Command::Machine(a) => machine(a),
+        Command::Devices(a) => devices::devices(a),
         Command::Check(_) => unreachable!("handled above"),
     }
     .map(|()| ExitCode::SUCCESS)

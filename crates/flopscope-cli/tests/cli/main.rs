@@ -8,6 +8,7 @@ mod bench_cli;
 mod check_cli;
 mod compare_charts;
 mod control_flow;
+mod devices;
 mod functions;
 mod llm;
 mod machine;

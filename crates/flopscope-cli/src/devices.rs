@@ -1,0 +1,90 @@
+//! `flopscope devices`: list the catalog, or show one device with its sources.
+
+use std::path::PathBuf;
+
+use flopscope_core::device::{Catalog, DeviceClass};
+use flopscope_core::Error;
+use flopscope_report::render::Format;
+
+use crate::{write_out, ZooFormat};
+
+/// Arguments of `flopscope devices`.
+#[derive(clap::Args)]
+pub(crate) struct DevicesArgs {
+    /// One device (key or alias, any case) to show with the source of each figure.
+    name: Option<String>,
+    /// Only the devices of this class.
+    #[arg(long, value_enum)]
+    class: Option<ClassArg>,
+    /// A catalog file of the same schema (flopscope.devices/1): its devices are added, or
+    /// replace the built-in entry of the same key whole.
+    #[arg(long = "devices", value_name = "FILE", env = "FLOPSCOPE_DEVICES")]
+    devices_file: Option<PathBuf>,
+    /// Output format (JSON is a catalog file itself: edit it and pass it to --devices).
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    format: ZooFormat,
+}
+
+/// The classes, as `--class` takes them.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ClassArg {
+    GpuDatacenter,
+    GpuConsumer,
+    GpuWorkstation,
+    GpuEdge,
+    GpuApple,
+    Cpu,
+}
+
+impl ClassArg {
+    fn class(self) -> DeviceClass {
+        match self {
+            ClassArg::GpuDatacenter => DeviceClass::GpuDatacenter,
+            ClassArg::GpuConsumer => DeviceClass::GpuConsumer,
+            ClassArg::GpuWorkstation => DeviceClass::GpuWorkstation,
+            ClassArg::GpuEdge => DeviceClass::GpuEdge,
+            ClassArg::GpuApple => DeviceClass::GpuApple,
+            ClassArg::Cpu => DeviceClass::Cpu,
+        }
+    }
+}
+
+/// The built-in catalog, with the user's file merged in when one is given.
+pub(crate) fn catalog(file: Option<&PathBuf>) -> Result<Catalog, Error> {
+    match file {
+        Some(f) => Catalog::builtin().merge(&Catalog::from_file(f)?),
+        None => Ok(Catalog::builtin().clone()),
+    }
+}
+
+pub(crate) fn devices(a: DevicesArgs) -> Result<(), Error> {
+    let mut c = catalog(a.devices_file.as_ref())?;
+    if let Some(name) = &a.name {
+        let d = c.find(name)?.clone();
+        let out = match a.format {
+            ZooFormat::Json => {
+                // One device and the documents it cites: still a valid catalog file.
+                c.sources
+                    .retain(|id, _| d.sources.values().any(|s| s == id));
+                c.devices = vec![d];
+                serde_json::to_string_pretty(&c).unwrap_or_default() + "\n"
+            }
+            ZooFormat::Markdown => {
+                flopscope_report::devices::detail(&c, &d).render(Format::Markdown)
+            }
+            ZooFormat::Table => flopscope_report::devices::detail(&c, &d).render(Format::Text),
+        };
+        return write_out(None, &out);
+    }
+    if let Some(k) = a.class {
+        c.devices.retain(|d| d.class == k.class());
+    }
+    let out = match a.format {
+        ZooFormat::Json => serde_json::to_string_pretty(&c).unwrap_or_default() + "\n",
+        ZooFormat::Markdown => {
+            flopscope_report::devices::table(&c.devices).render(Format::Markdown)
+        }
+        ZooFormat::Table => flopscope_report::devices::table(&c.devices).render(Format::Text),
+    };
+    write_out(None, &out)
+}
