@@ -86,6 +86,31 @@ pub fn cases(c: &mut Corpus) {
         "K × N = 2^64 parameters, once saturated to 2^64 − 1",
     );
     safetensors(c);
+    // Found by the `training` fuzz target (a mutated gpt2-tiny whose ConstantOfShape got a
+    // shape of 131,071 unknown values): each output dim is a size known only at run time, and
+    // asking for them searched the list of those already asked, 30,000² / 2 string compares
+    // here (the fuzzed file: minutes). Now each is asked once through a set: linear.
+    let k = 30_000i64;
+    let mut s = value("s", &[&k.to_string()]);
+    if let Some(pb::type_proto::Value::TensorType(t)) =
+        s.r#type.as_mut().and_then(|t| t.value.as_mut())
+    {
+        t.elem_type = Some(7); // int64
+    }
+    let m = model(
+        17,
+        vec![s],
+        vec![value("y", &[])],
+        vec![node("ConstantOfShape", "fill", &["s"], &["y"], vec![])],
+        vec![],
+    );
+    c.model(
+        "constant-of-shape-rank-30000.onnx",
+        &m,
+        0,
+        "size computed at run time",
+        "30,000 data-dependent dims: linear, not quadratic (a fuzzed hang)",
+    );
 }
 
 /// Data ranges that share bytes or run backwards: each tensor must own its bytes.
