@@ -586,15 +586,18 @@ pub fn bench(
             } else {
                 vec![]
             };
-            let roofline = o.machine.as_ref().map(|m| {
-                let model = flopscope_core::roofline::summary(&p, m, runtime.threads());
-                RunRoofline {
-                    efficiency_pct: model.predicted_ms / latency.median * 100.0,
-                    achieved_gflops: p.totals.flops as f64 / (latency.median * 1e6),
-                    measured_ms: latency.median,
-                    model,
+            let roofline = match &o.machine {
+                Some(m) => {
+                    let model = flopscope_core::roofline::summary(&p, m, runtime.threads())?;
+                    Some(RunRoofline {
+                        efficiency_pct: model.predicted_ms / latency.median * 100.0,
+                        achieved_gflops: p.totals.flops as f64 / (latency.median * 1e6),
+                        measured_ms: latency.median,
+                        model,
+                    })
                 }
-            });
+                None => None,
+            };
             report.runs.push(RunResult {
                 backend: runtime.name().into(),
                 backend_version: runtime.version(),

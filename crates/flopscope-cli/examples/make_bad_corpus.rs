@@ -7,6 +7,8 @@
 
 #[path = "../tests/cli/common/onnx.rs"]
 mod common;
+#[path = "bad_corpus/sums.rs"]
+mod sums;
 
 use std::path::{Path, PathBuf};
 
@@ -103,6 +105,7 @@ fn main() {
     sizes(&mut c);
     external(&mut c, &dir);
     checkpoints(&mut c);
+    sums::cases(&mut c);
     let n = c.cases.len();
     std::fs::write(
         dir.join("expected.json"),

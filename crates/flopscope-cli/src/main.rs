@@ -468,7 +468,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 && a.device.spec.bandwidth_gbs.is_none();
             if !peak_only {
                 if let Some(m) = a.device.machine()? {
-                    flopscope_core::roofline::apply(&mut p, &m);
+                    flopscope_core::roofline::apply(&mut p, &m)?;
                 }
             }
             let rows = RowOptions {
@@ -771,7 +771,7 @@ fn exit_code(e: &Error) -> u8 {
         Error::Io { .. } => 3,
         Error::Malformed { .. } | Error::Invalid(_) => 4,
         Error::Unsupported(_) => 5,
-        Error::Shape { .. } => 6,
+        Error::Shape { .. } | Error::Overflow(_) => 6,
         Error::Runtime(_) => 7,
         Error::Resources(_) => 8,
         Error::Network(_) => 10,

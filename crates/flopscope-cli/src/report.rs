@@ -79,7 +79,7 @@ pub(crate) fn report(a: ReportArgs) -> Result<(), Error> {
     crate::check_dims(&opts, &[&profile], false)?;
     let machine = a.device.machine()?;
     if let Some(m) = &machine {
-        flopscope_core::roofline::apply(&mut profile, m);
+        flopscope_core::roofline::apply(&mut profile, m)?;
     }
     let bench = if a.bench {
         Some(measure(&a.model, &a.shape, &a.measure, true, machine)?)

@@ -90,7 +90,7 @@ fn main() {
                 weights: flopscope_core::schema::WeightsStatus::None,
                 file_bytes: 0,
             };
-            let p = flopscope_core::profile::build(&g, &a, info, BTreeMap::new());
+            let p = flopscope_core::profile::build(&g, &a, info, BTreeMap::new()).unwrap();
             assert_eq!(p.totals.macs, 8 * 256 * 256 * blocks as u64);
         }
         let per = start.elapsed() / runs;

@@ -1,11 +1,14 @@
 //! A training step derived from a forward graph: which values need a gradient, the backward
 //! of every node that runs one (the rules of [`crate::ops::backward`]), the activations the
 //! forward keeps for it under a recomputation policy, and the working set of the backward.
-//! `docs/training.md` states each choice.
+//! `docs/training.md` states each choice. Totals are checked sums ([`crate::checked`]).
+#![deny(clippy::arithmetic_side_effects, clippy::disallowed_methods)]
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
+use crate::checked::{add_to, overflow};
+use crate::error::Result;
 use crate::graph::{Graph, ValueId};
 use crate::infer::{Analysis, NodeStatus};
 use crate::ops::backward::{self, Grad, Saved};
@@ -45,20 +48,20 @@ fn through_identity(g: &Graph, producer: &[Option<usize>], mut v: ValueId) -> Va
 /// Per value: whether it is a trained parameter — a float initializer that is not a buffer
 /// (declared, or a BatchNormalization's running statistics), not frozen and not a quantization
 /// parameter.
-fn trainable(g: &Graph, producer: &[Option<usize>]) -> Vec<bool> {
+fn trainable(g: &Graph, producer: &[Option<usize>]) -> Result<Vec<bool>> {
     let mut not: HashSet<ValueId> = g.buffers.iter().chain(&g.frozen).copied().collect();
     for n in g.nodes.iter().filter(|n| n.op_type == "BatchNormalization") {
         for v in [3, 4].into_iter().filter_map(|i| n.input(i)) {
             not.insert(through_identity(g, producer, v));
         }
     }
-    let roles = crate::weights::roles(g, &|v| Some(v));
+    let roles = crate::weights::roles(g, &|v| Some(v))?;
     let mut out = vec![false; g.values.len()];
     for init in &g.initializers {
         let quant = roles.get(&init.value) == Some(&crate::weights::Role::QuantParam);
         out[init.value] = init.dtype.is_float() && !quant && !not.contains(&init.value);
     }
-    out
+    Ok(out)
 }
 
 /// The inputs a node's outputs are differentiable functions of: all but CastLike's second,
@@ -82,8 +85,9 @@ struct Kept {
     recompute: Option<Cost>,
 }
 
-/// Derives the training step of `g` from its forward analysis `a`.
-pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
+/// Derives the training step of `g` from its forward analysis `a`; an error when a total
+/// overflows 64 bits.
+pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Result<Derived> {
     let nv = g.values.len();
     let mut producer: Vec<Option<usize>> = vec![None; nv];
     for (i, n) in g.nodes.iter().enumerate() {
@@ -99,7 +103,7 @@ pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
 
     // Requires-grad, forward like autograd; `act`: computed from the graph's inputs (an
     // activation, not a function of the weights alone).
-    let mut requires = trainable(g, &producer);
+    let mut requires = trainable(g, &producer)?;
     let mut act = vec![false; nv];
     for &v in &g.inputs {
         act[v] = true;
@@ -130,16 +134,19 @@ pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
         }
     }
 
-    let bytes_of = |v: ValueId| -> u64 {
-        match a.tensors[v].as_ref() {
-            Some(t) if t.dtype.is_float() => t
-                .shape
-                .as_deref()
-                .and_then(|s| numel(s).ok())
-                .map_or(0, |n| n.saturating_mul(cb)),
+    // A float value's bytes at the compute width (4 or 2 bytes), which may be wider than its
+    // own type (a float16 value in an fp32 step): checked again.
+    let bytes_of = |v: ValueId| -> Result<u64> {
+        Ok(match a.tensors[v].as_ref() {
+            Some(t) if t.dtype.is_float() => match t.shape.as_deref().and_then(|s| numel(s).ok()) {
+                Some(n) => n.checked_mul(cb).ok_or_else(|| {
+                    overflow(format!("the gradient bytes of '{}'", g.values[v].name))
+                })?,
+                None => 0,
+            },
             Some(t) => t.bytes().unwrap_or(0),
             None => 0,
-        }
+        })
     };
     let shape = |v: ValueId| a.tensors[v].as_ref().and_then(|t| t.shape.clone());
     // Score-sized shapes: what a softmax over three or more axes reads ([B, H, L, S]).
@@ -165,8 +172,8 @@ pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
         let r = &a.nodes[ni];
         let fwd = r.cost.filter(|_| r.status == NodeStatus::Ok);
         if let Some(f) = fwd {
-            c.forward_macs = c.forward_macs.saturating_add(f.macs);
-            c.forward_flops = c.forward_flops.saturating_add(f.flops);
+            add_to(&mut c.forward_macs, f.macs, "the forward MACs")?;
+            add_to(&mut c.forward_flops, f.flops, "the forward FLOPs")?;
         }
         if !runs[ni] {
             continue;
@@ -217,16 +224,22 @@ pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
             }
         };
         let (cost, back) = back;
-        c.backward_macs = c.backward_macs.saturating_add(cost.macs);
-        c.backward_flops = c.backward_flops.saturating_add(cost.flops);
-        full_recompute = add(full_recompute, forward);
+        add_to(&mut c.backward_macs, cost.macs, "the backward MACs")?;
+        add_to(&mut c.backward_flops, cost.flops, "the backward FLOPs")?;
+        full_recompute = add(full_recompute, forward)?;
         if out(n, 0).is_some_and(is_score) {
-            selective_recompute = add(selective_recompute, forward);
+            selective_recompute = add(selective_recompute, forward)?;
         }
         // The gradients this node's backward holds: its outputs' and its activation inputs'.
         let mut held: u64 = 0;
+        let name = &n.name;
         for &o in n.outputs.iter().flatten().filter(|&&o| flowing[o]) {
-            held = held.saturating_add(bytes_of(o));
+            let bytes = bytes_of(o)?;
+            add_to(
+                &mut held,
+                bytes,
+                format_args!("the gradient bytes node '{name}' holds"),
+            )?;
         }
         for &v in n
             .inputs
@@ -234,16 +247,28 @@ pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
             .flatten()
             .filter(|&&v| requires[v] && act[v])
         {
-            held = held.saturating_add(bytes_of(v));
+            let bytes = bytes_of(v)?;
+            add_to(
+                &mut held,
+                bytes,
+                format_args!("the gradient bytes node '{name}' holds"),
+            )?;
         }
         d.working_bytes = d.working_bytes.max(held);
+        let times = |e: u64, b: u64| {
+            (e.checked_mul(b))
+                .ok_or_else(|| overflow(format_args!("the bytes node '{name}' saves for backward")))
+        };
         for s in back.saved {
-            let value = |v: Option<ValueId>| {
-                v.filter(|&v| act[v]).map(|v| Kept {
-                    value: Some(v),
-                    bytes: bytes_of(v),
-                    score: is_score(v),
-                    recompute: None,
+            let value = |v: Option<ValueId>| -> Result<Option<Kept>> {
+                Ok(match v.filter(|&v| act[v]) {
+                    Some(v) => Some(Kept {
+                        value: Some(v),
+                        bytes: bytes_of(v)?,
+                        score: is_score(v),
+                        recompute: None,
+                    }),
+                    None => None,
                 })
             };
             let own = |bytes: u64| Kept {
@@ -253,65 +278,70 @@ pub fn derive(g: &Graph, a: &Analysis, opts: &TrainingOptions) -> Derived {
                 recompute: None,
             };
             let k = match s {
-                Saved::Input(i) => value(n.input(i)),
-                Saved::Output(i) => value(out(n, i)),
+                Saved::Input(i) => value(n.input(i))?,
+                Saved::Output(i) => value(out(n, i))?,
                 Saved::MaskOf(i) => out(n, i).map(|o| Kept {
                     score: is_score(o),
                     ..own(shape(o).and_then(|s| numel(&s).ok()).unwrap_or(0))
                 }),
-                Saved::Stats(e) => Some(own(e.saturating_mul(4))),
-                Saved::Indices(e) => Some(own(e.saturating_mul(8))),
-                Saved::Hidden(e) => Some(own(e.saturating_mul(cb))),
+                Saved::Stats(e) => Some(own(times(e, 4)?)),
+                Saved::Indices(e) => Some(own(times(e, 8)?)),
+                Saved::Hidden(e) => Some(own(times(e, cb)?)),
                 Saved::Scores { elems, recompute } => Some(Kept {
                     score: true,
                     recompute: Some(recompute),
-                    ..own(elems.saturating_mul(cb))
+                    ..own(times(elems, cb)?)
                 }),
             };
             kept.extend(k.map(|k| (pos, k)));
         }
     }
-    let sum_once = |items: &mut dyn Iterator<Item = &Kept>| -> u64 {
+    let sum_once = |items: &mut dyn Iterator<Item = &Kept>| -> Result<u64> {
         let mut seen = HashSet::new();
-        items
-            .filter(|k| k.value.is_none_or(|v| seen.insert(v)))
-            .fold(0u64, |acc, k| acc.saturating_add(k.bytes))
+        crate::checked::sum(
+            items
+                .filter(|k| k.value.is_none_or(|v| seen.insert(v)))
+                .map(|k| k.bytes),
+            "the activation bytes saved for backward",
+        )
     };
     let mut extra = Cost::default();
     c.saved_bytes = match opts.recompute {
-        Recompute::None => sum_once(&mut kept.iter().map(|(_, k)| k)),
+        Recompute::None => sum_once(&mut kept.iter().map(|(_, k)| k))?,
         Recompute::Selective => {
             extra = selective_recompute;
             for (_, k) in &kept {
                 if let Some(r) = k.recompute {
-                    extra = add(extra, r);
+                    extra = add(extra, r)?;
                 }
             }
-            sum_once(&mut kept.iter().map(|(_, k)| k).filter(|k| !k.score))
+            sum_once(&mut kept.iter().map(|(_, k)| k).filter(|k| !k.score))?
         }
         Recompute::Full => {
             extra = full_recompute;
-            let (saved, largest) = full(g, a, &runs, &kept, &act, &bytes_of, &sum_once);
-            d.working_bytes = d.working_bytes.saturating_add(largest);
+            let (saved, largest) = full(g, a, &runs, &kept, &act, &bytes_of, &sum_once)?;
+            add_to(
+                &mut d.working_bytes,
+                largest,
+                "the backward's working bytes",
+            )?;
             saved
         }
     };
-    c.backward_macs = c.backward_macs.saturating_add(extra.macs);
-    c.backward_flops = c.backward_flops.saturating_add(extra.flops);
+    add_to(&mut c.backward_macs, extra.macs, "the backward MACs")?;
+    add_to(&mut c.backward_flops, extra.flops, "the backward FLOPs")?;
     // Parameters that get a gradient: the trained float initializers (an integer weight of a
     // quantized graph gets none). Only node outputs were marked since, so `requires` still
     // says which initializers are trained.
-    c.trainable_params = Some(
-        g.initializers
-            .iter()
-            .filter(|i| requires[i.value])
-            .fold(0u64, |n, i| {
-                n.saturating_add(i.dims.iter().product::<u64>())
-            }),
-    );
+    let mut trained = 0u64;
+    for i in g.initializers.iter().filter(|i| requires[i.value]) {
+        let n = numel(&i.dims).map_err(|_| overflow("the trainable parameters"))?;
+        add_to(&mut trained, n, "the trainable parameters")?;
+    }
+    c.trainable_params = Some(trained);
     d.compute = c;
     d.unknown = unknown.into_values().collect();
-    d
+    Ok(d)
 }
 
 /// Output `i` of a node, when present.
@@ -319,11 +349,12 @@ fn out(n: &crate::graph::Node, i: usize) -> Option<ValueId> {
     n.outputs.get(i).copied().flatten()
 }
 
-fn add(a: Cost, b: Cost) -> Cost {
-    Cost {
-        macs: a.macs.saturating_add(b.macs),
-        flops: a.flops.saturating_add(b.flops),
-    }
+fn add(a: Cost, b: Cost) -> Result<Cost> {
+    let what = "the compute recomputation adds to backward";
+    Ok(Cost {
+        macs: crate::checked::add(a.macs, b.macs, what)?,
+        flops: crate::checked::add(a.flops, b.flops, what)?,
+    })
 }
 
 /// Full recomputation: the graph is cut into blocks, runs of consecutive nodes (in execution
@@ -338,16 +369,20 @@ fn full(
     runs: &[bool],
     kept: &[(usize, Kept)],
     act: &[bool],
-    bytes_of: &dyn Fn(ValueId) -> u64,
-    sum_once: &dyn Fn(&mut dyn Iterator<Item = &Kept>) -> u64,
-) -> (u64, u64) {
+    bytes_of: &dyn Fn(ValueId) -> Result<u64>,
+    sum_once: &dyn Fn(&mut dyn Iterator<Item = &Kept>) -> Result<u64>,
+) -> Result<(u64, u64)> {
     let mut block_at: Vec<usize> = Vec::with_capacity(a.order.len());
     let mut block_of_value: HashMap<ValueId, usize> = HashMap::new();
     let mut b = 0usize;
     for (pos, &ni) in a.order.iter().enumerate() {
         let key = g.nodes[ni].scope.first();
-        if pos > 0 && g.nodes[a.order[pos - 1]].scope.first() != key {
-            b += 1;
+        let prev = pos
+            .checked_sub(1)
+            .map(|p| g.nodes[a.order[p]].scope.first());
+        if prev.is_some_and(|k| k != key) {
+            // At most one block per node: below the number of nodes.
+            b = b.saturating_add(1);
         }
         block_at.push(b);
         for &o in g.nodes[ni].outputs.iter().flatten() {
@@ -363,20 +398,23 @@ fn full(
         for &v in g.nodes[ni].inputs.iter().flatten() {
             let outside = block_of_value.get(&v) != Some(&block_at[pos]);
             if act[v] && outside && seen.insert(v) {
-                saved = saved.saturating_add(bytes_of(v));
+                add_to(
+                    &mut saved,
+                    bytes_of(v)?,
+                    "the activation bytes saved for backward",
+                )?;
             }
         }
     }
-    let largest = (0..=b)
-        .map(|blk| {
-            sum_once(
-                &mut kept
-                    .iter()
-                    .filter(|(pos, _)| block_at[*pos] == blk)
-                    .map(|(_, k)| k),
-            )
-        })
-        .max()
-        .unwrap_or(0);
-    (saved, largest)
+    let mut largest = 0u64;
+    for blk in 0..=b {
+        let block = sum_once(
+            &mut kept
+                .iter()
+                .filter(|(pos, _)| block_at[*pos] == blk)
+                .map(|(_, k)| k),
+        )?;
+        largest = largest.max(block);
+    }
+    Ok((saved, largest))
 }

@@ -50,6 +50,10 @@ pub enum Error {
         /// What is inconsistent.
         msg: String,
     },
+    /// A total or size that does not fit in 64 bits: the quantity is named (the model's
+    /// parameter bytes, a layer's MACs…). Never replaced by a wrapped or saturated number.
+    #[error("{0} overflows 64 bits")]
+    Overflow(String),
     /// A bad command-line value (dim binding, input spec).
     #[error("{0}")]
     Usage(String),

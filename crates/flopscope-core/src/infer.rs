@@ -274,7 +274,7 @@ fn run(
     let names: std::cell::OnceCell<HashMap<&str, ValueId>> = std::cell::OnceCell::new();
     let mut warnings = Vec::new();
     let node_warnings = std::cell::RefCell::new(Vec::new());
-    let asks = std::cell::RefCell::new(Vec::new());
+    let asks = std::cell::RefCell::new(Asks::default());
     for &ni in &order {
         let node = &g.nodes[ni];
         let def = p.rules[ni];
@@ -405,7 +405,7 @@ fn run(
         order,
         nodes,
         warnings,
-        data_dims: asks.into_inner(),
+        data_dims: asks.into_inner().list,
     })
 }
 
@@ -414,10 +414,19 @@ fn run(
 struct Enclosing<'s> {
     bindings: &'s HashMap<String, u64>,
     /// Data-dependent dims asked for and unbound.
-    asks: &'s std::cell::RefCell<Vec<(String, Option<u64>)>>,
+    asks: &'s std::cell::RefCell<Asks>,
     see: &'s dyn Fn(&str) -> Option<Tensor>,
     /// The node's warnings: a body's own are passed on here.
     warnings: &'s std::cell::RefCell<Vec<String>>,
+}
+
+/// Data-dependent dims asked for, in the order asked, each once. The set makes asking linear:
+/// a ConstantOfShape of rank 100,000 asks 100,000 symbols (a search of the list for each took
+/// minutes; found by the `training` fuzz target).
+#[derive(Default)]
+struct Asks {
+    list: Vec<(String, Option<u64>)>,
+    seen: std::collections::HashSet<String>,
 }
 
 impl Enclosing<'_> {
@@ -426,8 +435,8 @@ impl Enclosing<'_> {
         let v = self.bindings.get(symbol).copied();
         if v.is_none() {
             let mut asks = self.asks.borrow_mut();
-            if !asks.iter().any(|(s, _)| s == symbol) {
-                asks.push((symbol.to_string(), largest));
+            if asks.seen.insert(symbol.to_string()) {
+                asks.list.push((symbol.to_string(), largest));
             }
         }
         v

@@ -16,6 +16,7 @@
 
 pub mod backprop;
 pub mod builder;
+pub mod checked;
 pub mod device;
 pub mod error;
 pub mod format;

@@ -1,7 +1,11 @@
 //! The result of profiling: per-layer and total costs, serializable as `flopscope.profile/1`.
+//! Every total is a checked sum ([`crate::checked`]): one that does not fit in 64 bits is an
+//! error naming it, never a wrapped or saturated count.
+#![deny(clippy::arithmetic_side_effects, clippy::disallowed_methods)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::checked::{self, add_to, overflow};
 use crate::error::{Error, Result};
 use crate::graph::{DType, Dim, Graph, ValueId, ValueKind};
 use crate::infer::{self, Analysis, NodeStatus};
@@ -30,20 +34,28 @@ fn is_view(n: &crate::graph::Node) -> bool {
     n.domain == "aten" && crate::ops::aten::is_view(&n.op_type)
 }
 
-/// Bytes a node reads (each distinct input once) and writes.
-fn node_bytes(a: &Analysis, n: &crate::graph::Node) -> (u64, u64) {
+/// Bytes a node reads (each distinct input once) and writes; `None` when a sum overflows.
+fn node_bytes(a: &Analysis, n: &crate::graph::Node) -> Option<(u64, u64)> {
     if is_view(n) {
-        return (0, 0);
+        return Some((0, 0));
     }
     let ins: Vec<ValueId> = n.inputs.iter().flatten().copied().collect();
     let read = ins
         .iter()
         .enumerate()
         .filter(|(i, v)| !ins[..*i].contains(v))
-        .map(|(_, &v)| bytes_of(a, v))
-        .sum();
-    let written = n.outputs.iter().flatten().map(|&v| bytes_of(a, v)).sum();
-    (read, written)
+        .try_fold(0u64, |acc, (_, &v)| acc.checked_add(bytes_of(a, v)))?;
+    let written = n
+        .outputs
+        .iter()
+        .flatten()
+        .try_fold(0u64, |acc, &v| acc.checked_add(bytes_of(a, v)))?;
+    Some((read, written))
+}
+
+/// [`node_bytes`], or the error naming the node whose byte count overflows.
+fn node_bytes_checked(a: &Analysis, n: &crate::graph::Node) -> Result<(u64, u64)> {
+    node_bytes(a, n).ok_or_else(|| overflow(format!("the bytes node '{}' reads or writes", n.name)))
 }
 
 /// MACs, FLOPs, activation bytes, bytes read and bytes written summed over an analysis, as in
@@ -52,7 +64,7 @@ pub fn cost_sums(g: &Graph, a: &Analysis) -> Option<[u64; 5]> {
     let mut t = [0u64; 5];
     for (n, r) in g.nodes.iter().zip(&a.nodes).take(forward_nodes(g)) {
         let c = r.cost.filter(|_| r.status == NodeStatus::Ok)?;
-        let (read, written) = node_bytes(a, n);
+        let (read, written) = node_bytes(a, n)?;
         for (acc, x) in t.iter_mut().zip([c.macs, c.flops, written, read, written]) {
             *acc = acc.checked_add(x)?;
         }
@@ -69,10 +81,24 @@ fn forward_nodes(g: &Graph) -> usize {
         .map_or(g.nodes.len(), |k| k.min(g.nodes.len()))
 }
 
-/// Bytes an initializer stores.
-fn init_bytes(init: &crate::graph::Initializer) -> u64 {
-    let n = crate::ops::numel(&init.dims).unwrap_or(u64::MAX);
-    n.saturating_mul(init.dtype.bits()).div_ceil(8)
+/// Elements of an initializer, or the error naming it.
+fn init_elems(g: &Graph, init: &crate::graph::Initializer) -> Result<u64> {
+    crate::ops::numel(&init.dims).map_err(|_| {
+        overflow(format_args!(
+            "the element count of initializer '{}'",
+            g.values[init.value].name
+        ))
+    })
+}
+
+/// Bytes an initializer stores, or the error naming it.
+fn init_bytes(g: &Graph, init: &crate::graph::Initializer) -> Result<u64> {
+    let name = &g.values[init.value].name;
+    checked::bytes_of_bits(
+        init_elems(g, init)?,
+        init.dtype.bits(),
+        format_args!("the byte size of initializer '{name}'"),
+    )
 }
 
 /// Parameter, buffer, quantization-parameter and weight-byte counts of a graph and its
@@ -82,40 +108,46 @@ fn count_weights(
     buffers: &HashSet<ValueId>,
     roles: &HashMap<ValueId, weights::Role>,
     t: &mut Totals,
-) {
+) -> Result<()> {
     let frozen: HashSet<ValueId> = g.frozen.iter().copied().collect();
     for init in &g.initializers {
-        let n = crate::ops::numel(&init.dims).unwrap_or(u64::MAX);
-        let bytes = init_bytes(init);
-        t.weight_bytes = t.weight_bytes.saturating_add(bytes);
+        let n = init_elems(g, init)?;
+        let bytes = init_bytes(g, init)?;
+        add_to(&mut t.weight_bytes, bytes, "the model's weight bytes")?;
         let role = roles.get(&init.value);
         if role == Some(&weights::Role::QuantParam) {
-            t.quant_params = t.quant_params.saturating_add(n);
+            add_to(
+                &mut t.quant_params,
+                n,
+                "the model's quantization parameters",
+            )?;
             continue;
         }
         let Some(p) = weights::params_of(init, role) else {
             continue;
         };
         if buffers.contains(&init.value) {
-            t.buffers += n;
+            add_to(&mut t.buffers, n, "the model's buffer elements")?;
             continue;
         }
         if frozen.contains(&init.value) {
-            t.frozen_params = t.frozen_params.saturating_add(p);
+            add_to(&mut t.frozen_params, p, "the model's frozen parameters")?;
         }
-        t.params = t.params.saturating_add(p);
-        t.param_bytes = t.param_bytes.saturating_add(bytes);
-        let e = t
-            .params_by_dtype
-            .entry(init.dtype.name().to_string())
-            .or_default();
-        e.params += p;
-        e.bytes += bytes;
-        e.bits_per_param = if e.params > 0 {
-            e.bytes as f64 * 8.0 / e.params as f64
-        } else {
-            0.0
-        };
+        add_to(&mut t.params, p, "the model's parameters")?;
+        add_to(&mut t.param_bytes, bytes, "the model's parameter bytes")?;
+        let dtype = init.dtype.name();
+        let e = t.params_by_dtype.entry(dtype.to_string()).or_default();
+        add_to(
+            &mut e.params,
+            p,
+            format_args!("the model's {dtype} parameters"),
+        )?;
+        add_to(
+            &mut e.bytes,
+            bytes,
+            format_args!("the model's {dtype} parameter bytes"),
+        )?;
+        e.bits_per_param = checked::bits_per_param(e.bytes, e.params);
     }
     for n in &g.nodes {
         for a in n.attrs.values() {
@@ -125,15 +157,17 @@ fn count_weights(
                 _ => continue,
             };
             for sub in subs {
-                let roles = weights::roles(sub, &|v| Some(v));
-                count_weights(sub, &HashSet::new(), &roles, t);
+                let roles = weights::roles(sub, &|v| Some(v))?;
+                count_weights(sub, &HashSet::new(), &roles, t)?;
             }
         }
     }
+    Ok(())
 }
 
-/// Totals per operator type (domain-prefixed when not the default one), most FLOPs first.
-pub fn by_op_type(layers: &[Layer]) -> Vec<OpTypeRow> {
+/// Totals per operator type (domain-prefixed when not the default one), most FLOPs first; an
+/// error when one of an operator type's totals overflows 64 bits.
+pub fn by_op_type(layers: &[Layer]) -> Result<Vec<OpTypeRow>> {
     let mut by_op: HashMap<String, OpTypeRow> = HashMap::new();
     for l in layers {
         let e = by_op
@@ -147,12 +181,22 @@ pub fn by_op_type(layers: &[Layer]) -> Vec<OpTypeRow> {
                 activation_bytes: 0,
                 cost_unknown: 0,
             });
-        e.count += 1;
-        e.params += l.params;
-        e.macs += l.macs.unwrap_or(0);
-        e.flops += l.flops.unwrap_or(0);
-        e.activation_bytes += l.activation_bytes;
-        e.cost_unknown += l.flops.is_none() as usize;
+        let op = &e.op;
+        let all = |q: &str| overflow(format_args!("the {q} of all {op} nodes"));
+        let count = e.count.checked_add(1).ok_or_else(|| all("count"))?;
+        let params = e
+            .params
+            .checked_add(l.params)
+            .ok_or_else(|| all("parameters"))?;
+        let macs = (e.macs.checked_add(l.macs.unwrap_or(0))).ok_or_else(|| all("MACs"))?;
+        let flops = (e.flops.checked_add(l.flops.unwrap_or(0))).ok_or_else(|| all("FLOPs"))?;
+        let activation_bytes = (e.activation_bytes.checked_add(l.activation_bytes))
+            .ok_or_else(|| all("activation bytes"))?;
+        // At most one per layer: below the number of layers.
+        let unknown = usize::from(l.flops.is_none());
+        (e.count, e.params, e.macs, e.flops) = (count, params, macs, flops);
+        e.activation_bytes = activation_bytes;
+        e.cost_unknown = e.cost_unknown.saturating_add(unknown);
     }
     let mut rows: Vec<OpTypeRow> = by_op.into_values().collect();
     rows.sort_by(|x, y| {
@@ -160,16 +204,16 @@ pub fn by_op_type(layers: &[Layer]) -> Vec<OpTypeRow> {
             .cmp(&(x.flops, x.macs, x.count))
             .then(x.op.cmp(&y.op))
     });
-    rows
+    Ok(rows)
 }
 
-/// Builds the profile of `g` from its analysis.
+/// Builds the profile of `g` from its analysis; an error when a total overflows 64 bits.
 pub fn build(
     g: &Graph,
     a: &Analysis,
     model: ModelInfo,
     bindings: BTreeMap<String, u64>,
-) -> Profile {
+) -> Result<Profile> {
     let mut producer: Vec<Option<usize>> = vec![None; g.values.len()];
     for (i, n) in g.nodes.iter().enumerate() {
         for &o in n.outputs.iter().flatten() {
@@ -206,13 +250,13 @@ pub fn build(
             }
         }
     }
-    let roles = weights::roles(g, &origin);
+    let roles = weights::roles(g, &origin)?;
     let forward = forward_nodes(g);
     let mut totals = Totals {
         nodes: forward,
         ..Totals::default()
     };
-    count_weights(g, &buffers, &roles, &mut totals);
+    count_weights(g, &buffers, &roles, &mut totals)?;
 
     let mut owned: HashSet<ValueId> = HashSet::new();
     let mut layers = Vec::with_capacity(g.nodes.len());
@@ -235,14 +279,23 @@ pub fn build(
                 }
                 if let ValueKind::Initializer(i) = g.values[v].kind {
                     let init = &g.initializers[i];
-                    if let Some(n) = weights::params_of(init, roles.get(&v)) {
-                        params = params.saturating_add(n);
-                        param_bytes = param_bytes.saturating_add(init_bytes(init));
+                    if let Some(p) = weights::params_of(init, roles.get(&v)) {
+                        let name = &n.name;
+                        add_to(
+                            &mut params,
+                            p,
+                            format_args!("the parameters of node '{name}'"),
+                        )?;
+                        add_to(
+                            &mut param_bytes,
+                            init_bytes(g, init)?,
+                            format_args!("the parameter bytes of node '{name}'"),
+                        )?;
                     }
                 }
             }
         }
-        let (bytes_read, bytes_written) = node_bytes(a, n);
+        let (bytes_read, bytes_written) = node_bytes_checked(a, n)?;
         let shape = |v: &ValueId| a.tensors[*v].as_ref().and_then(|t| t.shape.clone());
         let (macs, flops) = match (&r.status, r.cost) {
             (NodeStatus::Ok, Some(c)) => (Some(c.macs), Some(c.flops)),
@@ -252,7 +305,8 @@ pub fn build(
         // but not in the totals, which are the forward pass's: `training` has the step.
         let in_totals = ni < forward;
         if (r.status != NodeStatus::Ok || r.cost.is_none()) && in_totals {
-            totals.nodes_cost_unknown += 1;
+            totals.nodes_cost_unknown = (totals.nodes_cost_unknown.checked_add(1))
+                .ok_or_else(|| overflow("the count of nodes of unknown cost"))?;
             let reason = match r.status {
                 NodeStatus::UnsupportedOp => "no rule for this operator",
                 _ => "input shapes or values unknown",
@@ -260,11 +314,19 @@ pub fn build(
             crate::training::note_unknown(&mut unsupported, n, reason);
         }
         if in_totals {
-            totals.macs = totals.macs.saturating_add(macs.unwrap_or(0));
-            totals.flops = totals.flops.saturating_add(flops.unwrap_or(0));
-            totals.bytes_read = totals.bytes_read.saturating_add(bytes_read);
-            totals.bytes_written = totals.bytes_written.saturating_add(bytes_written);
-            totals.activation_bytes = totals.activation_bytes.saturating_add(bytes_written);
+            add_to(&mut totals.macs, macs.unwrap_or(0), "the model's MACs")?;
+            add_to(&mut totals.flops, flops.unwrap_or(0), "the model's FLOPs")?;
+            add_to(&mut totals.bytes_read, bytes_read, "the model's bytes read")?;
+            add_to(
+                &mut totals.bytes_written,
+                bytes_written,
+                "the model's bytes written",
+            )?;
+            add_to(
+                &mut totals.activation_bytes,
+                bytes_written,
+                "the model's activation bytes",
+            )?;
         }
         let name = if n.name.starts_with('/') || n.scope.is_empty() {
             n.name.clone()
@@ -288,11 +350,11 @@ pub fn build(
             roofline: None,
         });
     }
-    totals.peak_activation_bytes = peak_live(g, a);
+    totals.peak_activation_bytes = peak_live(g, a)?;
 
     // Per operator type, as the totals: the forward pass's layers.
     let by_op_type = if forward == g.nodes.len() {
-        by_op_type(&layers)
+        by_op_type(&layers)?
     } else {
         let forward_layers: Vec<Layer> = layers
             .iter()
@@ -300,7 +362,7 @@ pub fn build(
             .filter(|(_, ni)| **ni < forward)
             .map(|(l, _)| l.clone())
             .collect();
-        by_op_type(&forward_layers)
+        by_op_type(&forward_layers)?
     };
 
     let desc = |v: &ValueId| TensorDesc {
@@ -334,7 +396,7 @@ pub fn build(
         );
     }
     warnings.extend(a.warnings.iter().cloned());
-    Profile {
+    Ok(Profile {
         schema: SCHEMA,
         model,
         inputs: g.inputs.iter().map(desc).collect(),
@@ -349,13 +411,14 @@ pub fn build(
         llm: None,
         roofline: None,
         training: None,
-    }
+    })
 }
 
 /// Peak of live activation bytes when nodes run one at a time in dependency order: a node's
 /// outputs are allocated when it runs and freed after their last consumer; graph inputs live
 /// until their last use, graph outputs to the end. Weights are not activations.
-fn peak_live(g: &Graph, a: &Analysis) -> u64 {
+fn peak_live(g: &Graph, a: &Analysis) -> Result<u64> {
+    let what = "the peak of live activation bytes";
     // The forward pass's nodes only (a recorded step's backward is the training section's).
     let forward = forward_nodes(g);
     let order: Vec<usize> = a.order.iter().copied().filter(|&ni| ni < forward).collect();
@@ -384,7 +447,7 @@ fn peak_live(g: &Graph, a: &Analysis) -> u64 {
     let mut frees: Vec<Vec<ValueId>> = vec![Vec::new(); order.len()];
     let mut live: u64 = 0;
     for &v in &g.inputs {
-        live += bytes_of(a, v);
+        add_to(&mut live, bytes_of(a, v), what)?;
         match last_use[v] {
             Some(p) if p != usize::MAX => frees[p].push(v),
             _ => {}
@@ -396,7 +459,7 @@ fn peak_live(g: &Graph, a: &Analysis) -> u64 {
             if base[o] != o {
                 continue; // a view: nothing allocated
             }
-            live += bytes_of(a, o);
+            add_to(&mut live, bytes_of(a, o), what)?;
             match last_use[o] {
                 None => frees[pos].push(o), // never read: dies at once
                 Some(usize::MAX) => {}
@@ -405,10 +468,11 @@ fn peak_live(g: &Graph, a: &Analysis) -> u64 {
         }
         peak = peak.max(live);
         for &v in &frees[pos] {
-            live -= bytes_of(a, v);
+            // Never below zero: each value freed was added when it was allocated.
+            live = live.saturating_sub(bytes_of(a, v));
         }
     }
-    peak
+    Ok(peak)
 }
 
 /// Profiles a graph (loaded or built).
@@ -567,19 +631,22 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
     }
     let unbound: Vec<String> = unbound.into_iter().chain(data_syms).collect();
     let sorted: BTreeMap<String, u64> = bindings.iter().map(|(k, v)| (k.clone(), *v)).collect();
-    let mut p = build(g, &a, model.clone(), sorted);
+    let mut p = build(g, &a, model.clone(), sorted)?;
     if let Some(t) = &opts.training {
         t.validate()?;
         p.training = match g.backward_start {
             // A recorded step (a trace of forward and backward) is counted as recorded.
-            Some(_) => crate::training::recorded(g, &a).map(|(c, unknown)| {
-                let mut s = crate::training::section(c, &p.totals, t);
-                unknown_backward(&unknown, &mut warnings);
-                s.backward_unknown = unknown;
-                s
-            }),
+            Some(_) => match crate::training::recorded(g, &a)? {
+                Some((c, unknown)) => {
+                    let mut s = crate::training::section(c, &p.totals, t)?;
+                    unknown_backward(&unknown, &mut warnings);
+                    s.backward_unknown = unknown;
+                    Some(s)
+                }
+                None => None,
+            },
             // Otherwise the backward is derived from the forward graph, node by node.
-            None => Some(derived_section(g, &a, &p.totals, t, &mut warnings)),
+            None => Some(derived_section(g, &a, &p.totals, t, &mut warnings)?),
         };
     }
     for &v in &g.inputs {
@@ -649,9 +716,9 @@ fn derived_section(
     totals: &Totals,
     t: &crate::training::TrainingOptions,
     warnings: &mut Vec<String>,
-) -> crate::schema::Training {
-    let d = crate::backprop::derive(g, a, t);
-    let mut s = crate::training::section(d.compute, totals, t);
+) -> Result<crate::schema::Training> {
+    let d = crate::backprop::derive(g, a, t)?;
+    let mut s = crate::training::section(d.compute, totals, t)?;
     let untrained = totals
         .params
         .saturating_sub(totals.frozen_params)
@@ -662,10 +729,14 @@ fn derived_section(
              of a quantized model, or constants stored as weights): counted as frozen"
         ));
     }
-    s.memory.peak_bytes = s.memory.peak_bytes.saturating_add(d.working_bytes);
+    add_to(
+        &mut s.memory.peak_bytes,
+        d.working_bytes,
+        "the training step's peak memory",
+    )?;
     unknown_backward(&d.unknown, warnings);
     s.backward_unknown = d.unknown;
-    s
+    Ok(s)
 }
 
 /// The warning for backward nodes that are not counted.
@@ -673,7 +744,10 @@ fn unknown_backward(unknown: &[crate::schema::Unsupported], warnings: &mut Vec<S
     if unknown.is_empty() {
         return;
     }
-    let n: usize = unknown.iter().map(|u| u.count).sum();
+    // Counts of nodes in memory: their sum is below the number of nodes.
+    let n = unknown
+        .iter()
+        .fold(0usize, |n, u| n.saturating_add(u.count));
     let ops: Vec<&str> = unknown.iter().map(|u| u.op.as_str()).collect();
     warnings.push(format!(
         "--training: the backward of {n} node(s) is not counted ({}): the backward and step \

@@ -3,8 +3,12 @@
 //!
 //! A layer doing `F` FLOPs and moving `B` bytes needs at least `max(F / peak, B / bandwidth)`:
 //! its arithmetic intensity `F / B` against the ridge point `peak / bandwidth` says which
-//! term wins (compute- or memory-bound).
+//! term wins (compute- or memory-bound). The byte and FLOP counts it reports are checked sums
+//! ([`crate::checked`]); the times are floating point.
+#![deny(clippy::arithmetic_side_effects, clippy::disallowed_methods)]
 
+use crate::checked::{self, overflow};
+use crate::error::Result;
 use crate::machine::{Machine, Roof};
 use crate::schema::{Bound, DecodeRoof, Layer, LayerRoof, LlmInfo, Profile, Summary};
 
@@ -32,35 +36,48 @@ fn at_roof(roof: Roof, flops: f64, bytes: f64) -> (Bound, f64) {
     (bound, compute_ms.max(memory_ms))
 }
 
-/// The decode step of a checkpoint under `roof`; `None` without a config's decode cost.
-fn decode(l: &LlmInfo, roof: Roof) -> Option<DecodeRoof> {
-    let flops = l.decode_flops_per_token?.saturating_mul(l.batch);
+/// The decode step of a checkpoint under `roof`; `None` without a config's decode cost, an
+/// error when its FLOPs or bytes overflow 64 bits.
+fn decode(l: &LlmInfo, roof: Roof) -> Result<Option<DecodeRoof>> {
+    let Some(per_token) = l.decode_flops_per_token else {
+        return Ok(None);
+    };
+    let flops = checked::mul(per_token, l.batch, "the decode step's FLOPs")?;
+    let what = "the bytes a decode step reads";
     let part = |name: &str| crate::llm::component_size(&l.components, name);
     // An untied embedding table is read one row per sequence; a tied one is read whole by the
     // output head.
     let (emb_params, emb_bytes) = part("embeddings");
     let untied = part("head").0 > 0 && emb_params > 0;
+    // A component is a part of the whole: the differences are never below zero.
     let (rest_params, rest_bytes, rows) = match (&l.arch, untied) {
         (Some(a), true) if a.vocab > 0 => (
-            l.total_params - emb_params,
-            l.weight_bytes - emb_bytes,
-            emb_bytes / a.vocab * l.batch.min(a.vocab),
+            l.total_params.saturating_sub(emb_params),
+            l.weight_bytes.saturating_sub(emb_bytes),
+            checked::mul(
+                emb_bytes.checked_div(a.vocab).unwrap_or(0),
+                l.batch.min(a.vocab),
+                what,
+            )?,
         ),
         _ => (l.total_params, l.weight_bytes, 0),
     };
     // Of the rest, a step touches only the routed experts' share of a mixture (a lower bound
     // for batches whose tokens pick different experts).
-    let active = l.active_params.saturating_sub(l.total_params - rest_params);
-    let weights = if rest_params > 0 {
-        (rest_bytes as u128 * active as u128 / rest_params as u128) as u64
-    } else {
-        rest_bytes
-    };
-    let bytes = weights
-        .saturating_add(rows)
-        .saturating_add(l.kv_cache_bytes.unwrap_or(0));
+    let active = l
+        .active_params
+        .saturating_sub(l.total_params.saturating_sub(rest_params));
+    // `rest_bytes × active / rest_params` in 128 bits (a product of two 64-bit numbers fits),
+    // at most `rest_bytes` since `active ≤ rest_params`.
+    let weights = u128::from(rest_bytes)
+        .checked_mul(u128::from(active))
+        .and_then(|x| x.checked_div(u128::from(rest_params)))
+        .map_or(Ok(rest_bytes), |w| {
+            u64::try_from(w).map_err(|_| overflow(what))
+        })?;
+    let bytes = checked::sum([weights, rows, l.kv_cache_bytes.unwrap_or(0)], what)?;
     let (bound, min_ms) = at_roof(roof, flops as f64, bytes as f64);
-    Some(DecodeRoof {
+    Ok(Some(DecodeRoof {
         past: l.past,
         batch: l.batch,
         flops,
@@ -72,15 +89,14 @@ fn decode(l: &LlmInfo, roof: Roof) -> Option<DecodeRoof> {
         } else {
             f64::INFINITY
         },
-    })
+    }))
 }
 
 /// Bytes a layer moves under the roofline (`ops::roofline_bytes`), and its weights
 /// when its tensors' sizes are unknown (checkpoint components carry only those).
 pub fn bytes_moved(l: &Layer) -> u64 {
-    let io = l.bytes_read.saturating_add(l.bytes_written);
     // Not for a zero-FLOP lookup (an embedding Gather reads a few rows, not its table).
-    if io == 0 && l.flops.unwrap_or(0) > 0 {
+    if l.bytes_read == 0 && l.bytes_written == 0 && l.flops.unwrap_or(0) > 0 {
         l.param_bytes
     } else {
         crate::ops::roofline_bytes(&l.op, l.bytes_read, l.bytes_written)
@@ -99,8 +115,9 @@ pub fn layer(l: &Layer, roof: Roof) -> Option<LayerRoof> {
     })
 }
 
-/// The model's summary under `roof` (threads: what the roof was taken for).
-pub fn summary(p: &Profile, m: &Machine, threads: usize) -> Summary {
+/// The model's summary under `roof` (threads: what the roof was taken for); an error when a
+/// byte count overflows 64 bits.
+pub fn summary(p: &Profile, m: &Machine, threads: usize) -> Result<Summary> {
     let roof = m.roof(threads);
     let mut s = Summary {
         source: m.source.clone(),
@@ -115,45 +132,51 @@ pub fn summary(p: &Profile, m: &Machine, threads: usize) -> Summary {
         compute_bound_layers: 0,
         memory_bound_layers: 0,
         layers_cost_unknown: 0,
-        decode: p.llm.as_ref().and_then(|l| decode(l, roof)),
+        decode: match &p.llm {
+            Some(l) => decode(l, roof)?,
+            None => None,
+        },
     };
-    let io: u64 = p
-        .inputs
-        .iter()
-        .chain(&p.outputs)
-        .filter_map(|t| {
-            let n: u64 = t.shape.as_ref()?.iter().product();
-            let bits = crate::graph::DType::from_name(&t.dtype).map_or(32, |d| d.bits());
-            Some(n * bits / 8)
-        })
-        .sum();
-    s.memory_floor_ms = (p.totals.weight_bytes + io) as f64 / (roof.bandwidth_gbs * 1e6);
+    let what = "the model's weight and input/output bytes";
+    let mut io = p.totals.weight_bytes;
+    for t in p.inputs.iter().chain(&p.outputs) {
+        let Some(shape) = &t.shape else {
+            continue;
+        };
+        let bits = crate::graph::DType::from_name(&t.dtype).map_or(32, |d| d.bits());
+        let bits = checked::mul(checked::product(shape, what)?, bits, what)?;
+        checked::add_to(&mut io, bits / 8, what)?;
+    }
+    s.memory_floor_ms = io as f64 / (roof.bandwidth_gbs * 1e6);
+    // Counts of layers held in memory: below `usize::MAX`.
+    let inc = |n: &mut usize| *n = n.saturating_add(1);
     for l in &p.layers {
         match layer(l, roof) {
             // Layers with no FLOPs and no bytes (views, shape arithmetic) are bound by nothing.
             Some(r) if r.min_ms > 0.0 => {
                 s.predicted_ms += r.min_ms;
                 match r.bound {
-                    Bound::Compute => s.compute_bound_layers += 1,
-                    Bound::Memory => s.memory_bound_layers += 1,
+                    Bound::Compute => inc(&mut s.compute_bound_layers),
+                    Bound::Memory => inc(&mut s.memory_bound_layers),
                 }
             }
             Some(_) => {}
-            None => s.layers_cost_unknown += 1,
+            None => inc(&mut s.layers_cost_unknown),
         }
     }
-    s
+    Ok(s)
 }
 
 /// Adds the roofline to a profile: the summary and every layer's place (for all threads of
-/// the machine).
-pub fn apply(p: &mut Profile, m: &Machine) {
+/// the machine); an error when a byte count overflows 64 bits.
+pub fn apply(p: &mut Profile, m: &Machine) -> Result<()> {
     let threads = m.logical_cpus;
     let roof = m.roof(threads);
     for l in &mut p.layers {
         l.roofline = layer(l, roof);
     }
-    p.roofline = Some(summary(p, m, threads));
+    p.roofline = Some(summary(p, m, threads)?);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,11 +2,14 @@
 //! checkpoint, traced module): weights, gradients and optimizer state per parameter, by
 //! optimizer and precision (the accounting of Rajbhandari et al., "ZeRO", 2020), split over
 //! data-parallel GPUs by ZeRO stage. Compute (forward and backward MACs) and the activations
-//! saved for backward come from the source's own analysis. See `docs/training.md`.
+//! saved for backward come from the source's own analysis. See `docs/training.md`. Every sum
+//! and product of counts is checked ([`crate::checked`]).
+#![deny(clippy::arithmetic_side_effects, clippy::disallowed_methods)]
 
 use std::fmt;
 use std::str::FromStr;
 
+use crate::checked::{add, add_to, mul};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::infer::Analysis;
@@ -110,33 +113,39 @@ impl TrainingOptions {
     /// plus, in mixed precision, the fp32 master copy (4). Adam in bf16-mixed: 12, and with
     /// 2 + 2 for the 16-bit weights and gradients, the ZeRO paper's 16 bytes per parameter.
     pub fn optimizer_bytes_per_param(&self) -> u64 {
-        let moments = match self.optimizer {
-            Optimizer::Sgd => 0,
-            Optimizer::SgdMomentum => 4,
-            Optimizer::Adam => 8,
-        };
-        let master = match self.precision {
-            Precision::Fp32 => 0,
-            Precision::Bf16Mixed | Precision::Fp16Mixed => 4,
-        };
-        moments + master
+        match (self.optimizer, self.precision) {
+            (Optimizer::Sgd, Precision::Fp32) => 0,
+            (Optimizer::Sgd, _) | (Optimizer::SgdMomentum, Precision::Fp32) => 4,
+            (Optimizer::SgdMomentum, _) | (Optimizer::Adam, Precision::Fp32) => 8,
+            (Optimizer::Adam, _) => 12,
+        }
     }
 
     /// The state of a step over `params` parameters of which `trainable` are trained: whole
     /// (one GPU), or one GPU's share under the ZeRO stage over `gpus` (sharded parts divided,
-    /// rounded up).
-    pub fn state(&self, params: u64, trainable: u64) -> StateBytes {
+    /// rounded up). An error when a whole (unsharded) size overflows 64 bits.
+    pub fn state(&self, params: u64, trainable: u64) -> Result<StateBytes> {
         let b = self.precision.compute_bytes();
-        let n = self.gpus.max(1);
-        let share = |x: u64, sharded: bool| if sharded { x.div_ceil(n) } else { x };
-        StateBytes {
-            weights_bytes: share(params.saturating_mul(b), self.zero_stage >= 3),
-            gradients_bytes: share(trainable.saturating_mul(b), self.zero_stage >= 2),
+        let n = std::num::NonZeroU64::new(self.gpus).unwrap_or(std::num::NonZeroU64::MIN);
+        let share = |x: u64, sharded: bool| if sharded { x.div_ceil(n.get()) } else { x };
+        Ok(StateBytes {
+            weights_bytes: share(
+                mul(params, b, "the training step's weight bytes")?,
+                self.zero_stage >= 3,
+            ),
+            gradients_bytes: share(
+                mul(trainable, b, "the training step's gradient bytes")?,
+                self.zero_stage >= 2,
+            ),
             optimizer_bytes: share(
-                trainable.saturating_mul(self.optimizer_bytes_per_param()),
+                mul(
+                    trainable,
+                    self.optimizer_bytes_per_param(),
+                    "the training step's optimizer bytes",
+                )?,
                 self.zero_stage >= 1,
             ),
-        }
+        })
     }
 
     /// Checks the options: at least 1 GPU, stage 0 to 3.
@@ -205,7 +214,8 @@ pub fn note_unknown(unknown: &mut UnknownNodes, n: &crate::graph::Node, reason: 
             reason: reason.to_string(),
             examples: vec![],
         });
-    e.count += 1;
+    // One per node recorded: below the number of nodes.
+    e.count = e.count.saturating_add(1);
     if e.examples.len() < 5 {
         e.examples.push(n.name.clone());
     }
@@ -215,9 +225,12 @@ pub fn note_unknown(unknown: &mut UnknownNodes, n: &crate::graph::Node, reason: 
 /// before the first backward node are the forward pass, the others the backward pass; the
 /// saved bytes are what the framework measured. Backward nodes of unknown cost are returned
 /// apart (the backward totals are then lower bounds; the forward's are already listed in the
-/// profile's `unsupported`). `None` when `g` has no recorded backward.
-pub fn recorded(g: &Graph, a: &Analysis) -> Option<(StepCompute, Vec<Unsupported>)> {
-    let k = g.backward_start?;
+/// profile's `unsupported`). `None` when `g` has no recorded backward; an error when a total
+/// overflows 64 bits.
+pub fn recorded(g: &Graph, a: &Analysis) -> Result<Option<(StepCompute, Vec<Unsupported>)>> {
+    let Some(k) = g.backward_start else {
+        return Ok(None);
+    };
     let mut c = StepCompute {
         saved_bytes: g.saved_activation_bytes.unwrap_or(0),
         ..StepCompute::default()
@@ -230,37 +243,48 @@ pub fn recorded(g: &Graph, a: &Analysis) -> Option<(StepCompute, Vec<Unsupported
             }
             continue;
         };
-        let (m, f) = if i < k {
-            (&mut c.forward_macs, &mut c.forward_flops)
+        let (m, f, pass) = if i < k {
+            (&mut c.forward_macs, &mut c.forward_flops, "forward")
         } else {
-            (&mut c.backward_macs, &mut c.backward_flops)
+            (&mut c.backward_macs, &mut c.backward_flops, "backward")
         };
-        *m = m.saturating_add(cost.macs);
-        *f = f.saturating_add(cost.flops);
+        add_to(m, cost.macs, format_args!("the recorded {pass} MACs"))?;
+        add_to(f, cost.flops, format_args!("the recorded {pass} FLOPs"))?;
     }
-    Some((c, unknown.into_values().collect()))
+    Ok(Some((c, unknown.into_values().collect())))
 }
 
-/// The training section of a profile from a step's compute and the profile's totals.
-pub fn section(c: StepCompute, totals: &Totals, opts: &TrainingOptions) -> Training {
+/// The training section of a profile from a step's compute and the profile's totals; an error
+/// when a total overflows 64 bits.
+pub fn section(c: StepCompute, totals: &Totals, opts: &TrainingOptions) -> Result<Training> {
+    // Frozen parameters are a part of all parameters: the difference is never below zero.
     let trainable = c
         .trainable_params
         .unwrap_or_else(|| totals.params.saturating_sub(totals.frozen_params));
-    let state = opts.state(totals.params, trainable);
-    let optimizer_flops = trainable.saturating_mul(opts.optimizer.flops_per_param());
+    let state = opts.state(totals.params, trainable)?;
+    let optimizer_flops = mul(
+        trainable,
+        opts.optimizer.flops_per_param(),
+        "the optimizer's FLOPs",
+    )?;
+    let peak = "the training step's peak memory";
     let memory = TrainingMemory {
         weights_bytes: state.weights_bytes,
         gradients_bytes: state.gradients_bytes,
         optimizer_bytes: state.optimizer_bytes,
         activations_bytes: c.saved_bytes,
         // The state and every saved activation are held together when backward starts.
-        peak_bytes: state
-            .weights_bytes
-            .saturating_add(state.gradients_bytes)
-            .saturating_add(state.optimizer_bytes)
-            .saturating_add(c.saved_bytes),
+        peak_bytes: crate::checked::sum(
+            [
+                state.weights_bytes,
+                state.gradients_bytes,
+                state.optimizer_bytes,
+                c.saved_bytes,
+            ],
+            peak,
+        )?,
     };
-    Training {
+    Ok(Training {
         optimizer: opts.optimizer.to_string(),
         precision: opts.precision.to_string(),
         recompute: opts.recompute.to_string(),
@@ -270,20 +294,20 @@ pub fn section(c: StepCompute, totals: &Totals, opts: &TrainingOptions) -> Train
         frozen_params: totals.params.saturating_sub(trainable),
         forward_macs: c.forward_macs,
         backward_macs: c.backward_macs,
-        macs: c.forward_macs.saturating_add(c.backward_macs),
+        macs: add(c.forward_macs, c.backward_macs, "the training step's MACs")?,
         forward_flops: c.forward_flops,
         backward_flops: c.backward_flops,
         optimizer_flops,
-        flops: c
-            .forward_flops
-            .saturating_add(c.backward_flops)
-            .saturating_add(optimizer_flops),
+        flops: crate::checked::sum(
+            [c.forward_flops, c.backward_flops, optimizer_flops],
+            "the training step's FLOPs",
+        )?,
         memory,
         tokens_per_step: None,
         flops_per_token: None,
         time: None,
         backward_unknown: vec![],
-    }
+    })
 }
 
 macro_rules! named {
@@ -354,13 +378,13 @@ mod tests {
             precision: "bf16-mixed".parse().unwrap(),
             ..TrainingOptions::default()
         };
-        let s = o.state(1_000, 1_000);
+        let s = o.state(1_000, 1_000).unwrap();
         assert_eq!(
             (s.weights_bytes, s.gradients_bytes, s.optimizer_bytes),
             (2_000, 2_000, 12_000)
         );
         // fp32 Adam: 4 + 4 + 8; SGD with momentum 4 + 4 + 4; frozen parameters only weights.
-        let fp32 = TrainingOptions::default().state(1_000, 600);
+        let fp32 = TrainingOptions::default().state(1_000, 600).unwrap();
         assert_eq!(
             (
                 fp32.weights_bytes,
@@ -380,7 +404,7 @@ mod tests {
             ..TrainingOptions::default()
         };
         let per = |o: &TrainingOptions| {
-            let s = o.state(1_000, 1_000);
+            let s = o.state(1_000, 1_000).unwrap();
             (s.weights_bytes, s.gradients_bytes, s.optimizer_bytes)
         };
         assert_eq!(per(&o), (2_000, 2_000, 12_000));

@@ -3,10 +3,13 @@
 //! DequantizeLinear, a packed 4-bit MatMulNBits block), counted as the elements of the float
 //! weight they stand for. Quantization scales and zero points are not parameters: they are
 //! counted apart (`totals.quant_params`). Integer constants (shapes, axes, indices) are
-//! neither. See `docs/counting.md`, "Parameters".
+//! neither. See `docs/counting.md`, "Parameters". Counts are checked ([`crate::checked`]).
+#![deny(clippy::arithmetic_side_effects, clippy::disallowed_methods)]
 
 use std::collections::HashMap;
 
+use crate::checked::{self, overflow};
+use crate::error::Result;
 use crate::graph::{Graph, Initializer, Node, ValueId};
 
 /// What an initializer is, from the operator inputs it feeds.
@@ -47,7 +50,7 @@ fn slots(n: &Node) -> Option<(&'static [usize], Vec<usize>)> {
         // Y_scale, Y_zp, then (X, x_scale, x_zp) per input
         "QLinearConcat" => (&[], {
             let mut v = vec![0, 1];
-            v.extend((2..n.inputs.len()).filter(|i| (i - 2) % 3 != 0));
+            v.extend((2..n.inputs.len()).filter(|i| i.checked_sub(2).is_some_and(|j| j % 3 != 0)));
             v
         }),
         // A, B, b_scale, b_zero_point, bias
@@ -64,30 +67,60 @@ fn slots(n: &Node) -> Option<(&'static [usize], Vec<usize>)> {
     })
 }
 
+/// Elements an initializer stores, or the error naming it.
+fn stored(g: &Graph, init: &Initializer) -> Result<u64> {
+    crate::ops::numel(&init.dims).map_err(|_| {
+        overflow(format_args!(
+            "the element count of initializer '{}'",
+            g.values[init.value].name
+        ))
+    })
+}
+
+/// The name of a packed weight's parameter count, for an overflow.
+fn what(n: &Node) -> impl std::fmt::Display + '_ {
+    struct Params<'a>(&'a Node);
+    impl std::fmt::Display for Params<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(
+                f,
+                "the parameters of node '{}' ({})",
+                self.0.name, self.0.op_type
+            )
+        }
+    }
+    Params(n)
+}
+
 /// Parameters a packed weight stands for, when its stored elements are not its parameters.
-fn packed(n: &Node, input: usize, init: &Initializer) -> u64 {
-    let stored = crate::ops::numel(&init.dims).unwrap_or(u64::MAX);
-    match (n.op_type.as_str(), input) {
+fn packed(g: &Graph, n: &Node, input: usize, init: &Initializer) -> Result<u64> {
+    let stored = stored(g, init)?;
+    Ok(match (n.op_type.as_str(), input) {
         // B is [N, blocks, blob] bytes holding N × K values of `bits` bits.
         ("MatMulNBits", 1) => {
             let (k, nn) = (n.attr_int("K", 0), n.attr_int("N", 0));
             match (u64::try_from(k), u64::try_from(nn)) {
-                (Ok(k), Ok(nn)) if k > 0 && nn > 0 => k.saturating_mul(nn),
+                (Ok(k), Ok(nn)) if k > 0 && nn > 0 => checked::mul(k, nn, what(n))?,
                 _ => stored,
             }
         }
-        // uint8 bytes holding 8 / bits values each.
+        // uint8 bytes holding 8 / bits values each (`bits` is 1 to 8: no division by zero).
         ("GatherBlockQuantized", 0) if init.dtype.bits() == 8 => {
-            let bits = n.attr_int("bits", 4).clamp(1, 8) as u64;
-            stored.saturating_mul(8 / bits)
+            let bits = n.attr_int("bits", 4).clamp(1, 8).unsigned_abs();
+            let per_byte = 8u64.checked_div(bits).unwrap_or(1);
+            checked::mul(stored, per_byte, what(n))?
         }
         _ => stored,
-    }
+    })
 }
 
 /// The role of every initializer that feeds a quantized operator; `origin` follows Identity
-/// copies back to the initializer (as the profile does for parameters).
-pub fn roles(g: &Graph, origin: &dyn Fn(ValueId) -> Option<ValueId>) -> HashMap<ValueId, Role> {
+/// copies back to the initializer (as the profile does for parameters). An error when a
+/// weight's parameter count overflows 64 bits (a MatMulNBits whose K × N does).
+pub fn roles(
+    g: &Graph,
+    origin: &dyn Fn(ValueId) -> Option<ValueId>,
+) -> Result<HashMap<ValueId, Role>> {
     let mut out = HashMap::new();
     // Dynamic quantization multiplies each weight's scale by the activations' runtime scale
     // (DynamicQuantizeLinear's second output) in a plain Mul: that weight scale is a
@@ -131,8 +164,7 @@ pub fn roles(g: &Graph, origin: &dyn Fn(ValueId) -> Option<ValueId>) -> HashMap<
     for n in g.nodes.iter().filter(|n| n.op_type == "Gather") {
         if let Some((v, init)) = n.input(0).and_then(init_of) {
             if !init.dtype.is_float() && init.dtype.bits() <= 8 {
-                let n = crate::ops::numel(&init.dims).unwrap_or(u64::MAX);
-                out.insert(v, Role::IntWeight(n));
+                out.insert(v, Role::IntWeight(stored(g, init)?));
             }
         }
     }
@@ -179,11 +211,11 @@ pub fn roles(g: &Graph, origin: &dyn Fn(ValueId) -> Option<ValueId>) -> HashMap<
             if quant.contains(&i) {
                 out.entry(v).or_insert(Role::QuantParam);
             } else if weights.contains(&i) && !init.dtype.is_float() {
-                out.insert(v, Role::IntWeight(packed(n, i, init)));
+                out.insert(v, Role::IntWeight(packed(g, n, i, init)?));
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Parameters an initializer holds: its elements when it is a floating-point weight, the

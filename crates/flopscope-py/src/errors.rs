@@ -148,7 +148,7 @@ fn class_name(e: &Error) -> &'static str {
     match e {
         Error::Malformed { .. } | Error::Invalid(_) => "ModelError",
         Error::Unsupported(_) => "UnsupportedError",
-        Error::Shape { .. } => "ShapeError",
+        Error::Shape { .. } | Error::Overflow(_) => "ShapeError",
         Error::Usage(_) => "UsageError",
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             "ModelNotFoundError"

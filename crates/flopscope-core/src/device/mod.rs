@@ -390,11 +390,8 @@ impl Catalog {
                     d.key
                 ));
             }
-            for f in d.figures() {
-                match d.source_of(&f) {
-                    None => return Err(format!("device '{}': {f} names no source", d.key)),
-                    Some(_) => {}
-                }
+            if let Some(f) = d.figures().into_iter().find(|f| d.source_of(f).is_none()) {
+                return Err(format!("device '{}': {f} names no source", d.key));
             }
         }
         Ok(())

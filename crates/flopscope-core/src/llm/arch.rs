@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::checked;
 use crate::error::{Error, Result};
 use crate::schema::Arch;
 
@@ -33,7 +34,8 @@ impl Arch {
             kv_heads: get(c, &["num_key_value_heads"]).unwrap_or(heads),
             head_dim: get(c, &["head_dim"]).unwrap_or(hidden.checked_div(heads).unwrap_or(0)),
             intermediate: if gpt2 {
-                get(c, &["n_inner"]).unwrap_or(4 * hidden)
+                // GPT-2's default; a hidden size past 2^62 is refused by `check` (as past 2^24).
+                get(c, &["n_inner"]).unwrap_or(hidden.saturating_mul(4))
             } else {
                 need(&["intermediate_size"])?
             },
@@ -103,7 +105,7 @@ impl Arch {
         if self.hidden == 0 || self.layers == 0 || self.heads == 0 || self.vocab == 0 {
             return bad("hidden size, layers, heads and vocabulary must be positive".into());
         }
-        if self.kv_heads == 0 || self.heads % self.kv_heads != 0 {
+        if self.heads.checked_rem(self.kv_heads) != Some(0) {
             return bad(format!(
                 "{} query heads cannot share {} key/value heads",
                 self.heads, self.kv_heads
@@ -133,36 +135,50 @@ impl Arch {
         Ok(self)
     }
 
-    /// MACs of one token through the projections (Q, K, V, O), per layer.
-    pub fn attn_proj_macs(&self) -> u64 {
-        let q = self.heads * self.head_dim;
-        let kv = self.kv_heads * self.head_dim;
-        self.hidden * q + 2 * self.hidden * kv + q * self.hidden
+    /// MACs of one token through the projections (Q, K, V, O), per layer. (`check` keeps this
+    /// and the other per-token sizes below 2^64; they are checked all the same.)
+    pub fn attn_proj_macs(&self) -> Result<u64> {
+        let what = "the attention projections' MACs per token";
+        let q = checked::mul(self.heads, self.head_dim, what)?;
+        let kv = checked::mul(self.kv_heads, self.head_dim, what)?;
+        checked::sum(
+            [
+                checked::mul(self.hidden, q, what)?,
+                checked::product(&[2, self.hidden, kv], what)?,
+                checked::mul(q, self.hidden, what)?,
+            ],
+            what,
+        )
     }
 
     /// MACs of one token through the MLP (the routed experts and the router), per layer.
-    pub fn mlp_macs(&self) -> u64 {
+    pub fn mlp_macs(&self) -> Result<u64> {
+        let what = "the MLP's MACs per token";
         let mats = if self.gated_mlp { 3 } else { 2 };
         let router = if self.experts > 1 {
-            self.hidden * self.experts
+            checked::mul(self.hidden, self.experts, what)?
         } else {
             0
         };
-        self.experts_per_token * mats * self.hidden * self.intermediate + router
+        let experts = [self.experts_per_token, mats, self.hidden, self.intermediate];
+        checked::add(checked::product(&experts, what)?, router, what)
     }
 
     /// MACs of QKᵀ and AV for one query over `keys` keys, per layer.
     pub fn attn_score_macs(&self, keys: u64) -> Option<u64> {
-        (2 * self.heads * self.head_dim).checked_mul(keys)
+        [2, self.heads, self.head_dim, keys]
+            .iter()
+            .try_fold(1u64, |acc, &x| acc.checked_mul(x))
     }
 
     /// MACs of the LM head for one token.
-    pub fn head_macs(&self) -> u64 {
-        self.hidden * self.vocab
+    pub fn head_macs(&self) -> Result<u64> {
+        checked::mul(self.hidden, self.vocab, "the LM head's MACs per token")
     }
 
     /// Bytes of K and V for one token across all layers.
-    pub fn kv_bytes_per_token(&self) -> u64 {
-        2 * self.layers * self.kv_heads * self.head_dim * self.kv_bytes
+    pub fn kv_bytes_per_token(&self) -> Result<u64> {
+        let dims = [2, self.layers, self.kv_heads, self.head_dim, self.kv_bytes];
+        checked::product(&dims, "the KV cache bytes per token")
     }
 }

@@ -1,6 +1,8 @@
 //! Checkpoints whose files are elsewhere. A remote reader fetches each file's size and first
 //! bytes (and `config.json`); they go through the same header parsers and the same analysis as
-//! local files, so a checkpoint gives one profile wherever it lives.
+//! local files, so a checkpoint gives one profile wherever it lives. Sizes come from the
+//! server (Content-Range): their sum is checked like any other.
+#![deny(clippy::arithmetic_side_effects, clippy::disallowed_methods)]
 
 use std::path::Path;
 
@@ -66,7 +68,10 @@ pub fn profile_fetched(f: &Fetched, source: &str, opts: &Options) -> Result<Prof
                 tensors: merge_shards(shards)?,
                 arch,
                 producer: String::new(),
-                file_bytes: files.iter().map(|f| f.size).sum(),
+                file_bytes: crate::checked::sum(
+                    files.iter().map(|f| f.size),
+                    "the checkpoint's file bytes",
+                )?,
             }
         }
     };

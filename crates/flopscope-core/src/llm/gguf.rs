@@ -83,7 +83,8 @@ impl<R: Read + Seek> Reader<R> {
                 self.left
             ));
         }
-        self.left -= n;
+        // `n ≤ left`, checked above.
+        self.left = self.left.saturating_sub(n);
         Ok(())
     }
     fn fill(&mut self, b: &mut [u8]) -> std::result::Result<(), String> {
@@ -169,7 +170,8 @@ impl<R: Read + Seek> Reader<R> {
                         self.skip(l, what)?;
                     }
                 } else {
-                    self.skip(n * min, what)?;
+                    // `n × min` was checked against the bytes left above.
+                    self.skip(n.saturating_mul(min), what)?;
                 }
                 *len = Some(n);
                 V::Null
@@ -298,13 +300,16 @@ fn parse<R: Read + Seek>(r: &mut Reader<R>, size: u64) -> std::result::Result<He
             ggml_type(t).ok_or_else(|| format!("tensor '{name}' has unknown ggml type {t}"))?;
         let elements = crate::ops::numel(&shape)
             .map_err(|_| format!("tensor '{name}': the element count overflows 64 bits"))?;
-        if shape.first().is_some_and(|d| d % block != 0) {
+        if shape
+            .first()
+            .is_some_and(|d| d.checked_rem(block) != Some(0))
+        {
             return Err(format!(
                 "tensor '{name}' of type {tname}: its first dim {} is not a multiple of the block size {block}",
                 shape[0]
             ));
         }
-        let bytes = (elements / block)
+        let bytes = (elements.checked_div(block).unwrap_or(0))
             .checked_mul(block_bytes)
             .ok_or_else(|| format!("tensor '{name}': the byte size overflows 64 bits"))?;
         ends.push((name.clone(), offset, bytes));
@@ -318,10 +323,13 @@ fn parse<R: Read + Seek>(r: &mut Reader<R>, size: u64) -> std::result::Result<He
             bytes,
         });
     }
-    let data_start = (size - r.left).div_ceil(alignment) * alignment;
+    // The data starts at the header's end rounded up to the alignment (a power of two, checked
+    // above): past 2^64 for a remote file whose size is claimed near it, which no tensor fits.
+    let header_end = size.saturating_sub(r.left);
+    let data_start = header_end.div_ceil(alignment).checked_mul(alignment);
     for (name, offset, bytes) in ends {
         let end = data_start
-            .checked_add(offset)
+            .and_then(|s| s.checked_add(offset))
             .and_then(|x| x.checked_add(bytes));
         if end.is_none_or(|e| e > size) {
             return Err(format!(

@@ -1,12 +1,15 @@
 //! Language-model checkpoints without their weights: safetensors (single, sharded, or a folder
 //! with `config.json`) and GGUF. Only headers are read; parameters and bytes come from the
-//! tensor list, costs from the architecture config ([`arch`]).
+//! tensor list, costs from the architecture config ([`arch`]). Every total is a checked sum
+//! ([`crate::checked`]): one past 64 bits is an error naming it.
+#![deny(clippy::arithmetic_side_effects, clippy::disallowed_methods)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::checked::{self, add_to, overflow};
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::schema::{Component, Layer, LlmInfo, ModelInfo, Profile, Totals};
@@ -84,6 +87,17 @@ pub fn component_of(name: &str) -> &'static str {
     } else {
         "other"
     }
+}
+
+/// Parameters of the experts a token is not routed to: `expert_params × (E − k) / E`, rounded
+/// down (E experts, k per token; `Arch`'s checks keep k ≤ E). At most `expert_params`.
+fn idle_experts(expert_params: u64, a: &Arch) -> u64 {
+    let idle = u128::from(a.experts.saturating_sub(a.experts_per_token));
+    // A product of two 64-bit numbers fits in 128 bits.
+    let x = u128::from(expert_params)
+        .checked_mul(idle)
+        .and_then(|p| p.checked_div(u128::from(a.experts)));
+    x.and_then(|x| u64::try_from(x).ok()).unwrap_or(0)
 }
 
 fn is_expert(name: &str) -> bool {
@@ -240,7 +254,8 @@ fn open(path: &Path) -> Result<Checkpoint> {
     let mut file_bytes = 0u64;
     for f in &files {
         shards.push((f.as_path(), safetensors::read(f)?));
-        file_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        let len = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        add_to(&mut file_bytes, len, "the checkpoint's file bytes")?;
     }
     let tensors = merge_shards(shards)?;
     Ok(Checkpoint {
@@ -308,7 +323,7 @@ fn sizes(opts: &Options, warnings: &mut Vec<String>) -> Result<(u64, u64, u64)> 
     Ok((*m.get("batch").unwrap_or(&1), seq, past))
 }
 
-fn components(tensors: &[TensorInfo]) -> Vec<Component> {
+fn components(tensors: &[TensorInfo]) -> Result<Vec<Component>> {
     let order = ["embeddings", "attention", "mlp", "norms", "head", "other"];
     let mut out: Vec<Component> = order
         .iter()
@@ -323,16 +338,35 @@ fn components(tensors: &[TensorInfo]) -> Vec<Component> {
             .position(|c| *c == component_of(&t.name))
             .unwrap_or(5);
         let c = &mut out[i];
-        c.tensors += 1;
-        c.params += t.elements;
-        c.bytes += t.bytes;
+        let (part, dtype) = (order[i], &t.dtype);
+        // At most one per tensor: below the number of tensors.
+        c.tensors = c.tensors.saturating_add(1);
+        add_to(
+            &mut c.params,
+            t.elements,
+            format_args!("the checkpoint's {part} parameters"),
+        )?;
+        add_to(
+            &mut c.bytes,
+            t.bytes,
+            format_args!("the checkpoint's {part} bytes"),
+        )?;
         let d = c.by_dtype.entry(t.dtype.clone()).or_default();
-        d.params += t.elements;
-        d.bytes += t.bytes;
-        d.bits_per_param = d.bytes as f64 * 8.0 / d.params.max(1) as f64;
+        let (n, what) = (t.elements, "parameters");
+        add_to(
+            &mut d.params,
+            n,
+            format_args!("the checkpoint's {part} {dtype} {what}"),
+        )?;
+        add_to(
+            &mut d.bytes,
+            t.bytes,
+            format_args!("the checkpoint's {part} {dtype} bytes"),
+        )?;
+        d.bits_per_param = checked::bits_per_param(d.bytes, d.params);
     }
     out.retain(|c| c.tensors > 0);
-    out
+    Ok(out)
 }
 
 /// Profiles a checkpoint: `totals` are the prefill of L tokens at batch B, `llm` the rest.
@@ -349,31 +383,31 @@ pub fn profile_bytes(bytes: &[u8], name: &str, opts: &Options) -> Option<Result<
 fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Profile> {
     let mut warnings = Vec::new();
     let (batch, seq, past) = sizes(opts, &mut warnings)?;
-    let comps = components(&ck.tensors);
-    let total: u64 = ck.tensors.iter().map(|t| t.elements).sum();
-    let weight_bytes: u64 = ck.tensors.iter().map(|t| t.bytes).sum();
-    let experts: u64 = ck
-        .tensors
-        .iter()
-        .filter(|t| is_expert(&t.name))
-        .map(|t| t.elements)
-        .sum();
+    let comps = components(&ck.tensors)?;
+    let total = checked::sum(
+        ck.tensors.iter().map(|t| t.elements),
+        "the checkpoint's parameters",
+    )?;
+    let weight_bytes = checked::sum(
+        ck.tensors.iter().map(|t| t.bytes),
+        "the checkpoint's weight bytes",
+    )?;
+    // A part of `total`, so it fits too.
+    let experts = checked::sum(
+        ck.tensors
+            .iter()
+            .filter(|t| is_expert(&t.name))
+            .map(|t| t.elements),
+        "the checkpoint's expert parameters",
+    )?;
     let active = match &ck.arch {
-        Some(a) if a.experts > 1 => {
-            total
-                - (experts as u128 * (a.experts - a.experts_per_token) as u128 / a.experts as u128)
-                    as u64
-        }
+        Some(a) if a.experts > 1 => total.saturating_sub(idle_experts(experts, a)),
         _ => total,
     };
     let params_of = |c: &str| component_size(&comps, c).0;
     let bytes_of = |c: &str| component_size(&comps, c).1;
-    let overflow = || Error::Shape {
-        node: "prefill".into(),
-        op: "LLM".into(),
-        msg: "a count overflows 64 bits".into(),
-    };
-    let mul = |xs: &[u64]| crate::ops::numel(xs).map_err(|_| overflow());
+    let mul = |xs: &[u64], what: &str| checked::product(xs, what);
+    let dbl = |x: u64, what: &str| checked::mul(x, 2, what);
     let mut layers = Vec::new();
     let row = |name: &str,
                op: &str,
@@ -425,36 +459,47 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
     let mut unsupported = Vec::new();
     match &ck.arch {
         Some(a) => {
-            let tokens = mul(&[batch, seq])?;
-            let proj = mul(&[tokens, a.layers, a.attn_proj_macs()])?;
-            let scores = mul(&[batch, a.layers, seq, a.attn_score_macs(seq).ok_or_else(overflow)?])?;
-            let softmax = mul(&[5, batch, a.layers, a.heads, seq, seq])?;
-            let mlp = mul(&[tokens, a.layers, a.mlp_macs()])?;
-            let head = mul(&[tokens, a.head_macs()])?;
+            let tokens = mul(&[batch, seq], "the prefill's tokens")?;
+            let proj = mul(&[tokens, a.layers, a.attn_proj_macs()?], "the prefill's projection MACs")?;
+            let score_what = "the prefill's attention MACs";
+            let scores = mul(&[batch, a.layers, seq, a.attn_score_macs(seq).ok_or_else(|| overflow(score_what))?], score_what)?;
+            let softmax = mul(&[5, batch, a.layers, a.heads, seq, seq], "the prefill's softmax FLOPs")?;
+            let mlp = mul(&[tokens, a.layers, a.mlp_macs()?], "the prefill's MLP MACs")?;
+            let head = mul(&[tokens, a.head_macs()?], "the prefill's LM head MACs")?;
+            let proj2 = dbl(proj, "the prefill's projection FLOPs")?;
+            let scores2 = dbl(scores, "the prefill's attention FLOPs")?;
+            let scores2 = checked::add(scores2, softmax, "the prefill's attention FLOPs")?;
+            let mlp2 = dbl(mlp, "the prefill's MLP FLOPs")?;
+            let head2 = dbl(head, "the prefill's LM head FLOPs")?;
             let bld = vec![batch, seq, a.hidden];
             layers.push(row("embeddings", "Gather", params_of("embeddings"), bytes_of("embeddings"), 0, 0, bld.clone()));
-            layers.push(row("attention projections (Q, K, V, O)", "Linear", params_of("attention"), bytes_of("attention"), proj, 2 * proj, bld.clone()));
-            layers.push(row("attention scores (QKᵀ, softmax, AV)", "Attention", 0, 0, scores, 2 * scores + softmax, vec![batch, a.heads, seq, seq]));
+            layers.push(row("attention projections (Q, K, V, O)", "Linear", params_of("attention"), bytes_of("attention"), proj, proj2, bld.clone()));
+            layers.push(row("attention scores (QKᵀ, softmax, AV)", "Attention", 0, 0, scores, scores2, vec![batch, a.heads, seq, seq]));
             let mlp_op = if a.experts > 1 { "MoE" } else { "MLP" };
-            layers.push(row("mlp", mlp_op, params_of("mlp"), bytes_of("mlp"), mlp, 2 * mlp, bld.clone()));
+            layers.push(row("mlp", mlp_op, params_of("mlp"), bytes_of("mlp"), mlp, mlp2, bld.clone()));
             layers.push(row("norms", "Norm", params_of("norms"), bytes_of("norms"), 0, 0, bld.clone()));
             let tied = if params_of("head") == 0 { " (tied to the embeddings)" } else { "" };
-            layers.push(row(&format!("lm_head{tied}"), "Linear", params_of("head"), bytes_of("head"), head, 2 * head, vec![batch, seq, a.vocab]));
+            layers.push(row(&format!("lm_head{tied}"), "Linear", params_of("head"), bytes_of("head"), head, head2, vec![batch, seq, a.vocab]));
             if params_of("other") > 0 {
                 layers.push(row("other tensors", "-", params_of("other"), bytes_of("other"), 0, 0, vec![]));
             }
-            let per_token = a.layers * (a.attn_proj_macs() + a.mlp_macs()) + a.head_macs();
-            let keys = past + 1;
-            let dec_attn = mul(&[a.layers, a.attn_score_macs(keys).ok_or_else(overflow)?])?;
-            let dec = per_token.checked_add(dec_attn).ok_or_else(overflow)?;
+            let dec_what = "the decode MACs per token";
+            let per_layer = checked::add(a.attn_proj_macs()?, a.mlp_macs()?, dec_what)?;
+            let per_token = checked::add(mul(&[a.layers, per_layer], dec_what)?, a.head_macs()?, dec_what)?;
+            // `past` is at most 2^24 (checked in `sizes`).
+            let keys = checked::add(past, 1, "the decode keys")?;
+            let dec_attn = mul(&[a.layers, a.attn_score_macs(keys).ok_or_else(|| overflow(dec_what))?], dec_what)?;
+            let dec = checked::add(per_token, dec_attn, dec_what)?;
             info.prefill_attention_macs = Some(scores);
             info.decode_macs_per_token = Some(dec);
             info.decode_attention_macs = Some(dec_attn);
-            info.decode_flops_per_token = Some(2 * dec + 5 * a.layers * a.heads * keys);
-            let kvt = a.kv_bytes_per_token();
+            let dec_flops = "the decode FLOPs per token";
+            let dec_softmax = mul(&[5, a.layers, a.heads, keys], dec_flops)?;
+            info.decode_flops_per_token = Some(checked::add(dbl(dec, dec_flops)?, dec_softmax, dec_flops)?);
+            let kvt = a.kv_bytes_per_token()?;
             info.kv_cache_bytes_per_token = Some(kvt);
-            info.kv_cache_bytes = Some(mul(&[kvt, batch, keys])?);
-            let quad = a.layers * 2 * a.heads * a.head_dim;
+            info.kv_cache_bytes = Some(mul(&[kvt, batch, keys], "the KV cache bytes")?);
+            let quad = mul(&[a.layers, 2, a.heads, a.head_dim], "the prefill's attention MACs")?;
             info.formulas.insert("prefill_macs", format!("{quad}·batch·seq^2 + {per_token}·batch·seq"));
             info.formulas.insert("decode_macs_per_token", format!("{} + {quad}·(past+1)", per_token));
             info.formulas.insert("kv_cache_bytes", format!("{kvt}·batch·(past+1)"));
@@ -483,19 +528,26 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
     };
     for t in &ck.tensors {
         let d = totals.params_by_dtype.entry(t.dtype.clone()).or_default();
-        d.params += t.elements;
-        d.bytes += t.bytes;
-        d.bits_per_param = d.bytes as f64 * 8.0 / d.params.max(1) as f64;
+        let dtype = &t.dtype;
+        add_to(
+            &mut d.params,
+            t.elements,
+            format_args!("the checkpoint's {dtype} parameters"),
+        )?;
+        add_to(
+            &mut d.bytes,
+            t.bytes,
+            format_args!("the checkpoint's {dtype} bytes"),
+        )?;
+        d.bits_per_param = checked::bits_per_param(d.bytes, d.params);
     }
     for l in &layers {
-        totals.macs = totals
-            .macs
-            .checked_add(l.macs.unwrap_or(0))
-            .ok_or_else(overflow)?;
-        totals.flops = totals
-            .flops
-            .checked_add(l.flops.unwrap_or(0))
-            .ok_or_else(overflow)?;
+        add_to(&mut totals.macs, l.macs.unwrap_or(0), "the prefill's MACs")?;
+        add_to(
+            &mut totals.flops,
+            l.flops.unwrap_or(0),
+            "the prefill's FLOPs",
+        )?;
     }
     let training = match (&opts.training, &ck.arch) {
         (Some(o), Some(a)) => Some(training::section(a, &totals, batch, seq, o, &mut warnings)?),
@@ -511,7 +563,7 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
             "activation memory is not modelled for checkpoints: see llm.kv_cache_bytes".into(),
         );
     }
-    let by_op = crate::profile::by_op_type(&layers);
+    let by_op = crate::profile::by_op_type(&layers)?;
     let mut bindings = BTreeMap::new();
     bindings.insert("batch".to_string(), batch);
     bindings.insert("seq".to_string(), seq);

@@ -66,7 +66,8 @@ pub fn read_bytes(bytes: &[u8], name: &Path) -> Result<Vec<TensorInfo>> {
         buf.copy_from_slice(&bytes[..8]);
         Ok(())
     })?;
-    let header = &bytes[8..8 + n as usize];
+    // `n` is at most the bytes after the prefix (checked by `header_len`).
+    let header = &bytes[8..][..n as usize];
     parse(name, header, size)
 }
 
@@ -81,7 +82,8 @@ pub fn header_span(prefix: &[u8], size: u64, name: &Path) -> Result<u64> {
         buf.copy_from_slice(p);
         Ok(())
     })?;
-    Ok(8 + n)
+    // `n` is at most `MAX_HEADER`.
+    Ok(n.saturating_add(8))
 }
 
 /// The tensors of a safetensors file of `size` bytes from its first bytes `head` (at least
@@ -152,7 +154,7 @@ fn header_len(
     let mut len = [0u8; 8];
     read_prefix(&mut len)?;
     let n = u64::from_le_bytes(len);
-    if n > MAX_HEADER || n > size - 8 {
+    if n > MAX_HEADER || n > size.saturating_sub(8) {
         return Err(malformed(
             path,
             format!("the header length prefix says {n} bytes, but the file has {size} (limit {MAX_HEADER}): not safetensors, or corrupt"),
@@ -166,8 +168,10 @@ fn parse(path: &Path, header: &[u8], size: u64) -> Result<Vec<TensorInfo>> {
     let n = header.len() as u64;
     let json: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(header)
         .map_err(|e| malformed(path, format!("the header is not a JSON object: {e}")))?;
-    let data = size - 8 - n;
+    // `header_len` checked that the header lies in the file.
+    let data = size.saturating_sub(8).saturating_sub(n);
     let mut out = Vec::with_capacity(json.len());
+    let mut ranges = Vec::with_capacity(json.len());
     for (name, v) in &json {
         if name == "__metadata__" {
             continue;
@@ -193,7 +197,12 @@ fn parse(path: &Path, header: &[u8], size: u64) -> Result<Vec<TensorInfo>> {
             ),
             _ => return Err(bad("data_offsets must be [begin, end]")),
         };
-        if begin > end || end > data {
+        if begin > end {
+            return Err(bad(&format!(
+                "data_offsets [{begin}, {end}] are out of order (the end comes before the begin)"
+            )));
+        }
+        if end > data {
             return Err(bad(&format!(
                 "data_offsets [{begin}, {end}] lie outside the {data}-byte data section"
             )));
@@ -205,10 +214,11 @@ fn parse(path: &Path, header: &[u8], size: u64) -> Result<Vec<TensorInfo>> {
             .checked_mul(bits)
             .ok_or_else(|| bad("the byte size overflows 64 bits"))?
             .div_ceil(8);
-        if bytes != end - begin {
+        // `begin ≤ end` was checked above.
+        let span = end.saturating_sub(begin);
+        if bytes != span {
             return Err(bad(&format!(
-                "{elements} elements of {dtype} need {bytes} bytes, but data_offsets span {}",
-                end - begin
+                "{elements} elements of {dtype} need {bytes} bytes, but data_offsets span {span}"
             )));
         }
         out.push(TensorInfo {
@@ -218,8 +228,33 @@ fn parse(path: &Path, header: &[u8], size: u64) -> Result<Vec<TensorInfo>> {
             elements,
             bytes,
         });
+        ranges.push((begin, end, name.as_str()));
     }
+    disjoint(path, &mut ranges)?;
     Ok(out)
+}
+
+/// Refuses two tensors whose data ranges share a byte: each tensor owns its bytes (a file
+/// that stores one range under two names, or lays ranges across each other, is corrupt or
+/// built to mislead). Empty ranges own nothing.
+fn disjoint(path: &Path, ranges: &mut [(u64, u64, &str)]) -> Result<()> {
+    ranges.sort_unstable();
+    let mut last: Option<(u64, u64, &str)> = None;
+    for &(begin, end, name) in ranges.iter().filter(|(b, e, _)| b < e) {
+        if let Some((pb, pe, pn)) = last {
+            if begin < pe {
+                return Err(malformed(
+                    path,
+                    format!(
+                        "tensor '{name}': data_offsets [{begin}, {end}] overlap those of \
+                         tensor '{pn}', [{pb}, {pe}]"
+                    ),
+                ));
+            }
+        }
+        last = Some((begin, end, name));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

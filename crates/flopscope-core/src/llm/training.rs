@@ -4,8 +4,10 @@
 //! Activation Recomputation in Large Transformer Models", generalised to gated MLPs, grouped-query
 //! attention and mixtures of experts), the state by optimizer, precision and ZeRO stage
 //! ([`TrainingOptions::state`]), and the time a number of tokens takes. Every formula is derived
-//! in `docs/training-llm.md`.
+//! in `docs/training-llm.md`. Every sum and product of counts is checked.
+#![deny(clippy::arithmetic_side_effects, clippy::disallowed_methods)]
 
+use crate::checked::overflow;
 use crate::error::{Error, Result};
 use crate::schema::{Arch, Totals, Training, TrainingTime};
 use crate::training::{self as step, Precision, Recompute, StepCompute, TrainingOptions};
@@ -42,14 +44,6 @@ fn prod(xs: &[u64]) -> Option<u64> {
 
 fn sum(xs: &[u64]) -> Option<u64> {
     xs.iter().try_fold(0u64, |acc, &x| acc.checked_add(x))
-}
-
-fn overflow() -> Error {
-    Error::Shape {
-        node: "training".into(),
-        op: "LLM".into(),
-        msg: "a count overflows 64 bits".into(),
-    }
 }
 
 /// Whether the block trains with dropout. GPT-2's configs set `resid_pdrop`, `attn_pdrop` and
@@ -101,7 +95,7 @@ pub fn activation_bytes(
     ])?;
     let per_token = sum(&[norms, attention, mlp])?;
     // Bytes per score (b·a·s² of them): softmax output; with dropout its mask and output too.
-    let per_score = sum(&[p, prod(&[m, 1 + p])?])?;
+    let per_score = sum(&[p, prod(&[m, sum(&[1, p])?])?])?;
     let tokens = prod(&[b, s])?;
     let linear = prod(&[tokens, per_token])?;
     let scores = prod(&[b, a.heads, s, s, per_score])?;
@@ -141,7 +135,7 @@ pub fn compute(
     r: Recompute,
 ) -> Option<(StepCompute, u64)> {
     let tokens = prod(&[b, s])?;
-    let head = prod(&[tokens, a.head_macs()])?;
+    let head = prod(&[tokens, a.head_macs().ok()?])?;
     let score_macs = prod(&[b, a.layers, s, a.attn_score_macs(s)?])?;
     let scores = prod(&[b, a.layers, a.heads, s, s])?;
     let backward_macs = totals.macs.checked_mul(2)?;
@@ -204,13 +198,19 @@ pub fn section(
 ) -> Result<Training> {
     opts.validate()?;
     check_time(opts)?;
-    let (mut c, re_flops) = compute(a, totals, b, s, opts.recompute).ok_or_else(overflow)?;
-    let act = activation_bytes(a, b, s, opts.precision, opts.recompute).ok_or_else(overflow)?;
+    let (mut c, re_flops) = compute(a, totals, b, s, opts.recompute)
+        .ok_or_else(|| overflow("the training step's compute"))?;
+    let act = activation_bytes(a, b, s, opts.precision, opts.recompute)
+        .ok_or_else(|| overflow("the training step's activation bytes"))?;
     c.saved_bytes = act.saved;
-    let mut t = step::section(c, totals, opts);
+    let mut t = step::section(c, totals, opts)?;
     // The layer being recomputed holds its tensors while its backward runs.
-    t.memory.peak_bytes = t.memory.peak_bytes.saturating_add(act.recomputed);
-    let tokens = prod(&[b, s]).ok_or_else(overflow)?;
+    crate::checked::add_to(
+        &mut t.memory.peak_bytes,
+        act.recomputed,
+        "the training step's peak memory",
+    )?;
+    let tokens = prod(&[b, s]).ok_or_else(|| overflow("the tokens per step"))?;
     if tokens == 0 {
         return Ok(t);
     }

@@ -12,6 +12,7 @@ mod quantized;
 mod reference_models;
 mod runtime_shapes;
 mod sources;
+mod sums;
 mod trace;
 mod trace_kernels;
 mod training;

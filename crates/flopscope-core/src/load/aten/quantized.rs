@@ -59,7 +59,7 @@ fn conv_op(op: &str) -> bool {
 fn packed<'c>(c: &'c Call, names: &[&str]) -> Result<&'c serde_json::Map<String, J>, String> {
     names
         .iter()
-        .find_map(|n| c.args.get(*n))
+        .find_map(|n| c.args.get(n))
         .and_then(J::as_object)
         .ok_or_else(|| {
             format!(
