@@ -51,6 +51,18 @@ impl ByteSource for RangeFile<'_> {
         }
         let (from, to) = (offset + done as u64, offset + buf.len() as u64);
         let r = self.http.get(self.url, (from, Some(to)), 0, self.label)?;
+        if matches!(r.status, 206 | 416) && (r.body.len() as u64) < to - from {
+            // The file ends before the size the server gave at first: as a local file
+            // shorter than its structure says.
+            return Err(Error::Malformed {
+                path: self.label.into(),
+                what: "remote file",
+                reason: format!(
+                    "the server sent {} of bytes {from} to {to}: the file is shorter than the size it gave",
+                    r.body.len()
+                ),
+            });
+        }
         if r.status != 206 || r.body.len() as u64 != to - from {
             return Err(Error::Network(format!(
                 "{}: asked for bytes {from} to {to}, the server sent {} (HTTP {})",

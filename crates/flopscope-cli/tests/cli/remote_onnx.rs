@@ -203,6 +203,19 @@ fn a_server_that_ignores_range_sends_the_onnx_file_once() {
 }
 
 #[test]
+fn a_server_that_claims_a_longer_onnx_file_is_a_malformed_file() {
+    let dir = tmpdir("ronnx-claim");
+    let home = tmpdir("ronnx-claim-home");
+    let size = export_r18(&dir, "0");
+    // Twice its size: the structure walked to the real end asks for bytes that are not there.
+    let hub = Hub::start(vec![repo(&dir)], Mode::ClaimSize(2 * size));
+    let url = url_of(&hub, "r18.onnx");
+    let (code, e) = one_line(&run(&hub.url(), &home, &[], &["profile", &url]));
+    assert_eq!(code, Some(4), "{e}");
+    assert!(e.contains("shorter than the size it gave"), "{e}");
+}
+
+#[test]
 fn a_pre_signed_urls_signature_is_sent_and_never_shown_or_kept() {
     let dir = tmpdir("ronnx-signed");
     let home = tmpdir("ronnx-signed-home");
