@@ -129,7 +129,7 @@ impl CheckArgs {
             return Err(Error::Usage(format!(
                 "no limits for {}: give --max-params, --max-macs, --max-latency, … or set them \
                  in flopscope.toml",
-                e.model
+                flopscope_remote::redact(&e.model)
             )));
         }
         Ok(entries)
@@ -170,7 +170,8 @@ pub(crate) fn check(mut a: CheckArgs) -> Result<ExitCode, Error> {
         } else {
             vec![]
         };
-        outcomes.push(budget::evaluate(&e.model, &e.limits, &profile, &runs));
+        let shown = flopscope_remote::redact(&e.model);
+        outcomes.push(budget::evaluate(&shown, &e.limits, &profile, &runs));
     }
     let md = budget::render(&outcomes, flopscope_report::render::Format::Markdown);
     let text = match a.format {

@@ -710,7 +710,8 @@ pub(crate) fn profile_model(spec: &str, opts: &Options) -> Result<flopscope_core
 pub(crate) fn local_only(spec: &str, what: &str) -> Result<(), Error> {
     if flopscope_remote::is_remote(spec) {
         return Err(Error::Usage(format!(
-            "{spec}: {what} needs the model's file; download it first (profile, compare, report and check read remote headers)"
+            "{}: {what} needs the model's file; download it first (profile, compare, report and check read remote headers)",
+            flopscope_remote::redact(spec)
         )));
     }
     Ok(())

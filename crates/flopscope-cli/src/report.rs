@@ -88,7 +88,8 @@ pub(crate) fn report(a: ReportArgs) -> Result<(), Error> {
     };
     match kind {
         Output::Html => {
-            let mut page = Page::new(format!("flopscope report: {}", a.model));
+            let shown = flopscope_remote::redact(&a.model);
+            let mut page = Page::new(format!("flopscope report: {shown}"));
             page.profile = Some(&profile);
             page.bench = bench.as_ref();
             write_html(&a.output, &page)
@@ -130,7 +131,13 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
         });
     }
     crate::check_dims(&opts, &profiles.iter().collect::<Vec<_>>(), true)?;
-    let cmp = Comparison::new(&a.models, &profiles, &runs);
+    // What each model is called: a URL without its query (a pre-signed signature).
+    let names: Vec<String> = a
+        .models
+        .iter()
+        .map(|m| flopscope_remote::redact(m))
+        .collect();
+    let cmp = Comparison::new(&names, &profiles, &runs);
     let diff = a.diff.then(|| Diff::new(&profiles[0], &profiles[1]));
     let text = match (&diff, a.format) {
         (Some(d), CompareFormat::Json) => {
@@ -148,7 +155,7 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
     };
     match a.output.as_deref().map(|p| (p, output_kind(p))) {
         Some((path, Output::Html)) => {
-            let mut page = Page::new(format!("flopscope compare: {}", a.models.join(", ")));
+            let mut page = Page::new(format!("flopscope compare: {}", names.join(", ")));
             page.compare = Some(&cmp);
             page.compare_text = Some([cmp.render(Format::Markdown), cmp.render(Format::Latex)]);
             page.diff = diff.as_ref();

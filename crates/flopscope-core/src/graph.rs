@@ -478,15 +478,22 @@ pub const MAX_FOLD: u64 = 1 << 16;
 /// Floats are decoded only for tiny tensors (scales, exponents): weights are never read.
 const MAX_FLOAT_DECODE: u64 = 64;
 
-/// Values of a small constant tensor, if cheaply available.
-pub(crate) fn decode_values(t: &Initializer) -> Option<Values> {
-    let n = t.dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d))?;
-    let limit = if t.dtype.is_float() {
+/// Whether the analysis may read the values of a tensor of `n` elements of `dtype`
+/// ([`decode_values`] decodes them): the ONNX reader keeps such payloads in memory, so a model
+/// read without its weights (a remote one) is analysed exactly as the file.
+pub(crate) fn may_fold(dtype: DType, n: u64) -> bool {
+    let limit = if dtype.is_float() {
         MAX_FLOAT_DECODE
     } else {
         MAX_FOLD
     };
-    if n > limit || !(t.dtype.is_float() || t.dtype.is_int_like()) {
+    n <= limit && (dtype.is_float() || dtype.is_int_like())
+}
+
+/// Values of a small constant tensor, if cheaply available.
+pub(crate) fn decode_values(t: &Initializer) -> Option<Values> {
+    let n = t.dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d))?;
+    if !may_fold(t.dtype, n) {
         return None;
     }
     let v = match &t.data {

@@ -34,6 +34,14 @@ pub enum Source<'a> {
     },
     /// A built-in architecture by name (`resnet18`; [`zoo::entries`] lists them).
     Zoo(&'a str),
+    /// An ONNX model's structure read without its weights ([`load::read_skeleton`]: a remote
+    /// file read with range requests). It has no folder: its external data is absent.
+    Skeleton {
+        /// The model's structure.
+        skeleton: &'a load::Skeleton,
+        /// What errors and the profile call it.
+        name: &'a str,
+    },
 }
 
 impl<'a> Source<'a> {
@@ -125,6 +133,9 @@ pub fn open(source: &Source<'_>, opts: &Options) -> Result<(Graph, ModelInfo)> {
             (load::load_trace(bytes, name)?, name.to_string())
         }
         Source::Bytes { bytes, name } => (load::load_onnx_bytes(bytes, name)?, name.to_string()),
+        Source::Skeleton { skeleton, name } => {
+            (load::load_onnx_skeleton(skeleton, name)?, name.to_string())
+        }
     };
     let (m, source) = loaded;
     let info = ModelInfo {

@@ -1,10 +1,14 @@
-//! Fetched headers and configs on disk, keyed by the commit they were read at, so a second
-//! profile of the same revision needs no network (and, with the server gone, none at all).
+//! Fetched headers, configs and ONNX structures on disk, keyed by the commit they were read
+//! at, so a second profile of the same revision needs no network (and, with the server gone,
+//! none at all); a URL's by the URL without its query, with the file's `ETag` and
+//! `Last-Modified` to ask the server whether it changed.
 //!
 //! ```text
 //! {cache}/hub/{host}/{org}/{name}/refs/{revision}          the commit a branch or tag named
 //! {cache}/hub/{host}/{org}/{name}/{commit}/{target}.json   what was fetched: kind, files, sizes
 //! {cache}/hub/{host}/{org}/{name}/{commit}/files/{file}    config.json and each file's head
+//! {cache}/url/{scheme}/{host}/{path…}/%/{file}.json        the same for a URL, with validators
+//! {cache}/url/{scheme}/{host}/{path…}/%/files/{file}
 //! ```
 //!
 //! `{cache}` is `$FLOPSCOPE_CACHE_DIR`, else `$XDG_CACHE_HOME/flopscope`, else
@@ -12,10 +16,15 @@
 //! temporary name and are renamed, the record last, so a record only names complete files.
 //! A record carries [`FORMAT`]; one of another format is a miss, fetched again and rewritten.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use flopscope_core::llm::{Fetched, FileHead};
+use flopscope_core::load::Skeleton;
 use serde_json::{json, Value};
+
+use crate::fetch::Got;
+use crate::http::Validators;
 
 /// The layout of a record and its files; bumped when either changes.
 pub const FORMAT: u64 = 1;
@@ -72,61 +81,154 @@ impl RepoCache {
     }
 
     /// What was fetched for `target` at `commit`, when it is all there.
-    pub fn load(&self, commit: &str, target: &str) -> Option<Fetched> {
-        let dir = self.dir.join(component(commit));
-        let rec: Value = serde_json::from_slice(&std::fs::read(record(&dir, target)).ok()?).ok()?;
-        if rec["format"].as_u64() != Some(FORMAT) {
-            return None;
-        }
-        let file = |v: &Value| -> Option<FileHead> {
-            let name = v["name"].as_str()?.to_string();
-            let head = std::fs::read(dir.join("files").join(component(&name))).ok()?;
-            Some(FileHead {
-                size: v["size"].as_u64()?,
-                head,
-                name,
-            })
-        };
-        let files: Vec<FileHead> = rec["files"]
-            .as_array()?
-            .iter()
-            .map(file)
-            .collect::<Option<_>>()?;
-        match rec["kind"].as_str()? {
-            "gguf" => Some(Fetched::Gguf(files.into_iter().next()?)),
-            "safetensors" => {
-                let config = match rec["config"].as_str() {
-                    Some(c) => Some(std::fs::read(dir.join("files").join(component(c))).ok()?),
-                    None => None,
-                };
-                Some(Fetched::Safetensors { files, config })
-            }
-            _ => None,
-        }
+    pub fn load(&self, commit: &str, target: &str) -> Option<Got> {
+        load(&self.dir.join(component(commit)), target).map(|(got, _)| got)
     }
 
-    /// Keeps what was fetched for `target` at `commit` (`config`: its path in the repo).
-    /// Failing to write is not an error: the next run fetches again.
-    pub fn store(&self, commit: &str, target: &str, f: &Fetched, config: Option<&str>) {
-        let dir = self.dir.join(component(commit));
-        let (kind, files, cfg) = match f {
-            Fetched::Gguf(h) => ("gguf", std::slice::from_ref(h), None),
-            Fetched::Safetensors { files, config: c } => {
-                ("safetensors", files.as_slice(), c.as_deref().zip(config))
-            }
-        };
-        let put = |name: &str, bytes: &[u8]| write(&dir.join("files").join(component(name)), bytes);
-        let ok = files.iter().all(|h| put(&h.name, &h.head).is_ok())
-            && cfg.is_none_or(|(bytes, name)| put(name, bytes).is_ok());
-        if ok {
-            let rec = json!({
-                "format": FORMAT,
-                "kind": kind,
-                "config": cfg.map(|(_, n)| n),
-                "files": files.iter().map(|h| json!({"name": h.name, "size": h.size})).collect::<Vec<_>>(),
-            });
-            let _ = write(&record(&dir, target), rec.to_string().as_bytes());
+    /// Keeps what was fetched for `target` at `commit`. Failing to write is not an error: the
+    /// next run fetches again.
+    pub fn store(&self, commit: &str, target: &str, got: &Got) {
+        store(&self.dir.join(component(commit)), target, got, json!({}));
+    }
+}
+
+/// The cache of the files in one folder of URLs (the URL without its query and user).
+pub struct UrlCache {
+    dir: PathBuf,
+}
+
+impl UrlCache {
+    /// The cache of the folder `folder` (`scheme://host/path`, no query); `None` without a
+    /// cache directory or for a folder that is not such a URL.
+    pub fn new(folder: &str) -> Option<UrlCache> {
+        let (scheme, rest) = folder.split_once("://")?;
+        let mut dir = root()?.join("url").join(component(scheme));
+        for part in rest.split('/') {
+            // `..`, `.` and empty segments stay names: the cache must not climb out.
+            let part = if part.bytes().all(|b| b == b'.') {
+                "%2E".repeat(part.len().max(1))
+            } else {
+                component(part)
+            };
+            dir = dir.join(part);
         }
+        // Entries under `%`, which no escaped segment can be: a folder's entries never mix
+        // with its subfolders.
+        Some(UrlCache { dir: dir.join("%") })
+    }
+
+    /// What was fetched for `file` of this folder, and the validators it was fetched with.
+    pub fn load(&self, file: &str) -> Option<(Got, Validators)> {
+        let (got, rec) = load(&self.dir, file)?;
+        let s = |k: &str| rec[k].as_str().map(str::to_string);
+        let v = Validators {
+            etag: s("etag"),
+            last_modified: s("last_modified"),
+        };
+        v.any().then_some((got, v))
+    }
+
+    /// Keeps what was fetched for `file`, when the server gave validators (else it could
+    /// never be checked, and is not kept).
+    pub fn store(&self, file: &str, got: &Got, v: &Validators) {
+        if v.any() {
+            let extra = json!({"etag": v.etag, "last_modified": v.last_modified});
+            store(&self.dir, file, got, extra);
+        }
+    }
+}
+
+/// The entry for `target` in `dir`, when it is all there, and its record.
+fn load(dir: &Path, target: &str) -> Option<(Got, Value)> {
+    let rec: Value = serde_json::from_slice(&std::fs::read(record(dir, target)).ok()?).ok()?;
+    if rec["format"].as_u64() != Some(FORMAT) {
+        return None;
+    }
+    let file = |v: &Value| -> Option<FileHead> {
+        let name = v["name"].as_str()?.to_string();
+        let head = std::fs::read(dir.join("files").join(component(&name))).ok()?;
+        Some(FileHead {
+            size: v["size"].as_u64()?,
+            head,
+            name,
+        })
+    };
+    let files: Vec<FileHead> = rec["files"]
+        .as_array()?
+        .iter()
+        .map(file)
+        .collect::<Option<_>>()?;
+    let got = match rec["kind"].as_str()? {
+        "gguf" => Got::Checkpoint(Fetched::Gguf(files.into_iter().next()?), None),
+        "safetensors" => {
+            let name = rec["config"].as_str().map(str::to_string);
+            let config = match &name {
+                Some(c) => Some(std::fs::read(dir.join("files").join(component(c))).ok()?),
+                None => None,
+            };
+            Got::Checkpoint(Fetched::Safetensors { files, config }, name)
+        }
+        "onnx" => {
+            let f = files.into_iter().next()?;
+            let mut payloads = HashMap::new();
+            for p in rec["payloads"].as_array()? {
+                let n = |i: usize| p.get(i)?.as_u64();
+                payloads.insert(usize::try_from(n(0)?).ok()?, (n(1)?, n(2)?));
+            }
+            Got::Onnx(Skeleton {
+                bytes: f.head,
+                payloads,
+                len: f.size,
+            })
+        }
+        _ => return None,
+    };
+    Some((got, rec))
+}
+
+/// Writes the entry for `target` in `dir`: its files, then its record (with `extra`'s fields).
+fn store(dir: &Path, target: &str, got: &Got, extra: Value) {
+    let onnx;
+    let (kind, files, cfg, payloads) = match got {
+        Got::Checkpoint(Fetched::Gguf(h), _) => ("gguf", std::slice::from_ref(h), None, None),
+        Got::Checkpoint(Fetched::Safetensors { files, config: c }, name) => (
+            "safetensors",
+            files.as_slice(),
+            c.as_deref().zip(name.as_deref()),
+            None,
+        ),
+        Got::Onnx(sk) => {
+            onnx = [FileHead {
+                name: target.to_string(),
+                size: sk.len,
+                head: sk.bytes.clone(),
+            }];
+            let mut p: Vec<_> = sk
+                .payloads
+                .iter()
+                .map(|(i, (o, n))| json!([i, o, n]))
+                .collect();
+            p.sort_by_key(|v| v[0].as_u64());
+            ("onnx", &onnx[..], None, Some(p))
+        }
+    };
+    let put = |name: &str, bytes: &[u8]| write(&dir.join("files").join(component(name)), bytes);
+    let ok = files.iter().all(|h| put(&h.name, &h.head).is_ok())
+        && cfg.is_none_or(|(bytes, name)| put(name, bytes).is_ok());
+    if ok {
+        let mut rec = json!({
+            "format": FORMAT,
+            "kind": kind,
+            "config": cfg.map(|(_, n)| n),
+            "files": files.iter().map(|h| json!({"name": h.name, "size": h.size})).collect::<Vec<_>>(),
+        });
+        if let Some(p) = payloads {
+            rec["payloads"] = p.into();
+        }
+        if let (Some(r), Some(e)) = (rec.as_object_mut(), extra.as_object()) {
+            r.extend(e.clone());
+        }
+        let _ = write(&record(dir, target), rec.to_string().as_bytes());
     }
 }
 
@@ -162,9 +264,15 @@ mod tests {
             size: 1000,
             head: b"GGUF".to_vec(),
         };
-        c.store(&commit, "m.gguf", &Fetched::Gguf(head), None);
+        c.store(
+            &commit,
+            "m.gguf",
+            &Got::Checkpoint(Fetched::Gguf(head), None),
+        );
         let got = c.load(&commit, "m.gguf");
-        assert!(matches!(&got, Some(Fetched::Gguf(h)) if h.size == 1000 && h.head == b"GGUF"));
+        assert!(
+            matches!(&got, Some(Got::Checkpoint(Fetched::Gguf(h), None)) if h.size == 1000 && h.head == b"GGUF")
+        );
         let path = record(&dir.join(component(&commit)), "m.gguf");
         let mut rec: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(rec["format"], FORMAT);
@@ -174,6 +282,19 @@ mod tests {
             assert!(c.load(&commit, "m.gguf").is_none());
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn url_folders_cannot_climb_out_of_the_cache() {
+        let Some(c) = UrlCache::new("https://h:1/a/../b/./%2F") else {
+            return; // no cache directory in this environment
+        };
+        let rel = c.dir.strip_prefix(root().unwrap()).unwrap();
+        let parts: Vec<_> = rel.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(
+            parts,
+            ["url", "https", "h:1", "a", "%2E%2E", "b", "%2E", "%252F", "%"]
+        );
     }
 
     #[test]

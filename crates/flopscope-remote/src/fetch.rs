@@ -3,11 +3,13 @@
 //! whole ONNX file. Every read is bounded; the weights are never asked for.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use flopscope_core::llm::{gguf, safetensors, Fetched, FileHead};
+use flopscope_core::load::Skeleton;
 use flopscope_core::Error;
 
-use crate::http::Http;
+use crate::http::{Http, Reply, Validators};
 
 /// The most a `config.json` or index may be.
 pub const JSON_CAP: u64 = 16 << 20;
@@ -20,8 +22,6 @@ const GGUF_FIRST: u64 = 256 << 10;
 /// The most of a GGUF file read for its metadata and tensor records (large vocabularies take
 /// ~10 MB).
 const GGUF_MAX: u64 = 64 << 20;
-/// The largest ONNX file fetched: protobuf's own limit.
-const ONNX_MAX: u64 = 2 << 30;
 /// Shards fetched at once.
 const PARALLEL: usize = 8;
 
@@ -36,7 +36,7 @@ pub enum Target {
     Index(String),
     /// One `.gguf` file.
     Gguf(String),
-    /// One `.onnx` file (its external data is never fetched).
+    /// One `.onnx` file: its structure, without its weights (nor its external data).
     Onnx(String),
 }
 
@@ -75,8 +75,8 @@ impl Target {
 pub enum Got {
     /// A checkpoint's pieces, and the path of its `config.json` when it has one.
     Checkpoint(Fetched, Option<String>),
-    /// A whole ONNX file.
-    Onnx(Vec<u8>),
+    /// An ONNX file's structure.
+    Onnx(Skeleton),
 }
 
 /// A folder of files: URLs `{base}{file}` (each segment of `file` percent-encoded), named
@@ -94,6 +94,8 @@ pub struct Place<'a> {
     /// A file and the exact URL it was given as (a URL source: its query, a pre-signed
     /// signature, belongs to that file only).
     pub exact: Option<(String, String)>,
+    /// That file's validators, once read (what a cached copy is checked against).
+    pub seen: Mutex<Validators>,
 }
 
 /// `path` with each `/`-separated segment percent-encoded: every byte but RFC 3986's
@@ -146,6 +148,15 @@ impl Place<'_> {
         }
     }
 
+    /// Keeps the validators of `file`'s answer when it is the URL source's file.
+    fn saw(&self, file: &str, r: &Reply) {
+        if self.exact.as_ref().is_some_and(|(f, _)| f == file) && r.validators.any() {
+            if let Ok(mut v) = self.seen.lock() {
+                *v = r.validators.clone();
+            }
+        }
+    }
+
     /// A 404 as the error for a missing local file (exit code 3), naming the repo and file.
     pub fn not_found(&self, file: &str, hint: &str) -> Error {
         Error::Io {
@@ -176,6 +187,7 @@ impl Place<'_> {
         if r.status == 404 {
             return Err(self.not_found(file, ""));
         }
+        self.saw(file, &r);
         Ok(r.body)
     }
 
@@ -188,6 +200,7 @@ impl Place<'_> {
         if r.status == 404 {
             return Err(self.not_found(file, ""));
         }
+        self.saw(file, &r);
         if r.status == 416 {
             // Nothing at `from`: of a first read, an empty file, which the parsers refuse as
             // they refuse an empty local file; later, a server that said the file was longer.
@@ -340,7 +353,19 @@ impl Place<'_> {
             Target::Safetensors(p) => checkpoint(vec![p.clone()], near(p)?),
             Target::Index(p) => checkpoint(shards(p)?, near(p)?),
             Target::Gguf(p) => Ok(Got::Checkpoint(Fetched::Gguf(self.gguf_head(p)?), None)),
-            Target::Onnx(p) => Ok(Got::Onnx(self.required(p, ONNX_MAX)?)),
+            Target::Onnx(p) => {
+                let (url, label) = (self.url(p), self.label(p));
+                let first = self
+                    .http
+                    .get(&url, (0, Some(crate::onnx::FIRST)), 0, &label)?;
+                if first.status == 404 {
+                    return Err(self.not_found(p, ""));
+                }
+                self.saw(p, &first);
+                let whole = || self.required(p, crate::onnx::WHOLE_MAX);
+                let sk = crate::onnx::skeleton(self.http, &url, &label, first, whole)?;
+                Ok(Got::Onnx(sk))
+            }
         }
     }
 }

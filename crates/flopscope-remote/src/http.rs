@@ -29,9 +29,27 @@ pub struct Http {
     token: Option<(String, String)>,
 }
 
-/// One answer: a 2xx body (at most what was asked for), a 404, or a 416 to a range.
+/// What tells whether a file changed since it was read: its `ETag` and `Last-Modified`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Validators {
+    /// The `ETag`, as the server sent it (quotes and `W/` included).
+    pub etag: Option<String>,
+    /// The `Last-Modified` date, as the server sent it.
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    /// Whether the server sent either.
+    pub fn any(&self) -> bool {
+        self.etag.is_some() || self.last_modified.is_some()
+    }
+}
+
+/// One answer: a 2xx body (at most what was asked for), a 404, a 416 to a range, or a 304 to
+/// a conditional request.
 pub struct Reply {
-    /// 200, 206, 404, or 416 (a range that starts at or past the end of the file).
+    /// 200, 206, 304 (not modified), 404, or 416 (a range that starts at or past the end of
+    /// the file).
     pub status: u16,
     /// The bytes asked for (fewer when the file ends first).
     pub body: Vec<u8>,
@@ -42,6 +60,8 @@ pub struct Reply {
     pub commit: Option<String>,
     /// The Hub's `X-Error-Code` of a 404 (`RevisionNotFound`, `RepoNotFound`, `EntryNotFound`).
     pub error_code: Option<String>,
+    /// The file's validators, from the last response (the one with the body).
+    pub validators: Validators,
 }
 
 /// Why one try failed.
@@ -100,10 +120,23 @@ impl Http {
         cap: u64,
         label: &str,
     ) -> Result<Reply, Error> {
+        self.get_if(url, range, cap, label, None)
+    }
+
+    /// [`Http::get`], conditional on the file having changed since `since` was seen
+    /// (`If-None-Match`, `If-Modified-Since`): an unchanged file is a 304 with no body.
+    pub fn get_if(
+        &self,
+        url: &str,
+        range: (u64, Option<u64>),
+        cap: u64,
+        label: &str,
+        since: Option<&Validators>,
+    ) -> Result<Reply, Error> {
         let mut delay = 0.25;
         let mut tries = 0;
         loop {
-            match self.try_get(url, range, cap, label) {
+            match self.try_get(url, range, cap, label, since) {
                 Ok(r) => return Ok(r),
                 Err(Fail::Stop(e)) => return Err(e),
                 Err(Fail::Again(why, _)) if tries >= self.retries => {
@@ -129,10 +162,12 @@ impl Http {
         (start, end): (u64, Option<u64>),
         cap: u64,
         label: &str,
+        since: Option<&Validators>,
     ) -> Result<Reply, Fail> {
+        // The label, not the URL: a URL's query may be a pre-signed signature.
         let mut uri: Uri = url
             .parse()
-            .map_err(|e| Fail::Stop(Error::Usage(format!("{url}: not a URL: {e}"))))?;
+            .map_err(|e| Fail::Stop(Error::Usage(format!("{label}: not a URL: {e}"))))?;
         let mut commit = None;
         for _ in 0..=MAX_REDIRECTS {
             let mut req = self.agent.get(&uri);
@@ -142,6 +177,14 @@ impl Http {
             if let Some((token, origin)) = &self.token {
                 if origin_of(&uri) == *origin {
                     req = req.header("Authorization", format!("Bearer {token}"));
+                }
+            }
+            if let Some(v) = since {
+                if let Some(e) = &v.etag {
+                    req = req.header("If-None-Match", e);
+                }
+                if let Some(d) = &v.last_modified {
+                    req = req.header("If-Modified-Since", d);
                 }
             }
             let resp = req.call().map_err(|e| self.fail(e, label))?;
@@ -162,7 +205,8 @@ impl Http {
                     })?;
                     uri = resolve(&uri, &to).ok_or_else(|| {
                         Fail::Stop(Error::Network(format!(
-                            "{label}: a redirect to '{to}', which is not an http(s) URL"
+                            "{label}: a redirect to '{}', which is not an http(s) URL",
+                            crate::redact(&to)
                         )))
                     })?;
                     continue;
@@ -175,6 +219,17 @@ impl Http {
                         size: None,
                         commit,
                         error_code: header("x-error-code"),
+                        validators: Validators::default(),
+                    });
+                }
+                304 if since.is_some() => {
+                    return Ok(Reply {
+                        status,
+                        body: vec![],
+                        size: None,
+                        commit,
+                        error_code: None,
+                        validators: Validators::default(),
                     });
                 }
                 // A range that starts past the end: the file is shorter than the range's start.
@@ -189,6 +244,7 @@ impl Http {
                         size,
                         commit,
                         error_code: None,
+                        validators: Validators::default(),
                     });
                 }
                 429 => {
@@ -221,6 +277,10 @@ impl Http {
                     ))))
                 }
             }
+            let validators = Validators {
+                etag: header("etag"),
+                last_modified: header("last-modified"),
+            };
             let ranged = status == 206;
             let size = if ranged {
                 let cr = header("content-range").unwrap_or_default();
@@ -261,6 +321,7 @@ impl Http {
                 size,
                 commit,
                 error_code: None,
+                validators,
             });
         }
         Err(Fail::Stop(Error::Network(format!(

@@ -10,6 +10,7 @@ use flopscope_core::{Error, Options, Profile, Source};
 mod cache;
 mod fetch;
 mod http;
+mod onnx;
 
 use fetch::{Got, Place, Target};
 
@@ -20,6 +21,65 @@ const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 pub fn is_remote(spec: &str) -> bool {
     (spec.starts_with("hf:") || spec.starts_with("http://") || spec.starts_with("https://"))
         && !std::path::Path::new(spec).exists()
+}
+
+/// What a model argument is shown as, in every output and error: a URL without its query
+/// (a pre-signed URL's signature), fragment and user information (`user:password@`); the
+/// request alone carries them. Anything else is shown as it is.
+pub fn redact(spec: &str) -> String {
+    let Some((scheme, rest)) = spec.split_once("://") else {
+        return spec.to_string();
+    };
+    if !["http", "https"].contains(&scheme.to_ascii_lowercase().as_str()) {
+        return spec.to_string();
+    }
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}://{host}{path}")
+}
+
+/// `e` with every copy of `secret` (a URL's query or user information) taken out of its
+/// text: a last guard, should a message quote a URL.
+fn scrub(e: Error, secret: &str) -> Error {
+    if secret.is_empty() {
+        return e;
+    }
+    let s = |t: String| t.replace(secret, "");
+    match e {
+        Error::Io { path, source } => Error::Io {
+            path: s(path.display().to_string()).into(),
+            source: std::io::Error::new(source.kind(), s(source.to_string())),
+        },
+        Error::Malformed { path, what, reason } => Error::Malformed {
+            path: s(path.display().to_string()).into(),
+            what,
+            reason: s(reason),
+        },
+        Error::Invalid(m) => Error::Invalid(s(m)),
+        Error::Usage(m) => Error::Usage(s(m)),
+        Error::Network(m) => Error::Network(s(m)),
+        Error::Denied(m) => Error::Denied(s(m)),
+        other => other,
+    }
+}
+
+/// The parts of a URL that [`redact`] hides, as a message quoting the URL would hold them:
+/// its query with its `?`, its user information with its `@` (never a bare word, which
+/// could be in any message).
+fn secrets(spec: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some((_, rest)) = spec.split_once("://") {
+        let rest = rest.split('#').next().unwrap_or("");
+        if let Some((_, q)) = rest.split_once('?').filter(|(_, q)| !q.is_empty()) {
+            out.push(format!("?{q}"));
+        }
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        if let Some((user, _)) = authority.rsplit_once('@') {
+            out.push(format!("{user}@"));
+        }
+    }
+    out
 }
 
 /// A full commit hash, as the Hub gives it.
@@ -144,28 +204,82 @@ fn endpoint() -> String {
 }
 
 /// Profiles a remote model; `note` receives what the person should know but is not part of
-/// the profile (a cached revision used because the server could not be reached).
+/// the profile (a cached copy used because the server could not be reached). The profile and
+/// every error name a URL as [`redact`] shows it.
 pub fn profile(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Result<Profile, Error> {
     if spec.starts_with("hf:") {
         return profile_hub(spec, opts, note);
     }
-    if offline() {
-        return Err(Error::Network(format!(
-            "{spec}: HF_HUB_OFFLINE is set and URLs are not cached"
-        )));
-    }
+    let secrets = secrets(spec);
+    let hide = |mut t: String| {
+        for s in &secrets {
+            t = t.replace(s.as_str(), "");
+        }
+        t
+    };
+    profile_url(spec, opts, &mut |w| note(hide(w))).map_err(|mut e| {
+        for s in &secrets {
+            e = scrub(e, s);
+        }
+        e
+    })
+}
+
+fn profile_url(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Result<Profile, Error> {
+    let shown = redact(spec);
     let u = split_url(spec)?;
     let target = Target::of(&u.file)?;
+    let cache = cache::UrlCache::new(&redact(&u.folder));
+    // A cached entry's profile; `None` when damaged (it is then fetched again).
+    let from_cache = |got: &Got| match finish(got, &shown, opts) {
+        Err(e) if damaged(&e) => None,
+        r => Some(r),
+    };
+    let entry = cache.as_ref().and_then(|c| c.load(&u.file));
+    if offline() {
+        return match entry.as_ref().and_then(|(got, _)| from_cache(got)) {
+            Some(p) => p,
+            None => Err(Error::Network(format!(
+                "{shown}: HF_HUB_OFFLINE is set and this URL is not in the cache (or its entry there is damaged)"
+            ))),
+        };
+    }
     let ep = endpoint();
     let http = http::Http::new(token(), &origin(&ep)?)?;
+    let label = format!("{}/{}", redact(&u.folder), u.file);
+    if let Some((got, v)) = &entry {
+        // One byte, asked for only if the file changed: a 304 says the cached copy holds.
+        match http.get_if(&u.url, (0, Some(1)), 0, &label, Some(v)) {
+            Ok(r) if r.status == 304 => {
+                if let Some(p) = from_cache(got) {
+                    return p;
+                }
+            }
+            Ok(_) => {}
+            Err(Error::Network(why)) => {
+                if let Some(p) = from_cache(got) {
+                    note(format!("{why}; using the cached copy"));
+                    return p;
+                }
+                return Err(Error::Network(why));
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let place = Place {
         http: &http,
         base: format!("{}/", u.folder),
-        label: u.folder.clone(),
+        label: redact(&u.folder),
         hub: false,
-        exact: Some((u.file, u.url)),
+        exact: Some((u.file.clone(), u.url.clone())),
+        seen: Default::default(),
     };
-    finish(&place.fetch(&target, None)?, spec, opts)
+    let got = place.fetch(&target, None)?;
+    let profile = finish(&got, &shown, opts);
+    if let (Ok(_), Some(c), Ok(v)) = (&profile, &cache, place.seen.lock()) {
+        c.store(&u.file, &got, &v);
+    }
+    profile
 }
 
 /// A URL source, taken apart.
@@ -181,7 +295,7 @@ struct UrlSpec {
 }
 
 fn split_url(spec: &str) -> Result<UrlSpec, Error> {
-    let bad = |why: &str| Error::Usage(format!("{spec}: {why}"));
+    let bad = |why: &str| Error::Usage(format!("{}: {why}", redact(spec)));
     let url = spec.split('#').next().unwrap_or(spec);
     let path = url.split('?').next().unwrap_or(url);
     let (folder, file) = path
@@ -206,11 +320,11 @@ fn origin(url: &str) -> Result<String, Error> {
     Ok(http::origin_of(&uri))
 }
 
-/// The profile of what was fetched.
-fn finish(got: &Got, spec: &str, opts: &Options) -> Result<Profile, Error> {
+/// The profile of what was fetched; `name` is what it calls the model.
+fn finish(got: &Got, name: &str, opts: &Options) -> Result<Profile, Error> {
     match got {
-        Got::Checkpoint(f, _) => flopscope_core::llm::profile_fetched(f, spec, opts),
-        Got::Onnx(bytes) => flopscope_core::profile(&Source::Bytes { bytes, name: spec }, opts),
+        Got::Checkpoint(f, _) => flopscope_core::llm::profile_fetched(f, name, opts),
+        Got::Onnx(skeleton) => flopscope_core::profile(&Source::Skeleton { skeleton, name }, opts),
     }
 }
 
@@ -233,8 +347,8 @@ fn profile_hub(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Resu
     // The profile of a cached entry; `None` when there is none or it is damaged (a truncated
     // or edited file), which is then fetched again and rewritten.
     let cached = |commit: &str| -> Option<Result<Profile, Error>> {
-        let f = cache.as_ref()?.load(commit, key)?;
-        match flopscope_core::llm::profile_fetched(&f, spec, opts) {
+        let got = cache.as_ref()?.load(commit, key)?;
+        match finish(&got, spec, opts) {
             Err(e) if damaged(&e) => None,
             r => Some(r),
         }
@@ -298,6 +412,7 @@ fn profile_hub(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Resu
         label: label(&h.revision),
         hub: true,
         exact: None,
+        seen: Default::default(),
     };
     if reply.status == 404 {
         let missing = |what: String| Error::Io {
@@ -322,10 +437,8 @@ fn profile_hub(spec: &str, opts: &Options, note: &mut dyn FnMut(String)) -> Resu
     let got = place.fetch(&target, config)?;
     let profile = finish(&got, spec, opts);
     // Only what profiles is kept: a malformed file would otherwise be a damaged entry.
-    if let (Ok(_), Got::Checkpoint(f, cfg), Some(c), Some(cache)) =
-        (&profile, &got, &commit, &cache)
-    {
-        cache.store(c, key, f, cfg.as_deref());
+    if let (Ok(_), Some(c), Some(cache)) = (&profile, &commit, &cache) {
+        cache.store(c, key, &got);
     }
     profile
 }
@@ -384,6 +497,32 @@ mod tests {
             assert_eq!(s.revision, good);
         }
         assert!(is_commit(&"a".repeat(40)) && !is_commit("main"));
+    }
+
+    #[test]
+    fn urls_are_shown_without_query_fragment_or_user() {
+        let signed = "https://b.s3.amazonaws.com/m/model.onnx?X-Amz-Signature=ab&X-Amz-Credential=AK%2F1#top";
+        assert_eq!(redact(signed), "https://b.s3.amazonaws.com/m/model.onnx");
+        assert_eq!(
+            redact("HTTP://user:pw@h:8080/a/m.gguf?sig=1"),
+            "HTTP://h:8080/a/m.gguf"
+        );
+        // An `@` in the path is not user information.
+        assert_eq!(redact("https://h/a@b/m.gguf"), "https://h/a@b/m.gguf");
+        assert_eq!(redact("https://h?x"), "https://h");
+        for same in ["hf:org/name@main/m.onnx", "model.onnx", "ftp://h/m.onnx?x"] {
+            assert_eq!(redact(same), same);
+        }
+        assert_eq!(
+            secrets("https://u:p@h/m.onnx?sig=1#f"),
+            vec!["?sig=1".to_string(), "u:p@".into()]
+        );
+        assert!(secrets("https://h/m.onnx").is_empty());
+        let e = scrub(
+            Error::Network("https://h/m.onnx?sig=1: bad uri".into()),
+            "?sig=1",
+        );
+        assert_eq!(e.to_string(), "https://h/m.onnx: bad uri");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod machine;
 mod output;
 mod papercuts;
 mod remote;
+mod remote_onnx;
 mod report_browser;
 mod tract_run;
 mod training;

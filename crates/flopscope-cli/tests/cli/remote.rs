@@ -19,11 +19,16 @@ const TOKEN: &str = "hf_test_secret";
 
 /// `flopscope ARGS` against `hub`, with caches and tokens of its own (nothing from the user's
 /// environment: no token, no proxy, no offline flag).
-fn run(hub_url: &str, home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) fn run(hub_url: &str, home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     cmd(hub_url, home, env, args).output().expect("runs")
 }
 
-fn cmd(hub_url: &str, home: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Command {
+pub(crate) fn cmd(
+    hub_url: &str,
+    home: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> std::process::Command {
     let mut c = command();
     for k in [
         "HF_TOKEN",
@@ -48,7 +53,7 @@ fn cmd(hub_url: &str, home: &Path, env: &[(&str, &str)], args: &[&str]) -> std::
     c
 }
 
-fn json_of(out: &Output) -> Value {
+pub(crate) fn json_of(out: &Output) -> Value {
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -60,7 +65,7 @@ fn json_of(out: &Output) -> Value {
 
 /// A profile with what names its source taken out: `model.source`, and `llm.files` down to
 /// file names (local paths there, repository paths remotely).
-fn sans_source(mut p: Value) -> Value {
+pub(crate) fn sans_source(mut p: Value) -> Value {
     p["model"]["source"] = Value::Null;
     if let Some(files) = p["llm"]["files"].as_array_mut() {
         for f in files {
@@ -77,7 +82,7 @@ fn sans_source(mut p: Value) -> Value {
 }
 
 /// One error line on stderr, no panic; returns (exit code, the line).
-fn one_line(out: &Output) -> (Option<i32>, String) {
+pub(crate) fn one_line(out: &Output) -> (Option<i32>, String) {
     let e = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!e.contains("panicked"), "{e}");
     assert_eq!(e.trim_end().lines().count(), 1, "{e}");
@@ -550,7 +555,7 @@ fn a_damaged_cache_entry_is_fetched_again_and_rewritten() {
 }
 
 /// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![];
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();

@@ -15,6 +15,8 @@ use crate::graph::{Attr, DType, Dim, Graph, Initializer, Node, TensorData, Value
 use crate::onnx_pb as pb;
 use crate::schema::WeightsStatus;
 
+use super::skeleton::{self, ByteSource, Skeleton, Stop, Window};
+
 /// Oldest default-domain opset accepted. Before 7, binary ops broadcast by attribute
 /// (`broadcast`, `axis`), Reshape took its shape as an attribute (before 5) and Cast its type
 /// by name (before 6): the rules read them so.
@@ -62,8 +64,8 @@ pub fn load_onnx(path: &Path) -> Result<LoadedModel> {
     if meta.len() == 0 {
         return Err(malformed("the file is empty".into()));
     }
-    let skeleton = super::skeleton::read(file, meta.len())
-        .map_err(|r| malformed(format!("{r}; the file is truncated or not ONNX")))?;
+    let mut src = LocalFile { file, path };
+    let skeleton = read_skeleton(&mut src, meta.len(), skeleton::LOCAL, path)?;
     let base = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -74,6 +76,76 @@ pub fn load_onnx(path: &Path) -> Result<LoadedModel> {
         Some(base),
         path,
         meta.len(),
+    )
+}
+
+/// A model file read with positional reads.
+struct LocalFile<'a> {
+    file: std::fs::File,
+    path: &'a Path,
+}
+
+impl ByteSource for LocalFile<'_> {
+    #[cfg(unix)]
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset).map_err(|source| {
+            Error::Io {
+                path: self.path.to_path_buf(),
+                source,
+            }
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        use std::io::{Read, Seek};
+        let io = |source| Error::Io {
+            path: self.path.to_path_buf(),
+            source,
+        };
+        self.file
+            .seek(std::io::SeekFrom::Start(offset))
+            .map_err(io)?;
+        self.file.read_exact(buf).map_err(io)
+    }
+}
+
+/// Reads the structure of an ONNX model of `len` bytes from `src`, `window` bytes at a time,
+/// leaving its large weight payloads unread (see [`Skeleton`]). `path` names the model in
+/// errors. A source that fails passes its own error on (a remote one: a network error).
+pub fn read_skeleton(
+    src: &mut dyn ByteSource,
+    len: u64,
+    window: Window,
+    path: &Path,
+) -> Result<Skeleton> {
+    skeleton::read(src, len, window).map_err(|stop| match stop {
+        Stop::Source(e) => e,
+        Stop::Bad(r) => Error::Malformed {
+            what: "ONNX model",
+            path: path.to_path_buf(),
+            reason: format!("{r}; the file is truncated or not ONNX"),
+        },
+    })
+}
+
+/// Reads an ONNX model from its [`Skeleton`] (read by [`read_skeleton`], from a source
+/// without a folder: its external data is absent, and its skipped payloads, which the
+/// analysis never reads, are referred to by offset). `label` names the model in errors.
+pub fn load_onnx_skeleton(sk: &Skeleton, label: &str) -> Result<LoadedModel> {
+    if sk.len == 0 {
+        return Err(Error::Malformed {
+            what: "ONNX model",
+            path: PathBuf::from(label),
+            reason: "the file is empty".into(),
+        });
+    }
+    decode(
+        Bytes::copy_from_slice(&sk.bytes),
+        sk.payloads.clone(),
+        None,
+        Path::new(label),
+        sk.len,
     )
 }
 

@@ -3,8 +3,10 @@
 //! ranges, gated repos answering 401 without their token, 404s, `config.json` at `main`
 //! redirected path-relatively (`../{commit}/config.json`), and misbehaviours (ignoring `Range`,
 //! answering slowly, failing with 503 or 429, lying about a file's size, S3's 403 for a missing
-//! file). It counts the bytes it sends and logs every
-//! request with its `Authorization` header. One request per connection, a thread each.
+//! file). Files carry an `ETag` and a `Last-Modified` (from their size and modification time),
+//! and a conditional request for an unchanged one is a 304. It counts the bytes it sends and
+//! logs every request with its `Authorization`, `Range` and conditional headers. One request
+//! per connection, a thread each.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -30,6 +32,10 @@ pub enum Mode {
     ClaimSize(u64),
     /// The CDN answers a missing file with 403, as S3 and GCS do without list permission.
     S3,
+    /// Files carry a `Last-Modified` but no `ETag`.
+    NoEtag,
+    /// Files carry neither an `ETag` nor a `Last-Modified`.
+    NoValidators,
 }
 
 /// One repository: the files of a folder at one commit; `token`: gated.
@@ -47,6 +53,9 @@ pub struct Hit {
     pub path: String,
     pub auth: Option<String>,
     pub range: Option<String>,
+    /// `If-None-Match`, then `If-Modified-Since`, when sent.
+    pub if_none_match: Option<String>,
+    pub if_modified_since: Option<String>,
 }
 
 struct State {
@@ -163,7 +172,7 @@ fn serve(st: &State, mut s: TcpStream, cdn: bool) {
         return;
     }
     let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-    let (mut auth, mut range) = (None, None);
+    let (mut auth, mut range, mut inm, mut ims) = (None, None, None, None);
     loop {
         let mut h = String::new();
         if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
@@ -173,6 +182,8 @@ fn serve(st: &State, mut s: TcpStream, cdn: bool) {
             match k.to_ascii_lowercase().as_str() {
                 "authorization" => auth = Some(v.trim().to_string()),
                 "range" => range = Some(v.trim().to_string()),
+                "if-none-match" => inm = Some(v.trim().to_string()),
+                "if-modified-since" => ims = Some(v.trim().to_string()),
                 _ => {}
             }
         }
@@ -182,6 +193,8 @@ fn serve(st: &State, mut s: TcpStream, cdn: bool) {
         path: path.clone(),
         auth: auth.clone(),
         range: range.clone(),
+        if_none_match: inm.clone(),
+        if_modified_since: ims.clone(),
     });
     if !cdn {
         let n = st.hub_requests.fetch_add(1, SeqCst);
@@ -286,7 +299,51 @@ fn serve(st: &State, mut s: TcpStream, cdn: bool) {
         );
         return reply(st, &mut s, "302 Found", &[commit, ("Location", to)], b"");
     }
-    send_file(st, &mut s, &f, range.as_deref(), commit);
+    let cond = (inm.as_deref(), ims.as_deref());
+    send_file(st, &mut s, &f, range.as_deref(), cond, commit);
+}
+
+/// The validators of a file, as the mode gives them: an `ETag` from its size and modification
+/// time, and that time as an HTTP date.
+fn validators(mode: Mode, f: &std::path::Path) -> (Option<String>, Option<String>) {
+    let meta = std::fs::metadata(f).unwrap();
+    let t = meta
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let etag = format!("\"{:x}-{:x}\"", meta.len(), t.as_nanos());
+    let date = http_date(t.as_secs());
+    match mode {
+        Mode::NoValidators => (None, None),
+        Mode::NoEtag => (None, Some(date)),
+        _ => (Some(etag), Some(date)),
+    }
+}
+
+/// `secs` since 1970 as an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`), by the civil-from-days
+/// algorithm (H. Hinnant).
+fn http_date(secs: u64) -> String {
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(m - 1) as usize];
+    format!(
+        "{wd}, {d:02} {mon} {y} {:02}:{:02}:{:02} GMT",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 /// Every byte but the unreserved ones and `/` as `%XX`.
@@ -330,8 +387,23 @@ fn send_file(
     s: &mut TcpStream,
     f: &std::path::Path,
     range: Option<&str>,
+    (if_none_match, if_modified_since): (Option<&str>, Option<&str>),
     commit: (&str, String),
 ) {
+    let (etag, date) = validators(st.mode, f);
+    // As RFC 9110 says: `If-None-Match` when sent, else `If-Modified-Since` (compared as the
+    // exact date this server sends).
+    let unchanged = match (if_none_match, if_modified_since) {
+        (Some(m), _) => etag.as_deref() == Some(m),
+        (None, Some(d)) => date.as_deref() == Some(d),
+        _ => false,
+    };
+    let mut tags = vec![commit.clone()];
+    tags.extend(etag.map(|e| ("ETag", e)));
+    tags.extend(date.map(|d| ("Last-Modified", d)));
+    if unchanged {
+        return reply(st, s, "304 Not Modified", &tags, b"");
+    }
     let mut file = std::fs::File::open(f).unwrap();
     let size = file.metadata().unwrap().len();
     let asked = range
@@ -358,10 +430,10 @@ fn send_file(
         }
         _ => ("200 OK", 0, size, None),
     };
-    let mut head = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n{}: {}\r\n",
-        commit.0, commit.1
-    );
+    let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n");
+    for (k, v) in &tags {
+        head += &format!("{k}: {v}\r\n");
+    }
     if let Some(cr) = extra {
         head += &format!("Content-Range: {cr}\r\n");
     }
