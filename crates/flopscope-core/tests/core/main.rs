@@ -13,5 +13,6 @@ mod reference_models;
 mod runtime_shapes;
 mod sources;
 mod trace;
+mod trace_ops;
 mod training;
 mod zoo;

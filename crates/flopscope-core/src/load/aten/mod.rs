@@ -7,10 +7,12 @@
 //! counted.
 
 mod backward;
+mod index;
 mod linalg;
 mod norm;
 mod pointwise;
 mod reduce;
+mod vision;
 
 use super::trace::{Call, Emit, Why};
 use crate::graph::{Attr, ValueId};
@@ -23,6 +25,11 @@ fn ints(v: Vec<i64>) -> Attr {
 
 /// Translates one call into nodes.
 pub(crate) fn translate(e: &mut Emit, c: &Call) -> R {
+    if c.namespace() == "torchvision" {
+        if let Some(r) = vision::translate(e, c) {
+            return r;
+        }
+    }
     if c.namespace() != "aten" {
         return generic(e, c, c.namespace());
     }
@@ -35,6 +42,7 @@ pub(crate) fn translate(e: &mut Emit, c: &Call) -> R {
     let families = [
         // First: an attention kernel's backward is not its forward (`linalg`).
         backward::translate,
+        index::translate,
         linalg::translate,
         norm::translate,
         pointwise::translate,
