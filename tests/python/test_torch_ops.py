@@ -86,3 +86,21 @@ def test_moe_routing_scatter_and_nonzero_move_data():
     # topk: ONNX TopK, 1 per input element: 32. zeros_like, scatter_, nonzero: data
     # movement, 0. The comparison > 0: 1 per element: 32.
     assert (p.macs, p.flops) == (0, 64)
+
+
+def test_deepseek_v3_routing_from_its_config_has_every_operator_counted():
+    transformers = requires("transformers", "transformers is not installed")
+    # DeepSeek-V3's router writes each token's top-k gates into a zero tensor with
+    # `scatter_`: a write, 0 FLOPs, and no longer an operator without a rule.
+    cfg = transformers.DeepseekV3Config(
+        vocab_size=128, hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
+        num_hidden_layers=2, first_k_dense_replace=1, num_attention_heads=4,
+        num_key_value_heads=4, n_routed_experts=8, num_experts_per_tok=2, n_group=2,
+        topk_group=1, q_lora_rank=32, kv_lora_rank=16, qk_rope_head_dim=8, qk_nope_head_dim=8,
+        v_head_dim=16, max_position_embeddings=64)
+    with torch.device("meta"):
+        model = transformers.DeepseekV3ForCausalLM(cfg).eval()
+    ids = torch.zeros(1, 16, dtype=torch.long, device="meta")
+    p = flopscope.profile(model, dict(input_ids=ids))
+    assert p.unsupported == [], p.unsupported
+    assert p.params == numel(model)

@@ -252,3 +252,34 @@ fn nonzero_and_unsafe_index_move_data_only() {
     let p = supported(&d);
     assert_eq!((p.totals.macs, p.totals.flops), (0, 0));
 }
+
+#[test]
+fn unique_costs_a_comparison_per_element_and_index_fill_and_eye_nothing() {
+    // torchvision's batched NMS: `torch.unique(labels)` (`_unique2`), as ONNX Unique one
+    // comparison per input element: 12. A detection head's `index_fill_` writes a value at
+    // given rows, `eye` makes an identity matrix: data movement, 0.
+    let d = doc(
+        json!([
+            {"name": "labels", "dtype": "int64", "shape": [12], "role": "input"},
+            {"name": "x", "dtype": "float32", "shape": [5, 3], "role": "input"},
+            {"name": "rows", "dtype": "int64", "shape": [2], "role": "input"},
+            {"dtype": "int64", "shape": [4]},
+            {"dtype": "int64", "shape": [0]},
+            {"dtype": "int64", "shape": [0]},
+            {"dtype": "float32", "shape": [3, 3]},
+            {"dtype": "float32", "shape": [5, 3]}
+        ]),
+        json!([
+            {"op": "aten._unique2.default",
+             "args": {"self": {"v": 0}, "sorted": true, "return_inverse": false,
+                      "return_counts": false},
+             "outputs": [3, 4, 5]},
+            {"op": "aten.eye.default", "args": {"n": 3}, "outputs": [6]},
+            {"op": "aten.index_fill_.int_Scalar",
+             "args": {"self": {"v": 1}, "dim": 0, "index": {"v": 2}, "value": 0.0},
+             "outputs": [7]}
+        ]),
+    );
+    let p = supported(&d);
+    assert_eq!((p.totals.macs, p.totals.flops), (0, 12));
+}
