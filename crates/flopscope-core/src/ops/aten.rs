@@ -10,9 +10,9 @@
 //!   GlobalAveragePool's convention, which it equals when the windows tile the input);
 //!   `adaptive_max_pool*`: one comparison per window element.
 //! - `histc`, `bincount`, `argmax`/`argmin` over all elements, `cumprod`, `_unique2` and its
-//!   kin (ONNX Unique's count) and the elementwise functions of `ONE_PER_ELEMENT`: one
-//!   operation per input element; `var`/`std`: 4 (mean, difference, square, sum);
-//!   `log_sigmoid_forward`: 5 (Sigmoid's 4 and a log);
+//!   kin (ONNX Unique's count), `all`/`any` (ONNX And/Or's) and the elementwise functions of
+//!   `ONE_PER_ELEMENT`: one operation per input element; `var`/`std`: 4 (mean, difference,
+//!   square, sum); `log_sigmoid_forward`: 5 (Sigmoid's 4 and a log);
 //!   `addcmul`/`addcdiv`/`lerp`/`mse_loss`: 3 per element of the largest input.
 //! - `scatter_reduce` (and `scatter` with a `reduce`): one operation per index element, each
 //!   combining one value into the output; `mean` adds a division per output element.
@@ -150,6 +150,8 @@ pub fn lookup(op: &str) -> Option<OpDef> {
         "histc" | "bincount" | "argmax" | "argmin" | "cumprod" => per_input,
         // As ONNX Unique: one comparison per input element.
         "_unique" | "_unique2" | "unique_dim" | "unique_consecutive" => per_input,
+        // A logical AND (OR) per input element, as ONNX And (Or).
+        "all" | "any" => per_input,
         _ if ONE_PER_ELEMENT.contains(&op) => per_input,
         "addcmul" | "addcdiv" | "lerp" => three_per_output,
         "var" | "std" | "var_mean" | "std_mean" => four_per_input,

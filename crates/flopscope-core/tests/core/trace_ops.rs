@@ -283,3 +283,24 @@ fn unique_costs_a_comparison_per_element_and_index_fill_and_eye_nothing() {
     let p = supported(&d);
     assert_eq!((p.totals.macs, p.totals.flops), (0, 12));
 }
+
+#[test]
+fn all_and_any_cost_a_logical_operation_per_element() {
+    // timm's gemma4_vit_167m_enc pooler checks `mask.all()` on a [1, 2] mask: one AND per
+    // element (as ONNX And, 1 per element), 2; `any` over dim 1 of [3, 4]: one OR each, 12.
+    let d = doc(
+        json!([
+            {"name": "mask", "dtype": "bool", "shape": [1, 2], "role": "input"},
+            {"name": "m", "dtype": "bool", "shape": [3, 4], "role": "input"},
+            {"dtype": "bool", "shape": []},
+            {"dtype": "bool", "shape": [3]}
+        ]),
+        json!([
+            {"op": "aten.all.default", "args": {"self": {"v": 0}}, "outputs": [2]},
+            {"op": "aten.any.dim", "args": {"self": {"v": 1}, "dim": 1, "keepdim": false},
+             "outputs": [3]}
+        ]),
+    );
+    let p = supported(&d);
+    assert_eq!((p.totals.macs, p.totals.flops), (0, 14));
+}
