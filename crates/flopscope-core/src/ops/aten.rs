@@ -9,10 +9,13 @@
 //! - `adaptive_avg_pool*`: each output sums its window and divides once (AveragePool's and
 //!   GlobalAveragePool's convention, which it equals when the windows tile the input);
 //!   `adaptive_max_pool*`: one comparison per window element.
-//! - `histc`, `bincount`, `argmax`/`argmin` over all elements, `cumprod` and the elementwise
-//!   functions of `ONE_PER_ELEMENT`: one operation per input element; `var`/`std`: 4 (mean,
-//!   difference, square, sum); `log_sigmoid_forward`: 5 (Sigmoid's 4 and a log);
+//! - `histc`, `bincount`, `argmax`/`argmin` over all elements, `cumprod`, `_unique2` and its
+//!   kin (ONNX Unique's count), `all`/`any` (ONNX And/Or's) and the elementwise functions of
+//!   `ONE_PER_ELEMENT`: one operation per input element; `var`/`std`: 4 (mean, difference,
+//!   square, sum); `log_sigmoid_forward`: 5 (Sigmoid's 4 and a log);
 //!   `addcmul`/`addcdiv`/`lerp`/`mse_loss`: 3 per element of the largest input.
+//! - `scatter_reduce` (and `scatter` with a `reduce`): one operation per index element, each
+//!   combining one value into the output; `mean` adds a division per output element.
 //! - The backward kernels autograd runs in a training step (`docs/training-python.md`,
 //!   "What each backward operator costs"): a product's gradients are products of the same
 //!   size as the forward one, each counted only when autograd asked for it (an output the
@@ -69,6 +72,17 @@ const MOVES: &[&str] = &[
     "arange",
     "as_strided",
     "as_strided_",
+    // Indexing without bounds checks (what decompositions of indexing and interpolation
+    // call), the positions of non-zeros (ONNX NonZero) and a scatter that only writes
+    // (ONNX ScatterElements; with a reduction it is `scatter_reduce`, see `load::aten`).
+    "_unsafe_index",
+    "_unsafe_index_put",
+    "_unsafe_masked_index",
+    "nonzero",
+    "scatter",
+    // A value written at given indices (torchvision's detection heads), an identity matrix.
+    "index_fill",
+    "eye",
     // What attention kernels return besides their output (log-sum-exp, RNG state): written by
     // the kernel, no arithmetic of their own (see `load::aten`).
     "attention_stats",
@@ -135,6 +149,10 @@ pub fn lookup(op: &str) -> Option<OpDef> {
         "adaptive_avg_pool" => adaptive_avg,
         "adaptive_max_pool" => adaptive_max,
         "histc" | "bincount" | "argmax" | "argmin" | "cumprod" => per_input,
+        // As ONNX Unique: one comparison per input element.
+        "_unique" | "_unique2" | "unique_dim" | "unique_consecutive" => per_input,
+        // A logical AND (OR) per input element, as ONNX And (Or).
+        "all" | "any" => per_input,
         _ if ONE_PER_ELEMENT.contains(&op) => per_input,
         "addcmul" | "addcdiv" | "lerp" => three_per_output,
         "var" | "std" | "var_mean" | "std_mean" => four_per_input,
@@ -151,6 +169,7 @@ pub fn lookup(op: &str) -> Option<OpDef> {
         "adaptive_avg_pool_backward" => adaptive_avg,
         "gelu_backward" => gelu_backward,
         "scatter_add" | "index_add" => per_source,
+        "scatter_reduce" => scatter_reduce,
         _ if backward_per_element(op).is_some() => pointwise_backward,
         _ if MOVES.contains(&op) => no_cost,
         _ => return None,
@@ -489,4 +508,17 @@ fn per_target_backward(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
 /// element.
 fn per_source(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     Ok(Cost::flops(cx.numel(2)?))
+}
+
+/// `scatter_reduce(self, index, src)`: each index element combines one value into the
+/// output (a sum, product, maximum or minimum), `numel(index)`; `mean` then divides every
+/// output element by its count, `+ numel(self)`.
+fn scatter_reduce(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
+    let mean = cx.node.attr_str("reduce") == Some("mean");
+    let divisions = if mean { cx.numel(0)? } else { 0 };
+    let f = cx
+        .numel(1)?
+        .checked_add(divisions)
+        .ok_or_else(super::overflow)?;
+    Ok(Cost::flops(f))
 }

@@ -43,6 +43,7 @@ mod sequence;
 mod shape;
 mod signal;
 mod strings;
+mod vision;
 
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -371,6 +372,7 @@ pub fn lookup(domain: &str, op_type: &str) -> Option<OpDef> {
         "ai.onnx.ml" => ml::lookup(op_type),
         "ai.onnx.preview.training" => misc::lookup_training(op_type),
         "aten" => aten::lookup(op_type),
+        "torchvision" => vision::lookup(op_type),
         "com.microsoft" => contrib::lookup_ms(op_type)
             .or_else(|| attention::lookup_ms(op_type))
             .or_else(|| norm::lookup_ms(op_type))

@@ -116,12 +116,16 @@ fn nms(cx: &Ctx) -> Result<Vec<Tensor>, OpError> {
     Ok(vec![Tensor::new(DType::I64, vec![selected, 3])])
 }
 
-/// Every pair of boxes of a class compared once: intersection (2 max, 2 min, 2 subtractions,
-/// 1 product), union (2 products, 2 additions... counted as 3) and a division: 11 per pair.
+/// FLOPs of one IoU test of two boxes: intersection (2 max, 2 min, 2 subtractions, 1
+/// product), union (2 products, 2 additions... counted as 3) and a division: 11. torchvision's
+/// `nms` (`ops::vision`) costs its tests the same.
+pub(crate) const IOU_TEST_FLOPS: u64 = 11;
+
+/// Every pair of boxes of a class compared once, at [`IOU_TEST_FLOPS`] per pair.
 fn nms_cost(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     let (b, c, n) = nms_dims(cx)?;
     let pairs = n.saturating_mul(n.saturating_sub(1)) / 2;
-    Ok(Cost::flops(mul(&[b, c, pairs, 11])?))
+    Ok(Cost::flops(mul(&[b, c, pairs, IOU_TEST_FLOPS])?))
 }
 
 #[cfg(test)]

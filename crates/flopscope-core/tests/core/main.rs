@@ -15,5 +15,6 @@ mod sources;
 mod sums;
 mod trace;
 mod trace_kernels;
+mod trace_ops;
 mod training;
 mod zoo;

@@ -7,11 +7,13 @@
 //! counted.
 
 mod backward;
+mod index;
 mod linalg;
 mod norm;
 mod pointwise;
 mod quantized;
 mod reduce;
+mod vision;
 
 use super::trace::{Call, Emit, Why};
 use crate::graph::{Attr, ValueId};
@@ -28,6 +30,11 @@ pub(crate) fn translate(e: &mut Emit, c: &Call) -> R {
     if let Some(r) = quantized::translate(e, c) {
         return r;
     }
+    if c.namespace() == "torchvision" {
+        if let Some(r) = vision::translate(e, c) {
+            return r;
+        }
+    }
     if c.namespace() != "aten" {
         return generic(e, c, c.namespace());
     }
@@ -40,6 +47,7 @@ pub(crate) fn translate(e: &mut Emit, c: &Call) -> R {
     let families = [
         // First: an attention kernel's backward is not its forward (`linalg`).
         backward::translate,
+        index::translate,
         linalg::translate,
         norm::translate,
         pointwise::translate,

@@ -98,6 +98,7 @@ pub(super) fn translate(e: &mut Emit, c: &Call, base: &str) -> Option<R> {
                 let axis = Emit::int(c, "dim", -1)?;
                 e.node("", op, vec![Some(x)], outs, vec![("axis", Attr::Int(axis))])
             }
+            "_weight_norm_interface" => weight_norm(e, c),
             "native_dropout" | "dropout" | "feature_dropout" | "alpha_dropout" => {
                 let x = e.req(c, "input")?;
                 e.node("", "Dropout", vec![Some(x)], outs, vec![])
@@ -109,4 +110,43 @@ pub(super) fn translate(e: &mut Emit, c: &Call, base: &str) -> Option<R> {
         }
     })();
     mine.then_some(r)
+}
+
+/// `_weight_norm_interface(v, g, dim)` → (w, norm), what
+/// `torch.nn.utils.parametrizations.weight_norm` computes on each forward pass: `norm = ‖v‖₂`
+/// over every dim but `dim` (kept, the shape of `g`) and `w = v · (g / norm)`, as ONNX
+/// ReduceL2, Div and Mul.
+fn weight_norm(e: &mut Emit, c: &Call) -> R {
+    let (v, g) = (e.req(c, "v")?, e.req(c, "g")?);
+    let shape = e.shape(v);
+    let rank = shape.len() as i64;
+    let dim = Emit::int(c, "dim", 0)?;
+    let dim = if dim < 0 { dim + rank } else { dim };
+    if !(0..rank).contains(&dim) {
+        return Err(format!("dim {dim} of a rank-{rank} weight"));
+    }
+    let axes: Vec<i64> = (0..rank).filter(|&a| a != dim).collect();
+    let kept: Vec<u64> = (0..rank)
+        .map(|a| if a == dim { shape[a as usize] } else { 1 })
+        .collect();
+    let dt = e.dtype(v);
+    let norm = match c.outputs.get(1).copied().flatten() {
+        Some(n) => n,
+        None => e.value(dt, &kept),
+    };
+    let axes = e.ints_const(&axes);
+    e.node(
+        "",
+        "ReduceL2",
+        vec![Some(v), Some(axes)],
+        vec![Some(norm)],
+        // A 1-D weight has nothing to reduce: each norm is |v|, not the whole vector's.
+        vec![
+            ("keepdims", Attr::Int(1)),
+            ("noop_with_empty_axes", Attr::Int(1)),
+        ],
+    )?;
+    let scale = e.op("Div", vec![Some(g), Some(norm)], vec![], dt, &kept)?;
+    let w = c.outputs.first().copied().flatten();
+    e.node("", "Mul", vec![Some(v), Some(scale)], vec![w], vec![])
 }
