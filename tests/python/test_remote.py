@@ -29,6 +29,35 @@ def checkpoint(path) -> int:
     return len(data)
 
 
+def send_range(handler, body: bytes, headers=()):
+    """Answers `handler`'s GET of `body`: 206 with the asked range, or 200 with all of it;
+    returns the number of body bytes sent (after `headers` are added)."""
+    lo, hi = 0, len(body) - 1
+    rng = handler.headers.get("Range")
+    if rng:
+        a, b = rng.removeprefix("bytes=").split("-")
+        lo, hi = int(a), min(int(b), len(body) - 1)
+        handler.send_response(206)
+        handler.send_header("Content-Range", f"bytes {lo}-{hi}/{len(body)}")
+    else:
+        handler.send_response(200)
+    chunk = body[lo:hi + 1]
+    handler.send_header("Content-Length", str(len(chunk)))
+    for k, v in headers:
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(chunk)
+    return len(chunk)
+
+
+def range_len(rng, size: int) -> int:
+    """How many bytes a `Range: bytes=a-b` header (or none) asks of a body of `size`."""
+    if not rng:
+        return size
+    a, b = rng.removeprefix("bytes=").split("-")
+    return min(int(b), size - 1) - int(a) + 1
+
+
 def serve(body: bytes, status: int = 200):
     """A server of one file with Range support (or one answering `status`); (url, stop, sent)."""
     sent = []
@@ -45,20 +74,7 @@ def serve(body: bytes, status: int = 200):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            lo, hi = 0, len(body) - 1
-            rng = self.headers.get("Range")
-            if rng:
-                a, b = rng.removeprefix("bytes=").split("-")
-                lo, hi = int(a), min(int(b), len(body) - 1)
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {lo}-{hi}/{len(body)}")
-            else:
-                self.send_response(200)
-            chunk = body[lo:hi + 1]
-            self.send_header("Content-Length", str(len(chunk)))
-            self.end_headers()
-            self.wfile.write(chunk)
-            sent.append(len(chunk))
+            sent.append(send_range(self, body))
 
         def log_message(self, *args):
             pass
@@ -152,21 +168,10 @@ def serve_files(files: dict):
                 self.send_header("ETag", etag)
                 self.end_headers()
                 return
-            lo, hi = 0, len(body) - 1
-            rng = self.headers.get("Range")
-            if rng:
-                a, b = rng.removeprefix("bytes=").split("-")
-                lo, hi = int(a), min(int(b), len(body) - 1)
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {lo}-{hi}/{len(body)}")
-            else:
-                self.send_response(200)
-            chunk = body[lo:hi + 1]
-            log.append((self.path, len(chunk)))
-            self.send_header("Content-Length", str(len(chunk)))
-            self.send_header("ETag", etag)
-            self.end_headers()
-            self.wfile.write(chunk)
+            # Logged before the body goes out: the client may go on as soon as it has it.
+            n = min(len(body), range_len(self.headers.get("Range"), len(body)))
+            log.append((self.path, n))
+            send_range(self, body, [("ETag", etag)])
 
         def log_message(self, *args):
             pass

@@ -920,17 +920,20 @@ fn external(c: &mut Corpus, dir: &Path) {
     );
 }
 
+/// A safetensors file: the header's length, the header, and `data` zero bytes.
+fn safetensors(header: &str, data: usize) -> Vec<u8> {
+    [
+        &(header.len() as u64).to_le_bytes()[..],
+        header.as_bytes(),
+        &vec![0u8; data],
+    ]
+    .concat()
+}
+
 /// safetensors and GGUF headers that lie.
 fn checkpoints(c: &mut Corpus) {
     let p = ["profile"];
-    let st = |header: &str, data: usize| {
-        [
-            &(header.len() as u64).to_le_bytes()[..],
-            header.as_bytes(),
-            &vec![0u8; data],
-        ]
-        .concat()
-    };
+    let st = safetensors;
     c.add(
         "st-length-prefix-2-60.safetensors",
         &[&(1u64 << 60).to_le_bytes()[..], b"{}"].concat(),

@@ -13,9 +13,10 @@ use crate::{write_out, ZooFormat};
 pub(crate) struct DevicesArgs {
     /// One device (key or alias, any case) to show with the source of each figure.
     name: Option<String>,
-    /// Only the devices of this class.
-    #[arg(long, value_enum)]
-    class: Option<ClassArg>,
+    /// Only the devices of this class: gpu-datacenter, gpu-consumer, gpu-workstation, gpu-edge,
+    /// gpu-apple or cpu.
+    #[arg(long, value_parser = |s: &str| DeviceClass::parse(s).map_err(|e| e.to_string()))]
+    class: Option<DeviceClass>,
     /// A catalog file of the same schema (flopscope.devices/1): its devices are added, or
     /// replace the built-in entry of the same key whole.
     #[arg(long = "devices", value_name = "FILE", env = "FLOPSCOPE_DEVICES")]
@@ -23,30 +24,6 @@ pub(crate) struct DevicesArgs {
     /// Output format (JSON is a catalog file itself: edit it and pass it to --devices).
     #[arg(long, short = 'f', value_enum, default_value = "table")]
     format: ZooFormat,
-}
-
-/// The classes, as `--class` takes them.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum ClassArg {
-    GpuDatacenter,
-    GpuConsumer,
-    GpuWorkstation,
-    GpuEdge,
-    GpuApple,
-    Cpu,
-}
-
-impl ClassArg {
-    fn class(self) -> DeviceClass {
-        match self {
-            ClassArg::GpuDatacenter => DeviceClass::GpuDatacenter,
-            ClassArg::GpuConsumer => DeviceClass::GpuConsumer,
-            ClassArg::GpuWorkstation => DeviceClass::GpuWorkstation,
-            ClassArg::GpuEdge => DeviceClass::GpuEdge,
-            ClassArg::GpuApple => DeviceClass::GpuApple,
-            ClassArg::Cpu => DeviceClass::Cpu,
-        }
-    }
 }
 
 /// The built-in catalog, with the user's file merged in when one is given.
@@ -77,7 +54,7 @@ pub(crate) fn devices(a: DevicesArgs) -> Result<(), Error> {
         return write_out(None, &out);
     }
     if let Some(k) = a.class {
-        c.devices.retain(|d| d.class == k.class());
+        c.devices.retain(|d| d.class == k);
     }
     let out = match a.format {
         ZooFormat::Json => serde_json::to_string_pretty(&c).unwrap_or_default() + "\n",

@@ -115,14 +115,7 @@ pub fn cases(c: &mut Corpus) {
 
 /// Data ranges that share bytes or run backwards: each tensor must own its bytes.
 fn safetensors(c: &mut Corpus) {
-    let st = |header: &str, data: usize| {
-        [
-            &(header.len() as u64).to_le_bytes()[..],
-            header.as_bytes(),
-            &vec![0u8; data],
-        ]
-        .concat()
-    };
+    let st = super::safetensors;
     c.add(
         "st-offsets-overlap.safetensors",
         &st(

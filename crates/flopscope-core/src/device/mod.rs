@@ -54,6 +54,30 @@ pub enum DeviceClass {
 }
 
 impl DeviceClass {
+    /// Every class, in the order `flopscope devices` lists them.
+    pub const ALL: [DeviceClass; 6] = [
+        DeviceClass::GpuDatacenter,
+        DeviceClass::GpuConsumer,
+        DeviceClass::GpuWorkstation,
+        DeviceClass::GpuEdge,
+        DeviceClass::GpuApple,
+        DeviceClass::Cpu,
+    ];
+
+    /// The class a name designates (`gpu-edge`, `cpu`, …), or a usage error listing them.
+    pub fn parse(name: &str) -> Result<DeviceClass> {
+        DeviceClass::ALL
+            .into_iter()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| {
+                let all: Vec<&str> = DeviceClass::ALL.iter().map(|c| c.as_str()).collect();
+                Error::Usage(format!(
+                    "unknown device class '{name}': expected one of {}",
+                    all.join(", ")
+                ))
+            })
+    }
+
     /// The name used in the file and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
