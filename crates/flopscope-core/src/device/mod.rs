@@ -257,32 +257,54 @@ impl Device {
             .map(String::as_str)
     }
 
-    /// The figures this entry states, by the names `sources` uses.
-    fn figures(&self) -> Vec<String> {
-        let mut f: Vec<String> = self
+    /// The numbers this entry states, each by the name `sources` gives its figure
+    /// (`peak_tflops.fp16`, `l2_mb`); a power mode's numbers are named within the mode
+    /// (`power_modes[15W].fp16`) and all cite the entry's `power_modes` source.
+    fn numbers(&self) -> Vec<(String, f64)> {
+        let mut n: Vec<(String, f64)> = self
             .peak_tflops
             .iter()
-            .map(|(k, _)| format!("peak_tflops.{k}"))
+            .map(|(k, v)| (format!("peak_tflops.{k}"), v))
             .collect();
-        f.push("memory_bandwidth_gbs".into());
-        f.push("memory_gb".into());
+        n.push(("memory_bandwidth_gbs".into(), self.memory_bandwidth_gbs));
+        n.push(("memory_gb".into(), self.memory_gb));
         let optional = [
             (
                 "fp16_accumulate_fp16_tflops",
-                self.fp16_accumulate_fp16_tflops.is_some(),
+                self.fp16_accumulate_fp16_tflops,
             ),
-            ("l2_mb", self.l2_mb.is_some()),
-            ("power_w", self.power_w.is_some()),
-            ("boost_clock_mhz", self.boost_clock_mhz.is_some()),
-            ("base_clock_mhz", self.base_clock_mhz.is_some()),
-            ("power_modes", !self.power_modes.is_empty()),
+            ("l2_mb", self.l2_mb),
+            ("power_w", self.power_w),
+            ("boost_clock_mhz", self.boost_clock_mhz),
+            ("base_clock_mhz", self.base_clock_mhz),
         ];
-        f.extend(
+        n.extend(
             optional
                 .iter()
-                .filter(|(_, on)| *on)
-                .map(|(k, _)| k.to_string()),
+                .filter_map(|(k, v)| v.map(|v| (k.to_string(), v))),
         );
+        for m in &self.power_modes {
+            n.push((format!("power_modes[{}].power_w", m.name), m.power_w));
+            n.extend(
+                m.peak_tflops
+                    .iter()
+                    .map(|(k, v)| (format!("power_modes[{}].{k}", m.name), v)),
+            );
+        }
+        n
+    }
+
+    /// The figures this entry states, by the names `sources` uses.
+    fn figures(&self) -> Vec<String> {
+        let mut f: Vec<String> = self
+            .numbers()
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| !k.starts_with("power_modes["))
+            .collect();
+        if !self.power_modes.is_empty() {
+            f.push("power_modes".into());
+        }
         f
     }
 }
@@ -371,30 +393,7 @@ impl Catalog {
                     ));
                 }
             }
-            let mut numbers: Vec<(String, f64)> = d
-                .peak_tflops
-                .iter()
-                .map(|(k, v)| (format!("peak_tflops.{k}"), v))
-                .collect();
-            numbers.push(("memory_bandwidth_gbs".into(), d.memory_bandwidth_gbs));
-            numbers.push(("memory_gb".into(), d.memory_gb));
-            for (k, v) in [
-                ("l2_mb", d.l2_mb),
-                ("power_w", d.power_w),
-                ("boost_clock_mhz", d.boost_clock_mhz),
-                ("base_clock_mhz", d.base_clock_mhz),
-                ("fp16_accumulate_fp16_tflops", d.fp16_accumulate_fp16_tflops),
-            ] {
-                numbers.extend(v.map(|v| (k.to_string(), v)));
-            }
-            for m in &d.power_modes {
-                numbers.push((format!("power_modes[{}].power_w", m.name), m.power_w));
-                numbers.extend(
-                    m.peak_tflops
-                        .iter()
-                        .map(|(k, v)| (format!("power_modes[{}].{k}", m.name), v)),
-                );
-            }
+            let numbers = d.numbers();
             if let Some((k, v)) = numbers.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
                 return Err(format!(
                     "device '{}': {k} is {v}, expected a positive number",
