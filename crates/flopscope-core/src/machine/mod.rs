@@ -198,10 +198,9 @@ impl Machine {
     }
 }
 
-/// `YYYY-MM-DD HH:MM UTC` of Unix seconds (civil-from-days, no time-zone database needed).
-pub fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
+/// The civil date (year, month 1–12, day 1–31) of a day count since 1970-01-01, by H.
+/// Hinnant's civil-from-days algorithm (no time-zone database needed).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -210,7 +209,13 @@ pub fn utc(secs: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `YYYY-MM-DD HH:MM UTC` of Unix seconds.
+pub fn utc(secs: u64) -> String {
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
         rem / 3600,

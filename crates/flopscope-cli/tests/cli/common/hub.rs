@@ -321,19 +321,10 @@ fn validators(mode: Mode, f: &std::path::Path) -> (Option<String>, Option<String
     }
 }
 
-/// `secs` since 1970 as an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`), by the civil-from-days
-/// algorithm (H. Hinnant).
+/// `secs` since 1970 as an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
 fn http_date(secs: u64) -> String {
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = flopscope_core::machine::civil_from_days(days);
     let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
     let mon = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
