@@ -167,7 +167,7 @@ fn count_weights(
 
 /// Totals per operator type (domain-prefixed when not the default one), most FLOPs first; an
 /// error when one of an operator type's totals overflows 64 bits.
-pub fn by_op_type(layers: &[Layer]) -> Result<Vec<OpTypeRow>> {
+pub fn by_op_type<'a>(layers: impl IntoIterator<Item = &'a Layer>) -> Result<Vec<OpTypeRow>> {
     let mut by_op: HashMap<String, OpTypeRow> = HashMap::new();
     for l in layers {
         let e = by_op
@@ -353,17 +353,13 @@ pub fn build(
     totals.peak_activation_bytes = peak_live(g, a)?;
 
     // Per operator type, as the totals: the forward pass's layers.
-    let by_op_type = if forward == g.nodes.len() {
-        by_op_type(&layers)?
-    } else {
-        let forward_layers: Vec<Layer> = layers
+    let by_op_type = by_op_type(
+        layers
             .iter()
             .zip(&a.order)
             .filter(|(_, ni)| **ni < forward)
-            .map(|(l, _)| l.clone())
-            .collect();
-        by_op_type(&forward_layers)?
-    };
+            .map(|(l, _)| l),
+    )?;
 
     let desc = |v: &ValueId| TensorDesc {
         name: g.values[*v].name.clone(),
