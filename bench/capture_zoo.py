@@ -188,7 +188,10 @@ def worker(todo: str, results: str, progress: str, traces: str) -> None:
             f.write(json.dumps(row) + "\n")
 
 
-def run_all(models, timeout: float, chunk: int, traces: str, budget: float) -> list[dict]:
+def run_all(models, timeout: float, chunk: int, traces: str, budget: float,
+            script: str = __file__) -> list[dict]:
+    """Runs `models` (items that start with source and name) through `script --worker`, one
+    child per chunk; another script (bench/timm_traces.py) passes itself with its own items."""
     rows: list[dict] = []
     tmp = tempfile.mkdtemp(prefix="zoo-")
     todo, results, progress = (os.path.join(tmp, f) for f in ("todo.json", "out.jsonl", "progress"))
@@ -200,7 +203,7 @@ def run_all(models, timeout: float, chunk: int, traces: str, budget: float) -> l
             if os.path.exists(f):
                 os.remove(f)
         child = subprocess.Popen(
-            [sys.executable, __file__, "--worker", todo, results, progress, traces or ""])
+            [sys.executable, script, "--worker", todo, results, progress, traces or ""])
         killed_at = None
         while child.poll() is None:
             time.sleep(0.5)
@@ -216,7 +219,7 @@ def run_all(models, timeout: float, chunk: int, traces: str, budget: float) -> l
         rows += done
         n = len(done)
         if n < len(part):  # the child died on model n (killed, or crashed)
-            source, name = part[n]
+            source, name = part[n][:2]
             why = f"timeout after {timeout:.0f} s" if killed_at == n else f"worker exited {child.returncode}"
             rows.append({"name": name, "source": source, "status": "timeout" if killed_at == n else "crashed", "error": why})
             n += 1
