@@ -1,10 +1,9 @@
 //! `flopscope predict`: a model's time on a device of the catalog, a calibrated device file,
 //! or this machine (`local`), from its exact per-layer counts (docs/predict.md).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use flopscope_core::device::Catalog;
-use flopscope_core::predict::{self, Backend, Dtype, Params, Prediction, Target};
+use flopscope_core::predict::{self, Backend, Dtype, Prediction, Target};
 use flopscope_core::Error;
 use flopscope_report::render::Format;
 
@@ -20,12 +19,12 @@ pub(crate) struct PredictArgs {
     #[arg(long)]
     device: String,
     /// Number format: fp32, tf32, fp16, bf16, amp (autocast), int8, fp8 (default: as stored).
-    #[arg(long, value_parser = |s: &str| Dtype::parse(s).map_err(|e| e.to_string()))]
-    dtype: Option<Dtype>,
+    #[arg(long)]
+    dtype: Option<String>,
     /// The runtime, for what it fuses: torch, torch.compile or onnxruntime (default:
     /// onnxruntime on CPUs, torch on GPUs).
-    #[arg(long, value_parser = |s: &str| Backend::parse(s).map_err(|e| e.to_string()))]
-    backend: Option<Backend>,
+    #[arg(long)]
+    backend: Option<String>,
     /// Threads on a CPU device (default: the calibration's, else every core).
     #[arg(long)]
     threads: Option<usize>,
@@ -48,37 +47,6 @@ pub(crate) struct PredictArgs {
     output: Option<PathBuf>,
 }
 
-/// The parameters: the user's file, else the built-in ones.
-pub(crate) fn params(file: Option<&Path>) -> Result<Params, Error> {
-    match file {
-        Some(f) => Params::from_file(f),
-        None => Ok(Params::builtin().clone()),
-    }
-}
-
-/// The device a `--device` value names: a device file (a path that exists), `local`, or a
-/// catalog entry.
-pub(crate) fn resolve_device(
-    name: &str,
-    catalog: &Catalog,
-    params: &Params,
-) -> Result<Target, Error> {
-    let path = Path::new(name);
-    if path.is_file() {
-        let file = Catalog::from_file(path)?;
-        let [device] = file.devices.as_slice() else {
-            return Err(Error::Usage(format!(
-                "device file {} holds {} devices: expected one",
-                path.display(),
-                file.devices.len()
-            )));
-        };
-        let merged = catalog.merge(&file)?;
-        return Target::new(device.clone(), &merged, params);
-    }
-    Target::resolve(catalog, name, params)
-}
-
 /// A prediction for a model and the options of the command line.
 pub(crate) fn prediction(
     model: &str,
@@ -94,11 +62,12 @@ pub(crate) fn prediction(
 
 pub(crate) fn run(a: PredictArgs) -> Result<(), Error> {
     let catalog = crate::devices::catalog(a.devices_file.as_ref())?;
-    let params = params(a.params.as_deref())?;
-    let target = resolve_device(&a.device, &catalog, &params)?;
+    let params = flopscope_bench::target::params(a.params.as_deref())?;
+    let target = flopscope_bench::target::resolve(&a.device, &catalog, &params)?;
+    // Parsed here rather than by clap, so that a bad value is one line (clap adds a hint).
     let opts = predict::Options {
-        dtype: a.dtype,
-        backend: a.backend,
+        dtype: a.dtype.as_deref().map(Dtype::parse).transpose()?,
+        backend: a.backend.as_deref().map(Backend::parse).transpose()?,
         threads: a.threads,
     };
     let p = prediction(&a.model, &a.shape, &target, opts)?;
