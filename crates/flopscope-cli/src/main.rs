@@ -286,6 +286,8 @@ struct ReportArgs {
     measure: MeasureArgs,
     #[command(flatten)]
     device: DeviceArgs,
+    #[command(flatten)]
+    predict: predict::TargetArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -319,6 +321,8 @@ struct CompareArgs {
     shape: ShapeArgs,
     #[command(flatten)]
     measure: MeasureArgs,
+    #[command(flatten)]
+    predict: predict::TargetArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
