@@ -15,6 +15,7 @@ use flopscope_core::Options;
 pub mod machine;
 pub mod onnxruntime;
 pub mod stats;
+pub mod target;
 pub mod tract;
 
 /// Schema identifier of the JSON output.

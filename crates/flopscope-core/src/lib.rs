@@ -28,6 +28,7 @@ pub mod load;
 pub mod machine;
 pub mod ops;
 pub mod options;
+pub mod predict;
 pub mod profile;
 pub mod roofline;
 pub mod schema;

@@ -237,6 +237,9 @@ pub struct Device {
     /// Remarks in our words: derivations, caveats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The time model's parameters measured on this very device (`flopscope calibrate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::predict::Calibration>,
 }
 
 impl Device {

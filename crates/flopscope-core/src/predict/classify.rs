@@ -1,0 +1,294 @@
+//! Which kind of kernel each layer is ([`OpClass`]) and which layers a runtime fuses into the
+//! kernel before them ([`Backend`]). Both read only the profile's layers (operator, shapes,
+//! counts), so they serve every front end: ONNX files, traced modules, checkpoints.
+
+use serde::{Deserialize, Serialize};
+
+use crate::schema::Layer;
+
+/// The kinds of kernel the time model tells apart: each has its own efficiencies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpClass {
+    /// No kernel: a view, a shape computation, a constant.
+    View,
+    /// A matrix product with weights (Gemm, MatMul by a weight, linear layers).
+    Gemm,
+    /// A dense convolution (one group).
+    Conv,
+    /// A grouped or depthwise convolution: little reuse per weight, rarely at peak.
+    GroupedConv,
+    /// Attention: a fused attention layer, or a product of two activations (Q·Kᵀ, A·V).
+    Attention,
+    /// Arithmetic per element or per window: activations, norms, pools, reductions, softmax.
+    Elementwise,
+    /// Data movement without arithmetic: copies, transposes, concatenation, gathers, padding.
+    Data,
+}
+
+impl OpClass {
+    /// Every class with a kernel, in the order reports list them.
+    pub const KERNELS: [OpClass; 6] = [
+        OpClass::Gemm,
+        OpClass::Conv,
+        OpClass::GroupedConv,
+        OpClass::Attention,
+        OpClass::Elementwise,
+        OpClass::Data,
+    ];
+
+    /// Its name in JSON and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpClass::View => "view",
+            OpClass::Gemm => "gemm",
+            OpClass::Conv => "conv",
+            OpClass::GroupedConv => "grouped_conv",
+            OpClass::Attention => "attention",
+            OpClass::Elementwise => "elementwise",
+            OpClass::Data => "data",
+        }
+    }
+
+    /// Whether it runs on matrix (tensor-core / AMX) units at the dtype's peak.
+    pub fn is_matrix(self) -> bool {
+        matches!(
+            self,
+            OpClass::Gemm | OpClass::Conv | OpClass::GroupedConv | OpClass::Attention
+        )
+    }
+}
+
+/// Operators that launch no kernel (ONNX names and the aten views a trace records).
+const VIEWS: &[&str] = &[
+    "Reshape",
+    "Flatten",
+    "Squeeze",
+    "Unsqueeze",
+    "Identity",
+    "Dropout",
+    "Shape",
+    "Size",
+    "Constant",
+    "view",
+    "_unsafe_view",
+    "_reshape_alias",
+    "t",
+    "permute",
+    "transpose",
+    "unbind",
+    "detach",
+    "expand",
+    "select",
+    "split",
+    "split_with_sizes",
+    "chunk",
+    "alias",
+    "as_strided",
+    "empty",
+    "empty_like",
+    "unsqueeze",
+    "squeeze",
+    "slice",
+    "reshape",
+    "flatten",
+    "view_as",
+    "unflatten",
+    "narrow",
+    "dropout",
+    "lift_fresh",
+    "lift_fresh_copy",
+];
+
+/// Fused attention operators (ONNX Runtime contrib ops, the trace's SDPA).
+const ATTENTION: &[&str] = &[
+    "Attention",
+    "MultiHeadAttention",
+    "GroupQueryAttention",
+    "PackedAttention",
+    "PackedMultiHeadAttention",
+    "DecoderMaskedMultiHeadAttention",
+    "SparseAttention",
+    "scaled_dot_product_attention",
+    "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_flash_attention_for_cpu",
+    "attention_stats",
+];
+
+/// Matrix products (the weight's place, when the class depends on it, is read from params).
+const PRODUCTS: &[&str] = &[
+    "Gemm",
+    "MatMul",
+    "MatMulInteger",
+    "QLinearMatMul",
+    "FusedMatMul",
+    "MatMulNBits",
+    "DynamicQuantizeMatMul",
+    "MatMulIntegerToFloat",
+    "QGemm",
+    "Einsum",
+    "mm",
+    "bmm",
+    "addmm",
+    "linear",
+    "_grouped_mm",
+    "baddbmm",
+    "addbmm",
+];
+
+/// Activations ONNX Runtime fuses into the convolution or GEMM before them.
+const FUSED_ACTIVATIONS: &[&str] = &[
+    "Relu",
+    "Clip",
+    "Sigmoid",
+    "HardSigmoid",
+    "HardSwish",
+    "LeakyRelu",
+    "Swish",
+    "Silu",
+    "Gelu",
+    "FastGelu",
+    "BiasGelu",
+    "Tanh",
+];
+
+/// The class of one layer.
+pub fn classify(l: &Layer) -> OpClass {
+    let op = l.op.as_str();
+    let flops = l.flops.unwrap_or(0);
+    if VIEWS.contains(&op) || (flops == 0 && crate::roofline::bytes_moved(l) == 0) {
+        return OpClass::View;
+    }
+    if ATTENTION.contains(&op) {
+        return OpClass::Attention;
+    }
+    if PRODUCTS.contains(&op) {
+        // A product of two activations of rank ≥ 3 is attention's Q·Kᵀ or A·V.
+        let batched = l.inputs.iter().flatten().all(|s| s.len() >= 3);
+        return if l.params == 0 && batched && l.inputs.len() >= 2 {
+            OpClass::Attention
+        } else {
+            OpClass::Gemm
+        };
+    }
+    if let Some(groups) = conv_groups(l) {
+        return if groups > 1 {
+            OpClass::GroupedConv
+        } else {
+            OpClass::Conv
+        };
+    }
+    if flops > 0 {
+        OpClass::Elementwise
+    } else {
+        OpClass::Data
+    }
+}
+
+/// A convolution's group count from its shapes (input channels ÷ the weight's second dim);
+/// `None` for other operators. A convolution whose shapes are unknown counts as one group.
+fn conv_groups(l: &Layer) -> Option<u64> {
+    let weight = match l.op.as_str() {
+        "Conv" | "ConvInteger" | "FusedConv" | "NhwcConv" | "convolution" => 1,
+        "QLinearConv" => 3,
+        // A transposed convolution's weight is (C_in, C_out / groups, …): its groups are not
+        // read from the input alone; it is charged as dense.
+        "ConvTranspose" => return Some(1),
+        _ => return None,
+    };
+    let shape = |i: usize| l.inputs.get(i).and_then(|s| s.as_deref());
+    let groups = match (shape(0), shape(weight)) {
+        (Some([_, c, ..]), Some([_, per_group, ..])) if *per_group > 0 => c / per_group,
+        _ => 1,
+    };
+    Some(groups.max(1))
+}
+
+/// The runtime a prediction is for: it decides what runs fused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Backend {
+    /// PyTorch eager: every operator is its own kernel.
+    #[serde(rename = "torch")]
+    Torch,
+    /// `torch.compile` (Inductor): elementwise work joins the kernel before it.
+    #[serde(rename = "torch.compile")]
+    TorchCompile,
+    /// ONNX Runtime: BatchNorm folded into convolutions; activations and biases fused.
+    #[serde(rename = "onnxruntime")]
+    OnnxRuntime,
+}
+
+impl Backend {
+    /// Every backend by its command-line name.
+    pub const ALL: [Backend; 3] = [Backend::Torch, Backend::TorchCompile, Backend::OnnxRuntime];
+
+    /// Its command-line name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Torch => "torch",
+            Backend::TorchCompile => "torch.compile",
+            Backend::OnnxRuntime => "onnxruntime",
+        }
+    }
+
+    /// A backend by name (`ort` is accepted for ONNX Runtime); a usage error otherwise.
+    pub fn parse(name: &str) -> crate::error::Result<Backend> {
+        match name {
+            "ort" => Ok(Backend::OnnxRuntime),
+            _ => Backend::ALL
+                .into_iter()
+                .find(|b| b.as_str() == name)
+                .ok_or_else(|| {
+                    crate::error::Error::Usage(format!(
+                        "unknown backend '{name}': expected torch, torch.compile or onnxruntime"
+                    ))
+                }),
+        }
+    }
+
+    /// Which layers run inside the kernel before them, by index in `layers` (`classes` are
+    /// their classes). A layer "follows" another when the previous layer with a kernel wrote
+    /// the shape this one reads first: the profile keeps no edges, so this is the sequential
+    /// reading of the graph, right for the chains (conv → norm → activation) runtimes fuse.
+    pub fn fused(self, layers: &[Layer], classes: &[OpClass]) -> Vec<bool> {
+        let mut fused = vec![false; layers.len()];
+        if self == Backend::Torch {
+            return fused;
+        }
+        // The previous kernel: its index, and the class of the kernel that chain began with.
+        let mut prev: Option<(usize, OpClass)> = None;
+        for (i, (l, &c)) in layers.iter().zip(classes).enumerate() {
+            if c == OpClass::View {
+                continue;
+            }
+            let follows = prev.filter(|&(p, _)| {
+                let written = layers[p].outputs.first().and_then(|s| s.as_ref());
+                let read = l.inputs.first().and_then(|s| s.as_ref());
+                written.is_some() && written == read
+            });
+            let joins = match (self, follows) {
+                (_, None) | (Backend::Torch, _) => false,
+                (Backend::TorchCompile, Some(_)) => c == OpClass::Elementwise,
+                (Backend::OnnxRuntime, Some((_, head))) => {
+                    let op = l.op.as_str();
+                    match head {
+                        OpClass::Conv | OpClass::GroupedConv => {
+                            op == "BatchNormalization" || FUSED_ACTIVATIONS.contains(&op)
+                        }
+                        OpClass::Gemm => FUSED_ACTIVATIONS.contains(&op) || op == "Add",
+                        _ => false,
+                    }
+                }
+            };
+            fused[i] = joins;
+            // A fused layer extends the chain of its head; any other layer starts its own.
+            let head = match (joins, follows) {
+                (true, Some((_, h))) => h,
+                _ => c,
+            };
+            prev = Some((i, head));
+        }
+        fused
+    }
+}

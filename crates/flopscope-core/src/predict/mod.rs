@@ -1,0 +1,602 @@
+//! How long a model takes on a device it may not run on: the roofline of every layer's exact
+//! FLOPs and bytes, times efficiencies that depend on the kind of kernel, its size and the
+//! dtype, plus a launch overhead per kernel, with what the runtime fuses charged as fused
+//! (docs/predict.md). The efficiencies come from measured tables ([`Params`]) or from a
+//! calibration of the device itself ([`Calibration`]).
+
+mod classify;
+mod params;
+#[cfg(test)]
+mod tests;
+
+pub use classify::{classify, Backend, OpClass};
+pub use params::{Calibration, Efficiency, ErrorBand, OpEfficiency, Params};
+
+use serde::Serialize;
+
+use crate::device::{Catalog, Device, DeviceClass};
+use crate::error::{Error, Result};
+use crate::schema::{Layer, Profile};
+
+/// Schema tag of a prediction.
+pub const SCHEMA: &str = "flopscope.predict/1";
+
+/// The number format a prediction is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    /// 32-bit float, no tensor cores.
+    Fp32,
+    /// TF32 tensor math for products, fp32 storage.
+    Tf32,
+    /// fp16 storage and products (fp32 accumulate).
+    Fp16,
+    /// bf16 storage and products.
+    Bf16,
+    /// PyTorch autocast: products on fp16 tensor cores, tensors mostly fp16.
+    Amp,
+    /// 8-bit integer products and storage.
+    Int8,
+    /// 8-bit float products and storage.
+    Fp8,
+}
+
+impl Dtype {
+    /// Every dtype by name.
+    pub const ALL: [Dtype; 7] = [
+        Dtype::Fp32,
+        Dtype::Tf32,
+        Dtype::Fp16,
+        Dtype::Bf16,
+        Dtype::Amp,
+        Dtype::Int8,
+        Dtype::Fp8,
+    ];
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dtype::Fp32 => "fp32",
+            Dtype::Tf32 => "tf32",
+            Dtype::Fp16 => "fp16",
+            Dtype::Bf16 => "bf16",
+            Dtype::Amp => "amp",
+            Dtype::Int8 => "int8",
+            Dtype::Fp8 => "fp8",
+        }
+    }
+
+    /// A dtype by name; a usage error naming the choices otherwise.
+    pub fn parse(name: &str) -> Result<Dtype> {
+        Dtype::ALL
+            .into_iter()
+            .find(|d| d.as_str() == name.to_ascii_lowercase())
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "unknown dtype '{name}': expected fp32, tf32, fp16, bf16, amp, int8 or fp8"
+                ))
+            })
+    }
+
+    /// Bytes per element of tensors stored at this dtype.
+    pub fn element_bytes(self) -> f64 {
+        match self {
+            Dtype::Fp32 | Dtype::Tf32 => 4.0,
+            Dtype::Fp16 | Dtype::Bf16 | Dtype::Amp => 2.0,
+            Dtype::Int8 | Dtype::Fp8 => 1.0,
+        }
+    }
+
+    /// The dense peak (TFLOP/s) its products run at on `d`, falling back to a wider format
+    /// when the device has no rate for this one (a CPU without fp16 units computes in fp32).
+    pub fn matrix_peak(self, d: &crate::device::Peaks) -> Option<f64> {
+        let order: &[Option<f64>] = match self {
+            Dtype::Fp32 => &[d.fp32],
+            Dtype::Tf32 => &[d.tf32, d.fp32],
+            Dtype::Fp16 | Dtype::Amp => &[d.fp16, d.fp32],
+            Dtype::Bf16 => &[d.bf16, d.fp16, d.fp32],
+            Dtype::Int8 => &[d.int8, d.fp16, d.fp32],
+            Dtype::Fp8 => &[d.fp8, d.int8, d.fp16, d.fp32],
+        };
+        order.iter().flatten().copied().next()
+    }
+}
+
+/// What a prediction is asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// The number format; `None`: as the model stores it (bytes as they are).
+    pub dtype: Option<Dtype>,
+    /// The runtime (what it fuses); `None`: ONNX Runtime on CPUs, PyTorch eager on GPUs.
+    pub backend: Option<Backend>,
+    /// Threads on a CPU; `None`: the calibration's, else every core.
+    pub threads: Option<usize>,
+}
+
+/// A device ready to predict for: its figures (a power mode applied), its clock factor and
+/// the parameters that apply to it.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The device (with a selected power mode's figures in place of its own).
+    pub device: Device,
+    /// The power mode selected (`jetson-agx-orin:30W`).
+    pub mode: Option<String>,
+    /// Sustained clock ÷ boost clock under its power limit (1 when not power-limited).
+    pub clock_factor: f64,
+    /// The parameters used: the device's calibration, else its class profile.
+    pub efficiency: Efficiency,
+    /// The name of those parameters (`gpu`, `cpu`, or `calibrated`).
+    pub profile: String,
+    /// The error measured for those parameters, when one was.
+    bands: Vec<ErrorBand>,
+}
+
+impl Target {
+    /// The device named `name` (`KEY` or `KEY:MODE`) in `catalog`, with `params`.
+    pub fn resolve(catalog: &Catalog, name: &str, params: &Params) -> Result<Target> {
+        let (key, mode) = match name.split_once(':') {
+            Some((k, m)) => (k, Some(m)),
+            None => (name, None),
+        };
+        let mut device = catalog.find(key)?.clone();
+        if let Some(m) = mode {
+            apply_mode(&mut device, m)?;
+        }
+        let mut t = Target::new(device, catalog, params)?;
+        t.mode = mode.map(str::to_string);
+        Ok(t)
+    }
+
+    /// A device given whole (a calibrated device file's entry, or a catalog entry).
+    pub fn new(device: Device, catalog: &Catalog, params: &Params) -> Result<Target> {
+        let clock_factor = clock_factor(&device, catalog);
+        let (efficiency, profile, bands) = match &device.calibration {
+            Some(c) => (
+                c.efficiency.clone(),
+                "calibrated".to_string(),
+                c.error_band.iter().cloned().collect(),
+            ),
+            None => {
+                let name = profile_of(device.class);
+                let bands = params
+                    .error_bands
+                    .iter()
+                    .filter(|b| b.profile == name)
+                    .cloned()
+                    .collect();
+                (params.profile(name)?.clone(), name.to_string(), bands)
+            }
+        };
+        Ok(Target {
+            device,
+            mode: None,
+            clock_factor,
+            efficiency,
+            profile,
+            bands,
+        })
+    }
+
+    /// The measured error for a dtype (one measured at any dtype otherwise).
+    pub fn band(&self, dtype: Dtype) -> Option<&ErrorBand> {
+        self.bands
+            .iter()
+            .find(|b| b.dtype == dtype.as_str())
+            .or_else(|| self.bands.iter().find(|b| b.dtype.is_empty()))
+    }
+}
+
+/// The parameter profile of a device class.
+pub fn profile_of(class: DeviceClass) -> &'static str {
+    match class {
+        DeviceClass::Cpu => "cpu",
+        _ => "gpu",
+    }
+}
+
+/// Puts a power mode's figures in place of the device's own.
+fn apply_mode(d: &mut Device, mode: &str) -> Result<()> {
+    let Some(m) = d
+        .power_modes
+        .iter()
+        .find(|m| m.name.eq_ignore_ascii_case(mode))
+        .cloned()
+    else {
+        let known: Vec<&str> = d.power_modes.iter().map(|m| m.name.as_str()).collect();
+        return Err(Error::Usage(if known.is_empty() {
+            format!("device '{}' has no power modes", d.key)
+        } else {
+            format!(
+                "device '{}' has no power mode '{mode}' (it has: {})",
+                d.key,
+                known.join(", ")
+            )
+        }));
+    };
+    d.peak_tflops = m.peak_tflops;
+    d.power_w = Some(m.power_w);
+    if let Some(bw) = m.memory_bandwidth_gbs {
+        d.memory_bandwidth_gbs = bw;
+    }
+    if let Some(c) = m.gpu_clock_mhz {
+        d.boost_clock_mhz = Some(c);
+    }
+    Ok(())
+}
+
+/// Power per SM-GHz at the boost clock, for a discrete GPU that states all three figures.
+fn power_density(d: &Device) -> Option<f64> {
+    let discrete = matches!(
+        d.class,
+        DeviceClass::GpuDatacenter | DeviceClass::GpuConsumer | DeviceClass::GpuWorkstation
+    );
+    let sm = f64::from(d.units.sm?);
+    let ghz = d.boost_clock_mhz? / 1000.0;
+    let w = d.power_w?;
+    (discrete && sm > 0.0 && ghz > 0.0).then(|| w / (sm * ghz))
+}
+
+/// How far below its boost clock a discrete GPU runs under its power limit: its power per
+/// SM-GHz against the highest of the parts built on the same chip (same `arch`), to the
+/// power 1/3 (dynamic power grows as f·V², and V with f). 1 for the best-fed part of each
+/// chip and for devices the catalog gives no such figures for. Not fitted: derived from
+/// the datasheets alone.
+pub fn clock_factor(d: &Device, catalog: &Catalog) -> f64 {
+    let (Some(r), Some(arch)) = (power_density(d), d.arch.as_deref()) else {
+        return 1.0;
+    };
+    let best = catalog
+        .devices
+        .iter()
+        .filter(|o| o.arch.as_deref() == Some(arch))
+        .filter_map(power_density)
+        .fold(r, f64::max);
+    (r / best).cbrt().min(1.0)
+}
+
+/// One layer's predicted time.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerTime {
+    /// Node name.
+    pub name: String,
+    /// Operator.
+    pub op: String,
+    /// Kernel class.
+    pub class: OpClass,
+    /// Runs inside the kernel before it.
+    pub fused: bool,
+    /// FLOPs (0 when unknown).
+    pub flops: u64,
+    /// Bytes moved at the predicted dtype.
+    pub bytes: f64,
+    /// Its time, ms.
+    pub time_ms: f64,
+    /// The compute term, ms.
+    pub compute_ms: f64,
+    /// The memory term, ms (0 when fused).
+    pub memory_ms: f64,
+    /// The launch overhead, ms (0 when fused or a view).
+    pub overhead_ms: f64,
+    /// What bounds it: `compute`, `memory`, `overhead`, `fused` or `none`.
+    pub bound: &'static str,
+    /// Its share of the model's time.
+    pub share: f64,
+}
+
+/// The device a prediction is for.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeviceRef {
+    /// Catalog key.
+    pub key: String,
+    /// Marketing name.
+    pub name: String,
+    /// Class.
+    pub class: DeviceClass,
+    /// Power mode, when one was selected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// The parameters' profile: `gpu`, `cpu` or `calibrated`.
+    pub profile: String,
+}
+
+/// Memory a run needs against what the device has.
+#[derive(Clone, Debug, Serialize)]
+pub struct Memory {
+    /// Weights at the predicted dtype.
+    pub weight_bytes: u64,
+    /// The largest total of live activations, at the predicted dtype.
+    pub activation_bytes: u64,
+    /// Their sum.
+    pub total_bytes: u64,
+    /// The device's memory (GiB × 2³⁰).
+    pub device_bytes: u64,
+}
+
+/// Sums over the model's layers.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TimeTotals {
+    /// Sum of the compute terms, ms.
+    pub compute_ms: f64,
+    /// Sum of the memory terms, ms.
+    pub memory_ms: f64,
+    /// Sum of the launch overheads, ms.
+    pub overhead_ms: f64,
+    /// Kernels launched (layers neither views nor fused).
+    pub kernels: usize,
+    /// Layers fused into the kernel before them.
+    pub fused: usize,
+    /// Layers whose FLOPs are unknown (charged for their bytes only).
+    pub cost_unknown: usize,
+}
+
+/// Time by kernel class.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassTime {
+    /// The class.
+    pub class: OpClass,
+    /// Layers of it (fused ones included).
+    pub layers: usize,
+    /// Their time, ms.
+    pub time_ms: f64,
+    /// Share of the model's time.
+    pub share: f64,
+}
+
+/// A model's predicted time on a device (`flopscope.predict/1`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Prediction {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// The model's name.
+    pub model: String,
+    /// The device.
+    pub device: DeviceRef,
+    /// The runtime it is predicted for.
+    pub backend: Backend,
+    /// The number format.
+    pub dtype: Dtype,
+    /// Samples per call (the first input's leading dim).
+    pub batch: u64,
+    /// Threads (CPU devices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// Sustained clock ÷ boost clock from the power model.
+    pub clock_factor: f64,
+    /// The products' peak used, GFLOP/s (clock factor and threads applied).
+    pub peak_gflops: f64,
+    /// The memory bandwidth used, GB/s.
+    pub bandwidth_gbs: f64,
+    /// One call, ms.
+    pub latency_ms: f64,
+    /// Samples per second: batch ÷ latency.
+    pub throughput_per_s: f64,
+    /// Whether weights and peak activations fit the device's memory.
+    pub fits: bool,
+    /// The memory behind `fits`.
+    pub memory: Memory,
+    /// The error measured for this device class and dtype (`None`: never measured).
+    pub error_band: Option<ErrorBand>,
+    /// Sums.
+    pub totals: TimeTotals,
+    /// Time by kernel class.
+    pub by_class: Vec<ClassTime>,
+    /// Every layer.
+    pub layers: Vec<LayerTime>,
+}
+
+/// Bytes per element of the model's floating-point tensors as it was given (its largest
+/// share of parameters, else its first float input; 4 when it says neither).
+fn model_element_bytes(p: &Profile) -> f64 {
+    let float = |name: &str| {
+        crate::graph::DType::from_name(name)
+            .filter(|d| d.is_float())
+            .map(|d| d.bits() as f64 / 8.0)
+    };
+    p.totals
+        .params_by_dtype
+        .iter()
+        .filter_map(|(name, c)| float(name).map(|b| (c.params, b)))
+        .max_by_key(|&(n, _)| n)
+        .map(|(_, b)| b)
+        .or_else(|| p.inputs.iter().find_map(|t| float(&t.dtype)))
+        .unwrap_or(4.0)
+}
+
+/// The prediction for profile `p` on `t`.
+pub fn predict(p: &Profile, t: &Target, o: Options) -> Result<Prediction> {
+    let d = &t.device;
+    let cpu = d.class == DeviceClass::Cpu;
+    let backend = o.backend.unwrap_or(if cpu {
+        Backend::OnnxRuntime
+    } else {
+        Backend::Torch
+    });
+    let cores = d.units.cores.or(d.units.threads).map_or(1, |c| c.max(1)) as usize;
+    let calibrated_threads = d
+        .calibration
+        .as_ref()
+        .and_then(|c| c.threads)
+        .map(|n| n as usize);
+    let threads = cpu.then(|| o.threads.or(calibrated_threads).unwrap_or(cores).max(1));
+    let share_of_cores = threads.map_or(1.0, |n| n.min(cores) as f64 / cores as f64);
+    let scale = t.clock_factor * share_of_cores * 1e3; // TFLOP/s → GFLOP/s
+    let missing = |what: &str| {
+        Error::Usage(format!(
+            "device '{}' states no {what} peak (nor a wider format's)",
+            d.key
+        ))
+    };
+    let stored = model_element_bytes(p);
+    let dtype = o.dtype.unwrap_or(match stored {
+        b if b >= 4.0 => Dtype::Fp32,
+        b if b >= 2.0 => Dtype::Fp16,
+        _ => Dtype::Int8,
+    });
+    let matrix = dtype
+        .matrix_peak(&d.peak_tflops)
+        .ok_or_else(|| missing(dtype.as_str()))?
+        * scale;
+    let vector = d.peak_tflops.fp32.ok_or_else(|| missing("fp32"))? * scale;
+    let bandwidth = d.memory_bandwidth_gbs;
+    // Bytes scale from the stored format to the predicted one (1 when not converted).
+    let bytes_scale = o.dtype.map_or(1.0, |d| d.element_bytes() / stored);
+    let overhead_ms = t.efficiency.overhead_us / 1e3;
+
+    let classes: Vec<OpClass> = p.layers.iter().map(classify).collect();
+    let fused = backend.fused(&p.layers, &classes);
+    let mut totals = TimeTotals::default();
+    let mut layers = Vec::with_capacity(p.layers.len());
+    for ((l, &class), &fused) in p.layers.iter().zip(&classes).zip(&fused) {
+        let lt = layer_time(l, class, fused, &t.efficiency, |c| {
+            let peak = if c.is_matrix() { matrix } else { vector };
+            (peak, bandwidth, bytes_scale, overhead_ms)
+        });
+        totals.compute_ms += lt.compute_ms;
+        totals.memory_ms += lt.memory_ms;
+        totals.overhead_ms += lt.overhead_ms;
+        if fused {
+            totals.fused += 1;
+        } else if class != OpClass::View {
+            totals.kernels += 1;
+        }
+        if l.flops.is_none() {
+            totals.cost_unknown += 1;
+        }
+        layers.push(lt);
+    }
+    let latency_ms: f64 = layers.iter().map(|l| l.time_ms).sum();
+    for l in &mut layers {
+        l.share = if latency_ms > 0.0 {
+            l.time_ms / latency_ms
+        } else {
+            0.0
+        };
+    }
+    let by_class = by_class(&layers, latency_ms);
+    let batch = p
+        .inputs
+        .first()
+        .and_then(|t| t.shape.as_ref())
+        .filter(|s| s.len() >= 2)
+        .map_or(1, |s| s[0].max(1));
+    let at_dtype = |b: u64| (b as f64 * bytes_scale).round() as u64;
+    let weight_bytes = at_dtype(p.totals.weight_bytes);
+    let activation_bytes = at_dtype(p.totals.peak_activation_bytes);
+    let total_bytes = weight_bytes.saturating_add(activation_bytes);
+    let device_bytes = (d.memory_gb * 1_073_741_824.0).round() as u64;
+    Ok(Prediction {
+        schema: SCHEMA,
+        model: p.model.source.clone(),
+        device: DeviceRef {
+            key: d.key.clone(),
+            name: d.name.clone(),
+            class: d.class,
+            mode: t.mode.clone(),
+            profile: t.profile.clone(),
+        },
+        backend,
+        dtype,
+        batch,
+        threads,
+        clock_factor: t.clock_factor,
+        peak_gflops: matrix,
+        bandwidth_gbs: bandwidth,
+        latency_ms,
+        throughput_per_s: if latency_ms > 0.0 {
+            batch as f64 * 1e3 / latency_ms
+        } else {
+            f64::INFINITY
+        },
+        fits: total_bytes <= device_bytes,
+        memory: Memory {
+            weight_bytes,
+            activation_bytes,
+            total_bytes,
+            device_bytes,
+        },
+        error_band: t.band(dtype).cloned(),
+        totals,
+        by_class,
+        layers,
+    })
+}
+
+/// One layer's time; `roof(class)` gives the peak (GFLOP/s), bandwidth (GB/s), byte scale
+/// and per-kernel overhead (ms) that apply to it.
+fn layer_time(
+    l: &Layer,
+    class: OpClass,
+    fused: bool,
+    e: &Efficiency,
+    roof: impl Fn(OpClass) -> (f64, f64, f64, f64),
+) -> LayerTime {
+    let (peak, bandwidth, bytes_scale, overhead) = roof(class);
+    let flops = l.flops.unwrap_or(0);
+    let f = flops as f64;
+    let bytes = crate::roofline::bytes_moved(l) as f64 * bytes_scale;
+    let k = e.of(class);
+    let (mut compute_ms, mut memory_ms, mut overhead_ms) = (0.0, 0.0, 0.0);
+    if class != OpClass::View {
+        if f > 0.0 {
+            let eff = k.eff * f / (f + k.half_gflop * 1e9);
+            compute_ms = f / (peak * 1e6 * eff);
+        }
+        if !fused {
+            memory_ms = bytes / (bandwidth * 1e6 * k.mem_eff);
+            overhead_ms = overhead;
+        }
+    }
+    let time_ms = compute_ms.max(memory_ms) + overhead_ms;
+    let bound = if class == OpClass::View {
+        "none"
+    } else if fused {
+        "fused"
+    } else if overhead_ms > compute_ms.max(memory_ms) {
+        "overhead"
+    } else if compute_ms >= memory_ms {
+        "compute"
+    } else {
+        "memory"
+    };
+    LayerTime {
+        name: l.name.clone(),
+        op: l.op.clone(),
+        class,
+        fused,
+        flops,
+        bytes: if fused || class == OpClass::View {
+            0.0
+        } else {
+            bytes
+        },
+        time_ms,
+        compute_ms,
+        memory_ms,
+        overhead_ms,
+        bound,
+        share: 0.0,
+    }
+}
+
+/// Time by class, largest first.
+fn by_class(layers: &[LayerTime], latency_ms: f64) -> Vec<ClassTime> {
+    let mut out: Vec<ClassTime> = OpClass::KERNELS
+        .into_iter()
+        .filter_map(|c| {
+            let of: Vec<&LayerTime> = layers.iter().filter(|l| l.class == c).collect();
+            let time_ms: f64 = of.iter().map(|l| l.time_ms).sum();
+            (!of.is_empty()).then(|| ClassTime {
+                class: c,
+                layers: of.len(),
+                time_ms,
+                share: if latency_ms > 0.0 {
+                    time_ms / latency_ms
+                } else {
+                    0.0
+                },
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.time_ms.total_cmp(&a.time_ms));
+    out
+}
