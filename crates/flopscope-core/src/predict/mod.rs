@@ -277,6 +277,8 @@ pub struct LayerTime {
     pub memory_ms: f64,
     /// The launch overhead, ms (0 when fused or a view).
     pub overhead_ms: f64,
+    /// The copy that makes a strided input contiguous, ms, launch included (0: none).
+    pub copy_ms: f64,
     /// What bounds it: `compute`, `memory`, `overhead`, `fused` or `none`.
     pub bound: &'static str,
     /// Its share of the model's time.
@@ -321,6 +323,8 @@ pub struct TimeTotals {
     pub memory_ms: f64,
     /// Sum of the launch overheads, ms.
     pub overhead_ms: f64,
+    /// Sum of the copies of strided inputs, ms.
+    pub copy_ms: f64,
     /// Kernels launched (layers neither views nor fused).
     pub kernels: usize,
     /// Layers fused into the kernel before them.
@@ -441,19 +445,38 @@ pub fn predict(p: &Profile, t: &Target, o: Options) -> Result<Prediction> {
     // Bytes scale from the stored format to the predicted one (1 when not converted).
     let bytes_scale = o.dtype.map_or(1.0, |d| d.element_bytes() / stored);
     let overhead_ms = t.efficiency.overhead_us / 1e3;
+    let l2_bytes = d.l2_mb.unwrap_or(0.0) * 1_048_576.0;
 
     let classes: Vec<OpClass> = p.layers.iter().map(classify).collect();
     let fused = backend.fused(&p.layers, &classes);
     let mut totals = TimeTotals::default();
     let mut layers = Vec::with_capacity(p.layers.len());
+    // The operator before each layer (constants skipped): a permute or transpose view before
+    // a kernel means the kernel reads a strided tensor.
+    let mut prev_op = "";
     for ((l, &class), &fused) in p.layers.iter().zip(&classes).zip(&fused) {
-        let lt = layer_time(l, class, fused, &t.efficiency, |c| {
-            let peak = if c.is_matrix() { matrix } else { vector };
-            (peak, bandwidth, bytes_scale, overhead_ms)
+        let strided = matches!(prev_op, "permute" | "transpose");
+        if l.op != "Constant" {
+            prev_op = l.op.as_str();
+        }
+        let at = Roof {
+            bandwidth,
+            bytes_scale,
+            overhead: overhead_ms,
+            l2_bytes,
+            strided,
+        };
+        let lt = layer_time(l, class, fused, &t.efficiency, &at, |c| {
+            if c.is_matrix() {
+                matrix
+            } else {
+                vector
+            }
         });
         totals.compute_ms += lt.compute_ms;
         totals.memory_ms += lt.memory_ms;
         totals.overhead_ms += lt.overhead_ms;
+        totals.copy_ms += lt.copy_ms;
         if fused {
             totals.fused += 1;
         } else if class != OpClass::View {
@@ -521,32 +544,57 @@ pub fn predict(p: &Profile, t: &Target, o: Options) -> Result<Prediction> {
     })
 }
 
-/// One layer's time; `roof(class)` gives the peak (GFLOP/s), bandwidth (GB/s), byte scale
-/// and per-kernel overhead (ms) that apply to it.
+/// What a layer's time is taken against, besides its class's peak.
+struct Roof {
+    /// Memory bandwidth, GB/s.
+    bandwidth: f64,
+    /// Bytes at the predicted dtype ÷ bytes as stored.
+    bytes_scale: f64,
+    /// Launch overhead per kernel, ms.
+    overhead: f64,
+    /// The device's L2 cache, bytes (0 when unknown).
+    l2_bytes: f64,
+    /// The layer reads a permuted or transposed view.
+    strided: bool,
+}
+
+/// One layer's time; `peak(class)` gives the compute peak (GFLOP/s) that applies to it.
 fn layer_time(
     l: &Layer,
     class: OpClass,
     fused: bool,
     e: &Efficiency,
-    roof: impl Fn(OpClass) -> (f64, f64, f64, f64),
+    at: &Roof,
+    peak: impl Fn(OpClass) -> f64,
 ) -> LayerTime {
-    let (peak, bandwidth, bytes_scale, overhead) = roof(class);
     let flops = l.flops.unwrap_or(0);
     let f = flops as f64;
-    let bytes = crate::roofline::bytes_moved(l) as f64 * bytes_scale;
+    let bytes = crate::roofline::bytes_moved(l) as f64 * at.bytes_scale;
     let k = e.of(class);
-    let (mut compute_ms, mut memory_ms, mut overhead_ms) = (0.0, 0.0, 0.0);
+    let (mut compute_ms, mut memory_ms, mut overhead_ms, mut copy_ms) = (0.0, 0.0, 0.0, 0.0);
     if class != OpClass::View {
         if f > 0.0 {
             let eff = k.eff * f / (f + k.half_gflop * 1e9);
-            compute_ms = f / (peak * 1e6 * eff);
+            compute_ms = f / (peak(class) * 1e6 * eff);
         }
         if !fused {
-            memory_ms = bytes / (bandwidth * 1e6 * k.mem_eff);
-            overhead_ms = overhead;
+            // The tail of its input the previous kernel left in L2 does not cross DRAM.
+            let dram = bytes - (e.l2_carry * at.l2_bytes).min(bytes / 2.0);
+            memory_ms = dram / (at.bandwidth * 1e6 * k.mem_eff);
+            overhead_ms = at.overhead;
+            if at.strided && e.strided_copy > 0.0 {
+                copy_ms = e.strided_copy * bytes / (at.bandwidth * 1e6) + at.overhead;
+            }
         }
     }
-    let time_ms = compute_ms.max(memory_ms) + overhead_ms;
+    let roof_ms = match e.roofline_p {
+        Some(p) if compute_ms > 0.0 && memory_ms > 0.0 => {
+            let m = compute_ms.max(memory_ms);
+            m * ((compute_ms / m).powf(p) + (memory_ms / m).powf(p)).powf(1.0 / p)
+        }
+        _ => compute_ms.max(memory_ms),
+    };
+    let time_ms = roof_ms + overhead_ms + copy_ms;
     let bound = if class == OpClass::View {
         "none"
     } else if fused {
@@ -573,6 +621,7 @@ fn layer_time(
         compute_ms,
         memory_ms,
         overhead_ms,
+        copy_ms,
         bound,
         share: 0.0,
     }

@@ -38,8 +38,24 @@ pub struct Efficiency {
     pub basis: String,
     /// Fixed cost of launching one kernel, microseconds.
     pub overhead_us: f64,
+    /// A kernel that reads a permuted or transposed view first makes it contiguous: a copy
+    /// kernel of `strided_copy` × its bytes at the full bandwidth, plus a launch (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub strided_copy: f64,
+    /// The soft roofline's exponent: t = (t_compute^p + t_memory^p)^(1/p); absent: the
+    /// plain roofline, max(t_compute, t_memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roofline_p: Option<f64>,
+    /// Share of the device's L2 cache that still holds the previous kernel's output when a
+    /// kernel reads it: up to this × L2 (and at most half its bytes) does not cross DRAM.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub l2_carry: f64,
     /// Efficiencies by kernel class; a class missing here uses `gemm`'s.
     pub ops: BTreeMap<OpClass, OpEfficiency>,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Efficiency {
@@ -60,6 +76,15 @@ impl Efficiency {
     pub fn check(&self) -> Option<String> {
         if !(self.overhead_us.is_finite() && self.overhead_us >= 0.0) {
             return Some(format!("overhead_us {} is not ≥ 0", self.overhead_us));
+        }
+        if !(self.strided_copy.is_finite() && self.strided_copy >= 0.0) {
+            return Some(format!("strided_copy {} is not ≥ 0", self.strided_copy));
+        }
+        if let Some(p) = self.roofline_p.filter(|p| !(p.is_finite() && *p >= 1.0)) {
+            return Some(format!("roofline_p {p} is not ≥ 1"));
+        }
+        if !(0.0..=1.0).contains(&self.l2_carry) {
+            return Some(format!("l2_carry {} is not in [0, 1]", self.l2_carry));
         }
         self.ops.iter().find_map(|(c, e)| {
             let ok = e.eff > 0.0

@@ -46,6 +46,9 @@ fn flat(eff: f64, half_gflop: f64, mem_eff: f64, overhead_us: f64) -> Params {
     let e = Efficiency {
         basis: "test".into(),
         overhead_us,
+        strided_copy: 0.0,
+        roofline_p: None,
+        l2_carry: 0.0,
         ops,
     };
     Params {
@@ -103,6 +106,42 @@ fn a_single_gemm_by_hand() {
     assert_eq!(r.backend, Backend::Torch);
     assert_eq!(r.batch, 1024);
     assert!((r.throughput_per_s - 1024.0 / 0.280_119_086e-3).abs() < 1.0);
+}
+
+#[test]
+fn strided_copy_soft_roofline_and_l2_carry_by_hand() {
+    // The GEMM above, read through a permute view, with strided_copy 1, roofline_p 2 and
+    // l2_carry 0.5 on the RTX 4090 (72 MB L2, Ada whitepaper; 1,008 GB/s).
+    // Bytes 50,331,648 at fp16; the L2 keeps min(0.5 · 72 · 2^20, bytes / 2) = 25,165,824 of
+    // them, so DRAM moves 25,165,824: t_m = 25,165,824 / (1,008e9 · 0.9) s.
+    // t_c as above: (F + 2e9) / (165.2e12 · 0.8) s. Soft roofline: sqrt(t_c² + t_m²).
+    // The copy: 1 · 50,331,648 / 1,008e9 s + a 5 µs launch; the layer's own launch 5 µs.
+    let mut p = gemm_profile();
+    let mut view = p.layers[0].clone();
+    view.name = "perm".into();
+    view.op = "permute".into();
+    p.layers.insert(0, view);
+    let mut params = flat(0.8, 2.0, 0.9, 5.0);
+    for e in params.profiles.values_mut() {
+        e.strided_copy = 1.0;
+        e.roofline_p = Some(2.0);
+        e.l2_carry = 0.5;
+    }
+    let t = Target::resolve(Catalog::builtin(), "rtx4090", &params).unwrap();
+    let r = predict(&p, &t, opts(Some(Dtype::Fp16), None)).unwrap();
+    let l = r.layers.iter().find(|l| l.class == OpClass::Gemm).unwrap();
+    let tc_ms = (34_359_738_368.0 + 2e9) / (165.2e12 * 0.8) * 1e3;
+    let tm_ms = 25_165_824.0 / (1_008e9 * 0.9) * 1e3;
+    let copy_ms = 50_331_648.0 / 1_008e9 * 1e3 + 0.005;
+    assert!((l.memory_ms - tm_ms).abs() < 1e-12, "{}", l.memory_ms);
+    assert!((l.copy_ms - copy_ms).abs() < 1e-12, "{}", l.copy_ms);
+    let want = (tc_ms * tc_ms + tm_ms * tm_ms).sqrt() + 0.005 + copy_ms;
+    assert!((l.time_ms - want).abs() < 1e-12, "{} vs {want}", l.time_ms);
+    assert!((r.latency_ms - want).abs() < 1e-12);
+    assert!((r.totals.copy_ms - copy_ms).abs() < 1e-12);
+    // Without the view before it the layer pays no copy.
+    let r = predict(&gemm_profile(), &t, opts(Some(Dtype::Fp16), None)).unwrap();
+    assert_eq!(r.totals.copy_ms, 0.0);
 }
 
 #[test]
@@ -244,6 +283,10 @@ fn the_builtin_parameters_parse_and_bad_ones_are_refused() {
         e.to_string().contains("gemm: eff and mem_eff must be > 0"),
         "{e}"
     );
+    let bad = r#"{"schema": "flopscope.predict-params/1", "profiles": {"gpu": {"basis": "x",
+        "overhead_us": 1, "roofline_p": 0.5, "ops": {}}}}"#;
+    let e = Params::parse(bad, std::path::Path::new("p.json")).unwrap_err();
+    assert!(e.to_string().contains("roofline_p 0.5 is not ≥ 1"), "{e}");
     assert!(Dtype::parse("fp64").is_err());
     assert!(Backend::parse("tensorrt").is_err());
 }
