@@ -107,6 +107,21 @@ def worker(todo: str, results: str, progress: str, out: str) -> None:
             f.write(json.dumps(row) + "\n")
 
 
+def reindex(out: str, old: dict) -> None:
+    """Adds to `old` (index rows by key) a row for each trace file of `out` it lacks."""
+    import flopscope
+
+    for f in sorted(os.listdir(out)):
+        if not f.endswith(".json.gz"):
+            continue
+        name, img, batch = f[: -len(".json.gz")].rsplit("-", 2)
+        key = (name, int(img), int(batch))
+        if key not in old or old[key]["status"] != "captured":
+            data = gzip.open(os.path.join(out, f)).read()
+            old[key] = {"name": name, "img": img, "batch": batch, "status": "captured",
+                        "numel": flopscope.profile(data, name=name).params}
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         worker(*sys.argv[2:6])
@@ -117,6 +132,9 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds per model")
     ap.add_argument("--chunk", type=int, default=25, help="models per child process")
     ap.add_argument("--limit", type=int, help="the first N captures only")
+    ap.add_argument("--reindex", action="store_true",
+                    help="first add every trace in OUT that index.csv lacks (a run stopped early, or "
+                         "another folder's traces moved in), its parameters counted from the trace")
     ap.add_argument("--reverse", action="store_true",
                     help="last model first (a second run into another folder meets the first halfway)")
     a = ap.parse_args()
@@ -126,6 +144,8 @@ def main() -> None:
     if os.path.exists(index):
         for r in csv.DictReader(open(index)):
             old[(r["name"], int(r["img"]), int(r["batch"]))] = r
+    if a.reindex:
+        reindex(a.out, old)
     items = wanted(a.tables)[:: -1 if a.reverse else 1][: a.limit]
     todo = [it for it in items if not (
         tuple(it[1:]) in old and old[tuple(it[1:])]["status"] == "captured"
