@@ -5,21 +5,28 @@ Inputs: the two tables in bench/data/timm/ and the traces bench/timm_traces.py c
 (one per model, image size and batch size). Each trace goes once through
 `flopscope predict TRACE --device rtx3090 --dtype amp --backend torch -f json`, whose
 `layers[]` give every layer's class, FLOPs, bytes (already at 2 bytes per element) and
-fusion; those features are cached (`--features`). The time model of the spec is then
-evaluated in numpy (the same formula as crates/flopscope-core/src/predict/, checked
-against the CLI with `--check`) and its parameters fitted by bounded least squares on the
-log of throughput (scipy's trust-region reflective solver: 19 bounded parameters, a
-smooth objective almost everywhere, thousands of models — what it is made for).
+fusion, and whether it follows a permute/transpose view; those features are cached
+(`--features`). The time model is then evaluated in numpy (bench/time_model.py: the same
+arithmetic as crates/flopscope-core/src/predict/, which `--check N` verifies on the CLI)
+and its parameters fitted by bounded least squares on the log of throughput (scipy's
+trust-region reflective solver: ~20 bounded parameters, an objective smooth almost
+everywhere, thousands of models: what it is made for). `--formula spec` fits the spec's
+formula alone; the default, `proposed`, adds its three optional terms (strided-input copy,
+soft roofline, L2 carry-over).
 
 What it reports (stdout and bench/results/fit_devices.md): fit on one table and judged on
 the other, both ways (median and 90th percentile of |predicted/measured - 1| of throughput,
 Spearman rank correlation, n); the same in-sample; the baseline of the issue (a roofline on
 timm's own GMAC and activation columns) fitted the same way; the median error by dominant
-op class and by model family; the models skipped and why. `--write` puts the profile fitted
-on both tables and the cross-table error band into crates/flopscope-core/data/predict.json.
+op class, size and model family; the models skipped and why; with `--variants`, each
+change to the formula judged the same way. `--write` puts the profile fitted on both
+tables and the cross-table error band into crates/flopscope-core/data/predict.json.
 
-    python3 bench/timm_traces.py --out /tmp/timm-traces        # ~35 min, once
-    python3 bench/fit_devices.py --traces /tmp/timm-traces [--write]
+From the repository root, with `pip install -r bench/requirements.txt`, the package (for
+the capture) and the CLI built (`cargo build -p flopscope-cli`):
+
+    python3 bench/timm_traces.py --out /tmp/timm-traces      # ~40 min of one core, once
+    python3 bench/fit_devices.py --traces /tmp/timm-traces [--variants] [--write] [--check 10]
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from scipy.stats import spearmanr
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from time_model import CLASSES, L2_CARRY, PROPOSED, VARIANTS, Design, Variant, describe, split, unpack  # noqa: E402
+from time_model import CLASSES, L2_CARRY, PROPOSED, VARIANTS, Design, Variant, describe, pack, split, unpack  # noqa: E402
 from timm_traces import TABLES, trace_name  # noqa: E402
 
 PARAMS_JSON = os.path.join(ROOT, "crates", "flopscope-core", "data", "predict.json")
@@ -176,7 +183,7 @@ STARTS = [np.array([5.0] + [0.5, 0.5, 0.7] * len(CLASSES)),
 
 
 def fit(sets: list[tuple], v: Variant = VARIANTS[0], starts: list | None = None,
-        free: bool = False) -> np.ndarray:
+        free: bool = False, max_nfev: int = 200) -> np.ndarray:
     """Bounded least squares of log(predicted / measured throughput) over every (design,
     device, clock factor, measured samples/s, batch) set; the profile's parameters followed
     by the variant's own."""
@@ -199,7 +206,7 @@ def fit(sets: list[tuple], v: Variant = VARIANTS[0], starts: list | None = None,
     best = None
     for start in starts or STARTS:
         x0 = np.concatenate([np.clip(start[:len(mask)][mask], lo[:n], hi[:n]), [e[3] for e in v.extra]])
-        r = least_squares(resid, x0, bounds=(lo, hi), x_scale="jac", max_nfev=300)
+        r = least_squares(resid, x0, bounds=(lo, hi), x_scale="jac", max_nfev=max_nfev, ftol=1e-6, xtol=1e-6)
         if best is None or r.cost < best.cost:
             best = r
     theta, extra = full(best.x)
@@ -298,7 +305,8 @@ def variants_table(sets: dict, theta: dict, v: Variant) -> list[str]:
         cells, extras = [], []
         for fit_on in DEVICES:
             judged = other[fit_on]
-            th = fit([sets[fit_on]], w, starts=[split(theta[fit_on], v)[0]])
+            # From the main fit's profile, a few dozen steps: enough to rank the changes.
+            th = fit([sets[fit_on]], w, starts=[split(theta[fit_on], v)[0]], max_nfev=40)
             d, fig, k, sps, batch = sets[judged]
             s = scores(batch / w.latency(d, *split(th, w), fig, k), sps)
             cells.append(f"{pct(s['median'])} / {pct(s['p90'])} / {s['spearman']:.3f}")
@@ -314,8 +322,9 @@ def main() -> None:
     ap.add_argument("--binary", default=os.environ.get("FLOPSCOPE", os.path.join(ROOT, "target", "debug", "flopscope")),
                     help="the flopscope CLI (default: target/debug/flopscope, or $FLOPSCOPE)")
     ap.add_argument("--md", default=os.path.join(HERE, "results", "fit_devices.md"), help="the results file")
-    ap.add_argument("--formula", choices=sorted(FORMULAS), default="spec",
-                    help="the formula fitted and written: the spec's, or the proposed changes")
+    ap.add_argument("--formula", choices=sorted(FORMULAS), default="proposed",
+                    help="the formula fitted and written: the spec's, or the spec's with the three "
+                         "terms of time_model.PROPOSED (both are what the Rust model computes)")
     ap.add_argument("--variants", action="store_true",
                     help="also judge every formula variant (time_model.VARIANTS), both ways: minutes more")
     ap.add_argument("--write", action="store_true", help="write the fitted profile and band into predict.json")
@@ -461,16 +470,25 @@ def main() -> None:
         p["error_bands"] = [b for b in p.get("error_bands", [])
                             if (b.get("profile"), b.get("dtype")) != ("gpu", "amp")] + [band]
         with open(PARAMS_JSON, "w") as f:
-            json.dump(p, f, indent=2, ensure_ascii=False)
-            f.write("\n")
+            f.write(dump_params(p))
         print(f"wrote the gpu profile and the gpu/amp band into {PARAMS_JSON}", file=sys.stderr)
+
+
+def dump_params(p: dict) -> str:
+    """predict.json as the file writes it: indented, one line per class's efficiencies."""
+    text = json.dumps(p, indent=2, ensure_ascii=False)
+    one_line = r'\{\n\s+"eff": ([^,]+),\n\s+"half_gflop": ([^,]+),\n\s+"mem_eff": ([^\n]+)\n\s+\}'
+    return re.sub(one_line, r'{"eff": \1, "half_gflop": \2, "mem_eff": \3}', text) + "\n"
 
 
 def check(a, theta, v, sets, keep) -> None:
     """The CLI with these parameters against this model on a spread of models: the two must
     give the same latency (same formula, same features)."""
     base = json.load(open(PARAMS_JSON))
-    base["profiles"]["gpu"] = to_profile(theta, v, "check")
+    prof = to_profile(theta, v, "check")
+    base["profiles"]["gpu"] = prof
+    # The CLI reads the rounded numbers of the file: so does this side.
+    theta = np.concatenate([pack(prof["overhead_us"], prof["ops"]), [prof[name] for name, *_ in v.extra]])
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(base, f)
     worst = 0.0

@@ -194,7 +194,7 @@ def proposed(d, theta, extra, dev, k):
     tm = np.where(d.fused, 0.0, dram / (dev["bw"] * mem[d.cls]))
     m = np.maximum(np.maximum(tc, tm), 1e-30)
     t = m * ((tc / m) ** p + (tm / m) ** p) ** (1 / p)
-    copy = np.where(d.strided & ~d.fused, gamma * d.bytes / dev["bw"] + to, 0.0)
+    copy = np.where(d.strided & ~d.fused & (gamma > 0), gamma * d.bytes / dev["bw"] + to, 0.0)
     return _sum(d, t + to + copy)
 
 
