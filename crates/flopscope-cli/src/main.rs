@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use flopscope_core::{Error, Options};
 use flopscope_report::export::{ProfileFormat, RowOptions};
 
+mod calibrate;
 mod check;
 mod devices;
 mod report;
@@ -50,6 +51,9 @@ enum Command {
     Check(Box<check::CheckArgs>),
     /// The device catalog: datasheet peaks, bandwidth, memory and power of GPUs, boards and CPUs.
     Devices(devices::DevicesArgs),
+    /// Time a micro-benchmark suite here and fit this machine's time-model parameters (a device
+    /// file for `predict --device local|FILE`).
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// A device given by its numbers, for a target one is not on (`machine` and every roofline).
@@ -499,6 +503,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Compare(a) => report::compare(a),
         Command::Machine(a) => machine(a),
         Command::Devices(a) => devices::devices(a),
+        Command::Calibrate(a) => calibrate::calibrate(a),
         Command::Check(_) => unreachable!("handled above"),
     }
     .map(|()| ExitCode::SUCCESS)
