@@ -16,6 +16,7 @@ pub mod calibrate;
 pub mod machine;
 pub mod onnxruntime;
 pub mod stats;
+pub mod target;
 pub mod tract;
 
 /// Schema identifier of the JSON output.

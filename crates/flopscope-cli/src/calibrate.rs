@@ -1,9 +1,8 @@
-//! `flopscope calibrate`, and the calibrated devices `predict --device local|FILE` reads.
+//! `flopscope calibrate`: this machine's time-model parameters, as a device file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use flopscope_bench::calibrate::{self, CalibrateOptions, Progress};
-use flopscope_core::device::Device;
 use flopscope_core::predict::Backend;
 use flopscope_core::Error;
 
@@ -40,46 +39,15 @@ pub(crate) struct CalibrateArgs {
     verbose: bool,
 }
 
-/// Runs the suite and saves the device file; returns its path in the cache.
-fn run(o: &CalibrateOptions, quiet: bool) -> Result<(calibrate::Calibrated, PathBuf), Error> {
-    if let Some(n) = &o.device_name {
-        if n.is_empty() || *n != n.to_lowercase() || n.contains(char::is_whitespace) {
-            return Err(Error::Usage(format!(
-                "--device-name '{n}' must be lowercase without spaces"
-            )));
+/// Progress lines on standard error, one per ten micro-benchmarks.
+fn progress() -> impl FnMut(Progress<'_>) {
+    move |p: Progress<'_>| match p {
+        Progress::Measuring { done, total, name } if done % 10 == 0 => {
+            eprintln!("calibrate: {done}/{total} {name}")
         }
+        Progress::Fitting => eprintln!("calibrate: fitting"),
+        _ => {}
     }
-    if o.threads == 0 {
-        return Err(Error::Usage("--threads must be at least 1".into()));
-    }
-    if !(o.seconds_per_model.is_finite() && o.seconds_per_model > 0.0) {
-        return Err(Error::Usage(format!(
-            "--seconds must be a positive number, got {}",
-            o.seconds_per_model
-        )));
-    }
-    let key = o.device_name.as_deref().unwrap_or("local");
-    let path = calibrate::cache_path(key, o.backend).ok_or_else(|| {
-        Error::Usage("no cache directory: set FLOPSCOPE_CACHE_DIR (or HOME)".into())
-    })?;
-    let machine = crate::this_machine(false)?;
-    let mut last = usize::MAX;
-    let mut progress = |p: Progress<'_>| {
-        if quiet {
-            return;
-        }
-        match p {
-            Progress::Measuring { done, total, name } if done / 10 != last / 10 => {
-                last = done;
-                eprintln!("calibrate: {done}/{total} {name}");
-            }
-            Progress::Fitting => eprintln!("calibrate: fitting"),
-            _ => {}
-        }
-    };
-    let c = calibrate::calibrate(o, &machine, &mut progress)?;
-    calibrate::save(&c.catalog, &path)?;
-    Ok((c, path))
 }
 
 pub(crate) fn calibrate(a: CalibrateArgs) -> Result<(), Error> {
@@ -91,7 +59,7 @@ pub(crate) fn calibrate(a: CalibrateArgs) -> Result<(), Error> {
         ort_lib: a.ort_lib,
         python: Some(a.python),
     };
-    let (c, path) = run(&o, false)?;
+    let (c, path) = calibrate::calibrate_and_save(&o, &mut |m| eprintln!("{m}"), &mut progress())?;
     if let Some(out) = &a.output {
         calibrate::save(&c.catalog, out)?;
     }
@@ -147,44 +115,4 @@ pub(crate) fn calibrate(a: CalibrateArgs) -> Result<(), Error> {
         text += &format!("saved: {}\n", out.display());
     }
     write_out(None, &text)
-}
-
-/// Whether a `--device` value names a file rather than a catalog device.
-pub(crate) fn is_device_file(name: &str) -> bool {
-    name.ends_with(".json") || name.contains(std::path::MAIN_SEPARATOR) || Path::new(name).is_file()
-}
-
-/// The device of a calibrated device file (`flopscope calibrate -o FILE`).
-pub(crate) fn device_file(path: &Path) -> Result<Device, Error> {
-    calibrate::read_device_file(path)
-}
-
-/// This machine's calibrated device for `backend` (ONNX Runtime when `None`): the cached
-/// calibration, or a new one (said on standard error) when there is none for this machine.
-pub(crate) fn local_device(backend: Option<Backend>, threads: usize) -> Result<Device, Error> {
-    let backend = backend.unwrap_or(Backend::OnnxRuntime);
-    let path = calibrate::cache_path("local", backend).ok_or_else(|| {
-        Error::Usage("no cache directory: set FLOPSCOPE_CACHE_DIR (or HOME)".into())
-    })?;
-    let here = flopscope_bench::machine::cpu_model();
-    let cached = calibrate::read_device_file(&path)
-        .ok()
-        .filter(|d| d.calibration.as_ref().is_some_and(|c| c.machine == here));
-    if let Some(d) = cached {
-        return Ok(d);
-    }
-    eprintln!(
-        "no calibration of this machine for {} yet: running `flopscope calibrate --backend {} \
-         --threads {threads}` once (about a minute)…",
-        backend.as_str(),
-        backend.as_str()
-    );
-    let o = CalibrateOptions {
-        backend,
-        threads,
-        ..CalibrateOptions::default()
-    };
-    let (c, path) = run(&o, true)?;
-    eprintln!("calibration saved: {}", path.display());
-    Ok(c.catalog.devices[0].clone())
 }

@@ -12,6 +12,7 @@ use flopscope_report::export::{ProfileFormat, RowOptions};
 mod calibrate;
 mod check;
 mod devices;
+mod predict;
 mod report;
 mod training;
 
@@ -51,6 +52,9 @@ enum Command {
     Check(Box<check::CheckArgs>),
     /// The device catalog: datasheet peaks, bandwidth, memory and power of GPUs, boards and CPUs.
     Devices(devices::DevicesArgs),
+    /// Predicted latency and throughput on a device of the catalog, a calibrated device, or
+    /// this machine, with the error measured for that kind of device.
+    Predict(Box<predict::PredictArgs>),
     /// Time a micro-benchmark suite here and fit this machine's time-model parameters (a device
     /// file for `predict --device local|FILE`).
     Calibrate(calibrate::CalibrateArgs),
@@ -174,7 +178,7 @@ enum Backend {
 
 /// Sizes of the model's inputs, shared by every command that analyses a model.
 #[derive(clap::Args, Clone)]
-struct ShapeArgs {
+pub(crate) struct ShapeArgs {
     /// Size of a symbolic dim, e.g. `--dim batch=8 --dim seq=128` (unbound dims default to 1).
     #[arg(long = "dim", value_name = "NAME=N")]
     dims: Vec<String>,
@@ -447,7 +451,7 @@ fn model_options(
 }
 
 impl ShapeArgs {
-    fn options(&self) -> Result<Options, Error> {
+    pub(crate) fn options(&self) -> Result<Options, Error> {
         model_options(&self.dims, &self.inputs, self.classes)
     }
 }
@@ -503,6 +507,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Compare(a) => report::compare(a),
         Command::Machine(a) => machine(a),
         Command::Devices(a) => devices::devices(a),
+        Command::Predict(a) => predict::run(*a),
         Command::Calibrate(a) => calibrate::calibrate(a),
         Command::Check(_) => unreachable!("handled above"),
     }

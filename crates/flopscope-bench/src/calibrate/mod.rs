@@ -276,7 +276,7 @@ pub fn calibrate(
     let catalog = Catalog::builtin();
     let target = Target::new(device.clone(), catalog, Params::builtin())?;
     let options = predict::Options {
-        dtype: Dtype::Fp32,
+        dtype: Some(Dtype::Fp32),
         backend: Some(o.backend),
         threads: Some(o.threads),
     };
@@ -332,6 +332,74 @@ pub fn save(c: &Catalog, path: &Path) -> Result<()> {
             let _ = std::fs::remove_file(&tmp);
             err(e)
         })
+}
+
+/// Checks `o`, runs [`calibrate`] (this machine's roof measured first when not cached) and
+/// saves the device file in the cache; returns it with its path. `notify` hears what starts.
+pub fn calibrate_and_save(
+    o: &CalibrateOptions,
+    notify: &mut dyn FnMut(&str),
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(Calibrated, PathBuf)> {
+    if let Some(n) = &o.device_name {
+        if n.is_empty() || *n != n.to_lowercase() || n.contains(char::is_whitespace) {
+            return Err(Error::Usage(format!(
+                "--device-name '{n}' must be lowercase without spaces"
+            )));
+        }
+    }
+    if o.threads == 0 {
+        return Err(Error::Usage("--threads must be at least 1".into()));
+    }
+    if !(o.seconds_per_model.is_finite() && o.seconds_per_model > 0.0) {
+        return Err(Error::Usage(format!(
+            "--seconds must be a positive number, got {}",
+            o.seconds_per_model
+        )));
+    }
+    let key = o.device_name.as_deref().unwrap_or("local");
+    let path = cache_path(key, o.backend).ok_or_else(|| {
+        Error::Usage("no cache directory: set FLOPSCOPE_CACHE_DIR (or HOME)".into())
+    })?;
+    let (machine, unsaved) = crate::machine::this_machine(false, &mut || {
+        notify("measuring this machine's peak FLOP/s and bandwidth (a few seconds, once)…")
+    })?;
+    if let Some(why) = unsaved {
+        notify(&format!(
+            "warning: the machine measurement was not cached: {why}"
+        ));
+    }
+    let c = calibrate(o, &machine, progress)?;
+    save(&c.catalog, &path)?;
+    Ok((c, path))
+}
+
+/// This machine's calibrated device for `backend`: the cached calibration when one was made
+/// on this CPU, else a new one with `threads` threads (saved; `notify` says so first).
+pub fn local(backend: Backend, threads: usize, notify: &mut dyn FnMut(&str)) -> Result<Device> {
+    let path = cache_path("local", backend).ok_or_else(|| {
+        Error::Usage("no cache directory: set FLOPSCOPE_CACHE_DIR (or HOME)".into())
+    })?;
+    let here = crate::machine::cpu_model();
+    let cached = read_device_file(&path)
+        .ok()
+        .filter(|d| d.calibration.as_ref().is_some_and(|c| c.machine == here));
+    if let Some(d) = cached {
+        return Ok(d);
+    }
+    notify(&format!(
+        "no calibration of this machine for {b} yet: running `flopscope calibrate --backend {b} \
+         --threads {threads}` once (about a minute)…",
+        b = backend.as_str()
+    ));
+    let o = CalibrateOptions {
+        backend,
+        threads,
+        ..CalibrateOptions::default()
+    };
+    let (c, path) = calibrate_and_save(&o, notify, &mut |_| {})?;
+    notify(&format!("calibration saved: {}", path.display()));
+    Ok(c.catalog.devices[0].clone())
 }
 
 /// The device of a calibrated device file: its one entry, which must carry a calibration.

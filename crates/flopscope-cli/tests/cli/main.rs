@@ -14,6 +14,7 @@ mod llm;
 mod machine;
 mod output;
 mod papercuts;
+mod predict;
 mod remote;
 mod remote_onnx;
 mod report_browser;

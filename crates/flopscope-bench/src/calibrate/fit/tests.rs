@@ -14,7 +14,7 @@ fn target() -> Target {
 
 fn options() -> predict::Options {
     predict::Options {
-        dtype: Dtype::Fp32,
+        dtype: Some(Dtype::Fp32),
         backend: Some(Backend::OnnxRuntime),
         threads: Some(1),
     }
