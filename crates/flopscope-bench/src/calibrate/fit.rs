@@ -298,6 +298,7 @@ fn identifiable(terms: &[Terms]) -> Vec<Param> {
 
 /// Minimises `cost` (Huber on `residuals` + the prior's pull) from `theta`: Gauss–Newton
 /// steps on iteratively reweighted residuals, damped à la Marquardt.
+#[allow(clippy::needless_range_loop)] // Dense normal equations: indices are clearer.
 fn levenberg_marquardt(
     mut theta: Vec<f64>,
     params: &[Param],
@@ -386,6 +387,7 @@ fn levenberg_marquardt(
 }
 
 /// Solves `a · x = b` by Gaussian elimination with partial pivoting; `None` when singular.
+#[allow(clippy::needless_range_loop)] // Indices read as the textbook algorithm does.
 fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     let n = b.len();
     for col in 0..n {
