@@ -13,8 +13,9 @@ use crate::write_out;
 pub(crate) struct CalibrateArgs {
     /// The runtime to calibrate: onnxruntime, torch or torch.compile (the torch ones run a
     /// Python helper, on CUDA when torch sees a GPU).
-    #[arg(long, default_value = "onnxruntime", value_parser = |s: &str| Backend::parse(s).map_err(|e| e.to_string()))]
-    backend: Backend,
+    // Parsed after clap, so that a bad value is one line (clap adds a hint).
+    #[arg(long, default_value = "onnxruntime")]
+    backend: String,
     /// The device entry's key (lowercase, no spaces); `local` by default.
     #[arg(long, value_name = "NAME")]
     device_name: Option<String>,
@@ -52,7 +53,7 @@ fn progress() -> impl FnMut(Progress<'_>) {
 
 pub(crate) fn calibrate(a: CalibrateArgs) -> Result<(), Error> {
     let o = CalibrateOptions {
-        backend: a.backend,
+        backend: Backend::parse(&a.backend)?,
         threads: a.threads,
         device_name: a.device_name,
         seconds_per_model: a.seconds,
