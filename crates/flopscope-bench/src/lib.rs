@@ -12,9 +12,11 @@ use flopscope_core::graph::DType;
 use flopscope_core::schema::WeightsStatus;
 use flopscope_core::Options;
 
+pub mod calibrate;
 pub mod machine;
 pub mod onnxruntime;
 pub mod stats;
+pub mod target;
 pub mod tract;
 
 /// Schema identifier of the JSON output.

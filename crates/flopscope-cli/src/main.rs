@@ -9,8 +9,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use flopscope_core::{Error, Options};
 use flopscope_report::export::{ProfileFormat, RowOptions};
 
+mod calibrate;
 mod check;
 mod devices;
+mod predict;
 mod report;
 mod training;
 
@@ -50,6 +52,12 @@ enum Command {
     Check(Box<check::CheckArgs>),
     /// The device catalog: datasheet peaks, bandwidth, memory and power of GPUs, boards and CPUs.
     Devices(devices::DevicesArgs),
+    /// Predicted latency and throughput on a device of the catalog, a calibrated device, or
+    /// this machine, with the error measured for that kind of device.
+    Predict(Box<predict::PredictArgs>),
+    /// Time a micro-benchmark suite here and fit this machine's time-model parameters (a device
+    /// file for `predict --device local|FILE`).
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// A device given by its numbers, for a target one is not on (`machine` and every roofline).
@@ -170,7 +178,7 @@ enum Backend {
 
 /// Sizes of the model's inputs, shared by every command that analyses a model.
 #[derive(clap::Args, Clone)]
-struct ShapeArgs {
+pub(crate) struct ShapeArgs {
     /// Size of a symbolic dim, e.g. `--dim batch=8 --dim seq=128` (unbound dims default to 1).
     #[arg(long = "dim", value_name = "NAME=N")]
     dims: Vec<String>,
@@ -282,6 +290,8 @@ struct ReportArgs {
     measure: MeasureArgs,
     #[command(flatten)]
     device: DeviceArgs,
+    #[command(flatten)]
+    predict: predict::TargetArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -315,6 +325,8 @@ struct CompareArgs {
     shape: ShapeArgs,
     #[command(flatten)]
     measure: MeasureArgs,
+    #[command(flatten)]
+    predict: predict::TargetArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -443,7 +455,7 @@ fn model_options(
 }
 
 impl ShapeArgs {
-    fn options(&self) -> Result<Options, Error> {
+    pub(crate) fn options(&self) -> Result<Options, Error> {
         model_options(&self.dims, &self.inputs, self.classes)
     }
 }
@@ -499,6 +511,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Compare(a) => report::compare(a),
         Command::Machine(a) => machine(a),
         Command::Devices(a) => devices::devices(a),
+        Command::Predict(a) => predict::run(*a),
+        Command::Calibrate(a) => calibrate::calibrate(a),
         Command::Check(_) => unreachable!("handled above"),
     }
     .map(|()| ExitCode::SUCCESS)

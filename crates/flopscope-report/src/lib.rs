@@ -12,5 +12,6 @@ pub mod devices;
 pub mod export;
 pub mod notebook;
 pub mod page;
+pub mod predict;
 pub mod render;
 pub mod zoo;

@@ -107,8 +107,8 @@ impl Dtype {
 /// What a prediction is asked for.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
-    /// The number format.
-    pub dtype: Dtype,
+    /// The number format; `None`: as the model stores it (bytes as they are).
+    pub dtype: Option<Dtype>,
     /// The runtime (what it fuses); `None`: ONNX Runtime on CPUs, PyTorch eager on GPUs.
     pub backend: Option<Backend>,
     /// Threads on a CPU; `None`: the calibration's, else every core.
@@ -432,14 +432,20 @@ pub fn predict(p: &Profile, t: &Target, o: Options) -> Result<Prediction> {
             d.key
         ))
     };
-    let matrix = o
-        .dtype
+    let stored = model_element_bytes(p);
+    let dtype = o.dtype.unwrap_or(match stored {
+        b if b >= 4.0 => Dtype::Fp32,
+        b if b >= 2.0 => Dtype::Fp16,
+        _ => Dtype::Int8,
+    });
+    let matrix = dtype
         .matrix_peak(&d.peak_tflops)
-        .ok_or_else(|| missing(o.dtype.as_str()))?
+        .ok_or_else(|| missing(dtype.as_str()))?
         * scale;
     let vector = d.peak_tflops.fp32.ok_or_else(|| missing("fp32"))? * scale;
     let bandwidth = d.memory_bandwidth_gbs;
-    let bytes_scale = o.dtype.element_bytes() / model_element_bytes(p);
+    // Bytes scale from the stored format to the predicted one (1 when not converted).
+    let bytes_scale = o.dtype.map_or(1.0, |d| d.element_bytes() / stored);
     let overhead_ms = t.efficiency.overhead_us / 1e3;
 
     let classes: Vec<OpClass> = p.layers.iter().map(classify).collect();
@@ -495,7 +501,7 @@ pub fn predict(p: &Profile, t: &Target, o: Options) -> Result<Prediction> {
             profile: t.profile.clone(),
         },
         backend,
-        dtype: o.dtype,
+        dtype,
         batch,
         threads,
         clock_factor: t.clock_factor,
@@ -514,7 +520,7 @@ pub fn predict(p: &Profile, t: &Target, o: Options) -> Result<Prediction> {
             total_bytes,
             device_bytes,
         },
-        error_band: t.band(o.dtype).cloned(),
+        error_band: t.band(dtype).cloned(),
         totals,
         by_class,
         layers,

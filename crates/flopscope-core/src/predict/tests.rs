@@ -1,1 +1,249 @@
+use std::collections::BTreeMap;
+
 use super::*;
+use crate::builder::Builder;
+use crate::graph::{DType, Dim};
+use crate::options::Options as ModelOptions;
+use crate::schema::ModelInfo;
+
+fn profile(g: &crate::graph::Graph) -> Profile {
+    let info = ModelInfo {
+        source: g.name.clone(),
+        producer: "test".into(),
+        ir_version: 0,
+        opset: g.opset(),
+        nodes: g.nodes.len(),
+        weights: crate::schema::WeightsStatus::Builtin,
+        file_bytes: 0,
+    };
+    crate::profile::profile_graph(g, info, &ModelOptions::default()).unwrap()
+}
+
+/// One MatMul by a weight: x[1024, 4096] · W[4096, 4096], fp32, no bias.
+fn gemm_profile() -> Profile {
+    let mut b = Builder::new("gemm");
+    let x = b.input("x", DType::F32, vec![Dim::Known(1024), Dim::Known(4096)]);
+    let y = b.linear("fc", x, 4096, 4096, false);
+    b.output(y);
+    profile(&b.finish())
+}
+
+/// Parameters with the same numbers for every class.
+fn flat(eff: f64, half_gflop: f64, mem_eff: f64, overhead_us: f64) -> Params {
+    let ops = OpClass::KERNELS
+        .into_iter()
+        .map(|c| {
+            (
+                c,
+                OpEfficiency {
+                    eff,
+                    half_gflop,
+                    mem_eff,
+                },
+            )
+        })
+        .collect::<BTreeMap<_, _>>();
+    let e = Efficiency {
+        basis: "test".into(),
+        overhead_us,
+        ops,
+    };
+    Params {
+        schema: params::SCHEMA.into(),
+        profiles: [("gpu".to_string(), e.clone()), ("cpu".to_string(), e)].into(),
+        error_bands: vec![],
+    }
+}
+
+fn opts(dtype: Option<Dtype>, backend: Option<Backend>) -> Options {
+    Options {
+        dtype,
+        backend,
+        threads: None,
+    }
+}
+
+#[test]
+fn a_single_gemm_by_hand() {
+    // F = 2·1024·4096·4096 = 34,359,738,368 FLOPs. Bytes at fp32: x 1024·4096·4 = 16,777,216,
+    // W 4096·4096·4 = 67,108,864, y 16,777,216: 100,663,296; at fp16 half: 50,331,648.
+    // RTX 4090 (Ada whitepaper): fp16 tensor with fp32 accumulate 165.2 TFLOP/s, 1,008 GB/s,
+    // and the best-fed AD102 part of the catalog, so its clock factor is 1.
+    // With eff 0.8 and half 2 GFLOP: e(F) = 0.8·F/(F + 2e9), so t_c = (F + 2e9) / (P · 0.8)
+    // = 36,359,738,368 / (165.2e12 · 0.8) s = 0.275119086 ms.
+    // t_m = 50,331,648 / (1,008e9 · 0.9) s = 0.055480212 ms; compute-bound; + 5 µs launch.
+    let p = gemm_profile();
+    let cat = Catalog::builtin();
+    let t = Target::resolve(cat, "rtx4090", &flat(0.8, 2.0, 0.9, 5.0)).unwrap();
+    assert_eq!(t.clock_factor, 1.0);
+    let r = predict(&p, &t, opts(Some(Dtype::Fp16), None)).unwrap();
+    let gemm: Vec<&LayerTime> = r
+        .layers
+        .iter()
+        .filter(|l| l.class == OpClass::Gemm)
+        .collect();
+    assert_eq!(gemm.len(), 1);
+    let l = gemm[0];
+    assert_eq!(l.flops, 34_359_738_368);
+    assert_eq!(l.bytes, 50_331_648.0);
+    assert!(
+        (l.compute_ms - 0.275_119_086).abs() < 1e-8,
+        "{}",
+        l.compute_ms
+    );
+    assert!(
+        (l.memory_ms - 0.055_480_212).abs() < 1e-8,
+        "{}",
+        l.memory_ms
+    );
+    assert_eq!(l.bound, "compute");
+    assert!((l.time_ms - 0.280_119_086).abs() < 1e-8);
+    assert!((r.latency_ms - 0.280_119_086).abs() < 1e-8);
+    // PyTorch eager on a GPU by default; 1,024 rows per call.
+    assert_eq!(r.backend, Backend::Torch);
+    assert_eq!(r.batch, 1024);
+    assert!((r.throughput_per_s - 1024.0 / 0.280_119_086e-3).abs() < 1.0);
+}
+
+#[test]
+fn fits_at_the_exact_byte_boundary() {
+    // Weights 67,108,864 bytes; the peak of live activations is x and y together,
+    // 2 · 16,777,216 = 33,554,432: 100,663,296 bytes = 0.09375 GiB exactly.
+    let p = gemm_profile();
+    assert_eq!(p.totals.weight_bytes, 67_108_864);
+    assert_eq!(p.totals.peak_activation_bytes, 33_554_432);
+    let params = flat(0.5, 0.0, 1.0, 0.0);
+    let cat = Catalog::builtin();
+    let mut d = cat.find("rtx4090").unwrap().clone();
+    for (gib, fits) in [(0.09375, true), (0.09375 - 1.0 / 1_073_741_824.0, false)] {
+        d.memory_gb = gib;
+        let t = Target::new(d.clone(), cat, &params).unwrap();
+        let r = predict(&p, &t, opts(None, None)).unwrap();
+        assert_eq!(r.memory.total_bytes, 100_663_296);
+        assert_eq!(r.fits, fits, "{gib} GiB");
+    }
+}
+
+#[test]
+fn power_limited_parts_run_below_boost() {
+    // GB202: RTX 5090 575 W / (170 SM · 2.407 GHz) = 1.4052 W per SM-GHz, the chip's best fed;
+    // RTX Pro 6000 Max-Q 300 W / (188 · 2.280) = 0.69989: (0.69989 / 1.4052)^(1/3) = 0.79268.
+    // AD104: RTX 4070 200 / (46 · 2.475) = 1.7567; L4 72 / (58 · 2.040) = 0.60852: 0.70231.
+    let cat = Catalog::builtin();
+    let k = |name: &str| clock_factor(cat.find(name).unwrap(), cat);
+    assert_eq!(k("rtx5090"), 1.0);
+    assert!((k("rtx-pro-6000-max-q") - 0.79268).abs() < 1e-4);
+    assert!((k("l4") - 0.70231).abs() < 1e-4);
+    // Not a discrete GPU: no power model.
+    assert_eq!(k("jetson-agx-orin"), 1.0);
+    assert_eq!(k("i9-10940x"), 1.0);
+}
+
+#[test]
+fn a_power_mode_brings_its_own_peaks() {
+    let cat = Catalog::builtin();
+    let params = flat(1.0, 0.0, 1.0, 0.0);
+    let t = Target::resolve(cat, "jetson-agx-orin:30w", &params).unwrap();
+    let mode = &cat.find("jetson-agx-orin").unwrap().power_modes;
+    let m30 = mode.iter().find(|m| m.name == "30W").unwrap();
+    assert_eq!(t.device.peak_tflops, m30.peak_tflops);
+    assert_eq!(t.mode.as_deref(), Some("30w"));
+    let e = Target::resolve(cat, "jetson-agx-orin:99W", &params).unwrap_err();
+    assert!(e.to_string().contains("no power mode '99W'"), "{e}");
+    assert!(e.to_string().contains("MAXN"), "{e}");
+    assert!(Target::resolve(cat, "rtx4090:30W", &params).is_err());
+}
+
+/// conv (3→8, 3×3) → BatchNorm → Relu on a 1×3×32×32 input, and a depthwise conv after.
+fn conv_chain() -> Profile {
+    let mut b = Builder::new("chain");
+    let x = b.input(
+        "x",
+        DType::F32,
+        vec![Dim::Known(1), Dim::Known(3), Dim::Known(32), Dim::Known(32)],
+    );
+    let y = b.conv2d("conv", x, 3, 8, 3, 1, 1, 1, false);
+    let y = b.batchnorm("bn", y, 8);
+    let y = b.unary("Relu", y);
+    let y = b.conv2d("dw", y, 8, 8, 3, 1, 1, 8, false);
+    b.output(y);
+    profile(&b.finish())
+}
+
+#[test]
+fn classes_and_fusion_by_backend() {
+    let p = conv_chain();
+    let classes: Vec<OpClass> = p.layers.iter().map(classify).collect();
+    let ops: Vec<&str> = p.layers.iter().map(|l| l.op.as_str()).collect();
+    assert_eq!(ops, ["Conv", "BatchNormalization", "Relu", "Conv"]);
+    use OpClass::*;
+    assert_eq!(classes, [Conv, Elementwise, Elementwise, GroupedConv]);
+    // ONNX Runtime folds the norm and fuses the activation; the depthwise conv is a kernel.
+    let ort = Backend::OnnxRuntime.fused(&p.layers, &classes);
+    assert_eq!(ort, [false, true, true, false]);
+    assert_eq!(Backend::Torch.fused(&p.layers, &classes), [false; 4]);
+    // Inductor joins elementwise work to the kernel before it.
+    let compiled = Backend::TorchCompile.fused(&p.layers, &classes);
+    assert_eq!(compiled, [false, true, true, false]);
+    // On a CPU ONNX Runtime is the default: two kernels, two fused layers, no fused bytes.
+    let cat = Catalog::builtin();
+    let t = Target::resolve(cat, "i9-10940x", &flat(0.5, 0.0, 0.5, 10.0)).unwrap();
+    let r = predict(&p, &t, opts(None, None)).unwrap();
+    assert_eq!(r.backend, Backend::OnnxRuntime);
+    assert_eq!((r.totals.kernels, r.totals.fused), (2, 2));
+    assert!(r.layers[1].bytes == 0.0 && r.layers[1].overhead_ms == 0.0);
+    assert_eq!(r.layers[1].bound, "fused");
+    // Two launches of 10 µs.
+    assert!((r.totals.overhead_ms - 0.02).abs() < 1e-12);
+}
+
+#[test]
+fn a_product_of_two_activations_is_attention() {
+    let mut b = Builder::new("qk");
+    let dims = vec![Dim::Known(2), Dim::Known(4), Dim::Known(16), Dim::Known(8)];
+    let q = b.input("q", DType::F32, dims.clone());
+    let k = b.input("k", DType::F32, dims);
+    let kt = b.transpose(k, &[0, 1, 3, 2]);
+    let s = b.op("MatMul", &[q, kt], vec![]);
+    b.output(s);
+    let p = profile(&b.finish());
+    let classes: Vec<OpClass> = p.layers.iter().map(classify).collect();
+    assert_eq!(classes, [OpClass::Data, OpClass::Attention]);
+}
+
+#[test]
+fn cpu_threads_take_their_share_of_the_peak() {
+    // Core i9-10940X: 14 cores; 7 threads get half the fp32 peak.
+    let cat = Catalog::builtin();
+    let d = cat.find("i9-10940x").unwrap();
+    let t = Target::resolve(cat, "i9-10940x", &flat(1.0, 0.0, 1.0, 0.0)).unwrap();
+    let o = Options {
+        dtype: Some(Dtype::Fp32),
+        backend: None,
+        threads: Some(7),
+    };
+    let r = predict(&gemm_profile(), &t, o).unwrap();
+    assert_eq!(r.threads, Some(7));
+    assert_eq!(d.units.cores, Some(14));
+    assert!((r.peak_gflops - d.peak_tflops.fp32.unwrap() * 1e3 / 2.0).abs() < 1e-6);
+}
+
+#[test]
+fn the_builtin_parameters_parse_and_bad_ones_are_refused() {
+    let p = Params::builtin();
+    for name in ["gpu", "cpu"] {
+        let e = p.profile(name).unwrap();
+        for c in OpClass::KERNELS {
+            assert!(e.ops.contains_key(&c), "{name} lacks {}", c.as_str());
+        }
+    }
+    let bad = r#"{"schema": "flopscope.predict-params/1", "profiles": {"gpu": {"basis": "x",
+        "overhead_us": 1, "ops": {"gemm": {"eff": 0, "half_gflop": 0, "mem_eff": 1}}}}}"#;
+    let e = Params::parse(bad, std::path::Path::new("p.json")).unwrap_err();
+    assert!(
+        e.to_string().contains("gemm: eff and mem_eff must be > 0"),
+        "{e}"
+    );
+    assert!(Dtype::parse("fp64").is_err());
+    assert!(Backend::parse("tensorrt").is_err());
+}

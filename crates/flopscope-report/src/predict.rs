@@ -1,0 +1,150 @@
+//! `flopscope predict`: a prediction as text or Markdown — the headline (latency, throughput,
+//! memory, the measured error band), time by kernel class, and the layers that take longest.
+
+use flopscope_core::format::human_bytes;
+use flopscope_core::predict::Prediction;
+
+use crate::render::{Cell, Column, Format, Table};
+
+/// The error band as one phrase, printed with every prediction.
+pub fn band_text(p: &Prediction) -> String {
+    match &p.error_band {
+        Some(b) => format!(
+            "±{:.0}% (median |error|; 90th percentile {:.0}%, {} models: {})",
+            b.median_pct, b.p90_pct, b.n, b.basis
+        ),
+        None => format!(
+            "not measured for the '{}' profile at {}: treat as a rough estimate \
+             (docs/predict.md)",
+            p.device.profile,
+            p.dtype.as_str()
+        ),
+    }
+}
+
+/// The headline lines.
+pub fn headline(p: &Prediction) -> Vec<String> {
+    let mode = p
+        .device
+        .mode
+        .as_ref()
+        .map(|m| format!(" in mode {m}"))
+        .unwrap_or_default();
+    let threads = p
+        .threads
+        .map(|t| format!(", {t} threads"))
+        .unwrap_or_default();
+    vec![
+        format!(
+            "{} on {} ({}{mode}), {} via {}, batch {}{threads}",
+            p.model,
+            p.device.name,
+            p.device.key,
+            p.dtype.as_str(),
+            p.backend.as_str(),
+            p.batch
+        ),
+        format!(
+            "Latency {:.3} ms · throughput {:.1} samples/s · error {}",
+            p.latency_ms,
+            p.throughput_per_s,
+            band_text(p)
+        ),
+        format!(
+            "Memory {} weights + {} peak activations = {} of {} ({})",
+            human_bytes(p.memory.weight_bytes),
+            human_bytes(p.memory.activation_bytes),
+            human_bytes(p.memory.total_bytes),
+            human_bytes(p.memory.device_bytes),
+            if p.fits { "fits" } else { "does NOT fit" }
+        ),
+        format!(
+            "Roof {:.0} GFLOP/s (clock factor {:.2}) and {:.0} GB/s · {} kernels, {} layers fused · \
+             compute {:.3} ms, memory {:.3} ms, launch overhead {:.3} ms",
+            p.peak_gflops,
+            p.clock_factor,
+            p.bandwidth_gbs,
+            p.totals.kernels,
+            p.totals.fused,
+            p.totals.compute_ms,
+            p.totals.memory_ms,
+            p.totals.overhead_ms
+        ),
+    ]
+}
+
+/// Time by kernel class.
+pub fn classes(p: &Prediction) -> Table {
+    let mut t = Table::new(vec![
+        Column::left("Class", "class"),
+        Column::right("Layers", "layers").gap("  "),
+        Column::right("ms", "time_ms").gap("  "),
+        Column::right("Share", "share").gap("  "),
+    ]);
+    for c in &p.by_class {
+        t.row(vec![
+            Cell::text(c.class.as_str()),
+            Cell::int(c.layers.to_string(), c.layers as u64),
+            Cell::fixed(c.time_ms, 3),
+            Cell::float(format!("{:.1}%", c.share * 100.0), c.share, 4),
+        ]);
+    }
+    t
+}
+
+/// The `top` layers that take longest (all when `None`), in graph order.
+pub fn layers(p: &Prediction, top: Option<usize>) -> Table {
+    let mut t = Table::new(vec![
+        Column::left("Layer", "name"),
+        Column::left("Op", "op").gap("  "),
+        Column::left("Class", "class").gap("  "),
+        Column::count("FLOPs", "flops").gap("  "),
+        Column::count("Bytes", "bytes").gap("  "),
+        Column::left("Bound", "bound").gap("  "),
+        Column::right("ms", "time_ms").gap("  "),
+        Column::right("Share", "share").gap("  "),
+    ]);
+    let mut idx: Vec<usize> = (0..p.layers.len())
+        .filter(|&i| p.layers[i].time_ms > 0.0)
+        .collect();
+    if let Some(n) = top {
+        idx.sort_by(|&a, &b| p.layers[b].time_ms.total_cmp(&p.layers[a].time_ms));
+        idx.truncate(n);
+        idx.sort_unstable();
+    }
+    for i in idx {
+        let l = &p.layers[i];
+        t.row(vec![
+            Cell::text(&l.name),
+            Cell::text(&l.op),
+            Cell::text(l.class.as_str()),
+            Cell::count(Some(l.flops)),
+            Cell::count(Some(l.bytes.round() as u64)),
+            Cell::text(l.bound),
+            Cell::fixed(l.time_ms, 4),
+            Cell::float(format!("{:.1}%", l.share * 100.0), l.share, 4),
+        ]);
+    }
+    t
+}
+
+/// The whole prediction as text (`Format::Text`) or Markdown.
+pub fn render(p: &Prediction, top: Option<usize>, f: Format) -> String {
+    let mut out = String::new();
+    let md = matches!(f, Format::Markdown);
+    for line in headline(p) {
+        out.push_str(if md { "- " } else { "" });
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&classes(p).render(f));
+    out.push('\n');
+    let mut t = layers(p, top);
+    if let Some(n) = top {
+        t.title = Some(format!("The {n} slowest layers"));
+        t.heading = md;
+    }
+    out.push_str(&t.render(f));
+    out
+}
