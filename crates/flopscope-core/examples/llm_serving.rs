@@ -16,7 +16,7 @@ use std::path::Path;
 
 use flopscope_core::device::{Catalog, Device};
 use flopscope_core::machine::Machine;
-use flopscope_core::predict::{predict, Dtype, Options, Params, Target};
+use flopscope_core::predict::{predict, Options, Params, Target};
 
 fn main() {
     if let Err(e) = run() {
@@ -67,7 +67,7 @@ fn run() -> Result<(), String> {
     let t =
         Target::new(device, Catalog::builtin(), Params::builtin()).map_err(|e| e.to_string())?;
     let o = Options {
-        dtype: Dtype::Fp32,
+        dtype: None,
         backend: None,
         threads,
     };
