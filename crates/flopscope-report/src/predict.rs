@@ -22,8 +22,72 @@ pub fn band_text(p: &Prediction) -> String {
     }
 }
 
+/// The serving lines of a language model: prefill, decode, memory.
+fn serving(p: &Prediction) -> Vec<String> {
+    let Some(s) = &p.llm else {
+        return vec![];
+    };
+    let experts = s
+        .experts_touched
+        .map(|e| format!(", {e:.2} distinct experts per MoE layer"))
+        .unwrap_or_default();
+    let context = s
+        .memory
+        .max_context
+        .map(|c| format!(", context up to {c} tokens at batch {}", s.batch))
+        .unwrap_or_default();
+    vec![
+        format!(
+            "Time to first token {:.3} ms for {} × {} prompt tokens ({:.0} tokens/s, {}-bound) · \
+             products in {}",
+            s.prefill.time_ms,
+            s.batch,
+            s.seq,
+            s.prefill.tokens_per_s,
+            s.prefill.bound,
+            s.compute_dtype.as_str()
+        ),
+        format!(
+            "Decode {:.1} tokens/s at batch {} and {} cached tokens ({:.3} ms a step, {}-bound, \
+             {} read{experts})",
+            s.decode.tokens_per_s,
+            s.batch,
+            s.past,
+            s.decode.time_ms,
+            s.decode.bound,
+            human_bytes(s.decode.bytes)
+        ),
+        format!(
+            "Serving memory {} weights + {} KV cache + {} logits = {} of {} ({}); largest batch \
+             {} at this context{context}",
+            human_bytes(s.memory.weight_bytes),
+            human_bytes(s.memory.kv_cache_bytes),
+            human_bytes(s.memory.logits_bytes),
+            human_bytes(s.memory.total_bytes),
+            human_bytes(s.memory.device_bytes),
+            if s.memory.fits {
+                "fits"
+            } else {
+                "does NOT fit"
+            },
+            s.memory.max_batch
+        ),
+    ]
+}
+
 /// The headline lines.
 pub fn headline(p: &Prediction) -> Vec<String> {
+    if p.llm.is_some() {
+        let mut v = vec![format!(
+            "{} on {} ({}), error {}",
+            p.model,
+            p.device.name,
+            p.device.key,
+            band_text(p)
+        )];
+        v.extend(serving(p));
+        return v;
+    }
     let mode = p
         .device
         .mode
@@ -136,6 +200,11 @@ pub fn render(p: &Prediction, top: Option<usize>, f: Format) -> String {
         out.push_str(if md { "- " } else { "" });
         out.push_str(&line);
         out.push('\n');
+    }
+    if p.llm.is_some() {
+        // A checkpoint's layers are its parts (attention, MLP, head), not kernels: the serving
+        // lines are the answer; `-f json` keeps the parts.
+        return out;
     }
     out.push('\n');
     out.push_str(&classes(p).render(f));
