@@ -18,9 +18,6 @@ pub(crate) struct PredictArgs {
     /// (`jetson-agx-orin:30W`), `local` (this machine, calibrated once), or a device file.
     #[arg(long)]
     device: String,
-    /// Number format: fp32, tf32, fp16, bf16, amp (autocast), int8, fp8 (default: as stored).
-    #[arg(long)]
-    dtype: Option<String>,
     /// The runtime, for what it fuses: torch, torch.compile or onnxruntime (default:
     /// onnxruntime on CPUs, torch on GPUs).
     #[arg(long)]
@@ -29,13 +26,9 @@ pub(crate) struct PredictArgs {
     #[arg(long)]
     threads: Option<usize>,
     #[command(flatten)]
+    how: HowArgs,
+    #[command(flatten)]
     shape: ShapeArgs,
-    /// A catalog file adding or replacing devices (as `flopscope devices --devices`).
-    #[arg(long = "devices", value_name = "FILE", env = "FLOPSCOPE_DEVICES")]
-    devices_file: Option<PathBuf>,
-    /// Time-model parameters replacing the built-in ones (schema flopscope.predict-params/1).
-    #[arg(long, value_name = "FILE")]
-    params: Option<PathBuf>,
     /// Show only the N slowest layers (table and Markdown; default 15, 0 for all).
     #[arg(long, default_value_t = 15)]
     top: usize,
@@ -45,6 +38,74 @@ pub(crate) struct PredictArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
+}
+
+/// `compare --device`: predicted columns for every model.
+#[derive(clap::Args)]
+pub(crate) struct TargetArgs {
+    /// Add each model's predicted latency and throughput on this device (as `predict --device`).
+    #[arg(long)]
+    device: Option<String>,
+    /// The runtime the prediction is for (as `predict --backend`; `--backend` here is the
+    /// measurement's).
+    #[arg(long, value_name = "BACKEND", requires = "device")]
+    predict_backend: Option<String>,
+    #[command(flatten)]
+    how: HowArgs,
+}
+
+/// How a prediction is made, shared by `predict` and `compare --device`.
+#[derive(clap::Args)]
+pub(crate) struct HowArgs {
+    /// Number format: fp32, tf32, fp16, bf16, amp (autocast), int8, fp8 (default: as stored).
+    #[arg(long)]
+    dtype: Option<String>,
+    /// A catalog file adding or replacing devices (as `flopscope devices --devices`).
+    #[arg(long = "devices", value_name = "FILE", env = "FLOPSCOPE_DEVICES")]
+    devices_file: Option<PathBuf>,
+    /// Time-model parameters replacing the built-in ones (schema flopscope.predict-params/1).
+    #[arg(long, value_name = "FILE")]
+    params: Option<PathBuf>,
+}
+
+impl HowArgs {
+    /// The device named `device`, and the options of a prediction.
+    pub(crate) fn target(
+        &self,
+        device: &str,
+        backend: Option<&str>,
+        threads: Option<usize>,
+    ) -> Result<(Target, predict::Options), Error> {
+        let catalog = crate::devices::catalog(self.devices_file.as_ref())?;
+        let params = flopscope_bench::target::params(self.params.as_deref())?;
+        // Parsed here rather than by clap, so that a bad value is one line (clap adds a hint);
+        // and before the device, whose calibration (`local`) depends on backend and threads.
+        let opts = predict::Options {
+            dtype: self.dtype.as_deref().map(Dtype::parse).transpose()?,
+            backend: backend.map(Backend::parse).transpose()?,
+            threads,
+        };
+        let target = flopscope_bench::target::resolve_for(
+            device,
+            &catalog,
+            &params,
+            opts.backend,
+            opts.threads,
+            &mut |m| eprintln!("{m}"),
+        )?;
+        Ok((target, opts))
+    }
+}
+
+impl TargetArgs {
+    /// The device and options, when `--device` was given.
+    pub(crate) fn target(&self) -> Result<Option<(Target, predict::Options)>, Error> {
+        // Every core of a CPU (or its calibration's threads): `--threads` is the measurement's.
+        self.device
+            .as_deref()
+            .map(|d| self.how.target(d, self.predict_backend.as_deref(), None))
+            .transpose()
+    }
 }
 
 /// A prediction for a model and the options of the command line.
@@ -61,15 +122,7 @@ pub(crate) fn prediction(
 }
 
 pub(crate) fn run(a: PredictArgs) -> Result<(), Error> {
-    let catalog = crate::devices::catalog(a.devices_file.as_ref())?;
-    let params = flopscope_bench::target::params(a.params.as_deref())?;
-    let target = flopscope_bench::target::resolve(&a.device, &catalog, &params)?;
-    // Parsed here rather than by clap, so that a bad value is one line (clap adds a hint).
-    let opts = predict::Options {
-        dtype: a.dtype.as_deref().map(Dtype::parse).transpose()?,
-        backend: a.backend.as_deref().map(Backend::parse).transpose()?,
-        threads: a.threads,
-    };
+    let (target, opts) = a.how.target(&a.device, a.backend.as_deref(), a.threads)?;
     let p = prediction(&a.model, &a.shape, &target, opts)?;
     let top = (a.top > 0).then_some(a.top);
     let text = match a.format {

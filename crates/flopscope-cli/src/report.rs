@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use flopscope_core::Error;
 use flopscope_report::chart::{self, Chart};
-use flopscope_report::compare::{Comparison, Diff};
+use flopscope_report::compare::{Comparison, Diff, Predicted};
 use flopscope_report::page::{html, Page};
 use flopscope_report::render::Format;
 
@@ -86,12 +86,17 @@ pub(crate) fn report(a: ReportArgs) -> Result<(), Error> {
     } else {
         None
     };
+    let prediction = match a.predict.target()? {
+        Some((target, o)) => Some(flopscope_core::predict::predict(&profile, &target, o)?),
+        None => None,
+    };
     match kind {
         Output::Html => {
             let shown = flopscope_remote::redact(&a.model);
             let mut page = Page::new(format!("flopscope report: {shown}"));
             page.profile = Some(&profile);
             page.bench = bench.as_ref();
+            page.prediction = prediction.as_ref();
             write_html(&a.output, &page)
         }
         _ => {
@@ -137,7 +142,14 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
         .iter()
         .map(|m| flopscope_remote::redact(m))
         .collect();
-    let cmp = Comparison::new(&names, &profiles, &runs);
+    let mut cmp = Comparison::new(&names, &profiles, &runs);
+    if let Some((target, o)) = a.predict.target()? {
+        let predicted = profiles
+            .iter()
+            .map(|p| flopscope_core::predict::predict(p, &target, o).map(|r| Predicted::of(&r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        cmp = cmp.with_predictions(predicted);
+    }
     let diff = a.diff.then(|| Diff::new(&profiles[0], &profiles[1]));
     let text = match (&diff, a.format) {
         (Some(d), CompareFormat::Json) => {

@@ -48,6 +48,43 @@ pub struct Entry {
     /// On the Pareto front: no other model has both fewer (or as many) parameters and less
     /// (or as much) of the compared cost, one of them strictly.
     pub pareto: bool,
+    /// Predicted time on a device (`compare --device`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<Predicted>,
+}
+
+/// A model's predicted time on a device, as `compare --device` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Predicted {
+    /// Catalog key of the device.
+    pub device: String,
+    /// Number format.
+    pub dtype: &'static str,
+    /// Runtime.
+    pub backend: &'static str,
+    /// One call, ms.
+    pub latency_ms: f64,
+    /// Samples per second.
+    pub throughput_per_s: f64,
+    /// Whether weights and activations fit the device.
+    pub fits: bool,
+    /// Median |error| measured for this kind of device, percent (`None`: never measured).
+    pub error_pct: Option<f64>,
+}
+
+impl Predicted {
+    /// The columns `compare` shows for a prediction.
+    pub fn of(p: &flopscope_core::predict::Prediction) -> Predicted {
+        Predicted {
+            device: p.device.key.clone(),
+            dtype: p.dtype.as_str(),
+            backend: p.backend.as_str(),
+            latency_ms: p.latency_ms,
+            throughput_per_s: p.throughput_per_s,
+            fits: p.fits,
+            error_pct: p.error_band.as_ref().map(|b| b.median_pct),
+        }
+    }
 }
 
 /// Models side by side.
@@ -97,6 +134,7 @@ impl Comparison {
                         )
                     }),
                     pareto: false,
+                    predicted: None,
                 }
             })
             .collect();
@@ -128,6 +166,18 @@ impl Comparison {
         }
     }
 
+    /// Adds each model's predicted time (in the order of the entries).
+    pub fn with_predictions(mut self, predicted: Vec<Predicted>) -> Comparison {
+        for (e, p) in self.entries.iter_mut().zip(predicted) {
+            e.predicted = Some(p);
+        }
+        self
+    }
+
+    fn predicted(&self) -> bool {
+        self.entries.iter().any(|e| e.predicted.is_some())
+    }
+
     fn measured(&self) -> bool {
         self.entries.iter().any(|e| e.latency_ms.is_some())
     }
@@ -139,6 +189,15 @@ impl Comparison {
             Show::ALL
         } else {
             Show::DATA
+        };
+        let predicted = if self.predicted() {
+            Show::ALL
+        } else {
+            Show::DATA
+        };
+        let predicted_ms = match self.entries.iter().find_map(|e| e.predicted.as_ref()) {
+            Some(p) => format!("{} ms", p.device),
+            None => "Predicted ms".into(),
         };
         let data = |k: &str| Column::count(k, k).show(Show::DATA);
         let mut t = Table::new(vec![
@@ -154,6 +213,13 @@ impl Comparison {
                 .gap("  ")
                 .show(measured),
             Column::right("FPS", "fps").gap("  ").show(measured),
+            Column::right(&predicted_ms, "predicted_ms")
+                .gap("  ")
+                .show(predicted),
+            Column::right("Pred. /s", "predicted_per_s")
+                .gap("  ")
+                .show(predicted),
+            Column::left("Fits", "fits").gap("  ").show(predicted),
             Column::left("pareto", "pareto").show(Show::DATA),
         ]);
         for e in &self.entries {
@@ -174,6 +240,15 @@ impl Comparison {
                     .map_or(Cell::text("-"), |v| Cell::float(format!("{v:.2}"), v, 4)),
                 e.fps
                     .map_or(Cell::text("-"), |v| Cell::float(format!("{v:.1}"), v, 3)),
+                e.predicted.as_ref().map_or(Cell::text("-"), |p| {
+                    Cell::float(format!("{:.3}", p.latency_ms), p.latency_ms, 4)
+                }),
+                e.predicted.as_ref().map_or(Cell::text("-"), |p| {
+                    Cell::float(format!("{:.1}", p.throughput_per_s), p.throughput_per_s, 3)
+                }),
+                e.predicted.as_ref().map_or(Cell::text("-"), |p| {
+                    Cell::flag(if p.fits { "yes" } else { "NO" }, p.fits)
+                }),
                 Cell::flag("", e.pareto),
             ];
             t.rows.push(Row {
@@ -200,6 +275,18 @@ impl Comparison {
             .collect();
         if !runs.is_empty() {
             let _ = write!(s, " Latency: median, {}.", runs.join("; "));
+        }
+        if let Some(p) = self.entries.iter().find_map(|e| e.predicted.as_ref()) {
+            let band = p
+                .error_pct
+                .map_or("error not measured for this kind of device".into(), |e| {
+                    format!("median |error| {e:.0}% on measured tables")
+                });
+            let _ = write!(
+                s,
+                " Predicted on {} at {} via {} ({band}; docs/predict.md).",
+                p.device, p.dtype, p.backend
+            );
         }
         s
     }

@@ -148,3 +148,25 @@ fn bad_devices_modes_and_dtypes_are_one_line() {
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+#[test]
+fn compare_adds_the_same_predictions_as_predict() {
+    let models = ["resnet18", "mobilenet_v2"];
+    let mut args = vec!["compare"];
+    args.extend(models);
+    args.extend(["--device", "l4", "--dtype", "fp16", "-f", "json"]);
+    let c = run_json(&args);
+    for (e, m) in c["entries"].as_array().unwrap().iter().zip(models) {
+        let p = run_json(&[
+            "predict", m, "--device", "l4", "--dtype", "fp16", "-f", "json",
+        ]);
+        assert_eq!(e["predicted"]["latency_ms"], p["latency_ms"], "{m}");
+        assert_eq!(e["predicted"]["device"], "l4");
+        assert_eq!(e["predicted"]["fits"], p["fits"]);
+    }
+    let text = run_ok(&["compare", "resnet18", "mobilenet_v2", "--device", "l4"]);
+    assert!(
+        text.contains("l4 ms") && text.contains("Predicted on l4"),
+        "{text}"
+    );
+}

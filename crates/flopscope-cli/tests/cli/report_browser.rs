@@ -720,3 +720,33 @@ fn resnet18_roofline_without_measurements_puts_layers_on_the_roof() {
         pts.len()
     );
 }
+
+#[test]
+fn report_with_a_device_draws_the_predicted_time_per_layer() {
+    if !browser() {
+        return;
+    }
+    let dir = tmpdir("browser-predict");
+    let extra = ["--device", "rtx4090", "--dtype", "amp"];
+    let html = report("resnet18", &extra, &dir, "predict");
+    let v = drive(&html, "report-predict.png");
+    assert!(v["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x == "predict"));
+    // Expected from `predict -f json` of the same model: one bar per layer that takes time,
+    // one per kernel class.
+    let p = run_json(&[
+        "predict", "resnet18", "--device", "rtx4090", "--dtype", "amp", "-f", "json",
+    ]);
+    let timed = p["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["time_ms"].as_f64().unwrap() > 0.0)
+        .count() as u64;
+    assert_eq!(marks(&v, "chart-predict"), timed);
+    let classes = p["by_class"].as_array().unwrap().len() as u64;
+    assert_eq!(marks(&v, "chart-predict-classes"), classes);
+}

@@ -32,6 +32,8 @@ pub struct Page<'a> {
     pub compare_text: Option<[String; 2]>,
     /// Two versions of one model: which layers grew.
     pub diff: Option<&'a Diff>,
+    /// Predicted time on a device: per-layer time chart, time by kernel class, error band.
+    pub prediction: Option<&'a flopscope_core::predict::Prediction>,
 }
 
 impl<'a> Page<'a> {

@@ -257,6 +257,7 @@
   rooflineSection();
   if (D.compare) compareSections(D.compare);
   if (D.diff) diffSection(D.diff);
+  if (D.prediction) predictSection(D.prediction);
 
   // ---- One model -----------------------------------------------------------------------------
   function profileSections(p) {
@@ -695,6 +696,32 @@
       sec.append(h('details', {}, h('summary', { text: 'Markdown' }), h('pre', { text: D.compare_text[0] })),
         h('details', {}, h('summary', { text: 'LaTeX' }), h('pre', { text: D.compare_text[1] })));
     }
+  }
+
+  // ---- Predicted time on a device -------------------------------------------------------------
+  function predictSection(p) {
+    const CLASSES = ['gemm', 'conv', 'grouped_conv', 'attention', 'elementwise', 'data'];
+    const e = p.error_band;
+    const band = e ? `±${e.median_pct.toFixed(0)}% median |error| (90th percentile ${e.p90_pct.toFixed(0)}%, ${e.n} models: ${e.basis})`
+      : `error not measured for the '${p.device.profile}' profile at ${p.dtype}: a rough estimate`;
+    const cards = h('div', { class: 'cards', id: 'predict-cards' },
+      card('Predicted latency', `${p.latency_ms.toFixed(3)} ms`, `${p.device.name} · ${p.dtype} via ${p.backend} · batch ${p.batch}`),
+      card('Throughput', `${p.throughput_per_s.toFixed(1)} /s`, `samples per second at batch ${p.batch}`),
+      card('Error band', e ? `±${e.median_pct.toFixed(0)}%` : 'not measured', band),
+      card('Memory', p.fits ? 'fits' : 'does NOT fit', `${bytes(p.memory.total_bytes)} of ${bytes(p.memory.device_bytes)}`));
+    const timed = p.layers.filter(l => l.time_ms > 0);
+    const tip = l => `${l.name}\n${l.op} (${l.class}${l.fused ? ', fused' : ''})\n${(l.time_ms * 1000).toFixed(2)} µs, ${l.bound}-bound\n${(l.share * 100).toFixed(1)}% of the model`;
+    const colors = timed.map(l => COLORS[Math.max(CLASSES.indexOf(l.class), 0)]);
+    const chart = bars(timed.map((l, i) => ({ parts: [l.time_ms], tip: tip(l), color: colors[i] })),
+      { xLabel: `layer (graph order; ${timed.length} layers that take time)`, yLabel: 'predicted ms', fmtY: v => v.toPrecision(2) });
+    // One colour per kernel class: recolour the bars in order.
+    chart.querySelectorAll('rect[data-tip]').forEach((r, i) => r.setAttribute('fill', colors[i]));
+    section('predict', `Predicted time on ${p.device.name}`, cards,
+      h('p', { class: 'note', text: `Roofline per layer × efficiency by kernel class and size + ${p.totals.kernels} kernel launches; ${p.totals.fused} layers fused. Clock factor ${p.clock_factor.toFixed(2)}. Method and measured accuracy: docs/predict.md.` }),
+      legend(CLASSES), h('div', { id: 'chart-predict' }, chart),
+      h('h3', { text: 'By kernel class' }),
+      h('div', { id: 'chart-predict-classes' }, hbars(p.by_class.map(c => ({ label: `${c.class} (${c.layers})`, v: c.time_ms,
+        tip: `${c.class}: ${c.time_ms.toFixed(3)} ms, ${(c.share * 100).toFixed(1)}%` })), { fmt: v => v.toPrecision(3) + ' ms', xLabel: 'predicted ms', color: COLORS[0] })));
   }
 
   function diffSection(d) {
