@@ -69,18 +69,20 @@ def mlp():
 B, I, H, O = 512, 1024, 1024, 16
 
 
-def roofline_s(dtype_bytes: int, gemm_peak: float) -> dict:
+def roofline_s(dtype_bytes: int, gemm_peak: float, vector_peak: float = RTX4090_FP32,
+               bandwidth: float = RTX4090_BW) -> dict:
     """Each kernel's roofline time, seconds, derived from the shapes (docs/counting.md):
     a Linear of x [B, n] by W [n, m] is a Gemm of 2·B·n·m FLOPs (B·n·m multiply-adds) plus B·m
     bias adds, reading x, W and the bias and writing y; ReLU is one FLOP per element, reading
     and writing B·H elements. Bytes are elements × the dtype's size (fp32 as stored; a
-    prediction at fp16 moves half). Products run at `gemm_peak`, ReLU at the fp32 peak."""
+    prediction at fp16 moves half). Products run at `gemm_peak`, ReLU at the fp32 peak
+    `vector_peak` (FLOP/s); bytes move at `bandwidth` (B/s)."""
     def t(flops: int, elements: int, peak: float) -> float:
-        return max(flops / peak, elements * dtype_bytes / RTX4090_BW)
+        return max(flops / peak, elements * dtype_bytes / bandwidth)
 
     return {
         "gemm0": t(2 * B * I * H + B * H, B * I + I * H + H + B * H, gemm_peak),
-        "relu": t(B * H, 2 * B * H, RTX4090_FP32),
+        "relu": t(B * H, 2 * B * H, vector_peak),
         "gemm1": t(2 * B * H * O + B * O, B * H + H * O + O + B * O, gemm_peak),
     }
 
@@ -155,6 +157,39 @@ def test_fits_at_the_exact_byte_boundary(tmp_path):
     assert short.fits is False
 
 
+def test_local_is_this_machines_calibration_from_the_cache(tmp_path, monkeypatch, capfd):
+    # The cache holds a calibration of this CPU (as `flopscope calibrate --backend torch`
+    # writes it, keyed by /proc/cpuinfo's model name): `local` uses it and runs nothing.
+    info = Path("/proc/cpuinfo")
+    names = [l.split(":", 1)[1].strip() for l in
+             (info.read_text().splitlines() if info.exists() else [])
+             if l.split(":", 1)[0].strip() == "model name"]
+    if not names:
+        pytest.skip("no CPU model name in /proc/cpuinfo")
+    monkeypatch.setenv("FLOPSCOPE_CACHE_DIR", str(tmp_path))
+    one = {"eff": 1.0, "half_gflop": 0.0, "mem_eff": 1.0}
+    device = {
+        "key": "local", "name": "This machine", "class": "cpu",
+        "peak_tflops": {"fp32": 0.5}, "memory_bandwidth_gbs": 20, "memory_gb": 16,
+        "units": {"cores": 2},
+        "sources": {"peak_tflops": "lab", "memory_bandwidth_gbs": "lab", "memory_gb": "lab"},
+        "calibration": {"backend": "torch", "threads": 2, "date": "2025-01-01",
+                        "machine": names[0],
+                        "efficiency": {"basis": "test", "overhead_us": 0.0,
+                                       "ops": {c: one for c in CLASSES}}}}
+    (tmp_path / "device-local-torch.json").write_text(json.dumps({
+        "schema": "flopscope.devices/1",
+        "sources": {"lab": {"title": "a test", "publisher": "us", "url": "file:///lab"}},
+        "devices": [device]}))
+    p = flopscope.predict(mlp(), input_shape=(B, I), device="local", backend="torch")
+    assert p.device["key"] == "local" and p.device["profile"] == "calibrated"
+    assert p.threads == 2  # the calibration's, on its 2 cores: the whole peak
+    # 0.5 TFLOP/s for every layer (no fp16 here: fp32 as stored), 20 GB/s.
+    expected = roofline_s(4, 0.5e12, 0.5e12, 20e9)
+    assert p.latency_s == pytest.approx(sum(expected.values()), rel=1e-12)
+    assert "calibrat" not in capfd.readouterr().err
+
+
 def test_to_dict_and_text_are_the_clis(tmp_path):
     p = flopscope.predict("resnet18", dims={"batch": 8}, device="rtx4090", dtype="amp")
     out = cli("predict", "resnet18", "--dim", "batch=8", "--device", "rtx4090", "--dtype", "amp",
@@ -197,6 +232,7 @@ def test_the_notebook_view_states_the_error_band(tmp_path):
     ({"device": "rtx4090", "backend": "trt"}, flopscope.UsageError, "unknown backend 'trt'"),
     ({"device": "rtx4090", "threads": 0}, flopscope.UsageError, "threads must be ≥ 1"),
     ({"device": "rtx4090", "dtype": 16}, flopscope.UsageError, "dtype must be a name"),
+    ({"device": "no/such/board.json"}, flopscope.ReadError, "no/such/board.json"),
     ({"device": "rtx4090", "params": "no/such/params.json"}, flopscope.ReadError,
      "no/such/params.json"),
     ({"device": "rtx4090", "devices": "no/such/devices.json"}, flopscope.ReadError,

@@ -38,8 +38,10 @@ fn catalog(file: Option<&Path>) -> Result<Catalog, Error> {
     }
 }
 
-/// Resolves `device` (a catalog key or alias, `KEY:MODE`, a device file) and parses the
-/// options, as `flopscope predict` does: errors are the CLI's one-line usage errors.
+/// Resolves `device` (a catalog key or alias, `KEY:MODE`, a device file, `local`) and parses
+/// the options, as `flopscope predict` does: errors are the CLI's one-line usage errors. When
+/// `local` has no calibration yet, one runs first (about a minute); what it says is written
+/// to `sys.stderr`, as the CLI writes it to its standard error.
 #[pyfunction]
 #[pyo3(signature = (device, dtype=None, backend=None, threads=None, devices=None, params=None))]
 pub(crate) fn predict_target(
@@ -54,12 +56,28 @@ pub(crate) fn predict_target(
     py.detach(|| {
         let catalog = catalog(devices.as_deref())?;
         let params = flopscope_bench::target::params(params.as_deref())?;
-        let target = flopscope_bench::target::resolve(device, &catalog, &params)?;
+        // Before the device, whose calibration (`local`) depends on backend and threads.
         let opts = predict::Options {
             dtype: dtype.map(Dtype::parse).transpose()?,
             backend: backend.map(Backend::parse).transpose()?,
             threads,
         };
+        let target = flopscope_bench::target::resolve_for(
+            device,
+            &catalog,
+            &params,
+            opts.backend,
+            opts.threads,
+            &mut |m| {
+                Python::attach(|py| {
+                    let line = format!("{m}\n");
+                    let _ = py
+                        .import("sys")
+                        .and_then(|sys| sys.getattr("stderr"))
+                        .and_then(|err| err.call_method1("write", (line,)));
+                })
+            },
+        )?;
         Ok::<_, Error>(PredictTarget { target, opts })
     })
     .map_err(|e| to_py(py, e))
