@@ -76,9 +76,9 @@ def predict(
     target = _rs.predict_target(device, dtype, backend, threads,
                                 _file(devices, "devices"), _file(params, "params"))
     if isinstance(model, Profile):
-        if inputs is not None or input_shape is not None or dims is not None:
+        if any(v is not None for v in (inputs, input_shape, dims, name)):
             raise UsageError("a Profile is predicted at the shapes it was made at: give the "
-                             "model itself with inputs=, input_shape= or dims=")
+                             "model itself with inputs=, input_shape=, dims= or name=")
         p = model
     else:
         p = profile(model, inputs, input_shape=input_shape, dims=dims, name=name)
