@@ -5,11 +5,13 @@
 //! calibration of the device itself ([`Calibration`]).
 
 mod classify;
+pub mod llm;
 mod params;
 #[cfg(test)]
 mod tests;
 
 pub use classify::{classify, Backend, OpClass};
+pub use llm::{expected_experts, LlmMemory, Phase, Serving};
 pub use params::{Calibration, Efficiency, ErrorBand, OpEfficiency, Params};
 
 use serde::Serialize;
@@ -382,6 +384,10 @@ pub struct Prediction {
     pub by_class: Vec<ClassTime>,
     /// Every layer.
     pub layers: Vec<LayerTime>,
+    /// A language-model checkpoint served: time to first token, decode tokens/s, KV cache
+    /// (`None` for other models, and for checkpoints without an architecture).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<Serving>,
 }
 
 /// Bytes per element of the model's floating-point tensors as it was given (its largest
@@ -518,6 +524,10 @@ pub fn predict(p: &Profile, t: &Target, o: Options) -> Result<Prediction> {
         totals,
         by_class,
         layers,
+        llm: match &p.llm {
+            Some(l) => llm::serving(l, t, scale)?,
+            None => None,
+        },
     })
 }
 
