@@ -39,12 +39,14 @@ __version__: str = _rs.__version__
 
 __all__ = [
     "profile",
+    "predict",
     "bench",
     "compare",
     "report",
     "Comparison",
     "zoo",
     "Profile",
+    "Prediction",
     "Layer",
     "Module",
     "OpType",
@@ -747,3 +749,7 @@ def report(model: Any, path: Union[str, "os.PathLike[str]"], inputs: Any = None,
 def zoo() -> list[str]:
     """The names of the built-in architectures (``flopscope zoo`` lists them with counts)."""
     return list(_rs.zoo_names())
+
+
+# Last: it calls profile() and reads Profile, defined above.
+from ._predict import Prediction, predict  # noqa: E402

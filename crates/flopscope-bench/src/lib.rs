@@ -12,6 +12,7 @@ use flopscope_core::graph::DType;
 use flopscope_core::schema::WeightsStatus;
 use flopscope_core::Options;
 
+pub mod calibrate;
 pub mod machine;
 pub mod onnxruntime;
 pub mod stats;

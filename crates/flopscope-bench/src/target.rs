@@ -7,7 +7,7 @@ use std::path::Path;
 
 use flopscope_core::device::Catalog;
 use flopscope_core::error::{Error, Result};
-use flopscope_core::predict::{Params, Target};
+use flopscope_core::predict::{Backend, Params, Target};
 
 /// The time-model parameters: a user's file, else the built-in ones.
 pub fn params(file: Option<&Path>) -> Result<Params> {
@@ -17,10 +17,37 @@ pub fn params(file: Option<&Path>) -> Result<Params> {
     }
 }
 
-/// The device `name` names: a device file (a path that exists, holding one device), or a
+/// The device `name` names: a device file (a path that exists, holding one device), `local`
+/// (this machine's ONNX Runtime calibration, run once on one thread when missing), or a
 /// catalog entry.
 pub fn resolve(name: &str, catalog: &Catalog, params: &Params) -> Result<Target> {
+    resolve_for(name, catalog, params, None, None, &mut |_| {})
+}
+
+/// [`resolve`], with `local` calibrated for `backend` (ONNX Runtime when `None`) with
+/// `threads` threads (1 when `None`) when the cache has no calibration of this machine;
+/// `notify` hears when one starts (it takes about a minute).
+pub fn resolve_for(
+    name: &str,
+    catalog: &Catalog,
+    params: &Params,
+    backend: Option<Backend>,
+    threads: Option<usize>,
+    notify: &mut dyn FnMut(&str),
+) -> Result<Target> {
     let path = Path::new(name);
+    if name.ends_with(".json") && !path.is_file() {
+        // Meant as a device file: say that it is missing, not that no device has this name.
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such device file"),
+        });
+    }
+    if name == "local" && !path.is_file() {
+        let backend = backend.unwrap_or(Backend::OnnxRuntime);
+        let device = crate::calibrate::local(backend, threads.unwrap_or(1), notify)?;
+        return Target::new(device, catalog, params);
+    }
     if path.is_file() {
         let file = Catalog::from_file(path)?;
         let [device] = file.devices.as_slice() else {

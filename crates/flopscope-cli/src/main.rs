@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use flopscope_core::{Error, Options};
 use flopscope_report::export::{ProfileFormat, RowOptions};
 
+mod calibrate;
 mod check;
 mod devices;
 mod predict;
@@ -54,6 +55,9 @@ enum Command {
     /// Predicted latency and throughput on a device of the catalog, a calibrated device, or
     /// this machine, with the error measured for that kind of device.
     Predict(Box<predict::PredictArgs>),
+    /// Time a micro-benchmark suite here and fit this machine's time-model parameters (a device
+    /// file for `predict --device local|FILE`).
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// A device given by its numbers, for a target one is not on (`machine` and every roofline).
@@ -508,6 +512,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Machine(a) => machine(a),
         Command::Devices(a) => devices::devices(a),
         Command::Predict(a) => predict::run(*a),
+        Command::Calibrate(a) => calibrate::calibrate(a),
         Command::Check(_) => unreachable!("handled above"),
     }
     .map(|()| ExitCode::SUCCESS)

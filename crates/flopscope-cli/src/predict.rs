@@ -78,13 +78,21 @@ impl HowArgs {
     ) -> Result<(Target, predict::Options), Error> {
         let catalog = crate::devices::catalog(self.devices_file.as_ref())?;
         let params = flopscope_bench::target::params(self.params.as_deref())?;
-        let target = flopscope_bench::target::resolve(device, &catalog, &params)?;
-        // Parsed here rather than by clap, so that a bad value is one line (clap adds a hint).
+        // Parsed here rather than by clap, so that a bad value is one line (clap adds a hint);
+        // and before the device, whose calibration (`local`) depends on backend and threads.
         let opts = predict::Options {
             dtype: self.dtype.as_deref().map(Dtype::parse).transpose()?,
             backend: backend.map(Backend::parse).transpose()?,
             threads,
         };
+        let target = flopscope_bench::target::resolve_for(
+            device,
+            &catalog,
+            &params,
+            opts.backend,
+            opts.threads,
+            &mut |m| eprintln!("{m}"),
+        )?;
         Ok((target, opts))
     }
 }

@@ -367,6 +367,11 @@ pub struct LlmInfo {
     pub total_params: u64,
     /// Parameters one token uses: all but the experts it is not routed to.
     pub active_params: u64,
+    /// Parameters of the routed experts, all of them (0 for a dense model; shared experts are
+    /// not routed and not counted here).
+    pub expert_params: u64,
+    /// Bytes of those experts as stored.
+    pub expert_bytes: u64,
     /// Bytes of every tensor as stored (quantized types at their real size).
     pub weight_bytes: u64,
     /// Average stored bits per parameter.

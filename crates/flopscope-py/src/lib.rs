@@ -9,6 +9,7 @@
 
 mod bench;
 mod errors;
+mod predict;
 mod profile;
 mod report;
 
@@ -16,6 +17,8 @@ use pyo3::prelude::*;
 
 use bench::{bench_file, bench_report, input_data, BenchReport, Sampler};
 use errors::{make_errors, ERRORS};
+pub use predict::Prediction;
+use predict::{predict_profile, predict_target, PredictTarget};
 pub use profile::Profile;
 use profile::{check_training, profile_bytes, profile_path, profile_spec, zoo_names};
 use report::{compare, profile_chart, report_html, Comparison};
@@ -42,6 +45,10 @@ fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(report_html, m)?)?;
     m.add_function(wrap_pyfunction!(profile_chart, m)?)?;
+    m.add_class::<PredictTarget>()?;
+    m.add_class::<Prediction>()?;
+    m.add_function(wrap_pyfunction!(predict_target, m)?)?;
+    m.add_function(wrap_pyfunction!(predict_profile, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

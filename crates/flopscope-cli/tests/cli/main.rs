@@ -5,6 +5,7 @@ mod common;
 mod bad_corpus;
 mod bad_input;
 mod bench_cli;
+mod calibrate;
 mod check_cli;
 mod compare_charts;
 mod control_flow;

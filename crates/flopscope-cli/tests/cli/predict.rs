@@ -170,3 +170,59 @@ fn compare_adds_the_same_predictions_as_predict() {
         "{text}"
     );
 }
+
+#[test]
+fn a_gguf_checkpoint_is_served_time_to_first_token_decode_and_memory() {
+    // Llama-2-70B shapes in Q8_0 (34 bytes per block of 32 weights), headers only.
+    let dir = tmpdir("predict-gguf");
+    let path = dir.join("llama-70b.Q8_0.gguf");
+    let tensors = crate::llm::gguf_70b();
+    crate::llm::write_gguf(&path, &crate::llm::META_70B, &tensors, 8, (32, 34));
+    let p = path.to_str().unwrap();
+    let numel: u64 = tensors.iter().map(|(_, s)| s.iter().product::<u64>()).sum();
+    let weights = numel / 32 * 34;
+    // KV cache: K and V (2) × 80 layers × 1,024 wide (8 KV heads of 128) × 2 bytes (f16),
+    // per token: 327,680 B; at past 4,095 the step holds 4,096 tokens.
+    let kv = 327_680u64 * 4096;
+    let run = |device: &str| {
+        run_json(&[
+            "predict",
+            p,
+            "--device",
+            device,
+            "--dim",
+            "seq=512",
+            "--dim",
+            "past=4095",
+            "-f",
+            "json",
+        ])
+    };
+    let h100 = run("h100-sxm");
+    let s = &h100["llm"];
+    assert_eq!(s["memory"]["weight_bytes"], weights);
+    assert_eq!(s["memory"]["kv_cache_bytes"], kv);
+    // The headline of a served model is its time to first token and decode rate.
+    assert_eq!(h100["latency_ms"], s["prefill"]["time_ms"]);
+    assert_eq!(h100["throughput_per_s"], s["decode"]["tokens_per_s"]);
+    // 74.4 GB of weights fit 80 GiB (85.9 GB) with the cache; not a 24 GiB RTX 4090.
+    assert_eq!(h100["fits"], true);
+    let small = run("rtx4090");
+    assert_eq!(small["fits"], false);
+    assert_eq!(small["llm"]["memory"]["max_batch"], 0);
+    // Decode at batch 1 cannot beat reading the weights (less one embedding row each step)
+    // and the cache once at the H100 SXM's 3,350 GB/s.
+    let read = (weights - 8192 * 34 / 32 * 31_999) as f64 + kv as f64;
+    let ceiling = 3350e9 / read;
+    let rate = s["decode"]["tokens_per_s"].as_f64().unwrap();
+    assert!(
+        rate < ceiling && rate > 0.3 * ceiling,
+        "{rate} vs {ceiling}"
+    );
+    // The table gives the three serving lines.
+    let text = run_ok(&["predict", p, "--device", "h100-sxm"]);
+    assert!(
+        text.contains("Time to first token") && text.contains("Decode"),
+        "{text}"
+    );
+}

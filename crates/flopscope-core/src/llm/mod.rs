@@ -392,13 +392,20 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
         ck.tensors.iter().map(|t| t.bytes),
         "the checkpoint's weight bytes",
     )?;
-    // A part of `total`, so it fits too.
     let experts = checked::sum(
         ck.tensors
             .iter()
             .filter(|t| is_expert(&t.name))
             .map(|t| t.elements),
         "the checkpoint's expert parameters",
+    )?;
+    // Parts of the totals above, so they fit too.
+    let expert_bytes = checked::sum(
+        ck.tensors
+            .iter()
+            .filter(|t| is_expert(&t.name))
+            .map(|t| t.bytes),
+        "the checkpoint's expert bytes",
     )?;
     let active = match &ck.arch {
         Some(a) if a.experts > 1 => total.saturating_sub(idle_experts(experts, a)),
@@ -439,6 +446,8 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
         components: comps.clone(),
         total_params: total,
         active_params: active,
+        expert_params: experts,
+        expert_bytes,
         weight_bytes,
         bits_per_param: if total > 0 {
             weight_bytes as f64 * 8.0 / total as f64

@@ -5,11 +5,13 @@
 //! calibration of the device itself ([`Calibration`]).
 
 mod classify;
+pub mod llm;
 mod params;
 #[cfg(test)]
 mod tests;
 
 pub use classify::{classify, Backend, OpClass};
+pub use llm::{expected_experts, LlmMemory, Phase, Serving};
 pub use params::{Calibration, Efficiency, ErrorBand, OpEfficiency, Params};
 
 use serde::Serialize;
@@ -370,11 +372,12 @@ pub struct Prediction {
     pub peak_gflops: f64,
     /// The memory bandwidth used, GB/s.
     pub bandwidth_gbs: f64,
-    /// One call, ms.
+    /// One call, ms (a language model: the time to first token).
     pub latency_ms: f64,
-    /// Samples per second: batch ÷ latency.
+    /// Samples per second: batch ÷ latency (a language model: decode tokens per second).
     pub throughput_per_s: f64,
-    /// Whether weights and peak activations fit the device's memory.
+    /// Whether weights and peak activations (a language model: weights, KV cache and logits)
+    /// fit the device's memory.
     pub fits: bool,
     /// The memory behind `fits`.
     pub memory: Memory,
@@ -386,6 +389,10 @@ pub struct Prediction {
     pub by_class: Vec<ClassTime>,
     /// Every layer.
     pub layers: Vec<LayerTime>,
+    /// A language-model checkpoint served: time to first token, decode tokens/s, KV cache
+    /// (`None` for other models, and for checkpoints without an architecture).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<Serving>,
 }
 
 /// Bytes per element of the model's floating-point tensors as it was given (its largest
@@ -507,7 +514,11 @@ pub fn predict(p: &Profile, t: &Target, o: Options) -> Result<Prediction> {
     let activation_bytes = at_dtype(p.totals.peak_activation_bytes);
     let total_bytes = weight_bytes.saturating_add(activation_bytes);
     let device_bytes = (d.memory_gb * 1_073_741_824.0).round() as u64;
-    Ok(Prediction {
+    let llm = match &p.llm {
+        Some(l) => llm::serving(l, t, scale)?,
+        None => None,
+    };
+    let mut out = Prediction {
         schema: SCHEMA,
         model: p.model.source.clone(),
         device: DeviceRef {
@@ -541,7 +552,22 @@ pub fn predict(p: &Profile, t: &Target, o: Options) -> Result<Prediction> {
         totals,
         by_class,
         layers,
-    })
+        llm,
+    };
+    // A language model is served, not run once: its headline is the time to first token, the
+    // decode rate and what weights and KV cache take (its layers are parts of the checkpoint).
+    if let Some(s) = &out.llm {
+        out.latency_ms = s.prefill.time_ms;
+        out.throughput_per_s = s.decode.tokens_per_s;
+        out.fits = s.memory.fits;
+        out.memory = Memory {
+            weight_bytes: s.memory.weight_bytes,
+            activation_bytes: s.memory.total_bytes.saturating_sub(s.memory.weight_bytes),
+            total_bytes: s.memory.total_bytes,
+            device_bytes: s.memory.device_bytes,
+        };
+    }
+    Ok(out)
 }
 
 /// What a layer's time is taken against, besides its class's peak.

@@ -7,6 +7,7 @@
 //! escaping of each format and the truncation of long names exist in one place.
 
 mod formats;
+mod html;
 
 use flopscope_core::format::{grouped, human};
 
