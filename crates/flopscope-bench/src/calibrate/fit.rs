@@ -52,6 +52,9 @@ impl Terms {
         unit.efficiency = Efficiency {
             basis: String::new(),
             overhead_us: 0.0,
+            strided_copy: 0.0,
+            roofline_p: None,
+            l2_carry: 0.0,
             ops: OpClass::KERNELS
                 .into_iter()
                 .map(|c| {
@@ -218,6 +221,11 @@ pub fn fit(samples: &[Sample], t: &Target, o: predict::Options, basis: &str) -> 
         .collect();
     let model = |theta: &[f64]| -> Efficiency {
         let mut e = prior.clone();
+        // `time_ms` is the spec's formula: a calibration fits it alone, so the optional terms
+        // a class profile may carry (strided copy, soft roofline, L2 carry-over) are left out.
+        e.strided_copy = 0.0;
+        e.roofline_p = None;
+        e.l2_carry = 0.0;
         for (p, v) in params.iter().zip(theta) {
             p.set(&mut e, v.exp());
         }

@@ -101,6 +101,9 @@ fn target(memory_gb: f64) -> Target {
         efficiency: Efficiency {
             basis: "test".into(),
             overhead_us: 1.0,
+            strided_copy: 0.0,
+            roofline_p: None,
+            l2_carry: 0.0,
             ops,
         },
         profile: "test".into(),

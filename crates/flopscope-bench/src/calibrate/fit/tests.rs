@@ -30,6 +30,9 @@ fn truth() -> Efficiency {
     Efficiency {
         basis: "hand-chosen".into(),
         overhead_us: 6.0,
+        strided_copy: 0.0,
+        roofline_p: None,
+        l2_carry: 0.0,
         ops: [
             (OpClass::Gemm, op(0.8, 0.02, 1.5)),
             (OpClass::Conv, op(0.7, 0.03, 2.0)),
