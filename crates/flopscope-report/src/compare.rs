@@ -190,10 +190,12 @@ impl Comparison {
         } else {
             Show::DATA
         };
+        // Absent from every format when nothing was predicted: existing documents keep
+        // their columns.
         let predicted = if self.predicted() {
             Show::ALL
         } else {
-            Show::DATA
+            Show::NONE
         };
         let predicted_ms = match self.entries.iter().find_map(|e| e.predicted.as_ref()) {
             Some(p) => format!("{} ms", p.device),

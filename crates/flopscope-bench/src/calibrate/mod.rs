@@ -160,11 +160,29 @@ fn today() -> String {
     flopscope_core::machine::utc(secs)[..10].to_string()
 }
 
+/// The largest cache CPU 0 sees, MiB, as Linux reports it (`/sys/…/cache/index*/size`, e.g.
+/// `32768K`); `None` elsewhere.
+fn last_level_cache_mb() -> Option<f64> {
+    let dir = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache").ok()?;
+    dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("size")).ok())
+        .filter_map(|s| {
+            let s = s.trim();
+            let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+            let kib: f64 = n.parse().ok()?;
+            match unit {
+                "K" => Some(kib / 1024.0),
+                "M" => Some(kib),
+                _ => None,
+            }
+        })
+        .reduce(f64::max)
+}
+
 /// This machine as a catalog entry: the measured roof as its peak and bandwidth (cited as
 /// [`SOURCE_ID`]), its memory, and its logical CPUs as cores (the roof's own scale).
 pub fn local_device(key: &str, m: &Machine) -> Result<(Device, flopscope_core::device::SourceDoc)> {
     let memory_gb = crate::machine::machine_memory().map_or(1.0, |b| b as f64 / 1_073_741_824.0);
-    let v = serde_json::json!({
+    let mut v = serde_json::json!({
         "key": key,
         "name": format!("{} (calibrated)", m.cpu_model),
         "class": "cpu",
@@ -185,6 +203,11 @@ pub fn local_device(key: &str, m: &Machine) -> Result<(Device, flopscope_core::d
             m.peak_gflops, m.peak_gflops_per_core, m.bandwidth_gbs
         ),
     });
+    // The last-level cache: what a calibration's efficiencies above 1 hold for (docs/predict.md).
+    if let Some(mb) = last_level_cache_mb() {
+        v["l2_mb"] = serde_json::json!(mb);
+        v["sources"]["l2_mb"] = serde_json::json!(SOURCE_ID);
+    }
     let d: Device = serde_json::from_value(v)
         .map_err(|e| Error::Runtime(format!("cannot describe this machine: {e}")))?;
     let doc = flopscope_core::device::SourceDoc {

@@ -256,39 +256,70 @@ impl Backend {
         if self == Backend::Torch {
             return fused;
         }
-        // The previous kernel: its index, and the class of the kernel that chain began with.
-        let mut prev: Option<(usize, OpClass)> = None;
+        // The previous kernel's index, and the index of the kernel its chain began with.
+        let mut prev: Option<(usize, usize)> = None;
         for (i, (l, &c)) in layers.iter().zip(classes).enumerate() {
             if c == OpClass::View {
                 continue;
             }
+            // Reads what the previous kernel wrote (as any input: a bias Add may name the
+            // bias first).
             let follows = prev.filter(|&(p, _)| {
                 let written = layers[p].outputs.first().and_then(|s| s.as_ref());
-                let read = l.inputs.first().and_then(|s| s.as_ref());
-                written.is_some() && written == read
+                written.is_some() && l.inputs.iter().any(|r| r.as_ref() == written)
             });
             let joins = match (self, follows) {
                 (_, None) | (Backend::Torch, _) => false,
                 (Backend::TorchCompile, Some(_)) => c == OpClass::Elementwise,
                 (Backend::OnnxRuntime, Some((_, head))) => {
-                    let op = l.op.as_str();
-                    match head {
-                        OpClass::Conv | OpClass::GroupedConv => {
-                            op == "BatchNormalization" || FUSED_ACTIVATIONS.contains(&op)
-                        }
-                        OpClass::Gemm => FUSED_ACTIVATIONS.contains(&op) || op == "Add",
-                        _ => false,
-                    }
+                    ort_fuses(&layers[head].op, classes[head], l.op.as_str())
                 }
             };
             fused[i] = joins;
             // A fused layer extends the chain of its head; any other layer starts its own.
             let head = match (joins, follows) {
                 (true, Some((_, h))) => h,
-                _ => c,
+                _ => i,
             };
             prev = Some((i, head));
         }
         fused
+    }
+}
+
+/// Operators of the subgraphs ONNX Runtime's transformer fusions replace by one kernel
+/// (LayerNormalization, SkipLayerNormalization, Gelu, BiasGelu, FastGelu; the scale, mask
+/// and softmax of Attention).
+const ORT_CHAIN: &[&str] = &[
+    "ReduceMean",
+    "Sub",
+    "Pow",
+    "Add",
+    "Sqrt",
+    "Div",
+    "Mul",
+    "Erf",
+    "Tanh",
+    "Softmax",
+    "LayerNormalization",
+    "SimplifiedLayerNormalization",
+    "Cast",
+];
+
+/// Whether ONNX Runtime runs `op` inside the kernel that began a chain (`head_op`, of class
+/// `head`), following its documented graph optimizations: Conv with BatchNorm, Add, Mul and
+/// activations (levels 1–3: the NCHWc convolution also sums the residual); MatMul with its bias
+/// Add and activations; and the transformer fusions, which turn LayerNorm and GELU subgraphs —
+/// after a product or starting one of their own — into one kernel.
+fn ort_fuses(head_op: &str, head: OpClass, op: &str) -> bool {
+    match head {
+        OpClass::Conv | OpClass::GroupedConv => {
+            matches!(op, "BatchNormalization" | "Add" | "Mul") || FUSED_ACTIVATIONS.contains(&op)
+        }
+        OpClass::Gemm | OpClass::Attention => {
+            FUSED_ACTIVATIONS.contains(&op) || ORT_CHAIN.contains(&op)
+        }
+        OpClass::Elementwise => ORT_CHAIN.contains(&head_op) && ORT_CHAIN.contains(&op),
+        _ => false,
     }
 }

@@ -51,6 +51,8 @@ impl Show {
     pub const DATA: Show = Show(4 | 16);
     /// The terminal only (bars, asides).
     pub const TEXT: Show = Show(1);
+    /// No format: a column the data at hand does not have.
+    pub const NONE: Show = Show(0);
 
     fn has(self, f: Format) -> bool {
         self.0 & f.bit() != 0
