@@ -16,11 +16,8 @@ it with --flopscope):
     python bench/llm_llamacpp.py [--sizes 0.1b,0.5b,1b] [--quants f16,q8_0,q4_0]
                                  [--threads 2] [--workdir /tmp/llm-bench]
 
-Until `flopscope predict` takes `--device local`, the core's example stands in for it:
-
-    flopscope machine -f json > machine.json
-    cargo build -p flopscope-core --example llm_serving
-    python bench/llm_llamacpp.py --flopscope target/debug/examples/llm_serving --device machine.json
+The prediction is for `--device local`: this machine's calibration (`flopscope calibrate`, run
+once when missing), at the same thread count.
 
 On a shared machine, `--threads 1 --cpu-time` times the process's CPU time, which other
 processes taking turns on the cores do not inflate (bench/results/llm_llamacpp.md).

@@ -34,8 +34,25 @@ pub(crate) fn catalog(file: Option<&PathBuf>) -> Result<Catalog, Error> {
     }
 }
 
+/// This machine's calibration (ONNX Runtime), as a catalog of one device, when one was made.
+fn local_catalog() -> Option<Catalog> {
+    use flopscope_bench::calibrate;
+    let path = calibrate::cache_path("local", flopscope_core::predict::Backend::OnnxRuntime)?;
+    Catalog::from_file(&path).ok()
+}
+
 pub(crate) fn devices(a: DevicesArgs) -> Result<(), Error> {
     let mut c = catalog(a.devices_file.as_ref())?;
+    // `local` is this machine once calibrated: listed and shown like any entry.
+    match local_catalog() {
+        Some(local) if !c.devices.iter().any(|d| d.key == "local") => c = c.merge(&local)?,
+        None if a.name.as_deref() == Some("local") => return Err(Error::Usage(
+            "'local' is this machine once calibrated: run `flopscope calibrate` (or `flopscope \
+                 predict MODEL --device local`, which runs it once)"
+                .into(),
+        )),
+        _ => {}
+    }
     if let Some(name) = &a.name {
         let d = c.find(name)?.clone();
         let out = match a.format {

@@ -83,3 +83,43 @@ fn a_user_file_adds_a_device_and_bad_input_is_one_line() {
     assert!(err.contains("not a valid device catalog"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn local_is_listed_once_calibrated() {
+    let dir = tmpdir("devices-local");
+    let run = |args: &[&str]| {
+        command()
+            .args(args)
+            .env("FLOPSCOPE_CACHE_DIR", &dir)
+            .output()
+            .unwrap()
+    };
+    // Not calibrated yet: one line saying how to make it.
+    let out = run(&["devices", "local"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("flopscope calibrate"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    // A calibration in the cache (as `calibrate` writes it) is listed and shown.
+    std::fs::write(
+        dir.join("device-local-onnxruntime.json"),
+        r#"{"schema": "flopscope.devices/1",
+            "sources": {"m": {"title": "measured", "publisher": "us", "url": "file:///m"}},
+            "devices": [{"key": "local", "name": "This box (calibrated)", "class": "cpu",
+              "peak_tflops": {"fp32": 0.1}, "memory_bandwidth_gbs": 16, "memory_gb": 8,
+              "units": {"cores": 2},
+              "sources": {"peak_tflops": "m", "memory_bandwidth_gbs": "m", "memory_gb": "m", "units": "m"}}]}"#,
+    )
+    .unwrap();
+    let out = run(&["devices", "local", "-f", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["devices"][0]["name"], "This box (calibrated)");
+    let out = run(&["devices", "--class", "cpu"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.starts_with("local")), "{text}");
+}

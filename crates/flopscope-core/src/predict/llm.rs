@@ -356,9 +356,22 @@ struct Roof<'a> {
     bandwidth: f64,
     /// ms per kernel.
     overhead: f64,
+    /// The weights exceed the device's cache: they stream from DRAM every step.
+    cold: bool,
 }
 
 impl Roof<'_> {
+    /// The memory efficiency of a class: above 1 (a calibration's cache-resident
+    /// benchmarks) only while the weights fit the cache (docs/predict.md).
+    fn mem_eff(&self, c: OpClass) -> f64 {
+        let m = self.e.of(c).mem_eff;
+        if self.cold {
+            m.min(1.0)
+        } else {
+            m
+        }
+    }
+
     fn peak(&self, c: OpClass) -> f64 {
         match c {
             OpClass::Attention => self.attention,
@@ -425,6 +438,7 @@ pub fn serving(l: &LlmInfo, t: &Target, scale: f64) -> Result<Option<Serving>> {
         vector: peak(Dtype::Fp32)?,
         bandwidth: d.memory_bandwidth_gbs,
         overhead: t.efficiency.overhead_us / 1e3,
+        cold: l.weight_bytes as f64 > d.l2_mb.unwrap_or(0.0) * 1_048_576.0,
     };
     let parts = Parts::of(l)?;
     // llama.cpp keeps activations in f32 between kernels; other runtimes in the checkpoint's
@@ -466,7 +480,7 @@ fn prefill(s: &Step, r: &Roof, batch: u64, seq: u64) -> Result<Phase> {
     let (mut compute, mut memory, mut time, mut flops, mut bytes) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for k in &ks {
         let c = r.compute_ms(k, true);
-        let m = k.bytes / (r.bandwidth * 1e6 * r.e.of(k.class).mem_eff);
+        let m = k.bytes / (r.bandwidth * 1e6 * r.mem_eff(k.class));
         compute += c;
         memory += m;
         time += c.max(m) + r.overhead;
@@ -541,7 +555,7 @@ fn decode(s: &Step, r: &Roof, batch: u64, past: u64) -> Result<(Phase, Option<f6
         "the decode step's KV bytes",
     )?;
     let bytes = checked::add(weight_bytes, kv, "the bytes a decode step reads")?;
-    let memory = bytes as f64 / (r.bandwidth * 1e6 * r.e.of(OpClass::Gemm).mem_eff);
+    let memory = bytes as f64 / (r.bandwidth * 1e6 * r.mem_eff(OpClass::Gemm));
     let overhead = r.overhead * ks.len() as f64;
     let time = compute.max(memory) + overhead;
     let touched =

@@ -153,10 +153,20 @@ impl Target {
     pub fn new(device: Device, catalog: &Catalog, params: &Params) -> Result<Target> {
         let clock_factor = clock_factor(&device, catalog);
         let (efficiency, profile, bands) = match &device.calibration {
+            // Its own measured error when it has one; else what calibrated machines were
+            // measured to have (the "calibrated" bands of the parameters).
             Some(c) => (
                 c.efficiency.clone(),
                 "calibrated".to_string(),
-                c.error_band.iter().cloned().collect(),
+                match &c.error_band {
+                    Some(b) => vec![b.clone()],
+                    None => params
+                        .error_bands
+                        .iter()
+                        .filter(|b| b.profile == "calibrated")
+                        .cloned()
+                        .collect(),
+                },
             ),
             None => {
                 let name = profile_of(device.class);
