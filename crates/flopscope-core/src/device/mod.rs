@@ -239,7 +239,7 @@ pub struct Device {
     pub notes: Option<String>,
     /// The time model's parameters measured on this very device (`flopscope calibrate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub calibration: Option<crate::predict::Calibration>,
+    pub calibration: Option<crate::efficiency::Calibration>,
 }
 
 impl Device {

@@ -4,60 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::efficiency::OpClass;
 use crate::schema::Layer;
-
-/// The kinds of kernel the time model tells apart: each has its own efficiencies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OpClass {
-    /// No kernel: a view, a shape computation, a constant.
-    View,
-    /// A matrix product with weights (Gemm, MatMul by a weight, linear layers).
-    Gemm,
-    /// A dense convolution (one group).
-    Conv,
-    /// A grouped or depthwise convolution: little reuse per weight, rarely at peak.
-    GroupedConv,
-    /// Attention: a fused attention layer, or a product of two activations (Q·Kᵀ, A·V).
-    Attention,
-    /// Arithmetic per element or per window: activations, norms, pools, reductions, softmax.
-    Elementwise,
-    /// Data movement without arithmetic: copies, transposes, concatenation, gathers, padding.
-    Data,
-}
-
-impl OpClass {
-    /// Every class with a kernel, in the order reports list them.
-    pub const KERNELS: [OpClass; 6] = [
-        OpClass::Gemm,
-        OpClass::Conv,
-        OpClass::GroupedConv,
-        OpClass::Attention,
-        OpClass::Elementwise,
-        OpClass::Data,
-    ];
-
-    /// Its name in JSON and tables.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OpClass::View => "view",
-            OpClass::Gemm => "gemm",
-            OpClass::Conv => "conv",
-            OpClass::GroupedConv => "grouped_conv",
-            OpClass::Attention => "attention",
-            OpClass::Elementwise => "elementwise",
-            OpClass::Data => "data",
-        }
-    }
-
-    /// Whether it runs on matrix (tensor-core / AMX) units at the dtype's peak.
-    pub fn is_matrix(self) -> bool {
-        matches!(
-            self,
-            OpClass::Gemm | OpClass::Conv | OpClass::GroupedConv | OpClass::Attention
-        )
-    }
-}
 
 /// Operators that launch no kernel (ONNX names and the aten views a trace records).
 const VIEWS: &[&str] = &[

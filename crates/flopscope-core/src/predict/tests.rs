@@ -52,7 +52,7 @@ fn flat(eff: f64, half_gflop: f64, mem_eff: f64, overhead_us: f64) -> Params {
         ops,
     };
     Params {
-        schema: params::SCHEMA.into(),
+        schema: crate::efficiency::SCHEMA.into(),
         profiles: [("gpu".to_string(), e.clone()), ("cpu".to_string(), e)].into(),
         error_bands: vec![],
     }

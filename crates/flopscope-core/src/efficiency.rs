@@ -1,5 +1,7 @@
-//! The time model's parameters: efficiencies per kernel class for each device profile (`gpu`,
-//! `cpu`), and the error each profile was measured to have. The built-in set is
+//! The time model's parameters: the kinds of kernel it tells apart ([`OpClass`]), efficiencies
+//! per kernel class for each device profile (`gpu`, `cpu`), a device's own calibration, and the
+//! error each profile was measured to have. A leaf beside `device` (whose entries may carry a
+//! [`Calibration`]); `predict` uses both. The built-in set is
 //! `data/predict.json` (schema `flopscope.predict-params/1`), written by `bench/fit_devices.py`
 //! (GPUs, from measured tables) and by calibration (CPUs); `--params FILE` replaces it.
 
@@ -9,14 +11,66 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use super::classify::OpClass;
 use crate::error::{Error, Result};
 
 /// Schema tag of a parameter file.
 pub const SCHEMA: &str = "flopscope.predict-params/1";
 
 /// The parameter file shipped with the crate.
-const BUILTIN: &str = include_str!("../../data/predict.json");
+const BUILTIN: &str = include_str!("../data/predict.json");
+
+/// The kinds of kernel the time model tells apart: each has its own efficiencies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpClass {
+    /// No kernel: a view, a shape computation, a constant.
+    View,
+    /// A matrix product with weights (Gemm, MatMul by a weight, linear layers).
+    Gemm,
+    /// A dense convolution (one group).
+    Conv,
+    /// A grouped or depthwise convolution: little reuse per weight, rarely at peak.
+    GroupedConv,
+    /// Attention: a fused attention layer, or a product of two activations (Q·Kᵀ, A·V).
+    Attention,
+    /// Arithmetic per element or per window: activations, norms, pools, reductions, softmax.
+    Elementwise,
+    /// Data movement without arithmetic: copies, transposes, concatenation, gathers, padding.
+    Data,
+}
+
+impl OpClass {
+    /// Every class with a kernel, in the order reports list them.
+    pub const KERNELS: [OpClass; 6] = [
+        OpClass::Gemm,
+        OpClass::Conv,
+        OpClass::GroupedConv,
+        OpClass::Attention,
+        OpClass::Elementwise,
+        OpClass::Data,
+    ];
+
+    /// Its name in JSON and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpClass::View => "view",
+            OpClass::Gemm => "gemm",
+            OpClass::Conv => "conv",
+            OpClass::GroupedConv => "grouped_conv",
+            OpClass::Attention => "attention",
+            OpClass::Elementwise => "elementwise",
+            OpClass::Data => "data",
+        }
+    }
+
+    /// Whether it runs on matrix (tensor-core / AMX) units at the dtype's peak.
+    pub fn is_matrix(self) -> bool {
+        matches!(
+            self,
+            OpClass::Gemm | OpClass::Conv | OpClass::GroupedConv | OpClass::Attention
+        )
+    }
+}
 
 /// How well one class of kernel uses a device.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
