@@ -75,9 +75,12 @@ fn consistent(m: &serde_json::Value) -> Result<(), String> {
     if !(all >= 0.9 * peak1 && all <= 1.1 * peak1 * cpus) {
         why.push(format!("all CPUs {all:.1} vs {cpus} × {peak1:.1}"));
     }
-    // Copy bandwidth of DRAM: between a slow laptop's and a many-channel server's.
+    // Copy bandwidth of DRAM: between a slow laptop's and a many-channel server's. All CPUs
+    // together copy at least about as fast as one — but on a small cloud VM whose host is busy
+    // they were measured at 0.66-0.72 of one thread three times in a row (2 vCPUs sharing the
+    // host's memory channels with its neighbours), so only half of it is required.
     let (bw1, bw) = (f("bandwidth_gbs_per_core"), f("bandwidth_gbs"));
-    if !((1.0..1000.0).contains(&bw1) && bw >= 0.8 * bw1) {
+    if !((1.0..1000.0).contains(&bw1) && bw >= 0.5 * bw1) {
         why.push(format!("bandwidth {bw1:.1} GB/s one thread, {bw:.1} all"));
     }
     if why.is_empty() {
