@@ -63,3 +63,45 @@ pub fn resolve_for(
     }
     Target::resolve(catalog, name, params)
 }
+
+/// The built-in catalog, with a user's catalog file merged in when one is given.
+pub fn catalog(file: Option<&Path>) -> Result<Catalog> {
+    match file {
+        Some(f) => Catalog::builtin().merge(&Catalog::from_file(f)?),
+        None => Ok(Catalog::builtin().clone()),
+    }
+}
+
+/// Everything a prediction needs from its front end's names: the catalog (with `devices`
+/// merged), the parameters (`params`, else the built-in ones), the options parsed (a bad name
+/// is one line) and the device resolved — after the options, since a `local` calibration
+/// depends on backend and threads. `notify` hears what calibration does.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare(
+    device: &str,
+    devices: Option<&Path>,
+    params_file: Option<&Path>,
+    dtype: Option<&str>,
+    backend: Option<&str>,
+    threads: Option<usize>,
+    notify: &mut dyn FnMut(&str),
+) -> Result<(Target, flopscope_core::predict::Options)> {
+    let catalog = catalog(devices)?;
+    let params = params(params_file)?;
+    let opts = flopscope_core::predict::Options {
+        dtype: dtype
+            .map(flopscope_core::predict::Dtype::parse)
+            .transpose()?,
+        backend: backend.map(Backend::parse).transpose()?,
+        threads,
+    };
+    let target = resolve_for(
+        device,
+        &catalog,
+        &params,
+        opts.backend,
+        opts.threads,
+        notify,
+    )?;
+    Ok((target, opts))
+}

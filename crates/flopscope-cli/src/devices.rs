@@ -28,10 +28,7 @@ pub(crate) struct DevicesArgs {
 
 /// The built-in catalog, with the user's file merged in when one is given.
 pub(crate) fn catalog(file: Option<&PathBuf>) -> Result<Catalog, Error> {
-    match file {
-        Some(f) => Catalog::builtin().merge(&Catalog::from_file(f)?),
-        None => Ok(Catalog::builtin().clone()),
-    }
+    flopscope_bench::target::catalog(file.map(PathBuf::as_path))
 }
 
 /// This machine's calibration (ONNX Runtime), as a catalog of one device, when one was made.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use flopscope_core::predict::{self, Backend, Dtype, Prediction, Target};
+use flopscope_core::predict::{self, Prediction, Target};
 use flopscope_core::Error;
 use flopscope_report::render::Format;
 
@@ -76,24 +76,16 @@ impl HowArgs {
         backend: Option<&str>,
         threads: Option<usize>,
     ) -> Result<(Target, predict::Options), Error> {
-        let catalog = crate::devices::catalog(self.devices_file.as_ref())?;
-        let params = flopscope_bench::target::params(self.params.as_deref())?;
-        // Parsed here rather than by clap, so that a bad value is one line (clap adds a hint);
-        // and before the device, whose calibration (`local`) depends on backend and threads.
-        let opts = predict::Options {
-            dtype: self.dtype.as_deref().map(Dtype::parse).transpose()?,
-            backend: backend.map(Backend::parse).transpose()?,
-            threads,
-        };
-        let target = flopscope_bench::target::resolve_for(
+        // Parsed after clap, so that a bad value is one line (clap adds a hint).
+        flopscope_bench::target::prepare(
             device,
-            &catalog,
-            &params,
-            opts.backend,
-            opts.threads,
+            self.devices_file.as_deref(),
+            self.params.as_deref(),
+            self.dtype.as_deref(),
+            backend,
+            threads,
             &mut |m| eprintln!("{m}"),
-        )?;
-        Ok((target, opts))
+        )
     }
 }
 

@@ -2,10 +2,9 @@
 //! resolved before the model is profiled ([`predict_target`]), so that a misspelt device fails
 //! before a slow capture or download; both steps run without the GIL.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use flopscope_core::device::Catalog;
-use flopscope_core::predict::{self, Backend, Dtype, Target};
+use flopscope_core::predict::{self, Target};
 use flopscope_core::Error;
 use flopscope_report::render::Format;
 use pyo3::exceptions::PyRuntimeError;
@@ -26,18 +25,6 @@ pub(crate) struct PredictTarget {
     opts: predict::Options,
 }
 
-/// The built-in catalog with `file` (a `flopscope.devices/1` file) merged in, as the CLI's
-/// `--devices FILE` (and its `FLOPSCOPE_DEVICES`, when no file is given).
-fn catalog(file: Option<&Path>) -> Result<Catalog, Error> {
-    let env = std::env::var_os("FLOPSCOPE_DEVICES")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    match file.or(env.as_deref()) {
-        Some(f) => Catalog::builtin().merge(&Catalog::from_file(f)?),
-        None => Ok(Catalog::builtin().clone()),
-    }
-}
-
 /// Resolves `device` (a catalog key or alias, `KEY:MODE`, a device file, `local`) and parses
 /// the options, as `flopscope predict` does: errors are the CLI's one-line usage errors. When
 /// `local` has no calibration yet, one runs first (about a minute); what it says is written
@@ -54,20 +41,17 @@ pub(crate) fn predict_target(
     params: Option<PathBuf>,
 ) -> PyResult<PredictTarget> {
     py.detach(|| {
-        let catalog = catalog(devices.as_deref())?;
-        let params = flopscope_bench::target::params(params.as_deref())?;
-        // Before the device, whose calibration (`local`) depends on backend and threads.
-        let opts = predict::Options {
-            dtype: dtype.map(Dtype::parse).transpose()?,
-            backend: backend.map(Backend::parse).transpose()?,
-            threads,
-        };
-        let target = flopscope_bench::target::resolve_for(
+        // FLOPSCOPE_DEVICES stands for `devices=` as the CLI's --devices reads it.
+        let env = std::env::var_os("FLOPSCOPE_DEVICES")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let (target, opts) = flopscope_bench::target::prepare(
             device,
-            &catalog,
-            &params,
-            opts.backend,
-            opts.threads,
+            devices.as_deref().or(env.as_deref()),
+            params.as_deref(),
+            dtype,
+            backend,
+            threads,
             &mut |m| {
                 Python::attach(|py| {
                     let line = format!("{m}\n");

@@ -9,17 +9,7 @@ use crate::common::*;
 /// 100 GB/s, calibrated on 1 thread with every class at eff 0.5, no size penalty, full
 /// bandwidth and no launch overhead.
 fn calibrated_file(dir: &std::path::Path) -> String {
-    let half = r#"{"eff": 0.5, "half_gflop": 0.0, "mem_eff": 1.0}"#;
-    let ops = [
-        "gemm",
-        "conv",
-        "grouped_conv",
-        "attention",
-        "elementwise",
-        "data",
-    ]
-    .map(|c| format!("\"{c}\": {half}"))
-    .join(", ");
+    let ops = same_for_every_class(0.5, 0.0, 1.0);
     let body = format!(
         r#"{{"schema": "flopscope.devices/1",
             "sources": {{"flopscope-machine": {{"title": "measured", "publisher": "flopscope",

@@ -7,17 +7,7 @@ use crate::common::*;
 /// Parameters under which the model is the plain roofline: full efficiency at every size, no
 /// launch overhead.
 fn roofline_params(dir: &std::path::Path) -> String {
-    let one = r#"{"eff": 1.0, "half_gflop": 0.0, "mem_eff": 1.0}"#;
-    let ops = [
-        "gemm",
-        "conv",
-        "grouped_conv",
-        "attention",
-        "elementwise",
-        "data",
-    ]
-    .map(|c| format!("\"{c}\": {one}"))
-    .join(", ");
+    let ops = same_for_every_class(1.0, 0.0, 1.0);
     let body = format!(
         r#"{{"schema": "flopscope.predict-params/1", "profiles": {{
             "gpu": {{"basis": "roofline", "overhead_us": 0, "ops": {{{ops}}}}},

@@ -187,3 +187,20 @@ pub fn have_python(modules: &[&str]) -> bool {
 pub fn have_onnxruntime() -> bool {
     flopscope_bench::onnxruntime::find_library(None).is_some()
 }
+
+/// The `ops` object of time-model parameters (`flopscope.predict-params/1`) giving every
+/// kernel class the same efficiencies.
+pub fn same_for_every_class(eff: f64, half_gflop: f64, mem_eff: f64) -> String {
+    let one =
+        format!(r#"{{"eff": {eff:?}, "half_gflop": {half_gflop:?}, "mem_eff": {mem_eff:?}}}"#);
+    [
+        "gemm",
+        "conv",
+        "grouped_conv",
+        "attention",
+        "elementwise",
+        "data",
+    ]
+    .map(|c| format!("\"{c}\": {one}"))
+    .join(", ")
+}
