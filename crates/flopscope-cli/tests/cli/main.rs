@@ -12,7 +12,6 @@ mod control_flow;
 mod devices;
 mod functions;
 mod llm;
-mod machine;
 mod output;
 mod papercuts;
 mod predict;
