@@ -375,6 +375,14 @@ class Profile:
         return None if t is None else Training._from(json.loads(t))
 
     @property
+    def roofline(self) -> Optional[dict]:
+        """The roof the profile was placed under (``profile(..., roofline=True)``, a device
+        spec or a machine file) and the whole model's place under it: the ``roofline``
+        section of ``to_dict()``; each layer's is in ``to_dict()["layers"]``. ``None``
+        without one."""
+        return self._data().get("roofline")
+
+    @property
     def warnings(self) -> list[str]:
         """Anything to know about these numbers (unbound dims, unknown costs…)."""
         return list(self._data()["warnings"])
@@ -492,6 +500,14 @@ def profile(
     precision: str = "fp32",
     recompute: str = "none",
     loss_fn: Any = None,
+    gpus: Optional[int] = None,
+    zero: Optional[int] = None,
+    tokens: Union[int, str, None] = None,
+    mfu: Optional[float] = None,
+    peak_gflops: Optional[float] = None,
+    bandwidth_gbs: Optional[float] = None,
+    machine: Union[str, "os.PathLike[str]", None] = None,
+    roofline: bool = False,
 ) -> Profile:
     """Profiles a model: parameters, MACs, FLOPs and memory, layer by layer.
 
@@ -506,7 +522,10 @@ def profile(
     shape of the only input (``(1, 3, 224, 224)``) or of named inputs (``{"x": (1, 3, 224,
     224)}``); ``classes`` sets a built-in image model's outputs; ``name`` is what bytes are
     called in the profile and in errors. ``inputs`` (example inputs) is for torch modules,
-    which come with the PyTorch front-end.
+    which come with the PyTorch front-end: a tensor is the one argument, a ``tuple`` the
+    positional arguments, a ``dict`` the keyword arguments, and a ``list`` is one argument
+    when ``forward`` takes exactly one required positional argument (``model([img1, img2])``
+    for torchvision's detection models), the positional arguments otherwise.
 
     Errors are ``FlopscopeError`` subclasses with the CLI's one-line message:
     ``ModelError`` (a ``ValueError``) for a malformed model, ``ModelNotFoundError`` (a
@@ -524,11 +543,65 @@ def profile(
     the forward pass's, for a module as for a file; ``Profile.training`` is the step, and a
     module's layers are the recorded nodes, forward then backward. ``recompute`` (``"none"``, ``"selective"``, ``"full"``) is for models whose
     recomputation is modelled; a torch module's is recorded as it runs (wrap blocks in
-    ``torch.utils.checkpoint``), so it takes ``"none"``. See docs/training-python.md.
+    ``torch.utils.checkpoint``), so it takes ``"none"``. ``gpus`` (data-parallel GPUs the state
+    is split over), ``zero`` (ZeRO stage 0–3), ``tokens`` (an int, or ``"300B"``), ``mfu`` (a
+    fraction in (0, 1]) and ``peak_gflops`` (one GPU's peak, for the training time) are the
+    CLI's ``--gpus``, ``--zero``, ``--tokens``, ``--mfu`` and ``--peak-gflops``; any of
+    ``gpus``, ``zero``, ``tokens`` and ``mfu`` implies ``training=True``, as its flag does. See
+    docs/training-python.md.
+
+    A roofline (``Profile.roofline``, per layer in ``to_dict()``): ``roofline=True`` for this
+    machine (measured once, as ``flopscope machine``, then cached), ``peak_gflops=`` with
+    ``bandwidth_gbs=`` for a device spec, or ``machine=`` a saved ``flopscope machine -f json``
+    file — the CLI's ``--roofline``, ``--peak-gflops``/``--bandwidth-gbs`` and ``--machine``.
+    With ``training``, ``peak_gflops`` alone is the training time's GPU peak, as on the CLI.
     """
-    step = _training(training, optimizer, precision, recompute)
+    if not isinstance(roofline, bool):
+        raise UsageError(f"roofline must be True or False, got {roofline!r}")
+    if any(v is not None for v in (gpus, zero, tokens, mfu)):
+        training = True if training is False else training
+    step = _training(training, optimizer, precision, recompute, gpus, zero, tokens,
+                     peak_gflops, mfu)
+    roof = _roof(roofline, peak_gflops, bandwidth_gbs, machine, step is not None)
+    p = _profile(model, inputs, input_shape, dims, classes, name, step, recompute, loss_fn)
+    if roof is not None:
+        p = Profile(_rs.with_roofline(p._raw, *roof))
+    return p
+
+
+def _roof(roofline: bool, peak: Any, bandwidth: Any, machine: Any,
+          training: bool) -> Optional[tuple]:
+    """The roof asked for, as ``with_roofline``'s arguments, refused as the CLI refuses its
+    flags' combinations."""
+    if bandwidth is not None and peak is None:
+        raise UsageError("bandwidth_gbs= needs peak_gflops= (a device spec is both)")
+    for what, v in (("peak_gflops", peak), ("bandwidth_gbs", bandwidth)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise UsageError(f"{what} must be a number, got {v!r}")
+    if roofline and (peak is not None or machine is not None):
+        raise UsageError("roofline=True measures this machine: give it, or a device spec "
+                         "(peak_gflops=, bandwidth_gbs=), or machine=, not several")
+    if machine is not None and peak is not None:
+        raise UsageError("machine= is a measured roof: give it or peak_gflops=, not both")
+    if machine is not None:
+        if not isinstance(machine, (str, os.PathLike)):
+            raise UsageError(f"machine must be a path, got {machine!r}")
+        return (None, None, os.fspath(machine))
+    if peak is not None and bandwidth is not None:
+        return (float(peak), float(bandwidth), None)
+    if peak is not None and not training:
+        raise UsageError("peak_gflops= needs bandwidth_gbs= for a device spec (alone, with "
+                         "training=True, it is the GPU peak of the training time)")
+    if roofline:
+        return (None, None, None)
+    return None
+
+
+def _profile(model: Any, inputs: Any, input_shape: Any, dims: Any, classes: Any,
+             name: Optional[str], step: Optional[dict], recompute: Any,
+             loss_fn: Any) -> Profile:
     if _is_torch_module(model):
-        if step is not None and step[2].lower() != "none":
+        if step is not None and step["recompute"].lower() != "none":
             raise UsageError(
                 f"recompute={recompute!r} for a torch module: the capture records the backward "
                 "pass as autograd runs it, so recomputation is whatever the module does; wrap "
@@ -566,15 +639,31 @@ def profile(
     return Profile(raw)
 
 
-def _training(training: Any, optimizer: Any, precision: Any,
-              recompute: Any) -> Optional[tuple[str, str, str]]:
+def _training(training: Any, optimizer: Any, precision: Any, recompute: Any, gpus: Any = None,
+              zero: Any = None, tokens: Any = None, peak_gflops: Any = None,
+              mfu: Any = None) -> Optional[dict]:
     if not isinstance(training, bool):
         raise UsageError(f"training must be True or False, got {training!r}")
     for what, v in (("optimizer", optimizer), ("precision", precision), ("recompute", recompute)):
         if not isinstance(v, str):
             raise UsageError(f"{what} must be a name (str), got {v!r}")
-    # The names are checked by the core, which knows them (UsageError lists them).
-    return (optimizer, precision, recompute) if training else None
+    if not training:
+        return None
+    if gpus is not None and _count(gpus, "gpus") < 1:
+        raise UsageError(f"gpus must be ≥ 1, got {gpus}")
+    if zero is not None and not 0 <= _count(zero, "zero") <= 3:
+        raise UsageError(f"zero must be a ZeRO stage 0 to 3, got {zero}")
+    if tokens is not None and not isinstance(tokens, str):
+        tokens = _count(tokens, "tokens")
+    for what, v in (("peak_gflops", peak_gflops), ("mfu", mfu)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise UsageError(f"{what} must be a number, got {v!r}")
+    # The names and ranges are checked by the core, which knows them (UsageError lists them).
+    return {"optimizer": optimizer, "precision": precision, "recompute": recompute,
+            "gpus": None if gpus is None else int(gpus),
+            "zero": None if zero is None else int(zero), "tokens": tokens,
+            "peak_gflops": None if peak_gflops is None else float(peak_gflops),
+            "mfu": None if mfu is None else float(mfu)}
 
 
 def _profile_module(model: Any, inputs: Any, input_shape: Any, dims: Any, classes: Any,
@@ -647,14 +736,25 @@ def bench(model: Any, inputs: Any = None, **options: Any) -> Any:
     clears the GPU's L2 cache between CUDA runs. On CPU each run is one ``perf_counter_ns``
     interval; on CUDA a pair of CUDA events with a synchronisation.
 
+    A model file (a path) is timed as ``flopscope bench FILE`` times it, on seeded random
+    inputs: ``backends=("onnxruntime",)`` (also ``"tract"``), ``threads=1``, ``warmup=10``,
+    ``runs=``, ``max_time=``, ``precision=``, ``seed=0``.
+
     Returns a ``BenchResult``: ``str()`` is the ``flopscope bench`` table, ``to_dict()`` the
     ``flopscope.bench/1`` document, ``max_abs_diff`` each backend's largest output difference
     from eager torch.
     """
+    if isinstance(model, (str, os.PathLike)):
+        from . import _benchfile
+
+        if inputs is not None:
+            raise UsageError("inputs= are for a torch module; a model file is fed seeded "
+                             "random inputs of its declared shapes, as `flopscope bench FILE`")
+        return _benchfile.bench_path(model, **options)
     if not _is_torch_module(model):
         raise UsageError(
-            "flopscope.bench times a torch.nn.Module; for a model file use the command "
-            "`flopscope bench FILE`"
+            "flopscope.bench times a torch.nn.Module or a model file (a path), got "
+            f"{type(model).__module__}.{type(model).__qualname__}"
         )
     from . import _bench
 
@@ -664,10 +764,18 @@ def bench(model: Any, inputs: Any = None, **options: Any) -> Any:
 class Comparison:
     """Models side by side, as ``flopscope compare`` shows them."""
 
-    __slots__ = ("_raw",)
+    __slots__ = ("_raw", "_diff")
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
+        self._diff: Optional[tuple] = None
+
+    def diff(self, format: str = "table") -> str:
+        """The layer-by-layer difference of the two models (``compare(..., diff=True)``, the
+        CLI's ``--diff``): ``table`` (the 30 largest changes), ``markdown`` (50) or ``json``."""
+        if self._diff is None:
+            raise UsageError("this comparison was made without diff=True")
+        return _rs.diff(*self._diff, format)
 
     def to_dict(self) -> dict:
         """The ``flopscope.compare/1`` document."""
@@ -708,17 +816,67 @@ def _write(path: Union[str, "os.PathLike[str]"], text: str) -> None:
 
 
 def compare(models: Sequence[Any], *, names: Optional[Sequence[str]] = None,
-            bench: Optional[Sequence[Any]] = None) -> Comparison:
+            bench: Union[Sequence[Any], bool, None] = None, diff: bool = False,
+            dims: Optional[Mapping[str, int]] = None,
+            input_shape: Union[Sequence[int], Mapping[str, Sequence[int]], None] = None,
+            classes: Optional[int] = None, device: Union[str, "os.PathLike[str]", None] = None,
+            predict_backend: Optional[str] = None, dtype: Optional[str] = None,
+            devices: Union[str, "os.PathLike[str]", None] = None,
+            params: Union[str, "os.PathLike[str]", None] = None) -> Comparison:
     """Compares models (``Profile`` objects, or anything :func:`profile` takes without
-    inputs: paths, bytes, built-in names), as ``flopscope compare``. ``bench`` gives each
-    model's ``BenchResult`` (or ``None``): latency then joins the table and the Pareto front."""
-    profiles = [m if isinstance(m, Profile) else profile(m) for m in models]
+    inputs: paths, bytes, built-in names, ``hf:`` names), as ``flopscope compare``.
+
+    ``dims``, ``input_shape`` and ``classes`` (``--dim``, ``--input``, ``--classes``) size the
+    models given by name or path, as :func:`profile` does. ``bench`` gives each model's
+    ``BenchResult`` (or ``None``): latency then joins the table and the Pareto front;
+    ``bench=True`` times each model given by path with ``flopscope bench``'s defaults (ONNX
+    Runtime), as ``--bench``. ``device`` (``--device``: a catalog key, ``KEY:MODE``, ``local``
+    or a device file) adds each model's predicted latency, throughput and memory fit, with
+    ``predict_backend``, ``dtype``, ``devices`` and ``params`` as ``--predict-backend``,
+    ``--dtype``, ``--devices`` and ``--params``. ``diff=True`` compares two versions of one
+    model layer by layer (``--diff``): ``Comparison.diff`` then holds that table.
+    """
+    if not isinstance(diff, bool):
+        raise UsageError(f"diff must be True or False, got {diff!r}")
+    if diff and len(models) != 2:
+        raise UsageError(f"diff=True compares two versions of one model, got {len(models)} models")
+    target = None
+    if device is not None:
+        from ._predict import _target
+        target = _target(device, dtype, predict_backend, None, devices, params)
+    elif any(v is not None for v in (predict_backend, dtype, devices, params)):
+        raise UsageError("predict_backend=, dtype=, devices= and params= are for a prediction: "
+                         "give device= too")
+    sized = any(v is not None for v in (dims, input_shape, classes))
+    profiles = [m if isinstance(m, Profile) else
+                profile(m, dims=dims, input_shape=input_shape, classes=classes) for m in models]
+    if sized and any(isinstance(m, Profile) for m in models):
+        raise UsageError("a Profile keeps the shapes it was made at: dims=, input_shape= and "
+                         "classes= are for models given by name or path")
     labels = list(names) if names is not None else [p.source for p in profiles]
-    runs = list(bench) if bench is not None else [None] * len(profiles)
+    if bench is True:
+        runs = [_bench_file(m) for m in models]
+    elif bench is None or bench is False:
+        runs = [None] * len(profiles)
+    else:
+        runs = list(bench)
     if len(labels) != len(profiles) or len(runs) != len(profiles):
         raise UsageError(f"{len(profiles)} models, {len(labels)} names, {len(runs)} bench results")
     raws = [r._raw if r is not None else None for r in runs]
-    return Comparison(_rs.compare(labels, [p._raw for p in profiles], raws))
+    preds = [_rs.predict(p._raw, target) for p in profiles] if target is not None else []
+    c = Comparison(_rs.compare(labels, [p._raw for p in profiles], raws, preds))
+    if diff:
+        c._diff = (profiles[0]._raw, profiles[1]._raw)
+    return c
+
+
+def _bench_file(model: Any) -> Any:
+    """``flopscope bench``'s default run of a model file (``compare(bench=True)``)."""
+    if isinstance(model, Profile) or not isinstance(model, (str, os.PathLike)):
+        raise UsageError("bench=True times model files (paths); for a Profile or a torch "
+                         "module pass its flopscope.bench(...) result in bench=[...]")
+    from . import _benchfile
+    return _benchfile.bench_path(os.fspath(model))
 
 
 def _time(model: Any, inputs: Any, input_shape: Any) -> Any:
@@ -727,22 +885,48 @@ def _time(model: Any, inputs: Any, input_shape: Any) -> Any:
 
 
 def report(model: Any, path: Union[str, "os.PathLike[str]"], inputs: Any = None, *,
-           bench: Any = None, chart: str = "layers", **options: Any) -> Profile:
+           bench: Any = None, chart: str = "layers",
+           device: Union[str, "os.PathLike[str]", None] = None,
+           predict_backend: Optional[str] = None, dtype: Optional[str] = None,
+           devices: Union[str, "os.PathLike[str]", None] = None,
+           params: Union[str, "os.PathLike[str]", None] = None, **options: Any) -> Profile:
     """Writes ``flopscope report``'s page (``.html``: summary, charts, treemap, memory, layer
-    table, and latency when ``bench`` is a ``BenchResult`` or ``True`` for a torch module) or
-    one chart (``.svg``/``.png``: ``chart="layers"``, ``"ops"`` or ``"memory"``). ``model`` is a
-    ``Profile`` or anything :func:`profile` takes; returns the profile."""
-    p = model if isinstance(model, Profile) else profile(model, inputs, **options)
-    if bench is True:
-        bench = _time(model, inputs, options.get("input_shape"))
+    table, the training step when there is one, latency when ``bench`` is a ``BenchResult`` or
+    ``True``, and the predicted time per layer with ``device=``) or one chart
+    (``.svg``/``.png``: ``chart="layers"``, ``"ops"``, ``"memory"``, ``"roofline"``).
+
+    ``model`` is a ``Profile`` or anything :func:`profile` takes; ``options`` are
+    :func:`profile`'s keywords (``dims``, ``input_shape``, ``training``, ``roofline``,
+    ``peak_gflops``/``bandwidth_gbs``, ``machine``, …), the CLI's flags of the same names.
+    ``bench=True`` times a torch module with :func:`bench`'s defaults, or a model file with
+    ``flopscope bench``'s (``--bench``). ``device``, ``predict_backend``, ``dtype``,
+    ``devices`` and ``params`` are ``--device``, ``--predict-backend``, ``--dtype``,
+    ``--devices`` and ``--params``, as :func:`predict` takes them. Returns the profile."""
+    target = None
+    if device is not None:
+        from ._predict import _target
+        target = _target(device, dtype, predict_backend, None, devices, params)
+    elif any(v is not None for v in (predict_backend, dtype, devices, params)):
+        raise UsageError("predict_backend=, dtype=, devices= and params= are for a prediction: "
+                         "give device= too")
     ext = os.path.splitext(os.fspath(path))[1].lower()
-    if ext in (".svg", ".png"):
-        _rs.profile_chart(p._raw, chart, os.fspath(path))
-    elif ext in (".html", ".htm"):
-        _write(path, _rs.report_html(p._raw, bench._raw if bench is not None else None))
-    else:
+    if ext not in (".svg", ".png", ".html", ".htm"):
         raise UsageError(f"{os.fspath(path)}: the report is written as .html, a chart as .svg "
                          "or .png")
+    if isinstance(model, Profile) and (inputs is not None or options):
+        raise UsageError("a Profile is reported at the shapes it was made at: give the model "
+                         f"itself with {', '.join(sorted(options)) or 'inputs='}")
+    p = model if isinstance(model, Profile) else profile(model, inputs, **options)
+    if bench is True:
+        if _is_torch_module(model):
+            bench = _time(model, inputs, options.get("input_shape"))
+        else:
+            bench = _bench_file(model)
+    if ext in (".svg", ".png"):
+        _rs.profile_chart(p._raw, chart, os.fspath(path), bench._raw if bench else None)
+    else:
+        pred = _rs.predict(p._raw, target) if target is not None else None
+        _write(path, _rs.report_html(p._raw, bench._raw if bench is not None else None, pred))
     return p
 
 

@@ -13,60 +13,11 @@ import torch
 
 from . import _flopscope as _rs
 from ._torch import example_inputs
+from ._benchfile import BenchResult
 
 # What triton.testing.do_bench writes between CUDA runs so that no run finds the previous
 # one's data in L2: 256 MB, larger than any GPU's L2 cache.
 _FLUSH_BYTES = 256 * 1024 * 1024
-
-
-class BenchResult:
-    """Latency and throughput of a module on each backend and batch size."""
-
-    __slots__ = ("_raw", "max_abs_diff", "device")
-
-    def __init__(self, raw: Any, max_abs_diff: dict, device: str) -> None:
-        self._raw = raw
-        #: Largest absolute difference of each backend's outputs from eager torch's.
-        self.max_abs_diff = max_abs_diff
-        #: Where the runs ran (``cpu``, or the CUDA device's name).
-        self.device = device
-
-    def to_dict(self) -> dict:
-        """The ``flopscope.bench/1`` document, as ``flopscope bench -f json`` writes it."""
-        return json.loads(self._raw.json())
-
-    @property
-    def runs(self) -> list[dict]:
-        """One dict per backend × batch size: ``latency_ms`` statistics, ``fps``, samples."""
-        return self.to_dict()["runs"]
-
-    def render(self, format: str = "table") -> str:
-        """The report as ``flopscope bench -f FORMAT`` writes it (``html``: the page)."""
-        return self._raw.render(format)
-
-    def to_pandas(self) -> Any:
-        """One row per run (pandas is imported only here)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("to_pandas() needs pandas: pip install pandas") from None
-        rows = []
-        for r in self.runs:
-            row = {k: v for k, v in r.items() if k not in ("latency_ms", "samples_ms", "layers")}
-            row.update({f"{k}_ms": v for k, v in r["latency_ms"].items()})
-            rows.append(row)
-        return pd.DataFrame(rows)
-
-    def __str__(self) -> str:
-        return self.render("table")
-
-    def __repr__(self) -> str:
-        parts = [f"{r['backend']} b{r['batch']}: {r['latency_ms']['median']:.3f} ms" for r in self.runs]
-        return f"<flopscope.BenchResult {self.device}: {', '.join(parts)}>"
-
-    def _repr_html_(self) -> str:
-        # The statistics and a latency histogram per run, drawn in Rust as inline SVG.
-        return self._raw.html_fragment()
 
 
 def _batched(x: Any, batch: Optional[int]) -> Any:

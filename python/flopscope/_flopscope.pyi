@@ -21,7 +21,8 @@ class AccessDeniedError(NetworkError, PermissionError): ...
 
 _Dims = list[tuple[str, int]]
 _Inputs = list[tuple[Optional[str], list[int]]]
-_Training = Optional[tuple[str, str, str]]
+# (optimizer, precision, recompute, gpus, zero, tokens, peak_gflops, mfu) by key.
+_Training = Optional[dict[str, Any]]
 
 class Profile:
     @property
@@ -77,7 +78,13 @@ def profile_bytes(
     classes: Optional[int] = None,
     training: _Training = None,
 ) -> Profile: ...
-def check_training(names: tuple[str, str, str]) -> None: ...
+def check_training(step: dict[str, Any]) -> None: ...
+def with_roofline(
+    profile: Profile,
+    peak_gflops: Optional[float] = None,
+    bandwidth_gbs: Optional[float] = None,
+    machine: Optional[str] = None,
+) -> Profile: ...
 def zoo_names() -> list[str]: ...
 
 class PredictTarget: ...

@@ -43,6 +43,7 @@ def predict(
     threads: Optional[int] = None,
     devices: Optional[_Path] = None,
     params: Optional[_Path] = None,
+    classes: Optional[int] = None,
     name: Optional[str] = None,
 ) -> Prediction:
     """Predicts a model's latency and throughput on a device, as ``flopscope predict``.
@@ -60,9 +61,26 @@ def predict(
     (default: ``$FLOPSCOPE_DEVICES``), ``params`` a ``flopscope.predict-params/1`` file
     replacing the built-in time-model parameters.
 
+    ``classes`` sets a built-in image model's outputs (``--classes``).
+
     The device and options are checked before the model is profiled: a bad one is a
     ``UsageError`` with the CLI's one-line message, a missing file a ``ReadError``.
     """
+    target = _target(device, dtype, backend, threads, devices, params)
+    if isinstance(model, Profile):
+        if any(v is not None for v in (inputs, input_shape, dims, name, classes)):
+            raise UsageError("a Profile is predicted at the shapes it was made at: give the "
+                             "model itself with inputs=, input_shape=, dims=, classes= or name=")
+        p = model
+    else:
+        p = profile(model, inputs, input_shape=input_shape, dims=dims, name=name, classes=classes)
+    return _rs.predict(p._raw, target)
+
+
+def _target(device: Any, dtype: Any, backend: Any, threads: Any, devices: Any,
+            params: Any) -> Any:
+    """The resolved device and options (``predict``'s, and ``compare``'s and ``report``'s
+    ``device=``), checked before any model is profiled."""
     for what, v in (("dtype", dtype), ("backend", backend)):
         _name(v, what)
     if isinstance(device, os.PathLike):
@@ -73,13 +91,5 @@ def predict(
         threads = _count(threads, "threads")
         if threads < 1:
             raise UsageError(f"threads must be ≥ 1, got {threads}")
-    target = _rs.predict_target(device, dtype, backend, threads,
-                                _file(devices, "devices"), _file(params, "params"))
-    if isinstance(model, Profile):
-        if any(v is not None for v in (inputs, input_shape, dims, name)):
-            raise UsageError("a Profile is predicted at the shapes it was made at: give the "
-                             "model itself with inputs=, input_shape=, dims= or name=")
-        p = model
-    else:
-        p = profile(model, inputs, input_shape=input_shape, dims=dims, name=name)
-    return _rs.predict(p._raw, target)
+    return _rs.predict_target(device, dtype, backend, threads,
+                              _file(devices, "devices"), _file(params, "params"))

@@ -39,7 +39,9 @@ def home_dtype(model: torch.nn.Module) -> torch.dtype:
 def example_inputs(model: torch.nn.Module, inputs: Any, input_shape: Any,
                    real: bool = True) -> tuple[tuple, dict]:
     """``(args, kwargs)`` from what the caller gave: a tensor, a tuple of positional arguments,
-    a dict of keyword arguments, or a shape for one random input of the model's floating-point
+    a list (one argument when ``forward`` takes one required positional argument, as
+    ``model([img1, img2])``; the positional arguments otherwise), a dict of keyword
+    arguments, or a shape for one random input of the model's floating-point
     type (``home_dtype``) on its device (``home_device``); without ``real``, a meta tensor, which
     the capture makes a fake tensor on the model's device: tracing needs no data, and a large
     shape costs no memory."""
@@ -60,9 +62,27 @@ def example_inputs(model: torch.nn.Module, inputs: Any, input_shape: Any,
         )
     if isinstance(inputs, dict):
         return (), dict(inputs)
+    if isinstance(inputs, list) and _one_argument(model):
+        return (inputs,), {}  # model([img1, img2]): torchvision's detection models
     if isinstance(inputs, (tuple, list)):
         return tuple(inputs), {}
     return (inputs,), {}
+
+
+def _one_argument(model: torch.nn.Module) -> bool:
+    """Whether ``model.forward`` takes exactly one required positional argument (and no
+    ``*args``): then a list given as ``inputs`` is that argument, not the arguments."""
+    import inspect
+
+    try:
+        sig = inspect.signature(model.forward)
+    except (TypeError, ValueError):
+        return False
+    kinds = [p for p in sig.parameters.values()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    if any(p.kind == p.VAR_POSITIONAL for p in kinds):
+        return False
+    return sum(p.default is p.empty for p in kinds) == 1
 
 
 def capture(model: torch.nn.Module, args: tuple, kwargs: dict, name: str,

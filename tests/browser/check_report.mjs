@@ -33,6 +33,13 @@ try {
     { svgs: e.querySelectorAll('svg').length, marks: e.querySelectorAll('svg rect, svg circle, svg polyline').length,
       text: [...e.querySelectorAll('svg text')].map(t => t.textContent).join('|').slice(0, 4000) }])));
 
+  if (await page.$('#training')) {
+    out.training = {
+      title: await page.textContent('#training h2'),
+      cards: await page.$$eval('#training-cards .card', cs => cs.map(c => ({
+        k: c.querySelector('.k').textContent, v: c.querySelector('.v').textContent, x: (c.querySelector('.x') || {}).textContent }))),
+    };
+  }
   if (await page.$('#layer-table')) {
     const names = () => page.$$eval('#layer-table tbody tr td:nth-child(2)', tds => tds.map(t => t.getAttribute('title')));
     const t = { initial: await names() };

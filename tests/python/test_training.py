@@ -312,3 +312,44 @@ def test_bert_from_config_backward_is_twice_the_forward():
     # and the attention backward's four products are twice its forward's two.
     assert p.training.backward_macs == 2 * forward
     assert p.training.trainable_params == numel(model)
+
+
+def test_the_csv_has_each_pass_and_adds_up_to_the_step():
+    import csv
+    import io
+
+    model = Mlp()
+    p = flopscope.profile(model, torch.randn(B, D), training=True)
+    rows = list(csv.DictReader(io.StringIO(p.render("csv"))))
+    by_pass = {}
+    for r in rows:
+        macs, flops = by_pass.get(r["pass"], (0, 0))
+        by_pass[r["pass"]] = (macs + int(r["macs"] or 0), flops + int(r["flops"] or 0))
+    params = D * H + H + H * O + O
+    # Forward: fc1 and fc2's products; backward: fc2's two gradients and fc1's weight
+    # gradient (x needs none), as in test_saved_activations_and_adam_state_of_a_tiny_mlp;
+    # Adam: 14 FLOPs per parameter, on one `optimizer` row.
+    assert by_pass["forward"][0] == B * D * H + B * H * O
+    assert by_pass["backward"][0] == 2 * B * H * O + B * D * H
+    assert by_pass["optimizer"] == (0, 14 * params)
+    t = p.training
+    assert by_pass["forward"][1] == t.forward_flops
+    assert by_pass["backward"][1] == t.backward_flops
+    assert sum(f for _, f in by_pass.values()) == t.flops
+    # Without a training step the CSV keeps its columns.
+    assert "pass" not in flopscope.profile(model, torch.randn(B, D)).render("csv").splitlines()[0]
+
+
+def test_the_csv_of_a_file_step_has_one_derived_backward_row():
+    import csv
+    import io
+
+    p = flopscope.profile("resnet18", training=True, optimizer="sgd")
+    rows = list(csv.DictReader(io.StringIO(p.render("csv"))))
+    back = [r for r in rows if r["pass"] == "backward"]
+    assert len(back) == 1 and int(back[0]["macs"]) == p.training.backward_macs
+    # The forward rows are resnet18's layers: 1,814,073,344 MACs (reference.json).
+    assert sum(int(r["macs"] or 0) for r in rows if r["pass"] == "forward") == 1_814_073_344
+    opt = [r for r in rows if r["pass"] == "optimizer"]
+    assert [(r["name"], r["op"], int(r["flops"])) for r in opt] == [
+        ("optimizer", "sgd", 2 * 11_689_512)]

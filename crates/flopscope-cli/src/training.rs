@@ -1,6 +1,7 @@
 //! The training-step options of `profile` and `check` (`--training`, `--optimizer`, …): parsed
 //! here into the library's [`TrainingOptions`], each bad value a one-line usage error (exit 2).
 
+use flopscope_core::format::parse_count;
 use flopscope_core::training::TrainingOptions;
 use flopscope_core::Error;
 
@@ -82,7 +83,7 @@ impl TrainingArgs {
                 .ok_or_else(|| usage(format!("--zero expects a stage 0 to 3, got '{s}'")))?;
         }
         if let Some(s) = &self.tokens {
-            t.tokens = Some(count(s).ok_or_else(|| {
+            t.tokens = Some(parse_count(s).ok_or_else(|| {
                 usage(format!(
                     "--tokens expects a count like 300B or 2T (K, M, G/B, T), got '{s}'"
                 ))
@@ -112,39 +113,4 @@ impl TrainingArgs {
 
 fn usage(msg: String) -> Error {
     Error::Usage(msg)
-}
-
-/// A positive count with an optional K/M/G/B/T suffix (powers of 1000), exact when whole.
-fn count(s: &str) -> Option<u64> {
-    let t = s.trim().replace('_', "");
-    let (num, scale) = match t.chars().last()? {
-        'K' | 'k' => (&t[..t.len() - 1], 1e3),
-        'M' => (&t[..t.len() - 1], 1e6),
-        'G' | 'B' => (&t[..t.len() - 1], 1e9),
-        'T' => (&t[..t.len() - 1], 1e12),
-        _ => (t.as_str(), 1.0),
-    };
-    if scale == 1.0 {
-        return num.parse().ok().filter(|&n: &u64| n >= 1);
-    }
-    let v: f64 = num.parse().ok()?;
-    let n = (v * scale).round();
-    // Below 2^64 and at least 1: the cast is exact for whole numbers up to 2^53 and rounds
-    // beyond, as any such count is written.
-    (n.is_finite() && (1.0..1.8e19).contains(&n)).then_some(n as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::count;
-
-    #[test]
-    fn token_counts() {
-        assert_eq!(count("300B"), Some(300_000_000_000));
-        assert_eq!(count("2T"), Some(2_000_000_000_000));
-        assert_eq!(count("1.5M"), Some(1_500_000));
-        assert_eq!(count("4096"), Some(4096));
-        assert_eq!(count("0"), None);
-        assert_eq!(count("lots"), None);
-    }
 }

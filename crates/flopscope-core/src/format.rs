@@ -89,6 +89,27 @@ pub fn pct(part: Option<u64>, whole: u64) -> String {
     }
 }
 
+/// A positive count with an optional K/M/G/B/T suffix (powers of 1000), exact when whole: `300B`,
+/// `2T`, `1.5M`, `4096` (`--tokens`, and `tokens=` in Python).
+pub fn parse_count(s: &str) -> Option<u64> {
+    let t = s.trim().replace('_', "");
+    let (num, scale) = match t.chars().last()? {
+        'K' | 'k' => (&t[..t.len() - 1], 1e3),
+        'M' => (&t[..t.len() - 1], 1e6),
+        'G' | 'B' => (&t[..t.len() - 1], 1e9),
+        'T' => (&t[..t.len() - 1], 1e12),
+        _ => (t.as_str(), 1.0),
+    };
+    if scale == 1.0 {
+        return num.parse().ok().filter(|&n: &u64| n >= 1);
+    }
+    let v: f64 = num.parse().ok()?;
+    let n = (v * scale).round();
+    // Below 2^64 and at least 1: the cast is exact for whole numbers up to 2^53 and rounds
+    // beyond, as any such count is written.
+    (n.is_finite() && (1.0..1.8e19).contains(&n)).then_some(n as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +121,15 @@ mod tests {
         assert_eq!(human(999), "999");
         assert_eq!(grouped(1_814_073_344), "1,814,073,344");
         assert_eq!(human_bytes(46_722_048), "44.6 MiB");
+    }
+
+    #[test]
+    fn token_counts() {
+        assert_eq!(super::parse_count("300B"), Some(300_000_000_000));
+        assert_eq!(super::parse_count("2T"), Some(2_000_000_000_000));
+        assert_eq!(super::parse_count("1.5M"), Some(1_500_000));
+        assert_eq!(super::parse_count("4096"), Some(4096));
+        assert_eq!(super::parse_count("0"), None);
+        assert_eq!(super::parse_count("lots"), None);
     }
 }

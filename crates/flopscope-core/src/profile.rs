@@ -348,6 +348,7 @@ pub fn build(
             bytes_written,
             activation_bytes: bytes_written,
             roofline: None,
+            backward: !in_totals,
         });
     }
     totals.peak_activation_bytes = peak_live(g, a)?;

@@ -304,6 +304,10 @@ pub struct Layer {
     /// Its place under the roofline, when one was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub roofline: Option<LayerRoof>,
+    /// A node of a recorded backward pass (`profile(module, training=True)`): not in the
+    /// totals, which are the forward pass's; written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub backward: bool,
 }
 
 /// Nodes of one operator whose cost is unknown.

@@ -52,24 +52,28 @@ pub(crate) struct BenchReport {
 #[pymethods]
 impl BenchReport {
     /// The report as compact `flopscope.bench/1` JSON.
-    fn json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.inner).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    fn json(&self, py: Python<'_>) -> PyResult<String> {
+        let r = &self.inner;
+        py.detach(|| serde_json::to_string(r))
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }
 
     /// The notebook view (`_repr_html_`): the runs' statistics and a latency histogram per
     /// run; one HTML fragment, no script.
-    fn html_fragment(&self) -> String {
-        flopscope_report::notebook::bench_fragment(&self.inner)
+    fn html_fragment(&self, py: Python<'_>) -> String {
+        let r = &self.inner;
+        py.detach(|| flopscope_report::notebook::bench_fragment(r))
     }
 
     /// The report in `format`: `table`, `markdown`, `csv`, `json`, `latex` or `html` (the
     /// page with the latency histogram), as `flopscope bench -f` writes it.
     fn render(&self, py: Python<'_>, format: &str) -> PyResult<String> {
+        let r = &self.inner;
         if format == "html" {
-            return Ok(flopscope_report::bench::html(&self.inner));
+            return Ok(py.detach(|| flopscope_report::bench::html(r)));
         }
         let f = table_format(py, format)?;
-        Ok(flopscope_report::bench::render(&self.inner, f))
+        Ok(py.detach(|| flopscope_report::bench::render(r, f)))
     }
 }
 

@@ -20,8 +20,10 @@ use errors::{make_errors, ERRORS};
 pub use predict::Prediction;
 use predict::{predict_profile, predict_target, PredictTarget};
 pub use profile::Profile;
-use profile::{check_training, profile_bytes, profile_path, profile_spec, zoo_names};
-use report::{compare, profile_chart, report_html, Comparison};
+use profile::{
+    check_training, profile_bytes, profile_path, profile_spec, with_roofline, zoo_names,
+};
+use report::{compare, diff, profile_chart, report_html, Comparison};
 
 /// The extension module.
 #[pymodule]
@@ -36,6 +38,7 @@ fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(profile_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(zoo_names, m)?)?;
     m.add_function(wrap_pyfunction!(check_training, m)?)?;
+    m.add_function(wrap_pyfunction!(with_roofline, m)?)?;
     m.add_class::<Sampler>()?;
     m.add_class::<BenchReport>()?;
     m.add_function(wrap_pyfunction!(bench_report, m)?)?;
@@ -43,6 +46,7 @@ fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bench_file, m)?)?;
     m.add_function(wrap_pyfunction!(input_data, m)?)?;
     m.add_function(wrap_pyfunction!(compare, m)?)?;
+    m.add_function(wrap_pyfunction!(diff, m)?)?;
     m.add_function(wrap_pyfunction!(report_html, m)?)?;
     m.add_function(wrap_pyfunction!(profile_chart, m)?)?;
     m.add_class::<PredictTarget>()?;

@@ -52,15 +52,7 @@ pub(crate) fn predict_target(
             dtype,
             backend,
             threads,
-            &mut |m| {
-                Python::attach(|py| {
-                    let line = format!("{m}\n");
-                    let _ = py
-                        .import("sys")
-                        .and_then(|sys| sys.getattr("stderr"))
-                        .and_then(|err| err.call_method1("write", (line,)));
-                })
-            },
+            &mut |m| crate::profile::stderr(m),
         )?;
         Ok::<_, Error>(PredictTarget { target, opts })
     })
@@ -85,7 +77,7 @@ pub(crate) fn predict_profile(
 /// `flopscope predict`, `to_dict()` its `-f json` document.
 #[pyclass(module = "flopscope", name = "Prediction", frozen)]
 pub struct Prediction {
-    inner: predict::Prediction,
+    pub(crate) inner: predict::Prediction,
 }
 
 /// `json.loads` of a section of the document (`serde_json::to_string` of it): the same

@@ -61,17 +61,17 @@ impl Profile {
 
     /// The training section (`flopscope.profile/1`'s `training`) as compact JSON, `None`
     /// when the profile was not made with `training`.
-    fn training_json(&self) -> PyResult<Option<String>> {
-        self.inner
-            .training
-            .as_ref()
-            .map(|t| serde_json::to_string(t).map_err(|e| PyRuntimeError::new_err(e.to_string())))
-            .transpose()
+    fn training_json(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        let t = self.inner.training.as_ref();
+        py.detach(|| t.map(serde_json::to_string).transpose())
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }
 
     /// The `flopscope.profile/1` document as compact JSON (the data of `render("json")`).
-    fn json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.inner).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    fn json(&self, py: Python<'_>) -> PyResult<String> {
+        let p = &self.inner;
+        py.detach(|| serde_json::to_string(p))
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }
 
     /// Layers folded by module path cut at `depth` (the CLI's `--depth`, every row kept):
@@ -80,6 +80,7 @@ impl Profile {
     #[allow(clippy::type_complexity)]
     fn modules(
         &self,
+        py: Python<'_>,
         depth: usize,
     ) -> Vec<(String, String, String, u64, Option<u64>, Option<u64>, usize)> {
         let o = RowOptions {
@@ -87,11 +88,14 @@ impl Profile {
             top: None,
             all: true,
         };
-        rows(&self.inner, &o)
-            .0
-            .into_iter()
-            .map(|r| (r.name, r.op, r.output, r.params, r.macs, r.flops, r.nodes))
-            .collect()
+        let p = &self.inner;
+        py.detach(|| {
+            rows(p, &o)
+                .0
+                .into_iter()
+                .map(|r| (r.name, r.op, r.output, r.params, r.macs, r.flops, r.nodes))
+                .collect()
+        })
     }
 
     /// This profile with formulas in `symbols` fitted from `make(sizes) -> bytes`, which
@@ -111,16 +115,24 @@ impl Profile {
         if symbols.is_empty() {
             return Ok(Profile { inner });
         }
-        flopscope_core::profile::fit_formulas(&mut inner, &symbols, |pt| {
-            let bytes: Vec<u8> = match make.call1(py, (pt.to_vec(),)).and_then(|b| b.extract(py)) {
-                Ok(b) => b,
-                Err(e) => {
-                    let msg = e.to_string();
-                    failure.get_or_insert(e);
-                    return Err(Error::Usage(msg));
-                }
-            };
-            flopscope_core::profile_bytes(&bytes, &opts)
+        // The fit and every profile it makes run without the GIL; only `make` (the Python
+        // trace at each point) takes it back.
+        py.detach(|| {
+            flopscope_core::profile::fit_formulas(&mut inner, &symbols, |pt| {
+                let made = Python::attach(|py| {
+                    make.call1(py, (pt.to_vec(),))
+                        .and_then(|b| b.extract::<Vec<u8>>(py))
+                });
+                let bytes = match made {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let msg = e.to_string();
+                        failure.get_or_insert(e);
+                        return Err(Error::Usage(msg));
+                    }
+                };
+                flopscope_core::profile_bytes(&bytes, &opts)
+            })
         });
         if let Some(e) = failure {
             return Err(e);
@@ -138,8 +150,9 @@ impl Profile {
 
     /// The notebook view (`_repr_html_`): summary cards, a bar chart of the heaviest layers'
     /// FLOPs and a table of the ten heaviest; one HTML fragment, no script, no external file.
-    fn html_fragment(&self) -> String {
-        flopscope_report::notebook::fragment(&self.inner)
+    fn html_fragment(&self, py: Python<'_>) -> String {
+        let p = &self.inner;
+        py.detach(|| flopscope_report::notebook::fragment(p))
     }
 
     /// Where the model came from: its path, the name given with its bytes, or a built-in name.
@@ -197,20 +210,77 @@ impl Profile {
     }
 }
 
-/// A training step's options from Python: `(optimizer, precision, recompute)` by name
-/// (`"adamw"`, `"bf16-mixed"`, `"none"`), parsed as the CLI parses `--optimizer` etc.
-type TrainingArgs = Option<(String, String, String)>;
+/// A training step's options from Python, a dict with every key (`flopscope.profile` makes it
+/// from its keywords, already type-checked): names parsed as the CLI parses `--optimizer`,
+/// `--precision`, `--recompute`; `gpus`, `zero`, `tokens` (an int, or a count like `"300B"`),
+/// `peak_gflops` and `mfu` as `--gpus`, `--zero`, `--tokens`, `--peak-gflops`, `--mfu`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub(crate) struct Step {
+    optimizer: String,
+    precision: String,
+    recompute: String,
+    gpus: Option<u64>,
+    zero: Option<u8>,
+    tokens: Option<Tokens>,
+    peak_gflops: Option<f64>,
+    mfu: Option<f64>,
+}
+
+/// `tokens=`: a whole number, or a count with a K/M/G/B/T suffix.
+#[derive(FromPyObject)]
+enum Tokens {
+    Count(u64),
+    Text(String),
+}
+
+type TrainingArgs = Option<Step>;
 
 fn training_options(t: TrainingArgs) -> Result<Option<TrainingOptions>, Error> {
-    let Some((optimizer, precision, recompute)) = t else {
+    let Some(s) = t else {
         return Ok(None);
     };
-    let o = TrainingOptions {
-        optimizer: optimizer.parse()?,
-        precision: precision.parse()?,
-        recompute: recompute.parse()?,
+    let usage = |m: String| Error::Usage(m);
+    let mut o = TrainingOptions {
+        optimizer: s.optimizer.parse()?,
+        precision: s.precision.parse()?,
+        recompute: s.recompute.parse()?,
         ..TrainingOptions::default()
     };
+    if let Some(g) = s.gpus {
+        o.gpus = g;
+    }
+    if let Some(z) = s.zero {
+        o.zero_stage = z;
+    }
+    o.tokens = match s.tokens {
+        None => None,
+        Some(Tokens::Count(0)) => return Err(usage("tokens must be ≥ 1, got 0".into())),
+        Some(Tokens::Count(n)) => Some(n),
+        Some(Tokens::Text(t)) => {
+            Some(flopscope_core::format::parse_count(&t).ok_or_else(|| {
+                usage(format!(
+                    "tokens expects a count like 300B or 2T (K, M, G/B, T), got '{t}'"
+                ))
+            })?)
+        }
+    };
+    if let Some(m) = s.mfu {
+        if !(m > 0.0 && m <= 1.0) {
+            return Err(usage(format!(
+                "mfu expects a fraction in (0, 1], like 0.4, got {m}"
+            )));
+        }
+        o.mfu = Some(m);
+    }
+    if let Some(p) = s.peak_gflops {
+        if !(p.is_finite() && p > 0.0) {
+            return Err(usage(format!(
+                "peak_gflops must be a positive number, got {p}"
+            )));
+        }
+        o.peak_gflops = Some(p);
+    }
     o.validate()?;
     Ok(Some(o))
 }
@@ -327,13 +397,62 @@ pub(crate) fn profile_bytes(
         training,
     )
 }
-/// Checks a training step's option names (`(optimizer, precision, recompute)`) before anything
-/// is traced: an unknown name is a `UsageError` listing the known ones.
+/// Checks a training step's options before anything is traced: an unknown name or a bad
+/// value is a `UsageError` (the same message the profile would give).
 #[pyfunction]
-pub(crate) fn check_training(py: Python<'_>, names: (String, String, String)) -> PyResult<()> {
-    training_options(Some(names))
+pub(crate) fn check_training(py: Python<'_>, step: Step) -> PyResult<()> {
+    training_options(Some(step))
         .map(drop)
         .map_err(|e| to_py(py, e))
+}
+
+/// `profile` with a roofline: a device spec (`peak_gflops` and `bandwidth_gbs`), a saved
+/// machine file, or this machine, measured once (what it says goes to `sys.stderr`, as the
+/// CLI writes it to its standard error) and cached.
+#[pyfunction]
+#[pyo3(signature = (profile, peak_gflops=None, bandwidth_gbs=None, machine=None))]
+pub(crate) fn with_roofline(
+    py: Python<'_>,
+    profile: PyRef<'_, Profile>,
+    peak_gflops: Option<f64>,
+    bandwidth_gbs: Option<f64>,
+    machine: Option<PathBuf>,
+) -> PyResult<Profile> {
+    use flopscope_core::machine::Machine;
+    let p = &profile.inner;
+    py.detach(|| {
+        let m = match (peak_gflops, bandwidth_gbs, machine) {
+            (Some(pk), Some(bw), _) => Machine::spec(pk, bw)?,
+            (_, _, Some(f)) => Machine::from_file(&f)?,
+            _ => {
+                let (m, unsaved) = flopscope_bench::machine::this_machine(false, &mut || {
+                    stderr(
+                        "measuring this machine's peak FLOP/s and bandwidth (a few seconds, once)…",
+                    )
+                })?;
+                if let Some(why) = unsaved {
+                    stderr(&format!(
+                        "warning: the machine measurement was not cached: {why}"
+                    ));
+                }
+                m
+            }
+        };
+        let mut inner = p.clone();
+        flopscope_core::roofline::apply(&mut inner, &m)?;
+        Ok::<_, Error>(Profile { inner })
+    })
+    .map_err(|e| to_py(py, e))
+}
+
+/// Writes a line to Python's `sys.stderr` (where a notebook shows it), taking the GIL.
+pub(crate) fn stderr(line: &str) {
+    Python::attach(|py| {
+        let _ = py
+            .import("sys")
+            .and_then(|sys| sys.getattr("stderr"))
+            .and_then(|err| err.call_method1("write", (format!("{line}\n"),)));
+    })
 }
 
 /// The names of the built-in architectures.

@@ -750,3 +750,73 @@ fn report_with_a_device_draws_the_predicted_time_per_layer() {
     let classes = p["by_class"].as_array().unwrap().len() as u64;
     assert_eq!(marks(&v, "chart-predict-classes"), classes);
 }
+
+#[test]
+fn report_with_a_training_step_shows_it() {
+    if !browser() {
+        return;
+    }
+    let dir = tmpdir("browser-training");
+    let extra = [
+        "--training",
+        "--gpus",
+        "2",
+        "--zero",
+        "3",
+        "--optimizer",
+        "sgd",
+    ];
+    let html = report("resnet18", &extra, &dir, "training");
+    let v = drive(&html, "report-training.png");
+    let sections = v["sections"].as_array().unwrap();
+    let at = |s: &str| sections.iter().position(|x| x == s);
+    // Right after the summary, before the per-layer charts.
+    assert_eq!(
+        at("training"),
+        Some(at("summary").unwrap() + 1),
+        "{sections:?}"
+    );
+    let t = &v["training"];
+    assert_eq!(
+        t["title"],
+        "Training step (sgd, fp32, recompute none, 2 GPUs, ZeRO stage 3)"
+    );
+    // The cards carry the numbers of `profile --training -f json`, grouped as the text does:
+    // resnet18's forward is 1,814,073,344 MACs (reference.json); SGD updates each of its
+    // 11,689,512 parameters with 2 FLOPs.
+    let mut args = vec!["profile", "resnet18", "-f", "json"];
+    args.extend(extra);
+    let p = run_json(&args);
+    let tr = &p["training"];
+    let card = |k: &str| {
+        t["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["k"] == k)
+            .unwrap_or_else(|| panic!("card {k}: {t}"))
+            .clone()
+    };
+    assert_eq!(card("Forward")["x"], "1,814,073,344 MACs");
+    assert_eq!(tr["forward_macs"], 1_814_073_344u64);
+    assert_eq!(
+        card("Optimizer")["x"],
+        "sgd update of 11,689,512 trainable parameters"
+    );
+    assert_eq!(tr["optimizer_flops"], 2 * 11_689_512u64);
+    let grouped = flopscope_core::format::grouped;
+    assert_eq!(
+        card("Backward")["x"],
+        format!("{} MACs", grouped(tr["backward_macs"].as_u64().unwrap()))
+    );
+    assert_eq!(
+        card("Step")["x"],
+        format!(
+            "{} FLOPs, {} MACs",
+            grouped(tr["flops"].as_u64().unwrap()),
+            grouped(tr["macs"].as_u64().unwrap())
+        )
+    );
+    // Memory per GPU: weights, gradients, optimizer state, saved activations.
+    assert_eq!(marks(&v, "chart-training-memory"), 4);
+}

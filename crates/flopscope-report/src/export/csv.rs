@@ -66,6 +66,60 @@ pub fn node_table(p: &Profile) -> Table {
 
 impl Exporter for Csv {
     fn render(&self, p: &Profile) -> String {
-        node_table(p).render(Format::Csv)
+        match &p.training {
+            Some(t) => with_training(p, t).render(Format::Csv),
+            None => node_table(p).render(Format::Csv),
+        }
     }
+}
+
+/// The node table of a profile with a training step: a `pass` column (`forward`, `backward`,
+/// `optimizer`) and the step's parts no node carries — a backward derived from the forward
+/// graph (one row; a recorded backward's nodes are rows already) and the optimizer update —
+/// so that each pass's rows add up to the training section's MACs and FLOPs, and all rows to
+/// the step's. The step's memory is in the other formats (docs/training.md).
+fn with_training(p: &Profile, t: &flopscope_core::schema::Training) -> Table {
+    let mut table = node_table(p);
+    table
+        .columns
+        .push(Column::left("pass", "pass").show(Show::DATA));
+    let width = table.columns.len();
+    for (row, l) in table.rows.iter_mut().zip(&p.layers) {
+        row.cells
+            .push(Cell::text(if l.backward { "backward" } else { "forward" }));
+    }
+    let summary = |name: &str, op: &str, params: u64, macs: u64, flops: u64, pass: &str| {
+        let mut cells = vec![Cell::text(name), Cell::text(op), Cell::text("")];
+        cells.extend([Cell::text(""), Cell::text("")]);
+        cells.extend([
+            Cell::count(Some(params)),
+            Cell::count(Some(macs)),
+            Cell::count(Some(flops)),
+        ]);
+        // Bytes and any roofline columns: not a node's, left empty.
+        while cells.len() < width - 1 {
+            cells.push(Cell::count(None));
+        }
+        cells.push(Cell::text(pass));
+        cells
+    };
+    if !p.layers.iter().any(|l| l.backward) {
+        table.row(summary(
+            "backward",
+            "Backward",
+            0,
+            t.backward_macs,
+            t.backward_flops,
+            "backward",
+        ));
+    }
+    table.row(summary(
+        "optimizer",
+        &t.optimizer,
+        t.trainable_params,
+        0,
+        t.optimizer_flops,
+        "optimizer",
+    ));
+    table
 }

@@ -291,6 +291,8 @@
     }
     for (const w of p.warnings) sec.append(h('div', { class: 'warn', text: w }));
 
+    if (p.training) trainingSection(p.training);
+
     const costed = p.layers.map((l, i) => Object.assign({ i }, l)).filter(l => l.params > 0 || (l.flops || 0) > 0);
     const layerTip = l => `${l.name}\n${l.op} → ${shape(l.outputs[0])}\nparams ${grouped(l.params)}\nMACs ${grouped(l.macs)}\nFLOPs ${grouped(l.flops)}`;
     const metric = h('select', { id: 'layers-metric' }, ['flops', 'macs', 'params'].map(m => h('option', { value: m, text: { flops: 'FLOPs', macs: 'MACs', params: 'Parameters' }[m] })));
@@ -321,6 +323,39 @@
         { xLabel: `layer (graph order; all ${p.layers.length} nodes)`, yLabel: 'bytes', fmtY: bytes })));
 
     layerTable(p);
+  }
+
+  // ---- One training step (the text report's "Training step" block) -------------------------
+  function trainingSection(t) {
+    const gpus = t.gpus === 1 ? '1 GPU' : `${t.gpus} GPUs, ZeRO stage ${t.zero_stage}`;
+    const lb = t.backward_unknown.length ? ' (at least)' : '';
+    const m = t.memory;
+    const per = t.gpus > 1 ? ' per GPU' : '';
+    const cards = [
+      card('Forward', human(t.forward_flops) + ' FLOPs', `${grouped(t.forward_macs)} MACs`),
+      card('Backward', human(t.backward_flops) + ' FLOPs' + lb, `${grouped(t.backward_macs)} MACs`),
+      card('Optimizer', human(t.optimizer_flops) + ' FLOPs', `${t.optimizer} update of ${grouped(t.trainable_params)} trainable parameters`),
+      card('Step', human(t.flops) + ' FLOPs' + lb, `${grouped(t.flops)} FLOPs, ${grouped(t.macs)} MACs`),
+      card('Peak memory' + per, bytes(m.peak_bytes), `${bytes(m.activations_bytes)} activations saved for backward`),
+    ];
+    if (t.tokens_per_step != null && t.flops_per_token != null) {
+      cards.push(card('Per token', t.flops_per_token.toExponential(3) + ' FLOPs', `${grouped(t.tokens_per_step)} tokens per step`));
+    }
+    if (t.time) {
+      const s = t.time.seconds;
+      const d = s < 120 ? `${s.toFixed(1)} s` : s < 7200 ? `${(s / 60).toFixed(1)} min` : s < 172800 ? `${(s / 3600).toFixed(1)} h` : `${(s / 86400).toFixed(1)} days`;
+      cards.push(card('Training time', d, `${human(t.time.tokens)} tokens on ${t.time.gpus} GPU(s) of ${t.time.peak_gflops} GFLOP/s at ${(t.time.mfu * 100).toFixed(0)}% MFU`));
+    }
+    const state = t.precision === 'fp32' ? 'optimizer (moments)' : 'optimizer (moments, fp32 master weights)';
+    const parts = [['weights', m.weights_bytes], ['gradients', m.gradients_bytes], [state, m.optimizer_bytes], ['activations saved', m.activations_bytes]];
+    const sec = section('training', `Training step (${t.optimizer}, ${t.precision}, recompute ${t.recompute}, ${gpus})`,
+      h('div', { class: 'cards', id: 'training-cards' }, cards),
+      h('p', { class: 'note', text: `Parameters: ${grouped(t.trainable_params)} trainable, ${grouped(t.frozen_params)} frozen. Method: docs/training.md.` }),
+      h('h3', { text: 'Memory' + per }),
+      h('div', { id: 'chart-training-memory' }, hbars(parts.map(([k, v]) => ({ label: k, v, tip: `${k}: ${bytes(v)}` })), { fmt: bytes, xLabel: 'bytes', color: COLORS[1] })));
+    for (const u of t.backward_unknown) {
+      sec.append(h('div', { class: 'warn', text: `Backward unknown for ${u.count} × ${u.op} (${u.reason}): the backward and step totals are lower bounds.` }));
+    }
   }
 
   function treemapSection(p, costed) {
