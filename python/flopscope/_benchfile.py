@@ -69,6 +69,10 @@ def bench_path(path: str, backends: tuple = ("onnxruntime",), threads: int = 1,
     1%``) and ``seed``."""
     from . import UsageError, _count
 
+    if not os.path.isfile(path):
+        raise UsageError(
+            f"{os.fspath(path)}: bench(path) times a model file, and there is none; a built-in "
+            f"model is timed, with seeded random weights, by `flopscope bench {os.fspath(path)}`")
     if isinstance(backends, str):
         backends = (backends,)
     threads = _count(threads, "threads")

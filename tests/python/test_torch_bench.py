@@ -72,8 +72,11 @@ def test_bench_torch_compile_computes_the_same_thing():
 def test_bench_refuses_what_it_cannot_do():
     with pytest.raises(flopscope.UsageError, match="unknown backend"):
         flopscope.bench(tiny(), input_shape=(1, 3, 8, 8), backends=("tensorrt",))
-    with pytest.raises(flopscope.UsageError, match="torch.nn.Module"):
+    # A path is a model file timed as `flopscope bench FILE` does; a built-in name is not one.
+    with pytest.raises(flopscope.UsageError, match="bench\\(path\\) times a model file"):
         flopscope.bench("resnet18")
+    with pytest.raises(flopscope.UsageError, match="torch.nn.Module or a model file"):
+        flopscope.bench(3)
     with torch.device("meta"):
         m = nn.Linear(4, 4)
     with pytest.raises(flopscope.UsageError, match="meta"):

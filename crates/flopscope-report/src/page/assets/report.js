@@ -328,7 +328,8 @@
   // ---- One training step (the text report's "Training step" block) -------------------------
   function trainingSection(t) {
     const gpus = t.gpus === 1 ? '1 GPU' : `${t.gpus} GPUs, ZeRO stage ${t.zero_stage}`;
-    const lb = t.backward_unknown.length ? ' (at least)' : '';
+    const unknown = t.backward_unknown || [];
+    const lb = unknown.length ? ' (at least)' : '';
     const m = t.memory;
     const per = t.gpus > 1 ? ' per GPU' : '';
     const cards = [
@@ -353,7 +354,7 @@
       h('p', { class: 'note', text: `Parameters: ${grouped(t.trainable_params)} trainable, ${grouped(t.frozen_params)} frozen. Method: docs/training.md.` }),
       h('h3', { text: 'Memory' + per }),
       h('div', { id: 'chart-training-memory' }, hbars(parts.map(([k, v]) => ({ label: k, v, tip: `${k}: ${bytes(v)}` })), { fmt: bytes, xLabel: 'bytes', color: COLORS[1] })));
-    for (const u of t.backward_unknown) {
+    for (const u of unknown) {
       sec.append(h('div', { class: 'warn', text: `Backward unknown for ${u.count} × ${u.op} (${u.reason}): the backward and step totals are lower bounds.` }));
     }
   }
