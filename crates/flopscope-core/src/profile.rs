@@ -328,7 +328,8 @@ pub fn build(
                 "the model's activation bytes",
             )?;
         }
-        let name = if n.name.starts_with('/') || n.scope.is_empty() {
+        // A traced module's node is named by its module already (`load::trace`).
+        let name = if g.traced || n.name.starts_with('/') || n.scope.is_empty() {
             n.name.clone()
         } else {
             format!("/{}/{}", n.scope.join("/"), n.name)
@@ -348,6 +349,7 @@ pub fn build(
             bytes_written,
             activation_bytes: bytes_written,
             roofline: None,
+            folded: vec![],
         });
     }
     totals.peak_activation_bytes = peak_live(g, a)?;
@@ -360,6 +362,9 @@ pub fn build(
             .filter(|(_, ni)| **ni < forward)
             .map(|(l, _)| l),
     )?;
+    // A traced module's bookkeeping nodes (views, detach, constants) are no layers: their
+    // rows join the layer that made or reads them, keeping every count (`fold`).
+    let layers = crate::fold::merge(layers, &a.order, &crate::fold::targets(g, &a.order))?;
 
     let desc = |v: &ValueId| TensorDesc {
         name: g.values[*v].name.clone(),

@@ -203,6 +203,7 @@ mod tests {
             bytes_written: 3_211_264,
             activation_bytes: 3_211_264,
             roofline: None,
+            folded: vec![],
         }
     }
 

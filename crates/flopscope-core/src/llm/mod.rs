@@ -437,6 +437,7 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
         bytes_written: 0,
         activation_bytes: 0,
         roofline: None,
+        folded: vec![],
     };
     let mut info = LlmInfo {
         format: ck.format,

@@ -168,6 +168,7 @@ fn per_operator_totals_are_checked() {
         bytes_written: 0,
         activation_bytes: 0,
         roofline: None,
+        folded: vec![],
     };
     let e = flopscope_core::profile::by_op_type(&[layer("a"), layer("b")]).unwrap_err();
     assert_eq!(
