@@ -35,14 +35,21 @@ pub fn is_bookkeeping(g: &Graph, n: &Node) -> bool {
     }
 }
 
-/// A node that reads an integer buffer and writes only integers: module state kept as a
-/// counter (BatchNorm's `num_batches_tracked += 1` in training mode), not a layer's work.
+/// A node that reads an integer scalar buffer and writes only integer scalars: module state
+/// kept as a counter (BatchNorm's `num_batches_tracked += 1` in training mode), not a
+/// layer's work.
 fn updates_integer_buffer(g: &Graph, n: &Node) -> bool {
-    let int = |v: usize| g.values[v].dtype.is_some_and(|d| !d.is_float());
+    let counter = |v: usize| {
+        let value = &g.values[v];
+        value.dtype.is_some_and(|d| !d.is_float())
+            && value.shape.as_ref().is_some_and(Vec::is_empty)
+    };
     let reads_counter = n.inputs.iter().flatten().any(|&v| {
-        g.buffers.contains(&v) && matches!(g.values[v].kind, ValueKind::Initializer(_)) && int(v)
+        g.buffers.contains(&v)
+            && matches!(g.values[v].kind, ValueKind::Initializer(_))
+            && counter(v)
     });
-    reads_counter && !n.outputs.is_empty() && n.outputs.iter().flatten().all(|&v| int(v))
+    reads_counter && !n.outputs.is_empty() && n.outputs.iter().flatten().all(|&v| counter(v))
 }
 
 /// For each node of `g` (by index): `Some(t)` when its row is folded into node `t`'s, `None`
