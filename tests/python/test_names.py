@@ -147,3 +147,15 @@ def test_a_training_step_names_backward_rows_by_module():
     for lay in p.layers:
         if lay.op == "convolution_backward":
             assert isinstance(modules[base(lay.name)], torch.nn.Conv2d), lay.name
+
+
+@pytest.mark.parametrize("name", ["bert", "gpt2", "llama"])
+def test_transformers_rows_are_named_modules(name):
+    requires("transformers", "transformers is not installed")
+    from test_torch import T, V, hf  # the small configs and their hand-counted MACs
+
+    model, macs = hf(name)
+    model.eval()
+    p = flopscope.profile(model, dict(input_ids=torch.randint(0, V, (1, T))))
+    assert p.macs == macs
+    check_names(p, model)
