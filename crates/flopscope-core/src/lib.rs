@@ -20,6 +20,7 @@ pub mod checked;
 pub mod device;
 pub mod efficiency;
 pub mod error;
+pub mod fold;
 pub mod format;
 pub mod formula;
 pub mod graph;

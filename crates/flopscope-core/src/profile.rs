@@ -328,7 +328,8 @@ pub fn build(
                 "the model's activation bytes",
             )?;
         }
-        let name = if n.name.starts_with('/') || n.scope.is_empty() {
+        // A traced module's node is named by its module already (`load::trace`).
+        let name = if g.traced || n.name.starts_with('/') || n.scope.is_empty() {
             n.name.clone()
         } else {
             format!("/{}/{}", n.scope.join("/"), n.name)
@@ -349,6 +350,7 @@ pub fn build(
             activation_bytes: bytes_written,
             roofline: None,
             backward: !in_totals,
+            folded: vec![],
         });
     }
     totals.peak_activation_bytes = peak_live(g, a)?;
@@ -361,6 +363,9 @@ pub fn build(
             .filter(|(_, ni)| **ni < forward)
             .map(|(l, _)| l),
     )?;
+    // A traced module's bookkeeping nodes (views, detach, constants) are no layers: their
+    // rows join the layer that made or reads them, keeping every count (`fold`).
+    let layers = crate::fold::merge(layers, &a.order, &crate::fold::targets(g, &a.order))?;
 
     let desc = |v: &ValueId| TensorDesc {
         name: g.values[*v].name.clone(),

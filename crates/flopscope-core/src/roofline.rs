@@ -204,6 +204,7 @@ mod tests {
             activation_bytes: 3_211_264,
             roofline: None,
             backward: false,
+            folded: vec![],
         }
     }
 

@@ -271,10 +271,11 @@ pub struct OpTypeRow {
     pub cost_unknown: usize,
 }
 
-/// One node.
+/// One node (a traced module's: one node with the bookkeeping folded into it).
 #[derive(Clone, Debug, Serialize)]
 pub struct Layer {
-    /// Node name (dynamo exports: module path + node name).
+    /// Node name (dynamo exports: module path + node name; a traced module: its innermost
+    /// module's `named_modules()` name, `#2`, `#3`… for its further operations).
     pub name: String,
     /// Operator type.
     pub op: String,
@@ -308,6 +309,28 @@ pub struct Layer {
     /// totals, which are the forward pass's; written only when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub backward: bool,
+    /// A traced module's bookkeeping nodes (views, `detach`, constants…) whose counts this
+    /// row includes, in execution order ([`crate::fold`]); empty for ONNX files.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub folded: Vec<Folded>,
+}
+
+/// A bookkeeping node folded into a layer's row: no row of its own, its shapes kept here.
+#[derive(Clone, Debug, Serialize)]
+pub struct Folded {
+    /// Node name (unique in the graph, never shown as a row).
+    pub name: String,
+    /// Operator type (`view`, `detach`, `Constant`…).
+    pub op: String,
+    /// Operator domain, when not the default one.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domain: String,
+    /// Output shapes.
+    pub outputs: Vec<Option<Vec<u64>>>,
+    /// Whether it ran before the layer it is folded into (a view of a weight the layer reads)
+    /// rather than after (a view of the layer's output).
+    #[serde(skip)]
+    pub before: bool,
 }
 
 /// Nodes of one operator whose cost is unknown.

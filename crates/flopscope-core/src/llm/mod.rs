@@ -438,6 +438,7 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
         activation_bytes: 0,
         roofline: None,
         backward: false,
+        folded: vec![],
     };
     let mut info = LlmInfo {
         format: ck.format,

@@ -3,6 +3,7 @@
 mod aten;
 mod external;
 mod functions;
+mod names;
 mod onnx;
 mod skeleton;
 pub mod trace;

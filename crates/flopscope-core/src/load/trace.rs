@@ -180,7 +180,9 @@ pub(crate) struct Emit {
     /// by its own node), as opposed to an input, parameter or buffer.
     made: Vec<bool>,
     scope: Vec<String>,
-    counts: HashMap<String, usize>,
+    /// The ATen operator of the call being translated (`add`): a root-module node's name.
+    call: String,
+    names: super::names::Names,
     consts: HashMap<String, ValueId>,
 }
 
@@ -324,7 +326,7 @@ impl Emit {
         self.g.values.len() - 1
     }
 
-    /// Adds a node in the current call's scope; its name is the operator's plus a counter.
+    /// Adds a node in the current call's scope, named by its module (`super::names`).
     pub fn node(
         &mut self,
         domain: &str,
@@ -346,27 +348,23 @@ impl Emit {
                 self.produced[o] = true;
             }
         }
-        let k = self.counts.entry(op.to_string()).or_insert(0);
-        let name = if *k == 0 {
-            op.to_string()
-        } else {
-            format!("{op}_{k}")
-        };
-        *k += 1;
         // ONNX omits trailing optional inputs rather than leaving them empty.
         let mut inputs = inputs;
         while inputs.last() == Some(&None) {
             inputs.pop();
         }
-        self.g.nodes.push(Node {
-            name,
+        let mut node = Node {
+            name: String::new(),
             op_type: op.to_string(),
             domain: domain.to_string(),
             inputs,
             outputs,
             attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             scope: self.scope.clone(),
-        });
+        };
+        let bookkeeping = crate::fold::is_bookkeeping(&self.g, &node);
+        node.name = self.names.name(&self.scope, &self.call, op, bookkeeping);
+        self.g.nodes.push(node);
         Ok(())
     }
 
@@ -526,7 +524,8 @@ pub fn load_trace(bytes: &[u8], name: &str) -> Result<super::LoadedModel> {
             .map(|v| matches!(v.role, Role::Value | Role::Const))
             .collect(),
         scope: vec![],
-        counts: HashMap::new(),
+        call: String::new(),
+        names: Default::default(),
         consts: HashMap::new(),
     };
     // A captured constant is made by a node that does nothing: it has a producer, so it is
@@ -548,6 +547,7 @@ pub fn load_trace(bytes: &[u8], name: &str) -> Result<super::LoadedModel> {
             e.g.backward_start = Some(e.g.nodes.len());
         }
         e.scope = c.scope.clone();
+        e.call = c.name().to_string();
         if let Some(&o) = c.outputs.iter().flatten().find(|&&o| o >= traced) {
             return Err(bad(format!(
                 "call {i} ({}): output {o} is not among the {traced} values",

@@ -332,13 +332,21 @@ pub fn predict(p: &Profile, t: &Target, o: Options) -> Result<Prediction> {
     let mut totals = TimeTotals::default();
     let mut layers = Vec::with_capacity(p.layers.len());
     // The operator before each layer (constants skipped): a permute or transpose view before
-    // a kernel means the kernel reads a strided tensor.
+    // a kernel means the kernel reads a strided tensor. A traced module's views are folded
+    // into the layers around them (`crate::fold`), in the order they ran.
     let mut prev_op = "";
     for ((l, &class), &fused) in p.layers.iter().zip(&classes).zip(&fused) {
+        let ran = |before: bool| {
+            (l.folded.iter())
+                .filter(move |f| f.before == before && f.op != "Constant")
+                .map(|f| f.op.as_str())
+        };
+        prev_op = ran(true).next_back().unwrap_or(prev_op);
         let strided = matches!(prev_op, "permute" | "transpose");
         if l.op != "Constant" {
             prev_op = l.op.as_str();
         }
+        prev_op = ran(false).next_back().unwrap_or(prev_op);
         let at = Roof {
             bandwidth,
             bytes_scale,

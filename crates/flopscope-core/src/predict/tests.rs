@@ -145,6 +145,44 @@ fn strided_copy_soft_roofline_and_l2_carry_by_hand() {
 }
 
 #[test]
+fn a_folded_permute_is_read_as_the_view_it_was() {
+    // A traced module's permute has no row (`crate::fold`): it is listed in the `folded` of
+    // the layer after it (a view of its input, which nothing before made) or of the layer
+    // before it (a view of that layer's output). Either way the GEMM reads a strided tensor
+    // and pays the copy of the test above; a permute folded after the GEMM does not.
+    let mut params = flat(0.8, 2.0, 0.9, 5.0);
+    for e in params.profiles.values_mut() {
+        e.strided_copy = 1.0;
+    }
+    let t = Target::resolve(Catalog::builtin(), "rtx4090", &params).unwrap();
+    let copy = |before: bool, into_first: bool| {
+        let mut p = gemm_profile();
+        let fold = crate::schema::Folded {
+            name: "perm".into(),
+            op: "permute".into(),
+            domain: "aten".into(),
+            outputs: vec![],
+            before,
+        };
+        if into_first {
+            p.layers[0].folded.push(fold);
+        } else {
+            let mut prev = p.layers[0].clone();
+            prev.name = "prev".into();
+            prev.folded.push(fold);
+            p.layers.insert(0, prev);
+        }
+        let r = predict(&p, &t, opts(Some(Dtype::Fp16), None)).unwrap();
+        r.layers.last().unwrap().copy_ms
+    };
+    // 1 · 50,331,648 bytes at fp16 / 1,008 GB/s + a 5 µs launch.
+    let copy_ms = 50_331_648.0 / 1_008e9 * 1e3 + 0.005;
+    assert!((copy(true, true) - copy_ms).abs() < 1e-12);
+    assert!((copy(false, false) - copy_ms).abs() < 1e-12);
+    assert_eq!(copy(false, true), 0.0);
+}
+
+#[test]
 fn fits_at_the_exact_byte_boundary() {
     // Weights 67,108,864 bytes; the peak of live activations is x and y together,
     // 2 · 16,777,216 = 33,554,432: 100,663,296 bytes = 0.09375 GiB exactly.

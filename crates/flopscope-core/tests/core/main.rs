@@ -15,6 +15,7 @@ mod sources;
 mod sums;
 mod trace;
 mod trace_kernels;
+mod trace_names;
 mod trace_ops;
 mod training;
 mod zoo;

@@ -169,6 +169,7 @@ fn per_operator_totals_are_checked() {
         activation_bytes: 0,
         roofline: None,
         backward: false,
+        folded: vec![],
     };
     let e = flopscope_core::profile::by_op_type(&[layer("a"), layer("b")]).unwrap_err();
     assert_eq!(
