@@ -184,7 +184,8 @@ def report(rows: list, a: argparse.Namespace, wall: float) -> str:
     has_before = bool(a.before)
     out = [f"# Capture speed: `flopscope.profile(module)` against a real forward pass under "
            f"`FlopCounterMode`\n",
-           f"Made by `python3 bench/capture_speed.py` ({' '.join(sys.argv[1:])}) in {wall:.0f} s. "
+           f"Made by `python3 bench/capture_speed.py {' '.join(sys.argv[1:])}`"
+           + (f" in {wall:.0f} s. " if wall is not None else ". ") +
            f"torch {torch.__version__}, Python {platform.python_version()}, "
            f"{os.cpu_count()} cores, `torch.set_num_threads({a.threads})`; the machine was shared "
            f"(load average at the end: {os.getloadavg()[0]:.1f}), so every method was timed "
@@ -254,6 +255,25 @@ def report(rows: list, a: argparse.Namespace, wall: float) -> str:
         out.append("Not measured: " + "; ".join(f"{r['name']} ({r['status']}: {(r.get('error') or '')[:80]})"
                                                 for r in bad) + "\n")
     return "\n".join(out)
+
+
+def merged(paths: list, order: list, n: int) -> list:
+    """The rows of several runs' CSV files, each model once, in the zoo order, up to the
+    `n`th measured one: the sample one run would have measured."""
+    by = {}
+    for path in paths:
+        for r in csv.DictReader(open(path)):
+            for k in ("a_s", "a0_s", "b_s", "ratio", "big_a_s", "big_a0_s", "big_b_s"):
+                r[k] = float(r[k]) if r.get(k) else None
+            for k in ("counts_equal", "big_counts_equal"):
+                r[k] = r.get(k) == "True"
+            by.setdefault(r["name"], r)
+    rows, ok = [], 0
+    for name in order:
+        if name in by and ok < n:
+            rows.append(by[name])
+            ok += by[name]["status"] == "ok"
+    return rows
 
 
 def breakdown(names: list, before_dir: str, runs: int) -> str:
@@ -341,14 +361,26 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds per model")
     ap.add_argument("--budget", type=float, default=float("inf"), help="start no chunk after this")
     ap.add_argument("--breakdown", metavar="MODELS", help="comma-separated models: time spans only")
+    ap.add_argument("--offset", type=int, default=0,
+                    help="start this many names into the zoo order (a second run in parallel)")
+    ap.add_argument("--merge", nargs="+", metavar="CSV",
+                    help="report on the rows of earlier runs' --csv files (same options) instead")
     a = ap.parse_args()
     if a.before:
         a.before = os.path.abspath(a.before)
     if a.breakdown:
         print(breakdown(a.breakdown.split(","), a.before, a.runs))
         return
-    fam = families()
     order = [n for src, n in capture_zoo.all_models() if src == "timm"]
+    if a.merge:
+        rows = merged(a.merge, order, a.n)
+        text = report(rows, a, None)
+        print(text)
+        if a.out:
+            open(a.out, "w").write(text + "\n")
+        return
+    fam = families()
+    order = order[a.offset:]
     opts = json.dumps({"before": a.before, "runs": a.runs, "threads": a.threads,
                        "max_params": a.max_params, "batch": a.batch})
     rows: list = []

@@ -83,10 +83,8 @@ _KEEP = {torch.ops.aten.scaled_dot_product_attention.default, _DEVICE}
 
 
 class _Recorder(TorchDispatchMode):
-    def __init__(self, fake: bool = True) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        # Fake pass: every tensor recorded, kept alive until the trace ends (see `add`).
-        self.alive: Optional[list] = [] if fake else None
         self.values: list[dict] = []
         self.calls: list[dict] = []
         self.ids: dict[int, int] = {}
@@ -115,11 +113,9 @@ class _Recorder(TorchDispatchMode):
             v["frozen"] = True
         self.values.append(v)
         key = id(t)
-        if self.alive is not None:
-            # A fake tensor holds no data: keeping each alive until the trace ends is cheaper
-            # than a finalizer each, and no other tensor can take its id meanwhile.
-            self.alive.append(t)
-        elif key not in self.ids:
+        # (Keeping each fake tensor alive instead would be cheaper, but torch.zeros() then
+        # detaches its result: an extra call in the trace, convit.)
+        if key not in self.ids:
             # Forget the id when the tensor dies, so that a new tensor reusing it is not taken
             # for the old one (and a real-tensor pass keeps no activation alive).
             weakref.finalize(t, self.ids.pop, key, None)
@@ -175,7 +171,8 @@ class _Recorder(TorchDispatchMode):
         c = self.composite.get(func)
         if c is None:
             dk = torch._C.DispatchKey.CompositeImplicitAutograd
-            c = func not in _KEEP and (dk in func.py_kernels or torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), dk))
+            c = func not in _KEEP and (
+                dk in func.py_kernels or torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), dk))
             self.composite[func] = c
         return c
 
@@ -204,9 +201,10 @@ class _Recorder(TorchDispatchMode):
         kwargs = kwargs or {}
         if self.pending:
             self.settle()
-        if func is _DEVICE and self.memo is not None and type(args[0]) is _fakes.FakeTensor:
+        if (func is _DEVICE and self.memo is not None and type(args[0]) is _fakes.FakeTensor
+                and not args[0].fake_mode.in_kernel_invocation):
             # `t.device` of a fake tensor: a third of all calls, answered as FakeTensorMode's
-            # own handler does (the mode is not inside a kernel here).
+            # own handler (`_device_handler`) answers it.
             return args[0].fake_device
         # Under torch.inference_mode (and for tensor subclasses) composite operators such as
         # conv2d, linear or layer_norm reach the mode whole: record what they decompose into,
@@ -368,7 +366,7 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
            training: bool, loss_fn: Any) -> bytes:
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    rec = _Recorder(fake)
+    rec = _Recorder()
     params = dict(model.named_parameters())
     buffers = dict(model.named_buffers())
     mode = FakeTensorMode(allow_non_fake_inputs=True) if fake else None
