@@ -37,9 +37,10 @@ from typing import Any, Optional
 
 import torch
 from torch.utils import _pytree as pytree
+from torch.utils import _python_dispatch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from . import _packed
+from . import _fakes, _packed
 
 SCHEMA = "flopscope.trace/1"
 
@@ -77,10 +78,8 @@ def _number(x: float) -> float:
 
 # Composite operators kept whole: the core translates them as a unit (the attention kernel a
 # backend picks is what runs; its math decomposition would be counted differently).
-_KEEP = {
-    torch.ops.aten.scaled_dot_product_attention.default,
-    torch.ops.prim.device.default,
-}
+_DEVICE = torch.ops.prim.device.default
+_KEEP = {torch.ops.aten.scaled_dot_product_attention.default, _DEVICE}
 
 
 class _Recorder(TorchDispatchMode):
@@ -91,6 +90,9 @@ class _Recorder(TorchDispatchMode):
         self.ids: dict[int, int] = {}
         self.stack: list[Optional[str]] = []
         self.schemas: dict[Any, list] = {}
+        self.composite: dict[Any, bool] = {}
+        # Fake pass: the outputs of calls seen before (`_fakes.Memo`), set once the modes are on.
+        self.memo: Optional[_fakes.Memo] = None
         self.failed: Optional[str] = None
         # Training: the module scope of each autograd node the forward pass made, so that a
         # backward call is attributed to the module whose forward it differentiates.
@@ -111,6 +113,8 @@ class _Recorder(TorchDispatchMode):
             v["frozen"] = True
         self.values.append(v)
         key = id(t)
+        # (Keeping each fake tensor alive instead would be cheaper, but torch.zeros() then
+        # detaches its result: an extra call in the trace, convit.)
         if key not in self.ids:
             # Forget the id when the tensor dies, so that a new tensor reusing it is not taken
             # for the old one (and a real-tensor pass keeps no activation alive).
@@ -160,6 +164,18 @@ class _Recorder(TorchDispatchMode):
             out[name] = self.encode(v)
         return out
 
+    def _composite(self, func: Any) -> bool:
+        """Whether `func` has a CompositeImplicitAutograd kernel (what `decompose` runs) and is
+        not kept whole; asked once per operator, so that the others (most calls) skip
+        `decompose` and the re-entry of this mode around it."""
+        c = self.composite.get(func)
+        if c is None:
+            dk = torch._C.DispatchKey.CompositeImplicitAutograd
+            c = func not in _KEEP and (
+                dk in func.py_kernels or torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), dk))
+            self.composite[func] = c
+        return c
+
     def settle(self, final: bool = False) -> None:
         """Maps the autograd nodes of recent calls' outputs to their scope. Autograd sets
         ``grad_fn`` after the dispatch returns, and after a few bookkeeping calls
@@ -185,17 +201,22 @@ class _Recorder(TorchDispatchMode):
         kwargs = kwargs or {}
         if self.pending:
             self.settle()
+        if (func is _DEVICE and self.memo is not None and type(args[0]) is _fakes.FakeTensor
+                and not args[0].fake_mode.in_kernel_invocation):
+            # `t.device` of a fake tensor: a third of all calls, answered as FakeTensorMode's
+            # own handler (`_device_handler`) answers it.
+            return args[0].fake_device
         # Under torch.inference_mode (and for tensor subclasses) composite operators such as
         # conv2d, linear or layer_norm reach the mode whole: record what they decompose into,
         # as FlopCounterMode does, so that every mode gives the same calls.
-        if func not in _KEEP:
+        if self._composite(func):
             with self:
                 r = func.decompose(*args, **kwargs)
             if r is not NotImplemented:
                 return r
         try:
             encoded = self.bind(func, args, kwargs)
-            out = func(*args, **kwargs)
+            out = func(*args, **kwargs) if self.memo is None else self.memo.call(func, args, kwargs)
         except Exception as e:
             if self.failed is None:
                 where = next((s for s in reversed(self.stack) if s), None)
@@ -232,16 +253,6 @@ def _module_hooks(model: torch.nn.Module, stack: list):
         M.register_module_forward_pre_hook(pre),
         M.register_module_forward_hook(post, always_call=True),
     ]
-
-
-def _fake(mode, t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    # A meta tensor (a model built on the meta device, an `input_shape` placeholder) becomes a
-    # fake tensor on the model's device: a CUDA model's input must be on CUDA.
-    if t.device.type == "meta":
-        with mode:
-            f = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=device)
-        return f.requires_grad_(t.requires_grad) if t.is_floating_point() else f
-    return mode.from_tensor(t)
 
 
 def home_device(model: torch.nn.Module) -> torch.device:
@@ -365,7 +376,10 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
         mode.cache_enabled = False
     if mode is not None:
         device = home_device(model)
-        convert = lambda t: _fake(mode, t, device)  # noqa: E731
+        shared = _fakes.shared_storages([*params.values(), *buffers.values(),
+                                         *(t for t in pytree.tree_leaves((args, kwargs))
+                                           if isinstance(t, torch.Tensor))])
+        convert = lambda t: _fakes.fake(mode, t, device, shared)  # noqa: E731
     else:
         # A real pass must not move BatchNorm statistics: it gets copies of the buffers.
         convert = lambda t: t  # noqa: E731
@@ -415,6 +429,11 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
             stack.enter_context(ctx)
             stack.enter_context(rec)
             stack.enter_context(_plain_kernels())
+            if (mode is not None and mode.cache_enabled and all(
+                    m is mode or m is rec for m in _python_dispatch._get_current_dispatch_mode_stack())):
+                # Calls answered from the memo skip the modes under this one: none but the fake
+                # one may be there (a caller's FlopCounterMode around profile() sees every call).
+                rec.memo = _fakes.Memo(mode)
             with saved.hooks() if saved is not None else contextlib.nullcontext():
                 out = torch.func.functional_call(model, swapped, args, kwargs, tie_weights=True,
                                                   strict=False)
@@ -455,6 +474,7 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
             h.remove()
         rec.node_scope = None
         rec.pending = []
+        rec.memo = None
     outputs = [rec.ids[id(t)] for t in pytree.tree_leaves(out) if isinstance(t, torch.Tensor) and id(t) in rec.ids]
     doc = {
         "schema": SCHEMA,
