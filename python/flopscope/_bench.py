@@ -18,6 +18,11 @@ from ._torch import example_inputs
 # one's data in L2: 256 MB, larger than any GPU's L2 cache.
 _FLUSH_BYTES = 256 * 1024 * 1024
 
+# The default wheel has no tract (it would more than double the build): how to get it.
+TRACT_MISSING = ("the tract backend is not in this build of flopscope: reinstall with "
+                 "pip install . --config-settings=build-args=\"--features tract\" "
+                 "(docs/python.md, \"Installing\")")
+
 
 class BenchResult:
     """Latency and throughput of a module on each backend and batch size."""
@@ -187,6 +192,9 @@ def bench(model: torch.nn.Module, inputs: Any = None, *, input_shape: Any = None
     for b in backends:
         if b not in ("torch", "torch.compile", "onnxruntime", "tract"):
             raise UsageError(f"unknown backend '{b}' (torch, torch.compile, onnxruntime, tract)")
+    if "tract" in backends and not _rs.HAS_TRACT:
+        # Refused before anything is exported or run: the wheel is built without tract.
+        raise UsageError(TRACT_MISSING)
     exported = [b for b in backends if b in ("onnxruntime", "tract")]
     if exported and dev.type != "cpu":
         raise UsageError("onnxruntime and tract run on the CPU: bench them with device='cpu'")
