@@ -19,6 +19,11 @@ from ._benchfile import BenchResult
 # one's data in L2: 256 MB, larger than any GPU's L2 cache.
 _FLUSH_BYTES = 256 * 1024 * 1024
 
+# The default wheel has no tract (it would more than double the build): how to get it.
+TRACT_MISSING = ("the tract backend is not in this build of flopscope: reinstall with "
+                 "pip install . --config-settings=build-args=\"--features tract\" "
+                 "(docs/python.md, \"Installing\")")
+
 
 def _batched(x: Any, batch: Optional[int]) -> Any:
     """The inputs at batch size ``batch``: the first row of every tensor whose first dim is the
@@ -138,6 +143,9 @@ def bench(model: torch.nn.Module, inputs: Any = None, *, input_shape: Any = None
     for b in backends:
         if b not in ("torch", "torch.compile", "onnxruntime", "tract"):
             raise UsageError(f"unknown backend '{b}' (torch, torch.compile, onnxruntime, tract)")
+    if "tract" in backends and not _rs.HAS_TRACT:
+        # Refused before anything is exported or run: the wheel is built without tract.
+        raise UsageError(TRACT_MISSING)
     exported = [b for b in backends if b in ("onnxruntime", "tract")]
     if exported and dev.type != "cpu":
         raise UsageError("onnxruntime and tract run on the CPU: bench them with device='cpu'")

@@ -4,6 +4,8 @@ from os import PathLike
 from typing import Any, Optional
 
 __version__: str
+#: Whether this build has the tract backend (the cargo feature `tract`; off by default).
+HAS_TRACT: bool
 
 class FlopscopeError(Exception): ...
 class ModelError(FlopscopeError, ValueError): ...

@@ -9,10 +9,13 @@ import statistics
 import pytest
 
 import flopscope
+from flopscope import _flopscope
 from test_profile import requires
 
 torch = requires("torch", "torch is not installed: pip install '.[torch]'")
 nn = torch.nn
+# Whether the installed wheel has the tract backend (a cargo feature, off by default).
+HAS_TRACT = _flopscope.HAS_TRACT
 
 
 def tiny():
@@ -52,11 +55,26 @@ def test_bench_batch_sizes_and_threads():
 def test_bench_the_exported_graph_computes_the_same_thing():
     requires("onnxscript", "onnxscript is not installed (torch.onnx.export needs it)")
     requires("onnxruntime", "onnxruntime is not installed")
-    r = flopscope.bench(tiny(), input_shape=(1, 3, 16, 16),
-                        backends=("torch", "onnxruntime", "tract"), runs=10, warmup=1)
-    assert [x["backend"] for x in r.runs] == ["torch", "onnxruntime", "tract"]
-    assert set(r.max_abs_diff) == {"onnxruntime b1", "tract b1"}
+    # tract only in a wheel built with it (`--features tract`); the default wheel refuses it,
+    # which the next test checks.
+    exported = ("onnxruntime", "tract") if HAS_TRACT else ("onnxruntime",)
+    r = flopscope.bench(tiny(), input_shape=(1, 3, 16, 16), backends=("torch", *exported),
+                        runs=10, warmup=1)
+    assert [x["backend"] for x in r.runs] == ["torch", *exported]
+    assert set(r.max_abs_diff) == {f"{b} b1" for b in exported}
     assert all(d < 1e-4 for d in r.max_abs_diff.values()), r.max_abs_diff
+
+
+def test_bench_without_tract_says_how_to_get_it():
+    if HAS_TRACT:
+        pytest.skip("this wheel was built with tract: the test above runs it")
+    # Refused before the module is exported, with the build flag that adds tract…
+    with pytest.raises(flopscope.UsageError, match=r'build-args="--features tract"'):
+        flopscope.bench(tiny(), input_shape=(1, 3, 8, 8), backends=("torch", "tract"))
+    # …and by the Rust runtime itself, when a caller reaches it directly (a built-in model:
+    # written with random weights, then handed to the runtime, which refuses to load it).
+    with pytest.raises(flopscope.UsageError, match="cargo feature `tract`"):
+        _flopscope.bench_file("squeezenet1_1", ["tract"], 1, 0, runs=1)
 
 
 def test_bench_torch_compile_computes_the_same_thing():

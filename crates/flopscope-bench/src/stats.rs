@@ -1,25 +1,6 @@
 //! Statistics of repeated timings (all in milliseconds).
 
-use serde::Serialize;
-
-/// Summary of a set of latencies.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Latency {
-    /// Fastest run.
-    pub min: f64,
-    /// Arithmetic mean.
-    pub mean: f64,
-    /// Median (the figure FPS is computed from).
-    pub median: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Slowest run.
-    pub max: f64,
-    /// Sample standard deviation.
-    pub stddev: f64,
-}
+pub use flopscope_core::measure::Latency;
 
 /// Percentile `q` (0–100) by linear interpolation between order statistics (numpy's default).
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {

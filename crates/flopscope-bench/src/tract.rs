@@ -1,15 +1,26 @@
-//! tract, the pure-Rust ONNX runtime: always available, built in.
+//! tract, the pure-Rust ONNX runtime, compiled in with this crate's cargo feature `tract` (the
+//! CLI enables it; the Python wheel leaves it out, because tract is most of a from-scratch
+//! build and Python users time on torch and ONNX Runtime). Without the feature, [`Tract`] still
+//! exists and loading a model with it is a usage error that says how to get it.
 
 use std::path::Path;
 
-use tract_onnx::prelude::*;
-
 use super::{InputSpec, Runtime, Session};
-use flopscope_core::error::{Error, Result};
-use flopscope_core::graph::DType;
+use flopscope_core::error::Result;
 
-/// The tract version this build links (pinned exactly in Cargo.toml).
+#[cfg(feature = "tract")]
+mod engine;
+
+/// The tract version this build links when [`BUILT_IN`] (pinned exactly in Cargo.toml).
 pub const VERSION: &str = "0.23.9";
+
+/// Whether this build has tract (the cargo feature `tract`).
+pub const BUILT_IN: bool = cfg!(feature = "tract");
+
+/// What a build without tract answers when asked for it.
+pub const NOT_BUILT: &str =
+    "the tract backend is not in this build of flopscope: it needs the cargo feature `tract` \
+     (the CLI has it; for the Python package see docs/python.md, \"Installing\")";
 
 /// tract as a [`Runtime`]: optimized plan, `threads` threads for matrix products.
 pub struct Tract {
@@ -21,51 +32,6 @@ impl Default for Tract {
     fn default() -> Self {
         Tract { threads: 1 }
     }
-}
-
-struct TractSession {
-    /// Reused between runs, as a serving loop would (no per-run plan state allocation).
-    state: TypedSimpleState,
-    inputs: TVec<TValue>,
-}
-
-fn runtime_err(e: impl std::fmt::Display) -> Error {
-    // tract reports the failing node and operator in its chain of causes: keep it on one line.
-    Error::Runtime(format!("tract: {}", e.to_string().replace('\n', "; ")))
-}
-
-fn input_tensor(spec: &InputSpec, seed: u64) -> Result<Tensor> {
-    let shape: Vec<usize> = spec.shape.iter().map(|&d| d as usize).collect();
-    let arr = |e| runtime_err(e);
-    Ok(match super::input_data(spec, seed)? {
-        super::InputData::F32(v) => tract_ndarray::ArrayD::from_shape_vec(shape, v)
-            .map_err(arr)?
-            .into(),
-        super::InputData::I64(v) => tract_ndarray::ArrayD::from_shape_vec(shape, v)
-            .map_err(arr)?
-            .into(),
-        super::InputData::I32(v) => tract_ndarray::ArrayD::from_shape_vec(shape, v)
-            .map_err(arr)?
-            .into(),
-        super::InputData::Bool(v) => tract_ndarray::ArrayD::from_shape_vec(shape, v)
-            .map_err(arr)?
-            .into(),
-    })
-}
-
-fn datum(d: DType) -> Result<DatumType> {
-    Ok(match d {
-        DType::F32 => f32::datum_type(),
-        DType::I64 => i64::datum_type(),
-        DType::I32 => i32::datum_type(),
-        DType::Bool => bool::datum_type(),
-        DType::F16 => f16::datum_type(),
-        d => {
-            return Err(Error::Runtime(format!(
-                "tract: inputs of type {d} are not supported here"
-            )))
-        }
-    })
 }
 
 impl Runtime for Tract {
@@ -82,62 +48,28 @@ impl Runtime for Tract {
     }
 
     fn load(&self, model: &Path, inputs: &[InputSpec], seed: u64) -> Result<Box<dyn Session>> {
-        let mut m = tract_onnx::onnx()
-            .model_for_path(model)
-            .map_err(runtime_err)?;
-        for (i, spec) in inputs.iter().enumerate() {
-            let shape: Vec<usize> = spec.shape.iter().map(|&d| d as usize).collect();
-            m.set_input_fact(i, InferenceFact::dt_shape(datum(spec.dtype)?, shape))
-                .map_err(runtime_err)?;
+        #[cfg(feature = "tract")]
+        return engine::load(model, inputs, seed);
+        #[cfg(not(feature = "tract"))]
+        {
+            let _ = (model, inputs, seed);
+            Err(flopscope_core::error::Error::Usage(NOT_BUILT.into()))
         }
-        let plan = m
-            .into_optimized()
-            .map_err(runtime_err)?
-            .into_runnable()
-            .map_err(runtime_err)?;
-        let inputs = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Ok(input_tensor(s, seed.wrapping_add(i as u64 * 7919))?.into_tvalue()))
-            .collect::<Result<TVec<_>>>()?;
-        let state = TypedSimpleState::new(&plan).map_err(runtime_err)?;
-        Ok(Box::new(TractSession { state, inputs }))
     }
 }
 
-impl Session for TractSession {
-    fn run(&mut self) -> Result<()> {
-        self.state.run(self.inputs.clone()).map_err(runtime_err)?;
-        Ok(())
-    }
+#[cfg(all(test, not(feature = "tract")))]
+mod tests {
+    use super::*;
+    use flopscope_core::error::Error;
 
-    fn outputs(&mut self) -> Result<Vec<Vec<f32>>> {
-        let outs = self.state.run(self.inputs.clone()).map_err(runtime_err)?;
-        outs.iter()
-            .map(|t| {
-                let t = t.cast_to::<f32>().map_err(runtime_err)?;
-                let view = t.to_plain_array_view::<f32>().map_err(runtime_err)?;
-                Ok(view.iter().copied().collect())
-            })
-            .collect()
-    }
-
-    fn profile_layers(&mut self, runs: usize) -> Result<Vec<Vec<(String, f64)>>> {
-        // Time each node of the optimized plan through tract's evaluation hook (what tract's
-        // own profiler does); plan nodes are named after the ONNX node they come from.
-        (0..runs)
-            .map(|_| {
-                let mut times: Vec<(String, f64)> = Vec::new();
-                self.state
-                    .run_plan_with_eval(self.inputs.clone(), |session, op_state, node, inputs| {
-                        let t = std::time::Instant::now();
-                        let r = tract_onnx::tract_core::plan::eval(session, op_state, node, inputs);
-                        times.push((node.name.clone(), t.elapsed().as_secs_f64() * 1e3));
-                        r
-                    })
-                    .map_err(runtime_err)?;
-                Ok(times)
-            })
-            .collect()
+    #[test]
+    fn a_build_without_tract_says_how_to_get_it() {
+        let e = Tract::default()
+            .load(Path::new("model.onnx"), &[], 0)
+            .err()
+            .expect("no tract in this build");
+        assert!(matches!(e, Error::Usage(_)), "{e}");
+        assert!(e.to_string().contains("cargo feature `tract`"), "{e}");
     }
 }

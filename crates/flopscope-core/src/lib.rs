@@ -3,7 +3,8 @@
 //! This crate is the analysis alone: a [`Source`] (path, bytes, built-in name) → load (ONNX →
 //! [`graph::Graph`]) → shapes and costs ([`infer`], one rule per operator in [`ops`]) →
 //! [`schema::Profile`], the schema every renderer reads. Nothing here runs a model or draws a
-//! chart (that is `flopscope-bench` and `flopscope-report`). Every formula is written in
+//! chart (that is `flopscope-bench` and `flopscope-report`); what a measurement produced is plain
+//! data in [`measure`], so that renderers need no runtime. Every formula is written in
 //! `docs/counting.md`.
 //!
 //! ```
@@ -28,6 +29,7 @@ pub mod infer;
 pub mod llm;
 pub mod load;
 pub mod machine;
+pub mod measure;
 pub mod ops;
 pub mod options;
 pub mod predict;

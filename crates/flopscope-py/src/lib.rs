@@ -54,5 +54,7 @@ fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(predict_target, m)?)?;
     m.add_function(wrap_pyfunction!(predict_profile, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // Whether this wheel was built with tract (the cargo feature `tract`; off by default).
+    m.add("HAS_TRACT", flopscope_bench::tract::BUILT_IN)?;
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! The bench report (`flopscope bench`): the runs, their roofline and the per-layer times, as
 //! tables in every format ([`render`]), or the HTML page ([`html`]).
 
-use flopscope_bench::Report;
 use flopscope_core::format::human;
+use flopscope_core::measure::Report;
 
 use crate::render::{Cell, Column, Fit, Format, Show, Table};
 
@@ -42,7 +42,7 @@ pub fn html(report: &Report) -> String {
     crate::page::html(&page)
 }
 
-fn backend(r: &flopscope_bench::RunResult) -> String {
+fn backend(r: &flopscope_core::measure::RunResult) -> String {
     format!("{} {}", r.backend, r.backend_version)
 }
 

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use flopscope_bench::RunResult;
 use flopscope_core::format::grouped;
+use flopscope_core::measure::RunResult;
 use flopscope_core::{Error, Profile, Result};
 
 use crate::render::{Cell, Column, Format, Table, Value};

@@ -6,8 +6,8 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use flopscope_bench::RunResult;
 use flopscope_core::format::human;
+use flopscope_core::measure::RunResult;
 use flopscope_core::schema::Profile;
 
 use crate::render::{Cell, Column, Fit, Format, Kind, Row, Show, Table, Value};

@@ -177,7 +177,7 @@ const BINS: usize = 20;
 
 /// The notebook view of a bench report: one row of statistics per run and, per run, an inline
 /// SVG histogram of its timed runs with the median marked; no script.
-pub fn bench_fragment(r: &flopscope_bench::Report) -> String {
+pub fn bench_fragment(r: &flopscope_core::measure::Report) -> String {
     let mut s = format!(
         "<div class=\"flopscope-bench\" style=\"font-family:system-ui,sans-serif;font-size:13px\">\
          <div style=\"font-weight:600;margin-bottom:6px\">flopscope bench: {} ({})</div>\
@@ -234,7 +234,7 @@ fn bin(samples: &[f64]) -> (f64, f64, Vec<usize>) {
 }
 
 /// One run's latency histogram as inline SVG.
-fn histogram(run: &flopscope_bench::RunResult) -> String {
+fn histogram(run: &flopscope_core::measure::RunResult) -> String {
     const W: f64 = 300.0;
     const H: f64 = 80.0;
     if run.samples_ms.is_empty() {
@@ -283,6 +283,7 @@ fn histogram(run: &flopscope_bench::RunResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flopscope_core::measure::{Latency, Report, RunResult};
 
     #[test]
     fn bench_fragment_bins_every_run() {
@@ -293,10 +294,33 @@ mod tests {
         assert_eq!((lo, hi), (1.0, 10.0));
         let full: Vec<usize> = (0..BINS).filter(|&i| counts[i] > 0).collect();
         assert_eq!(full, vec![0, 2, 4, 6, 8, 11, 13, 15, 17, 19]);
-        let run = flopscope_bench::run_result("torch", "2.15.0", 1, 2, samples, 0.0, 1.0)
-            .expect("samples");
-        let report = flopscope_bench::Report {
-            schema: flopscope_bench::SCHEMA,
+        // The statistics of 1..=10 by hand: median 5.5 (mean of the fifth and sixth), p90 and
+        // p99 interpolated at positions 8.1 and 8.91, sample variance 82.5 / 9.
+        let run = RunResult {
+            backend: "torch".into(),
+            backend_version: "2.15.0".into(),
+            batch: 1,
+            threads: 2,
+            latency_ms: Latency {
+                min: 1.0,
+                mean: 5.5,
+                median: 5.5,
+                p90: 9.1,
+                p99: 9.91,
+                max: 10.0,
+                stddev: (82.5f64 / 9.0).sqrt(),
+            },
+            runs: 10,
+            outliers: 0,
+            fps: 1e3 / 5.5,
+            load_ms: 0.0,
+            cold_ms: 1.0,
+            samples_ms: samples,
+            layers: vec![],
+            roofline: None,
+        };
+        let report = Report {
+            schema: flopscope_core::measure::SCHEMA,
             model: "Net<1>".into(),
             inputs: vec!["1x3".into()],
             synthesized_weights: false,

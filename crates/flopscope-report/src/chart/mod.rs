@@ -9,9 +9,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::compare::Comparison;
-use flopscope_bench::RunResult;
 use flopscope_core::error::{Error, Result};
 use flopscope_core::format::human;
+use flopscope_core::measure::RunResult;
 use flopscope_core::schema::Profile;
 
 mod roofline;

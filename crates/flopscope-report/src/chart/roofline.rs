@@ -4,8 +4,8 @@
 use plotters::prelude::*;
 
 use super::{err, legend, short, Area, FAMILY, LIGHT, PALETTE};
-use flopscope_bench::RunResult;
 use flopscope_core::error::{Error, Result};
+use flopscope_core::measure::RunResult;
 use flopscope_core::schema::Bound;
 use flopscope_core::schema::Profile;
 

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::compare::{Comparison, Diff};
-use flopscope_bench as bench;
+use flopscope_core::measure as bench;
 use flopscope_core::schema::Profile;
 
 const TEMPLATE: &str = include_str!("assets/report.html");

@@ -1,8 +1,7 @@
 //! A fixed bench report (no timing): two runs of a two-layer model, the second with a
 //! roofline and per-layer times.
 
-use flopscope_bench::stats::Latency;
-use flopscope_bench::{LayerTime, Report, RunResult, RunRoofline};
+use flopscope_core::measure::{Latency, LayerTime, Report, RunResult, RunRoofline};
 use flopscope_core::schema::{Bound, LayerRoof, Summary};
 
 pub fn report() -> Report {
@@ -80,7 +79,7 @@ pub fn report() -> Report {
         },
     ];
     Report {
-        schema: flopscope_bench::SCHEMA,
+        schema: flopscope_core::measure::SCHEMA,
         model: "two.onnx".into(),
         inputs: vec!["x f32 1x8".into()],
         synthesized_weights: true,
