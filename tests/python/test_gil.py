@@ -66,9 +66,27 @@ def test_another_thread_runs_during_a_long_analysis(chain, what, tmp_path):
         "report page": lambda: flopscope.report(p, tmp_path / "r.html"),
         "csv": lambda: p.render("csv"),
     }
-    took, pause = longest_pause_inside(calls[what])
-    # The call must be long enough for a held GIL to show: else the test proves nothing.
-    assert took > 0.3, f"{what} took {took:.3f} s: make the graph larger"
-    assert pause < took / 2, (
-        f"the other thread stood still for {pause:.3f} s of the {took:.3f} s call: "
-        "the GIL was held")
+    # A held GIL stops the spinner for the whole call, every time; a busy machine may pause it
+    # now and then for tens of milliseconds: three tries, one clean one suffices.
+    seen = []
+    for _ in range(3):
+        took, pause = longest_pause_inside(calls[what])
+        # Long enough for a held GIL to show (20 switch intervals): else this proves nothing.
+        assert took > 0.1, f"{what} took {took:.3f} s: make the graph larger"
+        seen.append(f"{pause:.3f} s of {took:.3f} s")
+        if pause < took / 2:
+            break
+    else:
+        raise AssertionError(f"the other thread stood still during {what} ({seen}): the GIL "
+                             "was held")
+
+
+def test_a_call_that_holds_the_gil_is_caught(chain):
+    # The control: json.loads (C code that keeps the GIL) of the 100,000-layer document stops
+    # the spinner for the whole parse, so the check above can fail.
+    text = flopscope.profile(chain, dims={"n": 1})._raw.json()
+    import json
+
+    took, pause = longest_pause_inside(lambda: json.loads(text))
+    assert took > 0.1
+    assert pause > took / 2, f"{pause:.3f} s of {took:.3f} s"
