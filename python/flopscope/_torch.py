@@ -116,3 +116,65 @@ def capture(model: torch.nn.Module, args: tuple, kwargs: dict, name: str,
         )
         args, kwargs = materialize((args, kwargs), home_device(model))
         return trace(model, args, kwargs, name, fake=False, **step), [*notes, note]
+
+
+def profile_module(model: Any, inputs: Any, input_shape: Any, dims: Any, classes: Any,
+                   name: Optional[str], step: Optional[dict] = None, loss_fn: Any = None) -> Any:
+    """``flopscope.profile`` of a torch module (its arguments, checked there): traced at the
+    example inputs, or at ``input_shape``'s symbolic sizes with formulas fitted in the free
+    ones."""
+    from . import CaptureError, Profile, UsageError, _dims
+    from . import _flopscope as _rs
+
+    if classes is not None:
+        raise UsageError("classes= is for built-in models; a torch module has its own head")
+    symbolic = (isinstance(input_shape, (tuple, list))
+                and any(isinstance(d, str) for d in input_shape))
+    if dims is not None and not symbolic:
+        raise UsageError(
+            "dims= sizes the symbolic dims of input_shape=, e.g. input_shape=('batch', 3, 224, "
+            "224), dims={'batch': 8}; a module with example inputs is profiled at their shapes"
+        )
+    syms: list[str] = []
+    for d in input_shape if symbolic else ():
+        if isinstance(d, str) and d not in syms:
+            syms.append(d)
+    given = dict(_dims(dims))
+    if unknown := [k for k in given if k not in syms]:
+        raise UsageError(f"dims {unknown} are not in input_shape {tuple(input_shape)}")
+    at = {s: given.get(s, 1) for s in syms}
+
+    def shape_at(sizes: dict) -> tuple:
+        return tuple(sizes[d] if isinstance(d, str) else d for d in input_shape)
+
+    label = name or type(model).__name__
+
+    def trace_at(sizes: dict) -> tuple[bytes, list]:
+        try:
+            shape = shape_at(sizes) if symbolic else input_shape
+            args, kwargs = example_inputs(model, inputs, shape, real=False)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        try:
+            return capture(model, args, kwargs, label, training=step is not None,
+                                  loss_fn=loss_fn)
+        except CaptureFailed as e:
+            hint = ""
+            if syms and sizes == at and [s for s in syms if s not in given]:
+                hint = (f" (input_shape {tuple(input_shape)} was traced at "
+                        f"{shape_at(sizes)}: symbols not in dims= are 1; give sizes that "
+                        "fit the model, e.g. dims={...})")
+            raise CaptureError(str(e) + hint) from e.__cause__
+
+    if step is not None:
+        _rs.check_training(step)  # a typo is a UsageError before anything is traced
+    data, notes = trace_at(at)
+    raw = _rs.profile_bytes(data, label, [], [], None, step)
+    free = [s for s in syms if s not in given]
+    if syms:
+        # Symbolic sizes: trace again at the points the formula fit asks for.
+        make = lambda pt: trace_at({**at, **dict(zip(free, pt))})[0]  # noqa: E731
+        raw = raw.with_formulas(free, list(at.items()), make)
+    if notes:
+        raw = raw.with_warnings(notes)
+    return Profile(raw)
