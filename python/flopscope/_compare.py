@@ -68,6 +68,20 @@ def _write(path: Union[str, "os.PathLike[str]"], text: str) -> None:
         raise WriteError(f"{os.fspath(path)}: {e.strerror or e}") from None
 
 
+def _device_target(device: Any, predict_backend: Any, dtype: Any, devices: Any,
+                   params: Any) -> Any:
+    """``compare``'s and ``report``'s prediction keywords (``--device``, ``--predict-backend``,
+    ``--dtype``, ``--devices``, ``--params``) as a resolved target, or ``None`` without a
+    device; checked before any model is profiled."""
+    if device is not None:
+        from ._predict import _target
+        return _target(device, dtype, predict_backend, None, devices, params)
+    if any(v is not None for v in (predict_backend, dtype, devices, params)):
+        raise UsageError("predict_backend=, dtype=, devices= and params= are for a prediction: "
+                         "give device= too")
+    return None
+
+
 def compare(models: Sequence[Any], *, names: Optional[Sequence[str]] = None,
             bench: Union[Sequence[Any], bool, None] = None, diff: bool = False,
             dims: Optional[Mapping[str, int]] = None,
@@ -93,19 +107,13 @@ def compare(models: Sequence[Any], *, names: Optional[Sequence[str]] = None,
         raise UsageError(f"diff must be True or False, got {diff!r}")
     if diff and len(models) != 2:
         raise UsageError(f"diff=True compares two versions of one model, got {len(models)} models")
-    target = None
-    if device is not None:
-        from ._predict import _target
-        target = _target(device, dtype, predict_backend, None, devices, params)
-    elif any(v is not None for v in (predict_backend, dtype, devices, params)):
-        raise UsageError("predict_backend=, dtype=, devices= and params= are for a prediction: "
-                         "give device= too")
+    target = _device_target(device, predict_backend, dtype, devices, params)
     sized = any(v is not None for v in (dims, input_shape, classes))
-    profiles = [m if isinstance(m, Profile) else
-                profile(m, dims=dims, input_shape=input_shape, classes=classes) for m in models]
     if sized and any(isinstance(m, Profile) for m in models):
         raise UsageError("a Profile keeps the shapes it was made at: dims=, input_shape= and "
                          "classes= are for models given by name or path")
+    profiles = [m if isinstance(m, Profile) else
+                profile(m, dims=dims, input_shape=input_shape, classes=classes) for m in models]
     labels = list(names) if names is not None else [p.source for p in profiles]
     if bench is True:
         runs = [_bench_file(m) for m in models]
@@ -155,13 +163,7 @@ def report(model: Any, path: Union[str, "os.PathLike[str]"], inputs: Any = None,
     ``flopscope bench``'s (``--bench``). ``device``, ``predict_backend``, ``dtype``,
     ``devices`` and ``params`` are ``--device``, ``--predict-backend``, ``--dtype``,
     ``--devices`` and ``--params``, as :func:`predict` takes them. Returns the profile."""
-    target = None
-    if device is not None:
-        from ._predict import _target
-        target = _target(device, dtype, predict_backend, None, devices, params)
-    elif any(v is not None for v in (predict_backend, dtype, devices, params)):
-        raise UsageError("predict_backend=, dtype=, devices= and params= are for a prediction: "
-                         "give device= too")
+    target = _device_target(device, predict_backend, dtype, devices, params)
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext not in (".svg", ".png", ".html", ".htm"):
         raise UsageError(f"{os.fspath(path)}: the report is written as .html, a chart as .svg "
