@@ -152,11 +152,9 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
     }
     let diff = a.diff.then(|| Diff::new(&profiles[0], &profiles[1]));
     let text = match (&diff, a.format) {
-        (Some(d), CompareFormat::Json) => {
-            serde_json::to_string_pretty(d).unwrap_or_default() + "\n"
-        }
-        (Some(d), CompareFormat::Markdown) => d.render(Format::Markdown, 50),
-        (Some(d), _) => d.render(Format::Text, 30),
+        (Some(d), CompareFormat::Json) => d.document(Format::Json),
+        (Some(d), CompareFormat::Markdown) => d.document(Format::Markdown),
+        (Some(d), _) => d.document(Format::Text),
         (None, CompareFormat::Table) => cmp.render(Format::Text),
         (None, CompareFormat::Markdown) => cmp.render(Format::Markdown),
         (None, CompareFormat::Latex) => cmp.render(Format::Latex),

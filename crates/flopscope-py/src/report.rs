@@ -76,8 +76,7 @@ pub(crate) fn compare(
     let pr: Vec<&flopscope_core::predict::Prediction> =
         predictions.iter().map(|p| &p.inner).collect();
     py.detach(|| {
-        let owned: Vec<flopscope_core::Profile> = ps.iter().map(|p| (*p).clone()).collect();
-        let mut c = flopscope_report::compare::Comparison::new(&names, &owned, &rs);
+        let mut c = flopscope_report::compare::Comparison::new(&names, ps, &rs);
         if !pr.is_empty() {
             c = c.with_predictions(pr.iter().map(|p| Predicted::of(p)).collect());
         }
@@ -97,23 +96,15 @@ pub(crate) fn diff(
     use flopscope_report::render::Format;
     let (a, b) = (&old.inner, &new.inner);
     let f = match format {
-        "table" | "text" | "txt" => Some(Format::Text),
-        "markdown" | "md" => Some(Format::Markdown),
-        "json" => None,
+        "table" | "text" | "txt" => Format::Text,
+        "markdown" | "md" => Format::Markdown,
+        "json" => Format::Json,
         other => {
             let msg = format!("unknown format '{other}' for a diff (table, markdown, json)");
             return Err(to_py(py, Error::Usage(msg)));
         }
     };
-    py.detach(|| {
-        let d = flopscope_report::compare::Diff::new(a, b);
-        match f {
-            Some(Format::Markdown) => Ok(d.render(Format::Markdown, 50)),
-            Some(f) => Ok(d.render(f, 30)),
-            None => serde_json::to_string_pretty(&d).map(|s| s + "\n"),
-        }
-    })
-    .map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    Ok(py.detach(|| flopscope_report::compare::Diff::new(a, b).document(f)))
 }
 
 /// The report page of a profile (`flopscope report`), with a bench report's and a prediction's

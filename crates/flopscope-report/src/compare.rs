@@ -100,8 +100,13 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// Builds the comparison of `profiles`, with one optional measurement each.
-    pub fn new(names: &[String], profiles: &[Profile], runs: &[Option<RunResult>]) -> Comparison {
+    /// Builds the comparison of `profiles` (owned or borrowed: the Python binding holds its
+    /// profiles in Python objects and lends them), with one optional measurement each.
+    pub fn new<'a>(
+        names: &[String],
+        profiles: impl IntoIterator<Item = &'a Profile>,
+        runs: &[Option<RunResult>],
+    ) -> Comparison {
         let mut entries: Vec<Entry> = names
             .iter()
             .zip(profiles)
@@ -471,6 +476,16 @@ impl Diff {
             ]);
         }
         t
+    }
+
+    /// The diff as `compare --diff -f FORMAT` prints it: JSON (indented, with its final
+    /// newline), Markdown (the 50 largest changes), or text (30) for every other format.
+    pub fn document(&self, f: Format) -> String {
+        match f {
+            Format::Json => serde_json::to_string_pretty(self).unwrap_or_default() + "\n",
+            Format::Markdown => self.render(Format::Markdown, 50),
+            _ => self.render(Format::Text, 30),
+        }
     }
 
     /// The totals, then the `top` most changed layers, in one format.
