@@ -46,6 +46,8 @@ __all__ = [
     "Comparison",
     "zoo",
     "Profile",
+    "Counted",
+    "Explain",
     "Prediction",
     "Layer",
     "Module",
@@ -228,11 +230,34 @@ class Profile:
     the CLI's exporters without re-parsing anything.
     """
 
-    __slots__ = ("_raw", "_doc")
+    __slots__ = ("_raw", "_doc", "_trace")
 
-    def __init__(self, raw: _rs.Profile) -> None:
+    def __init__(self, raw: _rs.Profile, trace: Optional[bytes] = None) -> None:
         self._raw = raw
         self._doc: Optional[dict] = None
+        # A traced module's flopscope.trace/1 document: what conventions read.
+        self._trace = trace
+
+    def as_convention(self, name: str) -> "Counted":
+        """This model counted as tool ``name`` counts it (``"thop"``, ``"fvcore"``,
+        ``"ptflops"``, ``"torchinfo"``, ``"calflops"``, ``"deepspeed"``,
+        ``"flopcountermode"``, or ``"exact"``): a :class:`Counted` with the tool's ``macs``,
+        ``flops`` and ``params`` (``None`` where the tool has no such figure). Other tools
+        count a torch module, so only ``"exact"`` applies to a file. The rules apply to the
+        recorded pass; ``profile(module, inputs, convention=name)`` also records it in the
+        modes the tool runs the model in (see docs/conventions.md)."""
+        from . import _conventions
+
+        return _conventions.explain(self._trace, self._raw, _conventions.check(name)).conventions[0]
+
+    def explain(self, *names: str) -> "Explain":
+        """This model under several conventions (default: all of them) in one table: totals,
+        operator families, and where each departs from the exact count (``str()`` of the
+        result; ``.markdown``; ``.differences``), as ``flopscope compare MODEL --conventions``."""
+        from . import _conventions
+
+        ns = _conventions.check(list(names) or list(_conventions.NAMES))
+        return _conventions.explain(self._trace, self._raw, ns)
 
     def _data(self) -> dict:
         # Parsed once, for the typed views; to_dict() returns a fresh copy.
@@ -508,7 +533,8 @@ def profile(
     bandwidth_gbs: Optional[float] = None,
     machine: Union[str, "os.PathLike[str]", None] = None,
     roofline: bool = False,
-) -> Profile:
+    convention: Optional[str] = None,
+) -> Any:
     """Profiles a model: parameters, MACs, FLOPs and memory, layer by layer.
 
     ``model`` is a path (``str`` or ``os.PathLike``: an ONNX file, a safetensors file or
@@ -555,7 +581,28 @@ def profile(
     ``bandwidth_gbs=`` for a device spec, or ``machine=`` a saved ``flopscope machine -f json``
     file — the CLI's ``--roofline``, ``--peak-gflops``/``--bandwidth-gbs`` and ``--machine``.
     With ``training``, ``peak_gflops`` alone is the training time's GPU peak, as on the CLI.
+
+    ``convention`` (``"thop"``, ``"fvcore"``, ``"ptflops"``, ``"torchinfo"``, ``"calflops"``,
+    ``"deepspeed"``, ``"flopcountermode"``, ``"exact"``) returns the model counted as that tool
+    counts it (a :class:`Counted`, as ``Profile.as_convention``), the module recorded in the
+    modes the tool runs it in (eval mode for all but fvcore and FlopCounterMode, under
+    ``torch.no_grad()`` for thop and torchinfo); see docs/conventions.md.
     """
+    if convention is not None:
+        from . import _conventions
+
+        (conv,) = _conventions.check(convention)
+        if training or any(v is not None for v in (gpus, zero, tokens, mfu)) or roofline:
+            raise UsageError("convention= counts one forward pass as a tool does: no training "
+                             "or roofline keywords with it")
+        if _is_torch_module(model):
+            with _conventions.modes(model, conv):
+                p = _profile(model, inputs, input_shape, dims, classes, name, None, recompute,
+                             loss_fn)
+        else:
+            p = _profile(model, inputs, input_shape, dims, classes, name, None, recompute,
+                         loss_fn)
+        return p.as_convention(conv)
     if not isinstance(roofline, bool):
         raise UsageError(f"roofline must be True or False, got {roofline!r}")
     if any(v is not None for v in (gpus, zero, tokens, mfu)):

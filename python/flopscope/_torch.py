@@ -177,4 +177,4 @@ def profile_module(model: Any, inputs: Any, input_shape: Any, dims: Any, classes
         raw = raw.with_formulas(free, list(at.items()), make)
     if notes:
         raw = raw.with_warnings(notes)
-    return Profile(raw)
+    return Profile(raw, data)

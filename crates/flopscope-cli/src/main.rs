@@ -11,6 +11,7 @@ use flopscope_report::export::{ProfileFormat, RowOptions};
 
 mod calibrate;
 mod check;
+mod convention;
 mod devices;
 mod predict;
 mod report;
@@ -321,6 +322,10 @@ struct CompareArgs {
     /// Also measure each model (first runtime, batch and thread count given).
     #[arg(long)]
     bench: bool,
+    /// Explain one traced module under these conventions (`thop,fvcore,exact`): totals, the
+    /// operator families, and where each departs from the exact count.
+    #[arg(long, value_name = "A,B,…")]
+    pub(crate) conventions: Option<String>,
     #[command(flatten)]
     shape: ShapeArgs,
     #[command(flatten)]
@@ -405,6 +410,10 @@ struct ProfileArgs {
     /// Precision of the training step: fp32, bf16-mixed, fp16-mixed (implies --training).
     #[arg(long = "precision", value_name = "P")]
     train_precision: Option<String>,
+    /// Count as another tool does: thop, fvcore, ptflops, torchinfo, calflops, deepspeed,
+    /// flopcountermode, or exact (a traced module's `.json`; docs/conventions.md).
+    #[arg(long, value_name = "NAME")]
+    convention: Option<String>,
 }
 
 fn parse_dim(s: &str) -> Result<(String, u64), Error> {
@@ -474,6 +483,26 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             )?;
             let mut p = profile_model(&a.model, &opts)?;
             check_dims(&opts, &[&p], false)?;
+            if let Some(c) = &a.convention {
+                let md = match a.format {
+                    Format::Table => false,
+                    Format::Markdown => true,
+                    Format::Json => false,
+                    Format::Csv | Format::Html => {
+                        return Err(Error::Usage(
+                            "--convention writes a table, Markdown or JSON".into(),
+                        ))
+                    }
+                };
+                let e = convention::explained(&a.model, c, &p)?;
+                return convention::write(
+                    &e,
+                    matches!(a.format, Format::Json),
+                    md,
+                    a.output.as_ref(),
+                )
+                .map(|()| ExitCode::SUCCESS);
+            }
             // With --training, --peak-gflops alone is the GPU peak of the training time.
             let peak_only = opts.training.is_some()
                 && a.device.spec.peak_gflops.is_some()

@@ -122,6 +122,21 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
         )));
     }
     let opts = a.shape.options()?;
+    if let Some(names) = &a.conventions {
+        if a.models.len() != 1 || a.diff || a.bench {
+            return Err(Error::Usage(
+                "--conventions explains one model (no --diff or --bench)".into(),
+            ));
+        }
+        let p = crate::profile_model(&a.models[0], &opts)?;
+        let e = crate::convention::explained(&a.models[0], names, &p)?;
+        return crate::convention::write(
+            &e,
+            matches!(a.format, CompareFormat::Json),
+            matches!(a.format, CompareFormat::Markdown),
+            a.output.as_ref(),
+        );
+    }
     let mut profiles = Vec::with_capacity(a.models.len());
     let mut runs = Vec::with_capacity(a.models.len());
     for m in &a.models {

@@ -18,6 +18,7 @@
 pub mod backprop;
 pub mod builder;
 pub mod checked;
+pub mod convention;
 pub mod device;
 pub mod efficiency;
 pub mod error;

@@ -151,7 +151,7 @@ pub fn open(source: &Source<'_>, opts: &Options) -> Result<(Graph, ModelInfo)> {
 }
 
 /// The bytes of `path` when it is a `flopscope.trace/1` document (told by its first bytes).
-fn read_trace(path: &Path) -> Result<Option<Vec<u8>>> {
+pub fn read_trace(path: &Path) -> Result<Option<Vec<u8>>> {
     use std::io::Read;
     let io = |source| Error::Io {
         path: path.to_path_buf(),

@@ -1,0 +1,47 @@
+//! `profile --convention NAME` and `compare MODEL --conventions a,b,exact`: a traced module
+//! counted as another tool counts it (`docs/conventions.md`).
+
+use std::path::{Path, PathBuf};
+
+use flopscope_core::convention::{explain, parse_list, Convention, Explain};
+use flopscope_core::{Error, Profile};
+
+/// The trace bytes of `model`, which conventions other than `exact` read.
+fn trace_of(model: &str) -> Result<Vec<u8>, Error> {
+    flopscope_core::source::read_trace(Path::new(model))?.ok_or_else(|| {
+        Error::Usage(format!(
+            "conventions other than 'exact' reproduce PyTorch tools, which count a torch.nn.Module: '{model}' is not a flopscope.trace/1 document (save one with flopscope.trace(module, inputs, path) in Python)"
+        ))
+    })
+}
+
+/// The explain document for `model` (already profiled as `exact`).
+pub(crate) fn explained(model: &str, names: &str, exact: &Profile) -> Result<Explain, Error> {
+    let list = parse_list(names)?;
+    let trace = if list.iter().all(|c| *c == Convention::Exact) {
+        Vec::new()
+    } else {
+        trace_of(model)?
+    };
+    if trace.is_empty() {
+        // Only `exact`: nothing to parse.
+        let e = flopscope_core::convention::exact_only(exact);
+        return Ok(Explain::new(vec![e.clone(); list.len()], &e));
+    }
+    explain(&trace, model, &list, exact)
+}
+
+/// Writes an explain document: JSON, Markdown or the aligned table.
+pub(crate) fn write(
+    e: &Explain,
+    json: bool,
+    markdown: bool,
+    out: Option<&PathBuf>,
+) -> Result<(), Error> {
+    let text = if json {
+        serde_json::to_string_pretty(e).map_err(|x| Error::Usage(x.to_string()))? + "\n"
+    } else {
+        e.render(markdown)
+    };
+    crate::write_out(out, &text)
+}
