@@ -40,7 +40,7 @@ from torch.utils import _pytree as pytree
 from torch.utils import _python_dispatch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from . import _fakes, _packed
+from . import _fakes, _observe, _packed
 
 SCHEMA = "flopscope.trace/1"
 
@@ -101,6 +101,9 @@ class _Recorder(TorchDispatchMode):
         # Quantized modules' packed weights: each ScriptObject's tensors, as encoded arguments
         # (`_packed`), by the object's key.
         self.packed: dict[int, Any] = {}
+        # The torch functions and module calls of the forward pass (`_observe`): each call
+        # records the innermost function running as "fn".
+        self.observer: Optional[_observe.Observer] = None
 
     def add(self, t: torch.Tensor, role: str = "value", name: str = "", frozen: bool = False) -> int:
         i = len(self.values)
@@ -227,14 +230,19 @@ class _Recorder(TorchDispatchMode):
             return out  # prim.device, .item(), size queries: nothing to count
         outputs = [self.add(t) if isinstance(t, torch.Tensor) else None for t in leaves]
         scope = self.scope()
-        self.calls.append({"op": str(func), "args": encoded, "outputs": outputs, "scope": scope})
+        call = {"op": str(func), "args": encoded, "outputs": outputs, "scope": scope}
+        if self.observer is not None and self.observer.stack:
+            call["fn"] = self.observer.stack[-1]  # an index once the trace is done
+        self.calls.append(call)
         if self.node_scope is not None and self.stack:
             self.pending += [(t, scope, 8, t.grad_fn) for t in leaves
                              if isinstance(t, torch.Tensor)]
         return out
 
 
-def _module_hooks(model: torch.nn.Module, stack: list):
+def _module_hooks(model: torch.nn.Module, stack: list, obs: _observe.Observer, index: dict):
+    """Global forward hooks that keep `stack` (the names of the modules running) and record
+    each module call in `obs`; `index`: each module's position in the trace's `modules`."""
     names = {id(m): n for n, m in model.named_modules()}
     # The hooks are global: modules other threads run meanwhile are not this trace's.
     mine = threading.get_ident()
@@ -242,16 +250,20 @@ def _module_hooks(model: torch.nn.Module, stack: list):
     def pre(mod, args):
         if threading.get_ident() == mine:
             stack.append(names.get(id(mod)))
+            obs.module_pre(index.get(id(mod)), args)
 
-    def post(mod, args, out):
+    def post(mod, args, *rest):
+        # (mod, args, kwargs, out); (mod, args, out) when forward raised (always_call).
         if stack and threading.get_ident() == mine:
             stack.pop()
+            obs.module_post(rest[0] if len(rest) == 2 else None, rest[-1])
 
     from torch.nn.modules import module as M
 
+    # (A global pre-hook takes no keyword arguments: they are read in the forward hook.)
     return [
         M.register_module_forward_pre_hook(pre),
-        M.register_module_forward_hook(post, always_call=True),
+        M.register_module_forward_hook(post, with_kwargs=True, always_call=True),
     ]
 
 
@@ -414,7 +426,9 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
         args, kwargs = pytree.tree_map(
             lambda t: t.clone() if isinstance(t, torch.Tensor) else t, (tuple(args), dict(kwargs)))
     args, kwargs = pytree.tree_map_with_path(as_input, (tuple(args), dict(kwargs)))
-    handles = _module_hooks(model, rec.stack)
+    modules, index = _observe.modules_table(model)
+    obs = rec.observer = _observe.Observer(rec.calls)
+    handles = _module_hooks(model, rec.stack, obs, index)
     saved = _Saved(list(swapped.values())) if training else None
     backward_start = None
     ctx = mode if mode is not None else contextlib.nullcontext()
@@ -434,7 +448,10 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
                 # Calls answered from the memo skip the modes under this one: none but the fake
                 # one may be there (a caller's FlopCounterMode around profile() sees every call).
                 rec.memo = _fakes.Memo(mode)
-            with saved.hooks() if saved is not None else contextlib.nullcontext():
+            grad_enabled = torch.is_grad_enabled()
+            # The forward pass and the loss are observed; the backward pass is not.
+            with saved.hooks() if saved is not None else contextlib.nullcontext(), obs:
+                obs.on = True
                 out = torch.func.functional_call(model, swapped, args, kwargs, tie_weights=True,
                                                   strict=False)
                 if training:
@@ -447,6 +464,7 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
                         raise CaptureFailed(
                             "the loss does not require grad: every parameter is frozen, or the "
                             "forward pass ran under torch.no_grad", False)
+                obs.on = False
             if training:
                 rec.settle(final=True)
                 backward_start = len(rec.calls)
@@ -475,6 +493,8 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
         rec.node_scope = None
         rec.pending = []
         rec.memo = None
+        obs.on = False
+        rec.observer = None
     outputs = [rec.ids[id(t)] for t in pytree.tree_leaves(out) if isinstance(t, torch.Tensor) and id(t) in rec.ids]
     doc = {
         "schema": SCHEMA,
@@ -483,6 +503,9 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
         "values": rec.values,
         "calls": rec.calls,
         "outputs": outputs,
+        "grad_enabled": grad_enabled,
+        "modules": modules,
+        **obs.finish(rec.calls),
     }
     if training:
         doc["backward_start"] = backward_start

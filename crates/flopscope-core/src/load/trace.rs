@@ -33,6 +33,18 @@
 //! `"saved_activation_bytes"`, the bytes of the tensors autograd saved for it. The graph's
 //! [`Graph::backward_start`] is then the index of the first *node* that call became (a call
 //! may become several nodes).
+//!
+//! For other tools' counting conventions the Python package adds optional top-level fields
+//! (`docs/counting.md`, "Traced PyTorch modules"): `"functions"`, the torch-function calls of
+//! the forward pass and loss in pre-order, `{"fn": NAME, "args": [..], "kwargs": {..}, "out":
+//! ARG, "parent": k|null, "calls": [first, end]}`, where an ARG is self-contained (a tensor
+//! `{"shape": [..], "dtype": ".."}`, a mapping `{"dict": [[key, ARG], ..]}`, lists as arrays)
+//! and each call may carry `"fn"`, the index of the innermost function it ran in;
+//! `"modules"`, `named_modules()` root first, `{"name", "type", "children", "params": [{"name",
+//! "shape", "id", "trainable"}], "buffers": [{"name", "shape"}], "attrs": {..}}` (tied
+//! parameters share an `id`); `"module_calls"`, `{"m", "args", "kwargs", "out", "parent",
+//! "calls": [first, end], "functions": [first, end]}` in the order the calls began; and
+//! `"grad_enabled"`, the grad mode of the forward pass.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

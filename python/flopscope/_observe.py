@@ -1,0 +1,377 @@
+"""What a ``flopscope.trace/1`` document carries besides the ATen calls, for the counting
+conventions of other tools (thop, fvcore, ptflops, torchinfo, calflops, DeepSpeed,
+``FlopCounterMode``), which see a model through its modules or its ``torch`` functions:
+
+- ``functions``: every torch-function call of the forward pass (and the loss), with its
+  arguments' shapes and its nesting, seen by a ``TorchFunctionMode`` (``Observer``) that
+  re-enters itself so that the calls a Python function makes (``F.multi_head_attention_forward``
+  calling ``F.linear``) are seen too; each ATen call records the innermost one as ``fn``;
+- ``modules``: the module tree with each module's own parameters, buffers and plain attributes;
+- ``module_calls``: each module call with its arguments and output, and the ranges of ATen
+  calls and functions made inside it;
+- ``grad_enabled``: the grad mode the forward pass ran in.
+
+Arguments are encoded self-contained (``encode``): a tensor as its shape and dtype. The field
+definitions are in ``docs/counting.md`` ("The trace format").
+"""
+
+from __future__ import annotations
+
+import dis
+import math
+import sys
+import threading
+import types
+from collections.abc import Mapping
+from typing import Any, Optional
+
+import torch
+from torch.overrides import TorchFunctionMode, redispatch_function
+
+_MAX = 1.7976931348623157e308
+_DTYPES: dict = {}
+
+
+def _dtype(d: torch.dtype) -> str:
+    s = _DTYPES.get(d)
+    if s is None:
+        s = _DTYPES[d] = str(d).removeprefix("torch.")
+    return s
+
+
+def encode(x: Any) -> Any:
+    """The self-contained JSON form of an argument or output: a tensor as ``{"shape", "dtype"}``,
+    lists and tuples as arrays, a mapping (a Hugging Face ``ModelOutput`` too) as
+    ``{"dict": [[key, value], ...]}``, numbers and strings as they are, a ``torch.dtype`` or
+    device as ``str(x)``, a function by its name, any other object by its type's name (in
+    angle brackets: an object's own ``str`` can be costly, or run torch code)."""
+    if isinstance(x, torch.Tensor):
+        try:
+            return {"shape": [int(d) for d in x.shape], "dtype": _dtype(x.dtype)}
+        except RuntimeError:  # a nested tensor has no single shape
+            return {"shape": None, "dtype": _dtype(x.dtype)}
+    if x is None or isinstance(x, (bool, str)):
+        return x
+    if isinstance(x, int):
+        return int(x)
+    if isinstance(x, float):
+        return 0.0 if math.isnan(x) else math.copysign(_MAX, x) if math.isinf(x) else float(x)
+    if isinstance(x, (list, tuple)):  # torch.Size too: an array of ints
+        return [encode(y) for y in x]
+    if isinstance(x, Mapping):
+        return {"dict": [[k if isinstance(k, (str, int)) else str(k), encode(v)] for k, v in x.items()]}
+    if isinstance(x, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        try:
+            return encode({torch.SymInt: int, torch.SymFloat: float}.get(type(x), bool)(x))
+        except Exception:  # noqa: BLE001 — an unbacked size has no value: its expression
+            return str(x)
+    if isinstance(x, (torch.dtype, torch.device, torch.layout, torch.memory_format)):
+        return str(x)
+    if callable(x) and hasattr(x, "__qualname__"):
+        return name_of(x)
+    return f"<{type(x).__module__}.{type(x).__qualname__}>"
+
+
+def _has_tensor(x: Any) -> bool:
+    if isinstance(x, torch.Tensor):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_has_tensor(y) for y in x)
+    if isinstance(x, Mapping):
+        return any(_has_tensor(y) for y in x.values())
+    return False
+
+
+# Canonical names by identity (equality for bound builtins): torch.nn.functional first, then
+# torch, then torch.Tensor; built once, on the first trace.
+_NAMES: dict = {}
+_NAMES_LOCK = threading.Lock()
+
+
+def _table() -> dict:
+    with _NAMES_LOCK:
+        if not _NAMES:
+            import torch.nn.functional as F
+
+            spaces = [("torch.nn.functional", [vars(F)]), ("torch", [vars(torch)]),
+                      ("torch.Tensor", [vars(c) for c in torch.Tensor.__mro__ if c is not object])]
+            table: dict = {}
+            for prefix, dicts in spaces:
+                own: dict = {}
+                for d in dicts:
+                    for n, obj in d.items():
+                        if isinstance(obj, (type, types.ModuleType)) or not callable(obj):
+                            continue
+                        try:
+                            # Of several names for one object, its own (`__name__`) wins.
+                            if obj not in own or n == getattr(obj, "__name__", None):
+                                own[obj] = f"{prefix}.{n}"
+                        except TypeError:  # unhashable
+                            continue
+                for obj, n in own.items():
+                    table.setdefault(obj, n)
+            _NAMES.update(table)
+    return _NAMES
+
+
+def name_of(func: Any) -> str:
+    """The canonical name of a torch function (``torch.nn.functional.linear``,
+    ``torch.matmul``, ``torch.Tensor.add``); module and qualified name for others."""
+    try:
+        n = _table().get(func)
+    except TypeError:
+        n = None
+    if n is None:
+        mod = getattr(func, "__module__", None) or getattr(
+            getattr(func, "__objclass__", None), "__module__", "")
+        n = f"{mod}.{getattr(func, '__qualname__', repr(func))}".lstrip(".")
+    return n
+
+
+# Tensor operators (`a @ b`, `x += y`) reach __torch_function__ as the method they run
+# (Tensor.matmul, Tensor.add_): the instruction that called them tells them apart, since tools
+# that patch `torch.Tensor.matmul` do not see `@`. By the binary operator's name: the dunder
+# and the method names it may arrive as.
+_BINARY = {
+    "ADD": ("__add__", "add"), "SUBTRACT": ("__sub__", "sub"), "MULTIPLY": ("__mul__", "mul"),
+    "TRUE_DIVIDE": ("__truediv__", "div"), "FLOOR_DIVIDE": ("__floordiv__", "floor_divide"),
+    "MATRIX_MULTIPLY": ("__matmul__", "matmul"), "REMAINDER": ("__mod__", "remainder"),
+    "POWER": ("__pow__", "pow"), "AND": ("__and__", "bitwise_and"),
+    "OR": ("__or__", "bitwise_or"), "XOR": ("__xor__", "bitwise_xor"),
+    "LSHIFT": ("__lshift__", "__lshift__"), "RSHIFT": ("__rshift__", "__rshift__"),
+}
+
+
+def _operator_table() -> dict:
+    """(opcode, oparg or None) -> {method name: operator name}, for this Python version."""
+    out: dict = {}
+    nb = getattr(dis, "_nb_ops", None)
+    op = dis.opmap.get("BINARY_OP")
+    if op is not None and nb:  # Python 3.11+: BINARY_OP with the operator as argument
+        for i, (nm, _) in enumerate(nb):
+            inplace = nm.startswith("NB_INPLACE_")
+            base = nm.removeprefix("NB_INPLACE_").removeprefix("NB_")
+            if base in _BINARY:
+                dunder, method = _BINARY[base]
+                if inplace:
+                    out[(op, i)] = {method + "_": "__i" + dunder[2:]}
+                else:
+                    out[(op, i)] = {method: dunder}
+    else:  # Python 3.10: one opcode per operator
+        for base, (dunder, method) in _BINARY.items():
+            if f"BINARY_{base}" in dis.opmap:
+                out[(dis.opmap[f"BINARY_{base}"], None)] = {method: dunder}
+            if f"INPLACE_{base}" in dis.opmap:
+                out[(dis.opmap[f"INPLACE_{base}"], None)] = {method + "_": "__i" + dunder[2:]}
+    for un, (dunder, method) in {"UNARY_NEGATIVE": ("__neg__", "neg"),
+                                 "UNARY_INVERT": ("__invert__", "bitwise_not")}.items():
+        if un in dis.opmap:
+            out[(dis.opmap[un], None)] = {method: dunder}
+    return out
+
+
+_OPS = _operator_table()
+_OPCODES = {k[0] for k in _OPS}
+_TENSOR_METHOD = (types.MethodDescriptorType, types.WrapperDescriptorType)
+
+
+def _operator(func: Any, frame: Any) -> Optional[str]:
+    """``torch.Tensor.__matmul__`` (etc.) when the instruction running in `frame` is the
+    operator that called `func`; None otherwise."""
+    if frame is None:
+        return None
+    code = frame.f_code.co_code
+    i = frame.f_lasti
+    if i < 0 or i + 1 >= len(code) or code[i] not in _OPCODES:
+        return None
+    m = _OPS.get((code[i], code[i + 1])) or _OPS.get((code[i], None))
+    d = m and m.get(getattr(func, "__name__", ""))
+    return f"torch.Tensor.{d}" if d else None
+
+
+class Event:
+    """One torch-function call: its name, encoded arguments and output, the enclosing call,
+    and the ATen calls dispatched while it ran ([first, end))."""
+
+    __slots__ = ("name", "args", "kwargs", "out", "parent", "first", "end", "keep", "idx")
+
+    def __init__(self, name: str, args: Any, kwargs: Any, parent: Optional["Event"], first: int) -> None:
+        self.name, self.args, self.kwargs, self.parent = name, args, kwargs, parent
+        self.first = self.end = first
+        self.keep = False
+        self.idx: Optional[int] = None
+
+
+class ModuleCall:
+    """One module call: the module's index in `modules`, its encoded arguments and output,
+    the enclosing call, and the ATen calls and events made inside it ([first, end) each)."""
+
+    __slots__ = ("m", "args", "kwargs", "out", "parent", "first", "end", "ffirst", "fend")
+
+
+class Observer(TorchFunctionMode):
+    """Records torch-function calls (``functions``) and module calls (``module_calls``)
+    while ``on``; ``calls`` is the recorder's list of ATen calls, whose length dates them."""
+
+    def __init__(self, calls: list) -> None:
+        super().__init__()
+        self.calls = calls
+        self.events: list[Event] = []
+        self.stack: list[Event] = []
+        self.funcs: list = []  # the function each stack entry runs, to spot a re-dispatch
+        self.on = False
+        self.module_calls: list[ModuleCall] = []
+        self.mstack: list[Optional[ModuleCall]] = []
+        self.names: dict = {}  # func -> canonical name, or "" for calls not recorded
+
+    def __torch_function__(self, func, types_, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        try:
+            name = self.names.get(func)
+        except TypeError:
+            name = None
+        if name is None:
+            name = "" if getattr(func, "__name__", "") in ("__get__", "__set__") else name_of(func)
+            try:
+                self.names[func] = name
+            except TypeError:
+                pass
+        funcs = self.funcs
+        if not name or not self.on or (funcs and funcs[-1] is func):
+            # A getter, a call outside the recorded passes, or a Python function's own
+            # dispatch of itself (Tensor.unflatten calling super().unflatten).
+            return func(*args, **kwargs)
+        if type(func) in _TENSOR_METHOD:
+            name = _operator(func, sys._getframe(1)) or name
+        stack = self.stack
+        ev = Event(name, [encode(a) for a in args],
+                   {k: encode(v) for k, v in kwargs.items()} if kwargs else {},
+                   stack[-1] if stack else None, len(self.calls))
+        self.events.append(ev)
+        stack.append(ev)
+        funcs.append(func)
+        try:
+            if isinstance(func, types.FunctionType):
+                # A Python function: run its body with this mode on, so that the torch
+                # functions it calls are seen too.
+                with self:
+                    out = redispatch_function(func, types_, args, kwargs)
+            else:
+                out = func(*args, **kwargs)
+        finally:
+            stack.pop()
+            funcs.pop()
+            ev.end = len(self.calls)
+        if _has_tensor(out):
+            ev.keep = True
+            ev.out = encode(out)
+        return out
+
+    def innermost(self) -> Optional[Event]:
+        return self.stack[-1] if self.stack else None
+
+    def module_pre(self, m: Optional[int], args: tuple) -> None:
+        if not self.on or m is None:
+            self.mstack.append(None)
+            return
+        c = ModuleCall()
+        with torch._C.DisableTorchFunction():  # reading shapes must not reach this mode
+            c.args = [encode(a) for a in args]
+        c.m, c.kwargs, c.out = m, {}, None
+        c.parent = next((p for p in reversed(self.mstack) if p is not None), None)
+        c.first = c.end = len(self.calls)
+        c.ffirst = c.fend = len(self.events)
+        self.module_calls.append(c)
+        self.mstack.append(c)
+
+    def module_post(self, kwargs: Optional[dict], out: Any) -> None:
+        if not self.mstack:
+            return
+        c = self.mstack.pop()
+        if c is None:
+            return
+        with torch._C.DisableTorchFunction():
+            c.kwargs = {k: encode(v) for k, v in kwargs.items()} if kwargs else {}
+            c.out = encode(out)
+        c.end, c.fend = len(self.calls), len(self.events)
+
+    def finish(self, calls: list) -> dict:
+        """The document's ``functions`` and ``module_calls``; turns each ATen call's ``fn``
+        (the innermost event when it was dispatched) into that event's index, in place.
+
+        Calls whose output holds no tensor are left out: their nested calls and ATen calls
+        belong to the nearest recorded enclosing call."""
+        kept = 0
+        before = [0] * (len(self.events) + 1)  # recorded events before each position
+        for i, e in enumerate(self.events):
+            before[i] = kept
+            if e.keep:
+                e.idx = kept
+                kept += 1
+        before[len(self.events)] = kept
+
+        def index(e: Optional[Event]) -> Optional[int]:
+            while e is not None and e.idx is None:
+                e = e.parent
+            return None if e is None else e.idx
+
+        for call in calls:
+            e = call.get("fn")
+            if e is not None:
+                i = index(e)
+                if i is None:
+                    del call["fn"]
+                else:
+                    call["fn"] = i
+        functions = [{"fn": e.name, "args": e.args, "kwargs": e.kwargs, "out": e.out,
+                      "parent": index(e.parent), "calls": [e.first, e.end]}
+                     for e in self.events if e.keep]
+        ids = {id(c): i for i, c in enumerate(self.module_calls)}
+        module_calls = [{"m": c.m, "args": c.args, "kwargs": c.kwargs, "out": c.out,
+                         "parent": None if c.parent is None else ids[id(c.parent)],
+                         "calls": [c.first, c.end], "functions": [before[c.ffirst], before[c.fend]]}
+                        for c in self.module_calls]
+        return {"functions": functions, "module_calls": module_calls}
+
+
+def modules_table(model: torch.nn.Module) -> tuple[list, dict]:
+    """The document's ``modules`` (``named_modules()`` order, root first) and the index of
+    each module by ``id``. Parameter ids are positions in one de-duplicated list of the
+    model's Parameter objects, so tied parameters share theirs."""
+    mods = list(model.named_modules())
+    index = {id(m): i for i, (_, m) in enumerate(mods)}
+    names = {id(m): n for n, m in mods}
+    pids: dict[int, int] = {}
+    out = []
+    for n, m in mods:
+        params = []
+        for pn, p in m.named_parameters(recurse=False):
+            pid = pids.setdefault(id(p), len(pids))
+            params.append({"name": pn, "shape": [int(d) for d in p.shape], "id": pid,
+                           "trainable": bool(p.requires_grad)})
+        buffers = [{"name": bn, "shape": [int(d) for d in b.shape]}
+                   for bn, b in m.named_buffers(recurse=False)]
+        children = []
+        for _, c in m.named_children():
+            cn = names.get(id(c))
+            if cn is not None and cn not in children:
+                children.append(cn)
+        out.append({"name": n, "type": f"{type(m).__module__}.{type(m).__qualname__}",
+                    "children": children, "params": params, "buffers": buffers,
+                    "attrs": _attrs(m)})
+    return out, index
+
+
+_PLAIN = (bool, int, float, str)
+
+
+def _attrs(m: torch.nn.Module) -> dict:
+    out = {}
+    for k, v in vars(m).items():
+        if k.startswith("_"):
+            continue
+        if v is None or isinstance(v, _PLAIN):
+            out[k] = encode(v)
+        elif isinstance(v, (list, tuple)) and all(y is None or isinstance(y, _PLAIN) for y in v):
+            out[k] = encode(v)
+    return out
