@@ -189,17 +189,41 @@ def _operator(func: Any, frame: Any) -> Optional[str]:
     return f"torch.Tensor.{d}" if d else None
 
 
+# Frames that are the machinery between a call and this mode, not the caller.
+_MACHINERY = {torch.overrides.__file__, __file__}
+
+
+def _by_name(func: Any, attr: str, frame: Any) -> bool:
+    """Whether the code that called `func` looked it up by name when it called it
+    (``F.gelu(x)``, ``torch.matmul(a, b)``, or a call inside ``torch.nn.functional`` itself):
+    tools that monkey-patch ``torch.nn.functional`` and ``torch`` see only such calls, not
+    one through a reference kept from before they patched (``self.act = F.gelu`` in
+    ``__init__``, then ``self.act(x)``). Told from the caller's code object: the name must be
+    among the names it loads, and not as a global it imported."""
+    code = getattr(func, "__code__", None)
+    while frame is not None and (frame.f_code.co_filename in _MACHINERY or frame.f_code is code):
+        frame = frame.f_back
+    if frame is None:
+        return True
+    if attr not in frame.f_code.co_names:
+        return False
+    g = frame.f_globals
+    return g.get(attr) is not func or g.get("__name__") in ("torch", "torch.nn.functional")
+
+
 class Event:
     """One torch-function call: its name, encoded arguments and output, the enclosing call,
     and the ATen calls dispatched while it ran ([first, end))."""
 
-    __slots__ = ("name", "args", "kwargs", "out", "parent", "first", "end", "keep", "idx")
+    __slots__ = ("name", "args", "kwargs", "out", "parent", "first", "end", "keep", "idx",
+                 "stored")
 
     def __init__(self, name: str, args: Any, kwargs: Any, parent: Optional["Event"], first: int) -> None:
         self.name, self.args, self.kwargs, self.parent = name, args, kwargs, parent
         self.first = self.end = first
         self.keep = False
         self.idx: Optional[int] = None
+        self.stored = False
 
 
 class ModuleCall:
@@ -241,12 +265,16 @@ class Observer(TorchFunctionMode):
             # A getter, a call outside the recorded passes, or a Python function's own
             # dispatch of itself (Tensor.unflatten calling super().unflatten).
             return func(*args, **kwargs)
+        stored = False
         if type(func) in _TENSOR_METHOD:
             name = _operator(func, sys._getframe(1)) or name
+        elif not name.startswith("torch.Tensor."):
+            stored = not _by_name(func, name.rsplit(".", 1)[-1], sys._getframe(1))
         stack = self.stack
         ev = Event(name, [encode(a) for a in args],
                    {k: encode(v) for k, v in kwargs.items()} if kwargs else {},
                    stack[-1] if stack else None, len(self.calls))
+        ev.stored = stored
         self.events.append(ev)
         stack.append(ev)
         funcs.append(func)
@@ -324,7 +352,8 @@ class Observer(TorchFunctionMode):
                 else:
                     call["fn"] = i
         functions = [{"fn": e.name, "args": e.args, "kwargs": e.kwargs, "out": e.out,
-                      "parent": index(e.parent), "calls": [e.first, e.end]}
+                      "parent": index(e.parent), "calls": [e.first, e.end],
+                      **({"stored": True} if e.stored else {})}
                      for e in self.events if e.keep]
         ids = {id(c): i for i, c in enumerate(self.module_calls)}
         module_calls = [{"m": c.m, "args": c.args, "kwargs": c.kwargs, "out": c.out,

@@ -23,7 +23,18 @@ pub(crate) fn flopcountermode(obs: &Observation) -> Result<Tally> {
         }
         false
     };
-    for c in obs.forward() {
+    let mut fused: Vec<[usize; 2]> = obs.fused_attention().into_iter().map(|x| x.0).collect();
+    for _ in &fused {
+        t.add("aten._native_multi_head_attention.default", 0, 0);
+    }
+    for r in obs.fused_encoder_layers() {
+        t.add("aten._transformer_encoder_layer_fwd.default", 0, 0);
+        fused.push(r);
+    }
+    for (i, c) in obs.forward().iter().enumerate() {
+        if fused.iter().any(|[a, b]| (*a..*b).contains(&i)) {
+            continue;
+        }
         let base = c.op.split('.').nth(1).unwrap_or("");
         let s = |n: &str| obs.arg_shape(c, n).unwrap_or(&[]);
         let flops: Option<u128> = match base {

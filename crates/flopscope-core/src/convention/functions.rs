@@ -40,7 +40,14 @@ pub(crate) fn fvcore(obs: &Observation) -> Result<Tally> {
             }
         }
     }
-    for (f, _) in fns.iter().zip(&inner).filter(|(_, &leaf)| leaf) {
+    let fused = fused_functions(obs, &mut t);
+    for (f, _) in fns
+        .iter()
+        .zip(&inner)
+        .enumerate()
+        .filter(|(i, (_, &leaf))| leaf && !fused(*i))
+        .map(|(_, x)| x)
+    {
         let b = base(&f.name);
         let x = || sh(f, 0, "input");
         let macs: Option<u128> = match b {
@@ -107,7 +114,11 @@ pub(crate) fn patched(obs: &Observation, deepspeed: bool) -> Result<Tally> {
     let who = if deepspeed { "deepspeed" } else { "calflops" };
     let fns = obs.functions(who)?;
     let mut t = Tally::new(true, true);
-    for f in fns {
+    let fused = fused_functions(obs, &mut t);
+    for (i, f) in fns.iter().enumerate() {
+        if fused(i) || f.stored {
+            continue;
+        }
         let n = f.name.as_str();
         let fb = n.strip_prefix("torch.nn.functional.");
         let x = || sh(f, 0, "input");
@@ -185,7 +196,7 @@ pub(crate) fn patched(obs: &Observation, deepspeed: bool) -> Result<Tally> {
 pub(crate) fn ptflops_functions(obs: &Observation, t: &mut Tally) -> Result<f64> {
     let fns = obs.functions("ptflops")?;
     let mut total = 0f64;
-    for f in fns {
+    for f in fns.iter().filter(|f| !f.stored) {
         let n = f.name.as_str();
         let x = || sh(f, 0, "input");
         let v: f64 = match n.strip_prefix("torch.nn.functional.") {
@@ -250,6 +261,16 @@ pub(crate) fn ptflops_functions(obs: &Observation, t: &mut Tally) -> Result<f64>
         t.add(n, v as u128, 0);
     }
     Ok(total)
+}
+
+/// Whether function `i` ran inside a fused attention call (those get a zero row, as the
+/// tools see `torch._native_multi_head_attention`).
+fn fused_functions(obs: &Observation, t: &mut Tally) -> impl Fn(usize) -> bool {
+    let r: Vec<[usize; 2]> = obs.fused_attention().into_iter().map(|x| x.1).collect();
+    for _ in &r {
+        t.add("torch._native_multi_head_attention", 0, 0);
+    }
+    move |i| r.iter().any(|[a, b]| (*a..*b).contains(&i))
 }
 
 fn matmul(f: &Function) -> (u128, u128) {

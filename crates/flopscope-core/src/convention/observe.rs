@@ -41,6 +41,10 @@ pub(crate) struct Function {
     pub out: J,
     #[serde(default)]
     pub parent: Option<usize>,
+    /// Called through a reference kept from before a tool could patch it (`self.act =
+    /// F.gelu`): invisible to monkey-patching tools.
+    #[serde(default)]
+    pub stored: bool,
 }
 
 /// A module's own parameter.
@@ -103,6 +107,11 @@ pub(crate) struct ModuleCall {
     pub out: J,
     #[serde(default)]
     pub parent: Option<usize>,
+    /// `[first, end)` of the ATen calls and of the functions made inside it.
+    #[serde(default)]
+    pub calls: Option<[usize; 2]>,
+    #[serde(default)]
+    pub functions: Option<[usize; 2]>,
 }
 
 /// The parts of a trace document the conventions read.
@@ -118,6 +127,8 @@ pub struct Observation {
     pub(crate) module_calls: Option<Vec<ModuleCall>>,
     #[serde(default)]
     pub(crate) backward_start: Option<usize>,
+    #[serde(default)]
+    pub(crate) grad_enabled: Option<bool>,
 }
 
 impl Observation {
@@ -146,6 +157,74 @@ impl Observation {
     pub(crate) fn out_shape(&self, c: &TCall, k: usize) -> Option<&[u64]> {
         let i = (*c.outputs.get(k)?)?;
         self.values.get(i).map(|v| v.shape.as_slice())
+    }
+    /// The `[first, end)` ranges of ATen calls and of functions made inside
+    /// `nn.MultiheadAttention` calls that, run by the tool for real, take PyTorch's fused
+    /// inference path (`torch._native_multi_head_attention`: eval mode, no grad, batch-first
+    /// self-attention, an even head count, no extra key/value bias): no tool but ptflops'
+    /// module hook sees inside it. A trace records the unfused path (it runs on tensors that
+    /// turn the fast path off).
+    pub(crate) fn fused_attention(&self) -> Vec<([usize; 2], [usize; 2])> {
+        let (Some(mods), Some(calls)) = (&self.modules, &self.module_calls) else {
+            return vec![];
+        };
+        if self.grad_enabled != Some(false) {
+            return vec![];
+        }
+        calls
+            .iter()
+            .filter_map(|c| {
+                let m = mods.get(c.m)?;
+                let e = m.attr_int("embed_dim")?;
+                let shapes: Vec<Option<Vec<u64>>> = c.args.iter().take(3).map(shape).collect();
+                let ok = m.is_nn(&["MultiheadAttention"])
+                    && !m.attr_bool("training")
+                    && m.attr_bool("batch_first")
+                    && m.attr_int("num_heads").unwrap_or(1) % 2 == 0
+                    && m.attr_int("kdim") == Some(e)
+                    && m.attr_int("vdim") == Some(e)
+                    && !m.attr_bool("add_zero_attn")
+                    && m.param("bias_k").is_none()
+                    && shapes.len() == 3
+                    && shapes[0].as_ref().is_some_and(|s| s.len() == 3)
+                    && shapes.iter().all(|s| *s == shapes[0]);
+                ok.then_some((c.calls?, c.functions?))
+            })
+            .collect()
+    }
+    /// The `[first, end)` ranges of ATen calls inside `nn.TransformerEncoderLayer` calls
+    /// that take PyTorch's fused encoder path (`torch._transformer_encoder_layer_fwd`) when
+    /// nothing hooks the layer: eval mode, no grad, batch-first, ReLU or GELU, even heads.
+    /// Only a tool without module hooks (FlopCounterMode) runs that path.
+    pub(crate) fn fused_encoder_layers(&self) -> Vec<[usize; 2]> {
+        let (Some(mods), Some(calls)) = (&self.modules, &self.module_calls) else {
+            return vec![];
+        };
+        if self.grad_enabled != Some(false) {
+            return vec![];
+        }
+        let by_name = |n: &str| mods.iter().find(|m| m.name == n);
+        calls
+            .iter()
+            .filter_map(|c| {
+                let m = mods.get(c.m)?;
+                let att = by_name(&format!("{}.self_attn", m.name))?;
+                let x = c.args.first().and_then(shape)?;
+                let e = att.attr_int("embed_dim")?;
+                let ok = m.is_nn(&["TransformerEncoderLayer"])
+                    && !m.attr_bool("training")
+                    && m.attr_int("activation_relu_or_gelu").unwrap_or(0) > 0
+                    && att.attr_bool("batch_first")
+                    && att.param("in_proj_bias").is_some()
+                    && att.attr_int("kdim") == Some(e)
+                    && att.attr_int("vdim") == Some(e)
+                    && att.attr_int("num_heads").unwrap_or(1) % 2 == 0
+                    && x.len() == 3
+                    && by_name(&format!("{}.norm1", m.name)).and_then(|n| n.attrs.get("eps"))
+                        == by_name(&format!("{}.norm2", m.name)).and_then(|n| n.attrs.get("eps"));
+                ok.then_some(c.calls?)
+            })
+            .collect()
     }
     pub(crate) fn functions(&self, who: &str) -> Result<&[Function]> {
         self.functions

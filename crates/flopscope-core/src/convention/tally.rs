@@ -12,6 +12,13 @@ use crate::schema::Profile;
 /// The operator family of an operator, function or module class name (`aten.addmm.default`,
 /// `torch.nn.functional.linear`, `Conv2d`, ONNX `Gemm`): the unit the explain table compares.
 pub fn category(op: &str) -> &'static str {
+    // A module class (`torch.nn.modules.conv.Conv2d`): its class name.
+    let last = op.rsplit('.').next().unwrap_or(op);
+    let op = if last.starts_with(|c: char| c.is_ascii_uppercase()) {
+        last
+    } else {
+        op
+    };
     let base = op
         .trim_start_matches("aten.")
         .trim_start_matches("torch.nn.functional.")

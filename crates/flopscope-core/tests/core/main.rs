@@ -2,6 +2,7 @@
 
 mod common;
 
+mod conventions;
 mod data_dependent;
 mod llm_training;
 mod loader;
