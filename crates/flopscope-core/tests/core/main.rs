@@ -2,11 +2,13 @@
 
 mod common;
 
+mod causal;
 mod data_dependent;
 mod llm_training;
 mod loader;
 mod maps;
 mod modules;
+mod moe;
 mod operators;
 mod quantized;
 mod reference_models;
