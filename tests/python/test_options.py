@@ -288,6 +288,24 @@ def test_attention_causal_half_halves_a_causal_sdpa():
     assert (half.macs, half.flops) == (8_388_608 // 2, 17_170_432 // 2)
 
 
+def test_attention_causal_half_on_a_hugging_face_causal_lm():
+    torch = requires("torch", "torch is not installed")
+    tr = requires("transformers", "transformers is not installed")
+    cfg = tr.LlamaConfig(num_hidden_layers=2, hidden_size=128, num_attention_heads=8,
+                         num_key_value_heads=2, intermediate_size=256, vocab_size=100)
+    with torch.device("meta"):
+        model = tr.LlamaForCausalLM(cfg)
+    ids = dict(input_ids=torch.zeros(1, 16, dtype=torch.long))
+    full = flopscope.profile(model, ids)
+    half = flopscope.profile(model, ids, attention="causal-half")
+    # Without an attention mask transformers calls SDPA with is_causal=True. Per layer
+    # b·h·L·L·(dk + dv) = 1·8·16·16·(16 + 16) = 65,536 MACs, × 2 layers = 131,072; half of it
+    # is taken off and nothing else changes.
+    attention = [(a.macs, b.macs) for a, b in zip(full.layers, half.layers) if a.op == "Attention"]
+    assert attention == [(65_536, 32_768)] * 2
+    assert full.macs - half.macs == 65_536
+
+
 def test_attention_causal_half_on_a_checkpoint_prefill(tmp_path):
     llama(tmp_path / "ck")  # d 256, 2 layers, 4 heads of 64, f 512, V 1000
     ck = str(tmp_path / "ck")
