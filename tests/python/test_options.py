@@ -317,6 +317,11 @@ def test_attention_causal_half_on_a_checkpoint_prefill(tmp_path):
     assert half.to_dict()["llm"]["prefill_attention_macs"] == 2_147_483_648
     assert half.macs == cli_json("profile", ck, "--dim", "seq=2048", "--attention",
                                  "causal-half")["totals"]["macs"]
+    # A checkpoint's training step halves the backward too: twice the forward's saving.
+    t = flopscope.profile(ck, dims={"seq": 2048}, attention="causal-half", training=True).training
+    t_full = flopscope.profile(ck, dims={"seq": 2048}, training=True).training
+    assert t.forward_macs == half.macs
+    assert t_full.backward_macs - t.backward_macs == 2 * 2_147_483_648
     c = flopscope.compare([ck], dims={"seq": 2048}, attention="causal-half")
     assert c.to_dict()["entries"][0]["macs"] == half.macs
     pred = flopscope.predict(ck, dims={"seq": 2048}, device="h100-sxm", attention="causal-half")

@@ -16,13 +16,14 @@ pub struct Options {
 }
 
 impl Options {
-    /// Refuses combinations not modelled: `--attention causal-half` with `--training` (the
-    /// backward pass of attention is counted whole, so the step would mix the two rules).
-    pub fn check(&self) -> crate::error::Result<()> {
+    /// Refuses what a graph's profile does not model: `--attention causal-half` with
+    /// `--training` (a graph's attention backward is counted whole, so the step would mix the
+    /// two rules; a checkpoint's step halves both and does not call this).
+    pub fn check_graph(&self) -> crate::error::Result<()> {
         if self.attention == Attention::CausalHalf && self.training.is_some() {
             return Err(crate::error::Error::Usage(
-                "--attention causal-half counts the forward pass only: it does not combine with \
-                 --training (whose backward counts attention whole)"
+                "--attention causal-half with --training is counted for language-model \
+                 checkpoints only: a graph's attention backward is counted whole"
                     .into(),
             ));
         }

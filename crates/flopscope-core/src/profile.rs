@@ -480,7 +480,7 @@ fn peak_live(g: &Graph, a: &Analysis) -> Result<u64> {
 
 /// Profiles a graph (loaded or built).
 pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Profile> {
-    opts.check()?;
+    opts.check_graph()?;
     let symbols = g.input_symbols();
     let mut bindings: HashMap<String, u64> = HashMap::new();
     let mut shapes: HashMap<graph::ValueId, Vec<u64>> = HashMap::new();

@@ -382,7 +382,6 @@ pub fn profile_bytes(bytes: &[u8], name: &str, opts: &Options) -> Option<Result<
 }
 
 fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Profile> {
-    opts.check()?;
     let mut warnings = Vec::new();
     let (batch, seq, past) = sizes(opts, &mut warnings)?;
     // A prefill is causal by construction; a decoded token's one query row sees every key.
@@ -577,7 +576,14 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
         )?;
     }
     let training = match (&opts.training, &ck.arch) {
-        (Some(o), Some(a)) => Some(training::section(a, &totals, batch, seq, o, &mut warnings)?),
+        (Some(o), Some(a)) => Some(training::section(
+            a,
+            &totals,
+            (batch, seq),
+            half,
+            o,
+            &mut warnings,
+        )?),
         (Some(_), None) => {
             warnings.push("training: no architecture config, so no training costs".into());
             None

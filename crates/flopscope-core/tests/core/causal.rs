@@ -89,7 +89,7 @@ fn causal_attention_over_a_kv_cache_stays_whole_with_a_warning() {
 }
 
 #[test]
-fn causal_half_with_training_is_refused() {
+fn causal_half_with_training_of_a_graph_is_refused() {
     let opts = Options {
         attention: Attention::CausalHalf,
         training: Some(Default::default()),
@@ -188,4 +188,35 @@ fn a_checkpoint_prefill_halves_its_attention_and_nothing_else() {
     // The formula's L² coefficient: layers·2·h·hd = 1,024, halved to 512.
     assert!(fl.formulas["prefill_macs"].starts_with("1024·batch·seq^2"));
     assert!(hl.formulas["prefill_macs"].starts_with("512·batch·seq^2"));
+}
+
+#[test]
+fn a_checkpoint_training_step_halves_its_attention_forward_and_backward() {
+    let f = small_llama();
+    let at = |attention| {
+        let o = Options {
+            dims: vec![("seq".into(), 2048)],
+            training: Some(Default::default()),
+            attention,
+            ..Options::default()
+        };
+        profile_fetched(&f, "small-llama", &o).unwrap()
+    };
+    let (full, half) = (at(Attention::Full), at(Attention::CausalHalf));
+    let (ft, ht) = (full.training.unwrap(), half.training.unwrap());
+    // Forward: the prefill's 4,294,967,296 attention MACs halved (2,147,483,648 fewer);
+    // backward: QKᵀ and AV's two operand gradients each, so twice that.
+    assert_eq!(ft.forward_macs - ht.forward_macs, 2_147_483_648);
+    assert_eq!(ft.backward_macs - ht.backward_macs, 2 * 2_147_483_648);
+    // Backward FLOPs: 2 × those MACs plus 4 per score of softmax backward on half the
+    // b·layers·h·L² = 2·4·2048² = 33,554,432 scores.
+    assert_eq!(
+        ft.backward_flops - ht.backward_flops,
+        2 * 2 * 2_147_483_648 + 4 * 16_777_216
+    );
+    // MaxText's training count of the causal half, 3 · 4·B·S²·Hq·head_dim / 2 per layer, is
+    // what the step's matrix-product FLOPs lose: 3 × 2 × 2,147,483,648.
+    let maxtext = 3 * (4 * 2048 * 2048 * 4 * 64 / 2) * 2;
+    let products = |t: &flopscope_core::schema::Training| 2 * (t.forward_macs + t.backward_macs);
+    assert_eq!(products(&ft) - products(&ht), maxtext);
 }
