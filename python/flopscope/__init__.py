@@ -308,6 +308,17 @@ class Profile:
         return dict(self._data()["totals"])
 
     @property
+    def param_breakdown(self) -> Optional[dict]:
+        """Parameters by role (``embeddings``, ``head``, ``attention``, ``norms``,
+        ``dense_mlp``, ``router``, ``shared_experts``, ``routed_experts``, ``other``), the
+        routed ``experts`` E and ``experts_per_token`` k, ``total`` and ``active`` (what one
+        token uses: total − routed experts × (E − k)/E); ``None`` for a model whose tensor
+        names do not say their role (an ONNX file, a module that is not a Hugging Face model).
+        See docs/counting.md, "Active and total parameters"."""
+        b = self._data().get("param_breakdown")
+        return dict(b) if b is not None else None
+
+    @property
     def dims(self) -> dict:
         """The size used for each symbolic dim (``bindings`` in the JSON)."""
         return dict(self._data()["bindings"])
@@ -533,6 +544,7 @@ def profile(
     bandwidth_gbs: Optional[float] = None,
     machine: Union[str, "os.PathLike[str]", None] = None,
     roofline: bool = False,
+    attention: str = "full",
     convention: Optional[str] = None,
 ) -> Any:
     """Profiles a model: parameters, MACs, FLOPs and memory, layer by layer.
@@ -582,6 +594,11 @@ def profile(
     file — the CLI's ``--roofline``, ``--peak-gflops``/``--bandwidth-gbs`` and ``--machine``.
     With ``training``, ``peak_gflops`` alone is the training time's GPU peak, as on the CLI.
 
+    ``attention`` is the CLI's ``--attention``: ``"full"`` counts a causal attention's whole
+    score matrix, ``"causal-half"`` half of it, as FlashAttention's benchmark and MaxText do
+    (docs/counting.md, "Causal attention"). A Hugging Face module's ``Profile.param_breakdown``
+    has its parameters by role and those one token uses (mixtures of experts).
+
     ``convention`` (``"thop"``, ``"fvcore"``, ``"ptflops"``, ``"torchinfo"``, ``"calflops"``,
     ``"deepspeed"``, ``"flopcountermode"``, ``"exact"``) returns the model counted as that tool
     counts it (a :class:`Counted`, as ``Profile.as_convention``), the module recorded in the
@@ -610,7 +627,10 @@ def profile(
     step = _training(training, optimizer, precision, recompute, gpus, zero, tokens,
                      peak_gflops, mfu)
     roof = _roof(roofline, peak_gflops, bandwidth_gbs, machine, step is not None)
-    p = _profile(model, inputs, input_shape, dims, classes, name, step, recompute, loss_fn)
+    if not isinstance(attention, str):
+        raise UsageError(f"attention must be 'full' or 'causal-half', got {attention!r}")
+    p = _profile(model, inputs, input_shape, dims, classes, name, step, recompute, loss_fn,
+                 attention)
     if roof is not None:
         p = Profile(_rs.with_roofline(p._raw, *roof))
     return p
@@ -646,7 +666,7 @@ def _roof(roofline: bool, peak: Any, bandwidth: Any, machine: Any,
 
 def _profile(model: Any, inputs: Any, input_shape: Any, dims: Any, classes: Any,
              name: Optional[str], step: Optional[dict], recompute: Any,
-             loss_fn: Any) -> Profile:
+             loss_fn: Any, attention: str = "full") -> Profile:
     if _is_torch_module(model):
         if step is not None and step["recompute"].lower() != "none":
             raise UsageError(
@@ -656,7 +676,7 @@ def _profile(model: Any, inputs: Any, input_shape: Any, dims: Any, classes: Any,
         from . import _torch
 
         return _torch.profile_module(model, inputs, input_shape, dims, classes, name, step,
-                                     loss_fn)
+                                     loss_fn, attention)
     if loss_fn is not None:
         raise UsageError("loss_fn= is for a torch module profiled with training=True")
     if inputs is not None:
@@ -671,16 +691,18 @@ def _profile(model: Any, inputs: Any, input_shape: Any, dims: Any, classes: Any,
         if classes < 1:
             raise UsageError(f"classes must be ≥ 1, got {classes}")
     if isinstance(model, str):
-        raw = _rs.profile_spec(model, d, i, classes, step)
+        raw = _rs.profile_spec(model, d, i, classes, step, attention)
     elif isinstance(model, os.PathLike):
-        raw = _rs.profile_path(os.fspath(model), d, i, classes, step)
+        raw = _rs.profile_path(os.fspath(model), d, i, classes, step, attention)
     elif isinstance(model, (bytes, bytearray, memoryview)):
-        raw = _rs.profile_bytes(bytes(model), name or "<bytes>", d, i, classes, step)
+        raw = _rs.profile_bytes(bytes(model), name or "<bytes>", d, i, classes, step,
+                                attention)
     elif callable(getattr(model, "SerializeToString", None)):
         data = model.SerializeToString()
         if not isinstance(data, bytes):
             raise UsageError(f"{type(model).__name__}.SerializeToString() returned no bytes")
-        raw = _rs.profile_bytes(data, name or f"<{type(model).__name__}>", d, i, classes, step)
+        raw = _rs.profile_bytes(data, name or f"<{type(model).__name__}>", d, i, classes, step,
+                                attention)
     else:
         raise UsageError(
             "model must be a path, the bytes of a model, an onnx.ModelProto or a built-in "

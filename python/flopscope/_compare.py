@@ -89,12 +89,14 @@ def compare(models: Sequence[Any], *, names: Optional[Sequence[str]] = None,
             classes: Optional[int] = None, device: Union[str, "os.PathLike[str]", None] = None,
             predict_backend: Optional[str] = None, dtype: Optional[str] = None,
             devices: Union[str, "os.PathLike[str]", None] = None,
-            params: Union[str, "os.PathLike[str]", None] = None) -> Comparison:
+            params: Union[str, "os.PathLike[str]", None] = None,
+            attention: Optional[str] = None) -> Comparison:
     """Compares models (``Profile`` objects, or anything :func:`profile` takes without
     inputs: paths, bytes, built-in names, ``hf:`` names), as ``flopscope compare``.
 
     ``dims``, ``input_shape`` and ``classes`` (``--dim``, ``--input``, ``--classes``) size the
-    models given by name or path, as :func:`profile` does. ``bench`` gives each model's
+    models given by name or path, as :func:`profile` does, and so does ``attention``
+    (``--attention``: ``"full"``, the default, or ``"causal-half"``). ``bench`` gives each model's
     ``BenchResult`` (or ``None``): latency then joins the table and the Pareto front;
     ``bench=True`` times each model given by path with ``flopscope bench``'s defaults (ONNX
     Runtime), as ``--bench``. ``device`` (``--device``: a catalog key, ``KEY:MODE``, ``local``
@@ -108,12 +110,13 @@ def compare(models: Sequence[Any], *, names: Optional[Sequence[str]] = None,
     if diff and len(models) != 2:
         raise UsageError(f"diff=True compares two versions of one model, got {len(models)} models")
     target = _device_target(device, predict_backend, dtype, devices, params)
-    sized = any(v is not None for v in (dims, input_shape, classes))
+    sized = any(v is not None for v in (dims, input_shape, classes, attention))
     if sized and any(isinstance(m, Profile) for m in models):
-        raise UsageError("a Profile keeps the shapes it was made at: dims=, input_shape= and "
-                         "classes= are for models given by name or path")
+        raise UsageError("a Profile keeps the shapes it was made at: dims=, input_shape=, "
+                         "classes= and attention= are for models given by name or path")
     profiles = [m if isinstance(m, Profile) else
-                profile(m, dims=dims, input_shape=input_shape, classes=classes) for m in models]
+                profile(m, dims=dims, input_shape=input_shape, classes=classes,
+                        attention=attention or "full") for m in models]
     labels = list(names) if names is not None else [p.source for p in profiles]
     if bench is True:
         runs = [_bench_file(m) for m in models]

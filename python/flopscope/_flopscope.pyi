@@ -64,6 +64,7 @@ def profile_spec(
     inputs: _Inputs = ...,
     classes: Optional[int] = None,
     training: _Training = None,
+    attention: str = "full",
 ) -> Profile: ...
 def profile_path(
     path: str | PathLike[str],
@@ -71,6 +72,7 @@ def profile_path(
     inputs: _Inputs = ...,
     classes: Optional[int] = None,
     training: _Training = None,
+    attention: str = "full",
 ) -> Profile: ...
 def profile_bytes(
     data: bytes,
@@ -79,6 +81,7 @@ def profile_bytes(
     inputs: _Inputs = ...,
     classes: Optional[int] = None,
     training: _Training = None,
+    attention: str = "full",
 ) -> Profile: ...
 def check_training(step: dict[str, Any]) -> None: ...
 def with_roofline(

@@ -45,6 +45,7 @@ def predict(
     params: Optional[_Path] = None,
     classes: Optional[int] = None,
     name: Optional[str] = None,
+    attention: Optional[str] = None,
 ) -> Prediction:
     """Predicts a model's latency and throughput on a device, as ``flopscope predict``.
 
@@ -61,19 +62,22 @@ def predict(
     (default: ``$FLOPSCOPE_DEVICES``), ``params`` a ``flopscope.predict-params/1`` file
     replacing the built-in time-model parameters.
 
-    ``classes`` sets a built-in image model's outputs (``--classes``).
+    ``classes`` sets a built-in image model's outputs (``--classes``); ``attention`` is
+    ``--attention`` (``"full"``, the default, or ``"causal-half"``), as :func:`profile` takes it.
 
     The device and options are checked before the model is profiled: a bad one is a
     ``UsageError`` with the CLI's one-line message, a missing file a ``ReadError``.
     """
     target = _target(device, dtype, backend, threads, devices, params)
     if isinstance(model, Profile):
-        if any(v is not None for v in (inputs, input_shape, dims, name, classes)):
+        if any(v is not None for v in (inputs, input_shape, dims, name, classes, attention)):
             raise UsageError("a Profile is predicted at the shapes it was made at: give the "
-                             "model itself with inputs=, input_shape=, dims=, classes= or name=")
+                             "model itself with inputs=, input_shape=, dims=, classes=, name= "
+                             "or attention=")
         p = model
     else:
-        p = profile(model, inputs, input_shape=input_shape, dims=dims, name=name, classes=classes)
+        p = profile(model, inputs, input_shape=input_shape, dims=dims, name=name, classes=classes,
+                    attention=attention or "full")
     return _rs.predict(p._raw, target)
 
 

@@ -119,10 +119,11 @@ def capture(model: torch.nn.Module, args: tuple, kwargs: dict, name: str,
 
 
 def profile_module(model: Any, inputs: Any, input_shape: Any, dims: Any, classes: Any,
-                   name: Optional[str], step: Optional[dict] = None, loss_fn: Any = None) -> Any:
+                   name: Optional[str], step: Optional[dict] = None, loss_fn: Any = None,
+                   attention: str = "full") -> Any:
     """``flopscope.profile`` of a torch module (its arguments, checked there): traced at the
     example inputs, or at ``input_shape``'s symbolic sizes with formulas fitted in the free
-    ones."""
+    ones; a Hugging Face model's parameters by role from its ``named_parameters``."""
     from . import CaptureError, Profile, UsageError, _dims
     from . import _flopscope as _rs
 
@@ -169,12 +170,31 @@ def profile_module(model: Any, inputs: Any, input_shape: Any, dims: Any, classes
     if step is not None:
         _rs.check_training(step)  # a typo is a UsageError before anything is traced
     data, notes = trace_at(at)
-    raw = _rs.profile_bytes(data, label, [], [], None, step)
+    raw = _rs.profile_bytes(data, label, [], [], None, step, attention)
     free = [s for s in syms if s not in given]
     if syms:
         # Symbolic sizes: trace again at the points the formula fit asks for.
         make = lambda pt: trace_at({**at, **dict(zip(free, pt))})[0]  # noqa: E731
-        raw = raw.with_formulas(free, list(at.items()), make)
+        raw = raw.with_formulas(free, list(at.items()), make, attention)
     if notes:
         raw = raw.with_warnings(notes)
+    if (experts := hf_experts(model)) is not None:
+        named = [(n, p.numel()) for n, p in model.named_parameters()]
+        raw = raw.with_param_breakdown(named, *experts)
     return Profile(raw, data)
+
+
+def hf_experts(model: torch.nn.Module) -> Optional[tuple[int, int]]:
+    """``(E, k)`` of a Hugging Face model (its ``config``): routed experts per MoE layer
+    (``num_local_experts``: Mixtral; ``n_routed_experts``: DeepSeek; ``num_experts``: Qwen-MoE)
+    and experts per token (``num_experts_per_tok``); ``(1, 1)`` for a dense one; ``None`` for
+    a module without a Hugging Face config, whose parameter names say nothing of their role."""
+    config = getattr(model, "config", None)
+    if config is None or not callable(getattr(config, "to_dict", None)):
+        return None
+    c = config.to_dict()
+    c = c.get("text_config") or c  # a multimodal model's language half
+    experts = next((c[k] for k in ("num_local_experts", "n_routed_experts", "num_experts")
+                    if isinstance(c.get(k), int) and c[k] > 1), 1)
+    per_token = c.get("num_experts_per_tok") if experts > 1 else 1
+    return experts, per_token if isinstance(per_token, int) else 1

@@ -267,3 +267,72 @@ def test_report_charts_of_a_roof(tmp_path):
         flopscope.report("resnet18", tmp_path / "r.svg", chart="roofline")
     with pytest.raises(flopscope.UsageError, match="needs bench="):
         flopscope.report("resnet18", tmp_path / "l.svg", chart="latency")
+
+
+# --- attention= (--attention full|causal-half) ---------------------------------------------
+
+def test_attention_causal_half_halves_a_causal_sdpa():
+    torch = requires("torch", "torch is not installed")
+
+    class Causal(torch.nn.Module):
+        def forward(self, q, k, v):
+            return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    q = torch.zeros(1, 4, 128, 64)
+    # b=1, h=4, L=S=128, d=64: QKᵀ and AV are 2·b·h·L·S·d = 8,388,608 MACs, and FLOPs add
+    # 6 per score (scale, softmax): 2·8,388,608 + 6·65,536 = 17,170,432.
+    full = flopscope.profile(Causal(), (q, q, q))
+    assert (full.macs, full.flops) == (8_388_608, 17_170_432)
+    # The causal half, as FlashAttention's benchmark counts it (4·b·s²·h·d / 2 FLOPs = 2 × MACs).
+    half = flopscope.profile(Causal(), (q, q, q), attention="causal-half")
+    assert (half.macs, half.flops) == (8_388_608 // 2, 17_170_432 // 2)
+
+
+def test_attention_causal_half_on_a_hugging_face_causal_lm():
+    torch = requires("torch", "torch is not installed")
+    tr = requires("transformers", "transformers is not installed")
+    cfg = tr.LlamaConfig(num_hidden_layers=2, hidden_size=128, num_attention_heads=8,
+                         num_key_value_heads=2, intermediate_size=256, vocab_size=100)
+    with torch.device("meta"):
+        model = tr.LlamaForCausalLM(cfg)
+    ids = dict(input_ids=torch.zeros(1, 16, dtype=torch.long))
+    full = flopscope.profile(model, ids)
+    half = flopscope.profile(model, ids, attention="causal-half")
+    # Without an attention mask transformers calls SDPA with is_causal=True. Per layer
+    # b·h·L·L·(dk + dv) = 1·8·16·16·(16 + 16) = 65,536 MACs, × 2 layers = 131,072; half of it
+    # is taken off and nothing else changes.
+    attention = [(a.macs, b.macs) for a, b in zip(full.layers, half.layers) if a.op == "Attention"]
+    assert attention == [(65_536, 32_768)] * 2
+    assert full.macs - half.macs == 65_536
+
+
+def test_attention_causal_half_on_a_checkpoint_prefill(tmp_path):
+    llama(tmp_path / "ck")  # d 256, 2 layers, 4 heads of 64, f 512, V 1000
+    ck = str(tmp_path / "ck")
+    full = flopscope.profile(ck, dims={"seq": 2048})
+    half = flopscope.profile(ck, dims={"seq": 2048}, attention="causal-half")
+    # Prefill QKᵀ and AV: layers·L·2·h·hd·L = 2·2048·2·4·64·2048 = 4,294,967,296 MACs, half
+    # of them 2,147,483,648; the rest of the prefill is the same.
+    assert full.macs - half.macs == 2_147_483_648
+    assert half.to_dict()["llm"]["prefill_attention_macs"] == 2_147_483_648
+    assert half.macs == cli_json("profile", ck, "--dim", "seq=2048", "--attention",
+                                 "causal-half")["totals"]["macs"]
+    # A checkpoint's training step halves the backward too: twice the forward's saving.
+    t = flopscope.profile(ck, dims={"seq": 2048}, attention="causal-half", training=True).training
+    t_full = flopscope.profile(ck, dims={"seq": 2048}, training=True).training
+    assert t.forward_macs == half.macs
+    assert t_full.backward_macs - t.backward_macs == 2 * 2_147_483_648
+    c = flopscope.compare([ck], dims={"seq": 2048}, attention="causal-half")
+    assert c.to_dict()["entries"][0]["macs"] == half.macs
+    pred = flopscope.predict(ck, dims={"seq": 2048}, device="h100-sxm", attention="causal-half")
+    assert pred.to_dict() == flopscope.predict(half, device="h100-sxm").to_dict()
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(attention="half"), "causal-half"),
+    (dict(attention=True), "attention"),
+    (dict(attention="causal-half", training=True), "training"),
+])
+def test_bad_attention_keywords_are_usage_errors(kw, match):
+    with pytest.raises(flopscope.UsageError, match=match):
+        flopscope.profile("resnet18", **kw)

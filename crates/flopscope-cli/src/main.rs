@@ -190,6 +190,11 @@ pub(crate) struct ShapeArgs {
     /// Classifier outputs of a built-in image model (default 1000).
     #[arg(long)]
     classes: Option<u64>,
+    /// Causal attention (`is_causal`, a checkpoint's prefill): `full` counts the whole score
+    /// matrix (kernels without block skipping); `causal-half` half of it, as FlashAttention's
+    /// benchmark and MaxText count it (docs/counting.md, "Causal attention").
+    #[arg(long, value_name = "MODE", default_value = "full", value_parser = ["full", "causal-half"])]
+    attention: String,
 }
 
 /// How to measure, shared by `bench`, `report --bench` and `compare --bench`.
@@ -368,6 +373,11 @@ struct ExportArgs {
     /// Classifier outputs of a built-in image model (default 1000).
     #[arg(long)]
     classes: Option<u64>,
+    /// Causal attention (`is_causal`, a checkpoint's prefill): `full` counts the whole score
+    /// matrix (kernels without block skipping); `causal-half` half of it, as FlashAttention's
+    /// benchmark and MaxText count it (docs/counting.md, "Causal attention").
+    #[arg(long, value_name = "MODE", default_value = "full", value_parser = ["full", "causal-half"])]
+    attention: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -459,13 +469,16 @@ fn model_options(
             .map(|s| parse_input(s))
             .collect::<Result<_, _>>()?,
         classes,
-        training: None,
+        ..Options::default()
     })
 }
 
 impl ShapeArgs {
     pub(crate) fn options(&self) -> Result<Options, Error> {
-        model_options(&self.dims, &self.inputs, self.classes)
+        Ok(Options {
+            attention: flopscope_core::options::Attention::parse(&self.attention)?,
+            ..model_options(&self.dims, &self.inputs, self.classes)?
+        })
     }
 }
 

@@ -17,6 +17,7 @@
 
 pub mod backprop;
 pub mod builder;
+pub mod causal;
 pub mod checked;
 pub mod convention;
 pub mod device;

@@ -11,6 +11,59 @@ pub struct Options {
     pub classes: Option<u64>,
     /// `--training`: also count one training step (see [`crate::training`]).
     pub training: Option<crate::training::TrainingOptions>,
+    /// `--attention`: how attention known to be causal is counted.
+    pub attention: Attention,
+}
+
+impl Options {
+    /// Refuses what a graph's profile does not model: `--attention causal-half` with
+    /// `--training` (a graph's attention backward is counted whole, so the step would mix the
+    /// two rules; a checkpoint's step halves both and does not call this).
+    pub fn check_graph(&self) -> crate::error::Result<()> {
+        if self.attention == Attention::CausalHalf && self.training.is_some() {
+            return Err(crate::error::Error::Usage(
+                "--attention causal-half with --training is counted for language-model \
+                 checkpoints only: a graph's attention backward is counted whole"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How attention whose mask is known to be causal is counted (`--attention`; `docs/counting.md`,
+/// "Causal attention"). Only attention that says it is causal (an `Attention` node with
+/// `is_causal = 1` and no mask tensor, with as many queries as keys; a checkpoint's prefill) is
+/// affected: an explicit mask could be anything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Attention {
+    /// The whole L × S score matrix: what a kernel without block skipping computes.
+    #[default]
+    Full,
+    /// Half of the score matrix's MACs and FLOPs, as FlashAttention's benchmark and MaxText
+    /// count a causal mask (`4·b·s²·h·d / 2`).
+    CausalHalf,
+}
+
+impl Attention {
+    /// From its command-line name: `full` or `causal-half`.
+    pub fn parse(s: &str) -> crate::error::Result<Attention> {
+        match s {
+            "full" => Ok(Attention::Full),
+            "causal-half" => Ok(Attention::CausalHalf),
+            _ => Err(crate::error::Error::Usage(format!(
+                "attention '{s}': expected full or causal-half"
+            ))),
+        }
+    }
+
+    /// Its command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Attention::Full => "full",
+            Attention::CausalHalf => "causal-half",
+        }
+    }
 }
 
 /// The warning for a `--dim` the model does not have: the dims it has and, for a near miss (a

@@ -413,6 +413,7 @@ pub fn build(
         llm: None,
         roofline: None,
         training: None,
+        param_breakdown: None,
     })
 }
 
@@ -479,6 +480,7 @@ fn peak_live(g: &Graph, a: &Analysis) -> Result<u64> {
 
 /// Profiles a graph (loaded or built).
 pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Profile> {
+    opts.check_graph()?;
     let symbols = g.input_symbols();
     let mut bindings: HashMap<String, u64> = HashMap::new();
     let mut shapes: HashMap<graph::ValueId, Vec<u64>> = HashMap::new();
@@ -632,6 +634,8 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
         warnings.push(crate::options::unknown_dim(name, &symbols) + ": ignored");
     }
     let unbound: Vec<String> = unbound.into_iter().chain(data_syms).collect();
+    let whole = crate::causal::apply(g, &mut a, opts.attention)?;
+    warnings.extend(crate::causal::whole_warning(&whole));
     let sorted: BTreeMap<String, u64> = bindings.iter().map(|(k, v)| (k.clone(), *v)).collect();
     let mut p = build(g, &a, model.clone(), sorted)?;
     if let Some(t) = &opts.training {
@@ -665,7 +669,7 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
             for (s, &x) in syms.iter().zip(pt) {
                 b.insert(s.clone(), x);
             }
-            let a = prepared
+            let mut a = prepared
                 .analyze(&input_shapes(&b), &b, &no_outer)
                 .map_err(|e| {
                     let at: Vec<String> = syms
@@ -675,6 +679,7 @@ pub fn profile_graph(g: &Graph, model: ModelInfo, opts: &Options) -> Result<Prof
                         .collect();
                     format!("at {}: {e}", at.join(", "))
                 })?;
+            crate::causal::apply(g, &mut a, opts.attention).map_err(|e| e.to_string())?;
             cost_sums(g, &a)
                 .map(|t| t.to_vec())
                 .ok_or_else(|| "some node costs are unknown".to_string())

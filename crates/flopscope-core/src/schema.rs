@@ -46,6 +46,44 @@ pub struct Profile {
     /// One training step's compute and memory, when asked for (`--training`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub training: Option<Training>,
+    /// Parameters by role and those one token uses (checkpoints and Hugging Face modules,
+    /// whose tensor names say the role; see [`ParamBreakdown`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param_breakdown: Option<ParamBreakdown>,
+}
+
+/// Parameters by role, from tensor names (`docs/counting.md`, "Active and total parameters"):
+/// the parts a counting convention keeps or leaves out, and the parameters one token uses in
+/// a mixture of experts. The roles sum to `total`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ParamBreakdown {
+    /// Token (and position) embedding tables.
+    pub embeddings: u64,
+    /// The output projection (`lm_head`); 0 when it is tied to the embeddings, which then hold
+    /// the one shared matrix.
+    pub head: u64,
+    /// Attention projections (and their biases).
+    pub attention: u64,
+    /// Normalisation weights (RMSNorm, LayerNorm), attention's inner norms included.
+    pub norms: u64,
+    /// MLPs every token runs: a dense model's, and the dense layers of a mixture of experts.
+    pub dense_mlp: u64,
+    /// The routers (gates) that pick each token's experts.
+    pub router: u64,
+    /// Shared experts: run by every token.
+    pub shared_experts: u64,
+    /// Routed experts, all of them.
+    pub routed_experts: u64,
+    /// Anything else.
+    pub other: u64,
+    /// Routed experts per MoE layer E (1: dense).
+    pub experts: u64,
+    /// Experts each token is routed to, k.
+    pub experts_per_token: u64,
+    /// Every parameter.
+    pub total: u64,
+    /// The parameters one token uses: `total − routed_experts × (E − k) / E`, rounded up.
+    pub active: u64,
 }
 
 /// One training step (forward, backward, optimizer update) at the profile's sizes. See

@@ -100,18 +100,24 @@ impl Profile {
 
     /// This profile with formulas in `symbols` fitted from `make(sizes) -> bytes`, which
     /// re-makes the model's trace at the given sizes (one per symbol), and `bindings` (the
-    /// sizes this profile was made at) recorded.
+    /// sizes this profile was made at) recorded; `attention` as the profile was made with.
+    #[pyo3(signature = (symbols, bindings, make, attention="full"))]
     fn with_formulas(
         &self,
         py: Python<'_>,
         symbols: Vec<String>,
         bindings: Vec<(String, u64)>,
         make: Py<PyAny>,
+        attention: &str,
     ) -> PyResult<Profile> {
         let mut inner = self.inner.clone();
         inner.bindings.extend(bindings);
         let mut failure: Option<PyErr> = None;
-        let opts = Options::default();
+        let attention = flopscope_core::options::Attention::parse(attention);
+        let opts = Options {
+            attention: attention.map_err(|e| to_py(py, e))?,
+            ..Options::default()
+        };
         if symbols.is_empty() {
             return Ok(Profile { inner });
         }
@@ -137,6 +143,24 @@ impl Profile {
         if let Some(e) = failure {
             return Err(e);
         }
+        Ok(Profile { inner })
+    }
+
+    /// This profile with its parameters by role (`param_breakdown`) from a module's named
+    /// parameters `(name, elements)`, `experts` routed experts per MoE layer and
+    /// `experts_per_token` of them per token (1 and 1 for a dense model).
+    fn with_param_breakdown(
+        &self,
+        py: Python<'_>,
+        tensors: Vec<(String, u64)>,
+        experts: u64,
+        experts_per_token: u64,
+    ) -> PyResult<Profile> {
+        let named = tensors.iter().map(|(n, k)| (n.as_str(), *k));
+        let b = flopscope_core::llm::roles::breakdown(named, experts, experts_per_token)
+            .map_err(|e| to_py(py, e))?;
+        let mut inner = self.inner.clone();
+        inner.param_breakdown = Some(b);
         Ok(Profile { inner })
     }
 
@@ -285,12 +309,14 @@ fn training_options(t: TrainingArgs) -> Result<Option<TrainingOptions>, Error> {
     Ok(Some(o))
 }
 
-/// Options from the Python arguments, refused as the CLI refuses `--dim name=0`.
+/// Options from the Python arguments, refused as the CLI refuses `--dim name=0`; `attention`
+/// is `--attention`'s name (`full`, `causal-half`).
 fn options(
     dims: Vec<(String, u64)>,
     inputs: Vec<(Option<String>, Vec<u64>)>,
     classes: Option<u64>,
     training: TrainingArgs,
+    attention: &str,
 ) -> Result<Options, Error> {
     for (name, n) in &dims {
         if name.trim().is_empty() || *n == 0 {
@@ -304,10 +330,12 @@ fn options(
         inputs,
         classes,
         training: training_options(training)?,
+        attention: flopscope_core::options::Attention::parse(attention)?,
     })
 }
 
 /// Runs the analysis without the GIL and wraps the result.
+#[allow(clippy::too_many_arguments)] // the keywords of `flopscope.profile`
 fn run(
     py: Python<'_>,
     source: Source<'_>,
@@ -315,8 +343,9 @@ fn run(
     inputs: Vec<(Option<String>, Vec<u64>)>,
     classes: Option<u64>,
     training: TrainingArgs,
+    attention: &str,
 ) -> PyResult<Profile> {
-    let opts = options(dims, inputs, classes, training).map_err(|e| to_py(py, e))?;
+    let opts = options(dims, inputs, classes, training, attention).map_err(|e| to_py(py, e))?;
     let result = py.detach(|| {
         let p = flopscope_core::profile(&source, &opts)?;
         // A dim the model lacks is an error, as for a CLI command of one model.
@@ -332,7 +361,8 @@ fn run(
 /// headers only, see docs/remote.md), an existing path, else a built-in name, else a path
 /// (which then fails with the reason), as `flopscope profile SPEC`.
 #[pyfunction]
-#[pyo3(signature = (spec, dims=vec![], inputs=vec![], classes=None, training=None))]
+#[pyo3(signature = (spec, dims=vec![], inputs=vec![], classes=None, training=None, attention="full"))]
+#[allow(clippy::too_many_arguments)] // the keywords of `flopscope.profile`
 pub(crate) fn profile_spec(
     py: Python<'_>,
     spec: &str,
@@ -340,11 +370,13 @@ pub(crate) fn profile_spec(
     inputs: Vec<(Option<String>, Vec<u64>)>,
     classes: Option<u64>,
     training: TrainingArgs,
+    attention: &str,
 ) -> PyResult<Profile> {
     if !flopscope_remote::is_remote(spec) {
-        return run(py, Source::parse(spec), dims, inputs, classes, training);
+        let source = Source::parse(spec);
+        return run(py, source, dims, inputs, classes, training, attention);
     }
-    let opts = options(dims, inputs, classes, training).map_err(|e| to_py(py, e))?;
+    let opts = options(dims, inputs, classes, training, attention).map_err(|e| to_py(py, e))?;
     let result = py.detach(|| {
         // What the CLI prints as a warning (a cached revision used offline) goes with the
         // profile's own warnings.
@@ -361,7 +393,8 @@ pub(crate) fn profile_spec(
 
 /// Profiles a file or checkpoint folder (ONNX, safetensors, GGUF).
 #[pyfunction]
-#[pyo3(signature = (path, dims=vec![], inputs=vec![], classes=None, training=None))]
+#[pyo3(signature = (path, dims=vec![], inputs=vec![], classes=None, training=None, attention="full"))]
+#[allow(clippy::too_many_arguments)] // the keywords of `flopscope.profile`
 pub(crate) fn profile_path(
     py: Python<'_>,
     path: PathBuf,
@@ -369,8 +402,10 @@ pub(crate) fn profile_path(
     inputs: Vec<(Option<String>, Vec<u64>)>,
     classes: Option<u64>,
     training: TrainingArgs,
+    attention: &str,
 ) -> PyResult<Profile> {
-    run(py, Source::Path(&path), dims, inputs, classes, training)
+    let source = Source::Path(&path);
+    run(py, source, dims, inputs, classes, training, attention)
 }
 
 /// Profiles a model held in memory (ONNX, or a single GGUF or safetensors file); `name` is
@@ -378,7 +413,8 @@ pub(crate) fn profile_path(
 /// fills the profile's training section: for a recorded step (a trace with its backward
 /// pass, `flopscope.profile(module, training=True)`) from the recorded backward.
 #[pyfunction]
-#[pyo3(signature = (data, name, dims=vec![], inputs=vec![], classes=None, training=None))]
+#[pyo3(signature = (data, name, dims=vec![], inputs=vec![], classes=None, training=None, attention="full"))]
+#[allow(clippy::too_many_arguments)] // the keywords of `flopscope.profile`
 pub(crate) fn profile_bytes(
     py: Python<'_>,
     data: &[u8],
@@ -387,15 +423,10 @@ pub(crate) fn profile_bytes(
     inputs: Vec<(Option<String>, Vec<u64>)>,
     classes: Option<u64>,
     training: TrainingArgs,
+    attention: &str,
 ) -> PyResult<Profile> {
-    run(
-        py,
-        Source::Bytes { bytes: data, name },
-        dims,
-        inputs,
-        classes,
-        training,
-    )
+    let source = Source::Bytes { bytes: data, name };
+    run(py, source, dims, inputs, classes, training, attention)
 }
 /// Checks a training step's options before anything is traced: an unknown name or a bad
 /// value is a `UsageError` (the same message the profile would give).

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod attention;
 mod bad_corpus;
 mod bad_input;
 mod bench_cli;

@@ -17,6 +17,7 @@ use crate::schema::{Component, Layer, LlmInfo, ModelInfo, Profile, Totals};
 pub mod arch;
 mod fetched;
 pub mod gguf;
+pub mod roles;
 pub mod safetensors;
 pub mod training;
 
@@ -383,6 +384,8 @@ pub fn profile_bytes(bytes: &[u8], name: &str, opts: &Options) -> Option<Result<
 fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Profile> {
     let mut warnings = Vec::new();
     let (batch, seq, past) = sizes(opts, &mut warnings)?;
+    // A prefill is causal by construction; a decoded token's one query row sees every key.
+    let half = opts.attention == crate::options::Attention::CausalHalf;
     let comps = components(&ck.tensors)?;
     let total = checked::sum(
         ck.tensors.iter().map(|t| t.elements),
@@ -411,6 +414,12 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
         Some(a) if a.experts > 1 => total.saturating_sub(idle_experts(experts, a)),
         _ => total,
     };
+    let (e, k) = ck
+        .arch
+        .as_ref()
+        .map_or((1, 1), |a| (a.experts, a.experts_per_token));
+    let named = ck.tensors.iter().map(|t| (t.name.as_str(), t.elements));
+    let breakdown = roles::breakdown(named, e, k)?;
     let params_of = |c: &str| component_size(&comps, c).0;
     let bytes_of = |c: &str| component_size(&comps, c).1;
     let mul = |xs: &[u64], what: &str| checked::product(xs, what);
@@ -473,8 +482,12 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
             let tokens = mul(&[batch, seq], "the prefill's tokens")?;
             let proj = mul(&[tokens, a.layers, a.attn_proj_macs()?], "the prefill's projection MACs")?;
             let score_what = "the prefill's attention MACs";
-            let scores = mul(&[batch, a.layers, seq, a.attn_score_macs(seq).ok_or_else(|| overflow(score_what))?], score_what)?;
-            let softmax = mul(&[5, batch, a.layers, a.heads, seq, seq], "the prefill's softmax FLOPs")?;
+            let mut scores = mul(&[batch, a.layers, seq, a.attn_score_macs(seq).ok_or_else(|| overflow(score_what))?], score_what)?;
+            let mut softmax = mul(&[5, batch, a.layers, a.heads, seq, seq], "the prefill's softmax FLOPs")?;
+            if half {
+                // `--attention causal-half`: half the score matrix, rounded down (docs/counting.md).
+                (scores, softmax) = (scores / 2, softmax / 2);
+            }
             let mlp = mul(&[tokens, a.layers, a.mlp_macs()?], "the prefill's MLP MACs")?;
             let head = mul(&[tokens, a.head_macs()?], "the prefill's LM head MACs")?;
             let proj2 = dbl(proj, "the prefill's projection FLOPs")?;
@@ -511,7 +524,9 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
             info.kv_cache_bytes_per_token = Some(kvt);
             info.kv_cache_bytes = Some(mul(&[kvt, batch, keys], "the KV cache bytes")?);
             let quad = mul(&[a.layers, 2, a.heads, a.head_dim], "the prefill's attention MACs")?;
-            info.formulas.insert("prefill_macs", format!("{quad}·batch·seq^2 + {per_token}·batch·seq"));
+            // Even (a factor 2), so the causal half is exact.
+            let prefill_quad = if half { quad / 2 } else { quad };
+            info.formulas.insert("prefill_macs", format!("{prefill_quad}·batch·seq^2 + {per_token}·batch·seq"));
             info.formulas.insert("decode_macs_per_token", format!("{} + {quad}·(past+1)", per_token));
             info.formulas.insert("kv_cache_bytes", format!("{kvt}·batch·(past+1)"));
             warnings.push("checkpoint FLOPs count the matrix products and softmax; norms, activations, rotary embeddings and residual adds (well under 1% of a decoder's FLOPs) are not counted".into());
@@ -561,7 +576,14 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
         )?;
     }
     let training = match (&opts.training, &ck.arch) {
-        (Some(o), Some(a)) => Some(training::section(a, &totals, batch, seq, o, &mut warnings)?),
+        (Some(o), Some(a)) => Some(training::section(
+            a,
+            &totals,
+            (batch, seq),
+            half,
+            o,
+            &mut warnings,
+        )?),
         (Some(_), None) => {
             warnings.push("training: no architecture config, so no training costs".into());
             None
@@ -602,6 +624,7 @@ fn profile_checkpoint(ck: Checkpoint, source: &str, opts: &Options) -> Result<Pr
         llm: Some(info),
         roofline: None,
         training,
+        param_breakdown: Some(breakdown),
     })
 }
 

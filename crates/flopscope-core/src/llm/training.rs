@@ -126,18 +126,24 @@ pub fn activation_bytes(
 /// (`totals`); backward is twice its MACs (each product's input gradient and weight gradient,
 /// QKᵀ and AV's two operand gradients) and `2·MACs + 4 per score` FLOPs; recomputation adds
 /// the core attention (selective) or every layer's forward (full: all but the LM head).
-/// Returns the step and the recomputed FLOPs alone.
+/// With `causal_half` (`--attention causal-half`) the scores are half the L × L matrix, as
+/// in the prefill `totals` (MaxText's training count: 3 × the causal half). Returns the step
+/// and the recomputed FLOPs alone.
 pub fn compute(
     a: &Arch,
     totals: &Totals,
     b: u64,
     s: u64,
     r: Recompute,
+    causal_half: bool,
 ) -> Option<(StepCompute, u64)> {
     let tokens = prod(&[b, s])?;
     let head = prod(&[tokens, a.head_macs().ok()?])?;
-    let score_macs = prod(&[b, a.layers, s, a.attn_score_macs(s)?])?;
-    let scores = prod(&[b, a.layers, a.heads, s, s])?;
+    let mut score_macs = prod(&[b, a.layers, s, a.attn_score_macs(s)?])?;
+    let mut scores = prod(&[b, a.layers, a.heads, s, s])?;
+    if causal_half {
+        (score_macs, scores) = (score_macs.checked_div(2)?, scores.checked_div(2)?);
+    }
     let backward_macs = totals.macs.checked_mul(2)?;
     let backward_flops = backward_macs
         .checked_mul(2)?
@@ -187,18 +193,19 @@ fn check_time(opts: &TrainingOptions) -> Result<()> {
 
 /// The training section of a checkpoint's profile at batch `b`, sequence `s` (one GPU's
 /// micro-batch; data-parallel GPUs each run their own). `totals` are the prefill the profile
-/// reports. Warnings about missing time options go to `warnings`.
+/// reports, with `causal_half` as they were counted. Warnings about missing time options go
+/// to `warnings`.
 pub fn section(
     a: &Arch,
     totals: &Totals,
-    b: u64,
-    s: u64,
+    (b, s): (u64, u64),
+    causal_half: bool,
     opts: &TrainingOptions,
     warnings: &mut Vec<String>,
 ) -> Result<Training> {
     opts.validate()?;
     check_time(opts)?;
-    let (mut c, re_flops) = compute(a, totals, b, s, opts.recompute)
+    let (mut c, re_flops) = compute(a, totals, b, s, opts.recompute, causal_half)
         .ok_or_else(|| overflow("the training step's compute"))?;
     let act = activation_bytes(a, b, s, opts.precision, opts.recompute)
         .ok_or_else(|| overflow("the training step's activation bytes"))?;

@@ -59,7 +59,19 @@ pub(super) struct Dims {
 
 pub(super) fn onnx_dims(cx: &Ctx) -> Result<Dims, OpError> {
     let (q, k, v) = (cx.shape(0)?, cx.shape(1)?, cx.shape(2)?);
-    let past = match cx.opt(4).and_then(|t| t.shape.as_deref()) {
+    let past = cx.opt(4).and_then(|t| t.shape.as_deref());
+    dims_of(cx.node, q, k, v, past)
+}
+
+/// [`onnx_dims`] from the shapes of Q, K, V and the optional past key.
+fn dims_of(
+    node: &crate::graph::Node,
+    q: &[u64],
+    k: &[u64],
+    v: &[u64],
+    past: Option<&[u64]>,
+) -> Result<Dims, OpError> {
+    let past = match past {
         Some(p) if p.len() == 4 => p[2],
         _ => 0,
     };
@@ -76,8 +88,8 @@ pub(super) fn onnx_dims(cx: &Ctx) -> Result<Dims, OpError> {
         },
         (3, 3, 3) => {
             // A negative count reads as 0, which is refused just below.
-            let h = u64::try_from(cx.node.attr_int("q_num_heads", 0)).unwrap_or(0);
-            let kvh = u64::try_from(cx.node.attr_int("kv_num_heads", 0)).unwrap_or(0);
+            let h = u64::try_from(node.attr_int("q_num_heads", 0)).unwrap_or(0);
+            let kvh = u64::try_from(node.attr_int("kv_num_heads", 0)).unwrap_or(0);
             if h < 1 || kvh < 1 || q[2] % h != 0 || v[2] % kvh != 0 {
                 return invalid(
                     "3-D inputs need q_num_heads and kv_num_heads dividing the hidden sizes",
@@ -143,6 +155,38 @@ fn cost_onnx(cx: &Ctx, _: &[Tensor]) -> Result<Cost, OpError> {
     let d = onnx_dims(cx)?;
     let _ = d.past;
     attention_cost(d.b, d.h, d.l, d.s, d.dk, d.dv, cx.opt(3).is_some())
+}
+
+/// Whether an ONNX `Attention` node (default domain) is causal by its own say: `is_causal = 1`
+/// and no mask tensor (a mask could be anything, so it is never assumed causal).
+pub fn says_causal(node: &crate::graph::Node) -> bool {
+    node.op_type == "Attention"
+        && (node.domain.is_empty() || node.domain == "ai.onnx")
+        && node.attr_int("is_causal", 0) == 1
+        && node.inputs.get(3).is_none_or(Option::is_none)
+}
+
+/// The cost of a causal ONNX `Attention` node ([`says_causal`]) counted as its causal half
+/// (`--attention causal-half`): the score matrix's MACs and its other FLOPs (scale, softmax)
+/// each halved, rounded down, as FlashAttention's benchmark counts `4·b·s²·h·d / 2`. `Ok(None)`
+/// when queries and keys differ in number (L ≠ S: a KV cache, where half is not what the mask
+/// keeps) or a shape is unknown: the node stays whole. `shapes` are Q, K, V and the past key.
+pub fn causal_half_cost(
+    node: &crate::graph::Node,
+    shapes: [Option<&[u64]>; 4],
+) -> Result<Option<Cost>, OpError> {
+    let [Some(q), Some(k), Some(v), past] = shapes else {
+        return Ok(None);
+    };
+    let d = dims_of(node, q, k, v, past)?;
+    if d.l != d.s {
+        return Ok(None);
+    }
+    let full = attention_cost(d.b, d.h, d.l, d.s, d.dk, d.dv, false)?;
+    let macs = full.macs / 2;
+    // flops = 2·macs + other, so other ≥ 0.
+    let other = full.flops.saturating_sub(full.macs.saturating_mul(2)) / 2;
+    Cost::products(macs, other).map(Some)
 }
 
 pub(super) fn mha_dims(cx: &Ctx) -> Result<[u64; 6], OpError> {

@@ -20,6 +20,7 @@ pub use crate::graph::{Values, MAX_FOLD};
 
 pub(crate) mod aten;
 mod attention;
+pub use attention::{causal_half_cost, says_causal};
 pub mod backward;
 mod contrib;
 mod control;

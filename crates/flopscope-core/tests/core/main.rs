@@ -2,12 +2,14 @@
 
 mod common;
 
+mod causal;
 mod conventions;
 mod data_dependent;
 mod llm_training;
 mod loader;
 mod maps;
 mod modules;
+mod moe;
 mod operators;
 mod quantized;
 mod reference_models;
