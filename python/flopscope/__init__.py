@@ -238,6 +238,16 @@ class Profile:
         # A traced module's flopscope.trace/1 document: what conventions read.
         self._trace = trace
 
+    def save_trace(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Writes a traced module's ``flopscope.trace/1`` document (what it was profiled
+        from) to ``path``, for ``flopscope profile PATH --convention NAME`` or ``flopscope
+        compare PATH --conventions a,b`` on the command line."""
+        if self._trace is None:
+            raise UsageError("save_trace() is for a profile of a torch.nn.Module; this one was "
+                             "profiled from a file")
+        with open(path, "wb") as f:
+            f.write(self._trace)
+
     def as_convention(self, name: str) -> "Counted":
         """This model counted as tool ``name`` counts it (``"thop"``, ``"fvcore"``,
         ``"ptflops"``, ``"torchinfo"``, ``"calflops"``, ``"deepspeed"``,
@@ -781,4 +791,5 @@ def zoo() -> list[str]:
 
 # Last: they call profile() and read Profile, defined above.
 from ._compare import Comparison, compare, report  # noqa: E402
+from ._conventions import Counted, Explain  # noqa: E402
 from ._predict import Prediction, predict  # noqa: E402

@@ -18,7 +18,9 @@ definitions are in ``docs/counting.md`` ("The trace format").
 from __future__ import annotations
 
 import dis
+import linecache
 import math
+import re
 import sys
 import threading
 import types
@@ -198,17 +200,54 @@ def _by_name(func: Any, attr: str, frame: Any) -> bool:
     (``F.gelu(x)``, ``torch.matmul(a, b)``, or a call inside ``torch.nn.functional`` itself):
     tools that monkey-patch ``torch.nn.functional`` and ``torch`` see only such calls, not
     one through a reference kept from before they patched (``self.act = F.gelu`` in
-    ``__init__``, then ``self.act(x)``). Told from the caller's code object: the name must be
-    among the names it loads, and not as a global it imported."""
+    ``__init__``, then ``self.act(x)``). Told from the callee expression of the calling
+    instruction in the caller's source (``co_positions``); without source, from the names
+    the caller's code loads."""
     code = getattr(func, "__code__", None)
-    while frame is not None and (frame.f_code.co_filename in _MACHINERY or frame.f_code is code):
-        frame = frame.f_back
+    callee = None
+    while frame is not None:
+        if frame.f_code.co_filename in _MACHINERY or frame.f_code is code:
+            frame = frame.f_back
+            continue
+        key = (frame.f_code, frame.f_lasti)
+        callee = _CALLEES.get(key, False)
+        if callee is False:
+            callee = _CALLEES[key] = _callee(frame)
+        # torch's own dispatch of the call (a Python function handing itself to
+        # handle_torch_function, boolean_dispatch picking an implementation) is not the caller.
+        if callee in _DISPATCH and frame.f_code.co_filename in _TORCH_FILES:
+            frame = frame.f_back
+            continue
+        break
     if frame is None:
         return True
-    if attr not in frame.f_code.co_names:
-        return False
     g = frame.f_globals
-    return g.get(attr) is not func or g.get("__name__") in ("torch", "torch.nn.functional")
+    internal = g.get("__name__") in ("torch", "torch.nn.functional")
+    if callee is None:
+        return attr in frame.f_code.co_names and (g.get(attr) is not func or internal)
+    if "." not in callee:  # a bare name: a global bound before any patch, unless torch's own
+        return callee == attr and internal
+    return callee.rsplit(".", 1)[1] == attr
+
+
+_CALLEES: dict = {}
+_DISPATCH = {"handle_torch_function", "if_true", "if_false"}
+_TORCH_FILES = {torch.nn.functional.__file__, torch._jit_internal.__file__}
+_CALLEE = re.compile(r"\s*([A-Za-z_][\w.]*)\s*\(")
+
+
+def _callee(frame: Any) -> Optional[str]:
+    """The dotted name called by the instruction `frame` is running (``F.gelu``,
+    ``self.act``), from the source span Python records for it; None when unknown."""
+    try:
+        line, end, col, ecol = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+    except (AttributeError, IndexError, ValueError):
+        return None
+    if line is None or col is None:
+        return None
+    src = linecache.getline(frame.f_code.co_filename, line)
+    m = _CALLEE.match(src[col:ecol] if end == line and ecol is not None else src[col:])
+    return m.group(1) if m else None
 
 
 class Event:

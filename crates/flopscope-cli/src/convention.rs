@@ -10,7 +10,7 @@ use flopscope_core::{Error, Profile};
 fn trace_of(model: &str) -> Result<Vec<u8>, Error> {
     flopscope_core::source::read_trace(Path::new(model))?.ok_or_else(|| {
         Error::Usage(format!(
-            "conventions other than 'exact' reproduce PyTorch tools, which count a torch.nn.Module: '{model}' is not a flopscope.trace/1 document (save one with flopscope.trace(module, inputs, path) in Python)"
+            "conventions other than 'exact' reproduce PyTorch tools, which count a torch.nn.Module: '{model}' is not a flopscope.trace/1 document (Python: flopscope.profile(module, inputs).save_trace(path))"
         ))
     })
 }

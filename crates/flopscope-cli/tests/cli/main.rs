@@ -10,6 +10,7 @@ mod calibrate;
 mod check_cli;
 mod compare_charts;
 mod control_flow;
+mod conventions;
 mod devices;
 mod functions;
 mod llm;

@@ -6,37 +6,9 @@ use flopscope_core::convention::{count, explain, Convention, Observation};
 use flopscope_core::profile_bytes;
 use flopscope_core::Options;
 
-const TRACE: &str = r#"{"schema": "flopscope.trace/1", "name": "Lin", "grad_enabled": true,
- "values": [
-  {"name": "x", "dtype": "float32", "shape": [2, 5, 4], "role": "input"},
-  {"name": "lin.weight", "dtype": "float32", "shape": [3, 4], "role": "param"},
-  {"name": "lin.bias", "dtype": "float32", "shape": [3], "role": "param"},
-  {"dtype": "float32", "shape": [10, 4]},
-  {"dtype": "float32", "shape": [4, 3]},
-  {"dtype": "float32", "shape": [10, 3]},
-  {"dtype": "float32", "shape": [2, 5, 3]},
-  {"dtype": "float32", "shape": [2, 5, 3]},
-  {"dtype": "float32", "shape": [2, 5, 3]}],
- "calls": [
-  {"op": "aten.view.default", "scope": ["lin"], "args": {"self": {"v": 0}, "size": [10, 4]}, "outputs": [3], "fn": 0},
-  {"op": "aten.t.default", "scope": ["lin"], "args": {"self": {"v": 1}}, "outputs": [4], "fn": 0},
-  {"op": "aten.addmm.default", "scope": ["lin"], "args": {"self": {"v": 2}, "mat1": {"v": 3}, "mat2": {"v": 4}}, "outputs": [5], "fn": 0},
-  {"op": "aten.view.default", "scope": ["lin"], "args": {"self": {"v": 5}, "size": [2, 5, 3]}, "outputs": [6], "fn": 0},
-  {"op": "aten.gelu.default", "scope": [], "args": {"self": {"v": 6}}, "outputs": [7], "fn": 1},
-  {"op": "aten.gelu.default", "scope": [], "args": {"self": {"v": 7}}, "outputs": [8], "fn": 2}],
- "outputs": [8],
- "functions": [
-  {"fn": "torch.nn.functional.linear", "args": [{"shape": [2, 5, 4], "dtype": "float32"}, {"shape": [3, 4], "dtype": "float32"}, {"shape": [3], "dtype": "float32"}], "kwargs": {}, "out": {"shape": [2, 5, 3], "dtype": "float32"}, "parent": null, "calls": [0, 4]},
-  {"fn": "torch.nn.functional.gelu", "args": [{"shape": [2, 5, 3], "dtype": "float32"}], "kwargs": {}, "out": {"shape": [2, 5, 3], "dtype": "float32"}, "parent": null, "calls": [4, 5], "stored": true},
-  {"fn": "torch.nn.functional.gelu", "args": [{"shape": [2, 5, 3], "dtype": "float32"}], "kwargs": {}, "out": {"shape": [2, 5, 3], "dtype": "float32"}, "parent": null, "calls": [5, 6]}],
- "modules": [
-  {"name": "", "type": "__main__.Net", "children": ["lin"], "params": [], "attrs": {"training": false}},
-  {"name": "lin", "type": "torch.nn.modules.linear.Linear", "children": [],
-   "params": [{"name": "weight", "shape": [3, 4], "id": 0, "trainable": true}, {"name": "bias", "shape": [3], "id": 1, "trainable": true}],
-   "attrs": {"training": false, "in_features": 4, "out_features": 3}}],
- "module_calls": [
-  {"m": 0, "args": [{"shape": [2, 5, 4], "dtype": "float32"}], "kwargs": {}, "out": {"shape": [2, 5, 3], "dtype": "float32"}, "parent": null, "calls": [0, 6], "functions": [0, 3]},
-  {"m": 1, "args": [{"shape": [2, 5, 4], "dtype": "float32"}], "kwargs": {}, "out": {"shape": [2, 5, 3], "dtype": "float32"}, "parent": 0, "calls": [0, 4], "functions": [0, 1]}]}"#;
+// Hand-written (tests/data/traces/conventions_linear.json): what the recorder writes for
+// `Net` with `self.lin = nn.Linear(4, 3)`, `self.act = F.gelu`, forward `F.gelu(self.act(self.lin(x)))`.
+const TRACE: &str = include_str!("../../../../tests/data/traces/conventions_linear.json");
 
 fn counted(c: Convention) -> (Option<u64>, Option<u64>, Option<u64>) {
     let exact = profile_bytes(TRACE.as_bytes(), &Options::default()).unwrap();
