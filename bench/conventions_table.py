@@ -17,7 +17,8 @@ Run from the repository root with the tools installed (scripts/test-deps.sh):
 
     python3 bench/conventions_table.py                      # every model, every tool
     python3 bench/conventions_table.py --models resnet18,gru --tools thop,fvcore
-    python3 bench/conventions_table.py --reuse              # flopscope again, the tools' JSON as it is
+    python3 bench/conventions_table.py --reuse              # flopscope again, tools from the JSON
+    python3 bench/conventions_table.py --variants           # and each cell again, 2 threads, seed 1
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ def compare_cell(r: dict) -> str:
             if r[k] is None or fs.get(k) is None:
                 diffs.append(f"{k}: tool {fmt(r[k])} / flopscope {fmt(fs.get(k))}")
             else:
-                diffs.append(f"{k}: tool {fmt(r[k])} / flopscope {fmt(fs[k])} (Δ {fs[k] - r[k]:+,})")
+                diffs.append(
+                    f"{k}: tool {fmt(r[k])} / flopscope {fmt(fs[k])} (Δ {fs[k] - r[k]:+,})"
+                )
     return "equal" if not diffs else "; ".join(diffs)
 
 
@@ -116,14 +119,36 @@ def compare_table(results: dict, models, tools) -> str:
     return "\n".join(rows)
 
 
+def inconsistent(results: dict, models, tools) -> list[str]:
+    """One line per cell whose variants (run_tools(variants=True)) differ from its figures."""
+    lines = []
+    for m in models:
+        for t in tools:
+            r = results[m][t]
+            base = {k: r.get(k) for k in FIGURES} if "error" not in r else {"error": r["error"]}
+            for tag, v in r.get("variants", {}).items():
+                v = {k: v.get(k) for k in FIGURES} if "error" not in v else {"error": v["error"]}
+                if v != base:
+                    lines.append(f"- {m} / {t}: {tag} gives {v}, not {base}")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(ref.MODELS), help="comma-separated model names")
     ap.add_argument("--tools", default=",".join(ref.TOOLS), help="comma-separated tool names")
     ap.add_argument("--jobs", type=int, default=2, help="tool subprocesses at a time (default 2)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "conventions_tools.json"))
-    ap.add_argument("--reuse", action="store_true",
-                    help="read the tools' figures from --out instead of running the tools")
+    ap.add_argument(
+        "--variants",
+        action="store_true",
+        help="also run every cell again, with 2 threads and with seed 1 (about 4x as long)",
+    )
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="read the tools' figures from --out instead of running the tools",
+    )
     a = ap.parse_args()
     models, tools = a.models.split(","), a.tools.split(",")
     for t in tools:
@@ -142,10 +167,17 @@ def main() -> None:
             sys.exit(f"{out} has no result for {missing[0]}: run without --reuse")
     else:
         t0 = time.perf_counter()
-        got = ref.run_tools([(t, m) for m in models for t in tools], jobs=a.jobs)
+        got = ref.run_tools(
+            [(t, m) for m in models for t in tools], jobs=a.jobs, variants=a.variants
+        )
         wall = time.perf_counter() - t0
-        doc = {"versions": versions(), "torch_threads": 1, "jobs": a.jobs,
-               "wall_seconds": round(wall, 1), "results": {}}
+        doc = {
+            "versions": versions(),
+            "torch_threads": 1,
+            "jobs": a.jobs,
+            "wall_seconds": round(wall, 1),
+            "results": {},
+        }
         if out.exists():  # a partial run updates its cells of a file from the same versions
             old = json.loads(out.read_text())
             if old.get("versions") == doc["versions"]:
@@ -170,6 +202,10 @@ def main() -> None:
     print(totals_table(results, models, tools))
     print("\n## flopscope convention=TOOL against the tool\n")
     print(compare_table(results, models, tools))
+    if a.variants:
+        print("\n## Cells not consistent with themselves (again / 2 threads / seed 1)\n")
+        odd = inconsistent(results, models, tools)
+        print("\n".join(odd) if odd else f"none of {len(models) * len(tools)} cells")
     if not a.reuse:
         print(f"\ntools: {doc['wall_seconds']} s wall with {a.jobs} jobs", file=sys.stderr)
 

@@ -9,7 +9,7 @@ process; the worker also checks after every model that the tool put `torch`,
 `torch.nn.functional` and `torch.Tensor` back as it found them.
 
 Used by tests/python/test_conventions_tools.py and bench/conventions_table.py; run as a script
-it is that worker: `python conventions_ref.py TOOL MODEL[,MODEL...] OUT.json`.
+it is that worker: `python conventions_ref.py TOOL MODEL[,MODEL...] OUT.json [variants]`.
 """
 
 from __future__ import annotations
@@ -93,7 +93,9 @@ def _tv(arch: str, batch: int = 1, size: int = 224, **kw):
     import torchvision
 
     torch = _torch()
-    return torchvision.models.get_model(arch, weights=None, **kw), (torch.randn(batch, 3, size, size),)
+    return torchvision.models.get_model(arch, weights=None, **kw), (
+        torch.randn(batch, 3, size, size),
+    )
 
 
 def _hf(kind: str, impl: str | None):
@@ -102,16 +104,27 @@ def _hf(kind: str, impl: str | None):
 
     torch = _torch()
     if kind == "bert":
-        cfg = tr.BertConfig(hidden_size=256, num_hidden_layers=2, num_attention_heads=4,
-                            intermediate_size=1024, vocab_size=1000)
+        cfg = tr.BertConfig(
+            hidden_size=256,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=1024,
+            vocab_size=1000,
+        )
         cls = tr.BertModel
     elif kind == "gpt2":
         cfg = tr.GPT2Config(n_embd=256, n_layer=2, n_head=4, vocab_size=1000, n_positions=512)
         cls = tr.GPT2LMHeadModel  # HF's Conv1D projections; lm_head tied to wte
     else:
-        cfg = tr.LlamaConfig(hidden_size=256, intermediate_size=1024, num_hidden_layers=2,
-                             num_attention_heads=4, num_key_value_heads=4, vocab_size=1000,
-                             max_position_embeddings=512)
+        cfg = tr.LlamaConfig(
+            hidden_size=256,
+            intermediate_size=1024,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            vocab_size=1000,
+            max_position_embeddings=512,
+        )
         cls = tr.LlamaForCausalLM
     # No KV cache: fvcore's tracer cannot return a DynamicCache, and a cache adds no compute.
     cfg.use_cache = False
@@ -119,7 +132,9 @@ def _hf(kind: str, impl: str | None):
         cfg._attn_implementation = impl
     m = cls(cfg)
     if impl is not None and m.config._attn_implementation != impl:
-        raise RuntimeError(f"{kind}: asked for {impl} attention, got {m.config._attn_implementation}")
+        raise RuntimeError(
+            f"{kind}: asked for {impl} attention, got {m.config._attn_implementation}"
+        )
     return m, (torch.randint(0, cfg.vocab_size, (1, 128)),)
 
 
@@ -143,7 +158,7 @@ def _funclinear():
 
 
 def _ops_mix():
-    """One small model with the modules the other models lack, each with its own rule in some tool."""
+    """A small model of the modules the others lack, each with its own rule in some tool."""
     torch = _torch()
     nn = torch.nn
     m = nn.Sequential(
@@ -182,7 +197,9 @@ def _seg():
     import torchvision
 
     torch = _torch()
-    m = torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None)
+    m = torchvision.models.segmentation.lraspp_mobilenet_v3_large(
+        weights=None, weights_backbone=None
+    )
     return m, (torch.randn(1, 3, 224, 224),)
 
 
@@ -221,16 +238,16 @@ _SPECS = {
 MODELS = tuple(_SPECS)
 
 
-def build(name: str):
+def build(name: str, seed: int = 0):
     """Builds model `name`: `(module in eval mode, args tuple, kwargs dict, grad)`.
 
-    Weights and inputs come from seed 0, so every process builds the same model."""
+    Weights and inputs come from `seed`, so every process builds the same model."""
     torch = _torch()
     try:
         builder, grad = _SPECS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model, args = builder()
     return model.eval(), args, {}, grad
 
@@ -246,7 +263,7 @@ def grad_for(tool: str, name: str) -> bool:
 
 
 def _integral(value, what: str) -> int | None:
-    """A tool's figure as an int; refuses a fraction (thop returns floats) instead of rounding it."""
+    """A tool's figure as an int; refuses a fraction (thop returns floats) rather than round it."""
     if value is None:
         return None
     if float(value) != int(value):
@@ -256,7 +273,6 @@ def _integral(value, what: str) -> int | None:
 
 def _call(tool: str, model, args: tuple, kwargs: dict) -> dict:
     """One tool on one model, called as its documentation shows, with its defaults."""
-    torch = _torch()
     if tool == "thop":
         from thop import profile
 
@@ -285,8 +301,13 @@ def _call(tool: str, model, args: tuple, kwargs: dict) -> dict:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             macs, params = get_model_complexity_info(
-                model, tuple(args[0].shape[1:]) if args else (1,), as_strings=False,
-                print_per_layer_stat=False, input_constructor=lambda _res: batch, ost=out)
+                model,
+                tuple(args[0].shape[1:]) if args else (1,),
+                as_strings=False,
+                print_per_layer_stat=False,
+                input_constructor=lambda _res: batch,
+                ost=out,
+            )
         if macs is None:  # ptflops prints an exception and returns (None, None)
             raise RuntimeError("ptflops failed: " + out.getvalue().strip().splitlines()[-1])
         return {"macs": macs, "flops": None, "params": params}
@@ -300,13 +321,19 @@ def _call(tool: str, model, args: tuple, kwargs: dict) -> dict:
             from calflops import calculate_flops
 
             flops, macs, params = calculate_flops(
-                model, args=list(args), kwargs=kwargs, print_results=False, print_detailed=False,
-                output_as_string=False)
+                model,
+                args=list(args),
+                kwargs=kwargs,
+                print_results=False,
+                print_detailed=False,
+                output_as_string=False,
+            )
         else:
             from deepspeed.profiling.flops_profiler import get_model_profile
 
             flops, macs, params = get_model_profile(
-                model, args=list(args), kwargs=kwargs, print_profile=False, as_string=False)
+                model, args=list(args), kwargs=kwargs, print_profile=False, as_string=False
+            )
         return {"macs": macs, "flops": flops, "params": params}
     if tool == "flopcountermode":
         from torch.utils.flop_counter import FlopCounterMode
@@ -320,22 +347,26 @@ def _call(tool: str, model, args: tuple, kwargs: dict) -> dict:
 def _torch_surface() -> dict:
     """What a tool may patch: the attributes set on torch, torch.nn.functional and torch.Tensor
     (their own `vars`, where a monkey-patch lands), kept by reference to compare with `is`."""
-    torch = _torch()
     # Importing torch._dynamo (which a tool may do) rebinds torch.manual_seed: import it first.
+    import torch
     import torch._dynamo  # noqa: F401
 
-    spaces = {"torch": torch, "torch.nn.functional": torch.nn.functional, "torch.Tensor": torch.Tensor}
+    spaces = {
+        "torch": torch,
+        "torch.nn.functional": torch.nn.functional,
+        "torch.Tensor": torch.Tensor,
+    }
     return {f"{ns}.{k}": v for ns, obj in spaces.items() for k, v in vars(obj).items()}
 
 
-def run_tool(tool: str, name: str) -> dict:
+def run_tool(tool: str, name: str, seed: int = 0) -> dict:
     """Runs `tool` on model `name` in this process: `{"macs", "flops", "params", "seconds"}`.
 
     Figures the tool does not report are None. The forward pass runs in the model's grad mode
     (thop and torchinfo switch to no_grad themselves). Raises if the tool fails or leaves
     `torch` patched."""
     torch = _torch()
-    model, args, kwargs, grad = build(name)
+    model, args, kwargs, grad = build(name, seed)
     before = _torch_surface()
     t0 = time.perf_counter()
     with torch.set_grad_enabled(grad), warnings.catch_warnings():
@@ -345,18 +376,24 @@ def run_tool(tool: str, name: str) -> dict:
     after = _torch_surface()
     changed = sorted(k for k in before.keys() & after.keys() if before[k] is not after[k])
     if changed:
-        raise RuntimeError(f"{tool} left {len(changed)} torch attributes patched: {', '.join(changed[:5])}")
+        raise RuntimeError(
+            f"{tool} left {len(changed)} torch attributes patched: {', '.join(changed[:5])}"
+        )
     res = {k: _integral(raw[k], f"{tool} {k} on {name}") for k in ("macs", "flops", "params")}
     res["seconds"] = round(seconds, 3)
     return res
 
 
-def run_tools(pairs, jobs: int = 2, python: str | None = None) -> dict:
+def run_tools(pairs, jobs: int = 2, python: str | None = None, variants: bool = False) -> dict:
     """Runs (tool, model) pairs, one subprocess per tool, at most `jobs` at a time.
 
     Returns {(tool, model): result}; a result is run_tool's dict or `{"error": "..."}`. Each
     result also carries `process_seconds`: the wall time of its tool's whole subprocess
-    (interpreter, imports, every model) divided by the number of models it ran."""
+    (interpreter, imports, every model) divided by the number of models it ran. With
+    `variants`, each subprocess takes its models in reverse order and each result gets
+    `variants`: the figures of the same call repeated (`again`), with two torch threads
+    (`threads2`) and with other weights and inputs (`seed1`), to find a tool that is not
+    consistent with itself."""
     by_tool: dict[str, list[str]] = {}
     for tool, name in pairs:
         if tool not in TOOLS or name not in _SPECS:
@@ -368,7 +405,9 @@ def run_tools(pairs, jobs: int = 2, python: str | None = None) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "out.json"
             t0 = time.perf_counter()
-            cmd = [python or sys.executable, __file__, tool, ",".join(names), str(out)]
+            order = names[::-1] if variants else names
+            cmd = [python or sys.executable, __file__, tool, ",".join(order), str(out)]
+            cmd += ["variants"] if variants else []
             try:
                 p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
                 tail = (p.stderr.strip().splitlines() or [f"exit status {p.returncode}"])[-1]
@@ -390,7 +429,30 @@ def run_tools(pairs, jobs: int = 2, python: str | None = None) -> dict:
     return results
 
 
-def _worker(tool: str, names: list[str], out: str) -> None:
+def _figures_or_error(tool: str, name: str, seed: int = 0) -> dict:
+    try:
+        return run_tool(tool, name, seed)
+    except Exception as e:  # noqa: BLE001 -- reported per cell, the other models still run
+        msg = " ".join(str(e).split())
+        return {"error": f"{type(e).__name__}: {msg[:500]}"}
+
+
+def _variants(tool: str, name: str) -> dict:
+    """The same cell run again, with two threads, and on seed 1 (figures only)."""
+    torch = _torch()
+    out = {"again": _figures_or_error(tool, name)}
+    torch.set_num_threads(2)
+    try:
+        out["threads2"] = _figures_or_error(tool, name)
+    finally:
+        torch.set_num_threads(1)
+    out["seed1"] = _figures_or_error(tool, name, seed=1)
+    for r in out.values():
+        r.pop("seconds", None)
+    return out
+
+
+def _worker(tool: str, names: list[str], out: str, variants: bool = False) -> None:
     """Runs one tool on models in sequence, writing every result to `out` as soon as it exists."""
     torch = _torch()
     # Two workers share the machine; one thread each also keeps the timings comparable.
@@ -403,16 +465,14 @@ def _worker(tool: str, names: list[str], out: str) -> None:
         Path(out).write_text(json.dumps({n: {"error": msg} for n in names}))
         return
     for name in names:
-        try:
-            results[name] = run_tool(tool, name)
-        except Exception as e:  # noqa: BLE001 -- reported per cell, the other models still run
-            msg = " ".join(str(e).split())
-            results[name] = {"error": f"{type(e).__name__}: {msg[:500]}"}
+        results[name] = _figures_or_error(tool, name)
+        if variants:
+            results[name]["variants"] = _variants(tool, name)
         Path(out).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        sys.exit("usage: conventions_ref.py TOOL MODEL[,MODEL...] OUT.json")
+    if len(sys.argv) not in (4, 5) or sys.argv[4:] not in ([], ["variants"]):
+        sys.exit("usage: conventions_ref.py TOOL MODEL[,MODEL...] OUT.json [variants]")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    _worker(sys.argv[1], sys.argv[2].split(","), sys.argv[3])
+    _worker(sys.argv[1], sys.argv[2].split(","), sys.argv[3], variants=len(sys.argv) == 5)

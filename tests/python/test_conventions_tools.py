@@ -66,7 +66,9 @@ def tool_results(request):
         doc = json.loads(open(cached).read())
         for dist, want in ref.PINNED.items():
             have = doc["versions"].get(dist)
-            assert have and ref.same_version(have, want), f"{cached} was made with {dist} {have}, not {want}"
+            assert have and ref.same_version(have, want), (
+                f"{cached} was made with {dist} {have}, not {want}"
+            )
         return {(t, m): r for m, row in doc["results"].items() for t, r in row.items()}
     pairs = set()
     for item in request.session.items:
@@ -79,7 +81,9 @@ def tool_results(request):
 
 def figures(tool_results, tool: str, model: str) -> dict:
     r = tool_results.get((tool, model))
-    assert r is not None, f"no {tool} result for {model} (FLOPSCOPE_CONVENTIONS_TOOLS file incomplete?)"
+    assert r is not None, (
+        f"no {tool} result for {model} (FLOPSCOPE_CONVENTIONS_TOOLS file incomplete?)"
+    )
     assert "error" not in r, f"{tool} failed on {model}: {r['error']}"
     return {k: r[k] for k in FIGURES}
 
@@ -145,21 +149,43 @@ def test_harness_resnet18_against_hand_formulas(tool_results):
     want = {
         # thop: BatchNorm 2·numel·2 (affine); AdaptiveAvgPool (kernel 7·7 + 1) per output; ReLU,
         # MaxPool 0; Linear without bias.
-        "thop": {"macs": core + 4 * z["bn_numel"] + (49 + 1) * z["avgpool_out"], "flops": None,
-                 "params": params},
+        "thop": {
+            "macs": core + 4 * z["bn_numel"] + (49 + 1) * z["avgpool_out"],
+            "flops": None,
+            "params": params,
+        },
         # fvcore: eval batch_norm 2·numel (affine); adaptive_avg_pool2d 1 per input element.
-        "fvcore": {"macs": core + 2 * z["bn_numel"] + z["avgpool_in"], "flops": None, "params": params},
+        "fvcore": {
+            "macs": core + 2 * z["bn_numel"] + z["avgpool_in"],
+            "flops": None,
+            "params": params,
+        },
         # ptflops (pytorch backend): Linear with bias; BatchNorm 2·numel; ReLU/pools counted by
         # their module hook AND by the patched functional they call: twice.
-        "ptflops": {"macs": core + z["fc_bias"] + 2 * z["bn_numel"] + 2 * pools_relu, "flops": None,
-                    "params": params},
+        "ptflops": {
+            "macs": core + z["fc_bias"] + 2 * z["bn_numel"] + 2 * pools_relu,
+            "flops": None,
+            "params": params,
+        },
         # torchinfo: a parameter's elements times the batch (times output positions for Conv):
         # fc bias 1000, BatchNorm weight and bias 2 per channel.
-        "torchinfo": {"macs": core + z["fc_bias"] + 2 * z["bn_channels"], "flops": None, "params": params},
+        "torchinfo": {
+            "macs": core + z["fc_bias"] + 2 * z["bn_channels"],
+            "flops": None,
+            "params": params,
+        },
         # calflops/DeepSpeed: MACs of conv and linear only; FLOPs 2·MAC + eval batch_norm
         # 2·numel + one per ReLU, max-pool and adaptive-pool input element.
-        "calflops": {"macs": core, "flops": 2 * core + 2 * z["bn_numel"] + pools_relu, "params": params},
-        "deepspeed": {"macs": core, "flops": 2 * core + 2 * z["bn_numel"] + pools_relu, "params": params},
+        "calflops": {
+            "macs": core,
+            "flops": 2 * core + 2 * z["bn_numel"] + pools_relu,
+            "params": params,
+        },
+        "deepspeed": {
+            "macs": core,
+            "flops": 2 * core + 2 * z["bn_numel"] + pools_relu,
+            "params": params,
+        },
         # FlopCounterMode: 2 per multiply-add of convolution and addmm, nothing else.
         "flopcountermode": {"macs": None, "flops": 2 * core, "params": None},
     }
@@ -188,6 +214,10 @@ def test_harness_runs_the_callers_grad_mode(tool_results):
         assert_pinned(tool)
     seq, d, heads = 197, 768, 12
     mha = seq * d * 3 * d + seq * d * d + 2 * heads * seq * (d // heads) * seq
-    ds = {g: figures(tool_results, "deepspeed", f"vit_b_16_{g}")["macs"] for g in ("grad", "nograd")}
+    ds = {
+        g: figures(tool_results, "deepspeed", f"vit_b_16_{g}")["macs"] for g in ("grad", "nograd")
+    }
     assert ds["grad"] - ds["nograd"] == 12 * mha
-    assert figures(tool_results, "thop", "vit_b_16_grad") == figures(tool_results, "thop", "vit_b_16_nograd")
+    assert figures(tool_results, "thop", "vit_b_16_grad") == figures(
+        tool_results, "thop", "vit_b_16_nograd"
+    )
