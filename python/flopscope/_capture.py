@@ -510,7 +510,8 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
     if training:
         doc["backward_start"] = backward_start
         doc["saved_activation_bytes"] = saved.total()
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+    # (No cycle check: the document is built here, of fresh lists and dicts.)
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False, check_circular=False).encode()
 
 
 def _first_line(e: BaseException) -> str:
