@@ -260,11 +260,14 @@ def _module_hooks(model: torch.nn.Module, stack: list, obs: _observe.Observer, i
 
     from torch.nn.modules import module as M
 
-    # (A global pre-hook takes no keyword arguments: they are read in the forward hook.)
-    return [
-        M.register_module_forward_pre_hook(pre),
-        M.register_module_forward_hook(post, with_kwargs=True, always_call=True),
-    ]
+    # (A global pre-hook takes no keyword arguments: they are read in the forward hook, where
+    # an older torch does not give them either.)
+    handles = [M.register_module_forward_pre_hook(pre)]
+    try:
+        handles.append(M.register_module_forward_hook(post, with_kwargs=True, always_call=True))
+    except TypeError:
+        handles.append(M.register_module_forward_hook(post, always_call=True))
+    return handles
 
 
 def home_device(model: torch.nn.Module) -> torch.device:

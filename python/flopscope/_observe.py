@@ -29,10 +29,11 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 # What `with mode:` and `torch.overrides.redispatch_function` run, without their Python
-# wrappers (a few microseconds a call, on every recorded function).
+# wrappers (a few microseconds a call, on every recorded function). An older torch without
+# `_skip_one_hop_torch_function` runs a Python function whole: its inner calls are not seen.
 _push = torch._C._push_on_torch_function_stack
 _pop = torch._C._pop_torch_function_stack
-_skip_one_hop = torch._C._skip_one_hop_torch_function
+_skip_one_hop = getattr(torch._C, "_skip_one_hop_torch_function", None)
 
 _MAX = 1.7976931348623157e308
 _DTYPES: dict = {}
@@ -48,9 +49,10 @@ def _dtype(d: torch.dtype) -> str:
 def encode(x: Any) -> Any:
     """The self-contained JSON form of an argument or output: a tensor as ``{"shape", "dtype"}``,
     lists and tuples as arrays, a mapping (a Hugging Face ``ModelOutput`` too) as
-    ``{"dict": [[key, value], ...]}``, numbers and strings as they are, a ``torch.dtype`` or
-    device as ``str(x)``, a function by its name, any other object by its type's name (in
-    angle brackets: an object's own ``str`` can be costly, or run torch code)."""
+    ``{"dict": [[key, value], ...]}``, numbers and strings as they are, a ``torch.dtype``,
+    device, slice or ``...`` as ``str(x)``, a function by its name, any other object by its
+    type's name (in angle brackets: an object's own ``str`` can be costly, or run torch
+    code)."""
     # By exact type first: this runs for every argument of every recorded call.
     f = _BY_TYPE.get(type(x))
     if f is not None:
@@ -85,7 +87,8 @@ def _same(x: Any) -> Any:
 
 _BY_TYPE: dict = {torch.Tensor: _tensor, torch.nn.Parameter: _tensor, int: _same, bool: _same,
                   str: _same, type(None): _same, float: _float, tuple: _seq, list: _seq,
-                  torch.Size: list, torch.dtype: str, torch.device: str}
+                  torch.Size: list, torch.dtype: str, torch.device: str,
+                  slice: str, type(Ellipsis): str}  # x[:, 0:2, ...]: "slice(0, 2, None)", "Ellipsis"
 
 
 def _encode_other(x: Any) -> Any:
@@ -296,7 +299,7 @@ class Observer(TorchFunctionMode):
         stack.append(ev)
         funcs.append(func)
         try:
-            if type(func) is types.FunctionType:
+            if type(func) is types.FunctionType and _skip_one_hop is not None:
                 # A Python function: run its body with this mode on (skipping the dispatch to
                 # this mode its first line does), so that the torch functions it calls are seen.
                 _push(self)
