@@ -260,11 +260,14 @@ def _module_hooks(model: torch.nn.Module, stack: list, obs: _observe.Observer, i
 
     from torch.nn.modules import module as M
 
-    # (A global pre-hook takes no keyword arguments: they are read in the forward hook.)
-    return [
-        M.register_module_forward_pre_hook(pre),
-        M.register_module_forward_hook(post, with_kwargs=True, always_call=True),
-    ]
+    # (A global pre-hook takes no keyword arguments: they are read in the forward hook, where
+    # an older torch does not give them either.)
+    handles = [M.register_module_forward_pre_hook(pre)]
+    try:
+        handles.append(M.register_module_forward_hook(post, with_kwargs=True, always_call=True))
+    except TypeError:
+        handles.append(M.register_module_forward_hook(post, always_call=True))
+    return handles
 
 
 def home_device(model: torch.nn.Module) -> torch.device:
@@ -510,7 +513,8 @@ def _trace(model: torch.nn.Module, args: tuple, kwargs: dict, name: str, fake: b
     if training:
         doc["backward_start"] = backward_start
         doc["saved_activation_bytes"] = saved.total()
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+    # (No cycle check: the document is built here, of fresh lists and dicts.)
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False, check_circular=False).encode()
 
 
 def _first_line(e: BaseException) -> str:

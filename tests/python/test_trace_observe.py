@@ -185,3 +185,18 @@ def test_a_training_step_observes_the_forward_pass_and_the_loss_only():
     assert all(c["calls"][1] <= start for c in doc["module_calls"])
     assert not any("fn" in c for c in doc["calls"][start:])
     assert len(doc["calls"]) > start  # the backward pass itself is in the trace
+
+
+class Index(nn.Module):
+    def forward(self, x):
+        return x[:, 1:].to(torch.float64)
+
+
+def test_indexes_dtypes_and_outputs_are_encoded_by_value():
+    doc = trace(Index(), [torch.randn(2, 3)])
+    get, to = doc["functions"]
+    assert get["fn"] == "torch.Tensor.__getitem__"
+    assert get["args"] == [t(2, 3), [str(slice(None)), str(slice(1, None))]]
+    assert get["out"] == t(2, 2)
+    assert to["fn"] == "torch.Tensor.to" and to["args"] == [t(2, 2), "torch.float64"]
+    assert to["out"] == t(2, 2, dtype="float64")
