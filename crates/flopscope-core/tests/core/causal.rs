@@ -112,26 +112,9 @@ fn attention_modes_parse_by_name() {
     assert!(Attention::parse("half").is_err());
 }
 
-/// A bf16 safetensors file known by its header alone (the data is never read).
+/// A bf16 safetensors file known by its header alone.
 pub(crate) fn file(tensors: &[(String, Vec<u64>)]) -> FileHead {
-    let mut header = serde_json::Map::new();
-    let mut off = 0u64;
-    for (n, shape) in tensors {
-        let bytes = shape.iter().product::<u64>() * 2;
-        header.insert(
-            n.clone(),
-            json!({"dtype": "BF16", "shape": shape, "data_offsets": [off, off + bytes]}),
-        );
-        off += bytes;
-    }
-    let h = serde_json::to_vec(&header).unwrap();
-    let mut head = (h.len() as u64).to_le_bytes().to_vec();
-    head.extend_from_slice(&h);
-    FileHead {
-        name: "model.safetensors".into(),
-        size: head.len() as u64 + off,
-        head,
-    }
+    super::common::safetensors_head("model.safetensors", tensors)
 }
 
 /// A small Llama: d 256, 2 layers, 4 heads of 64 (2 key/value heads), f 512, V 1000.
@@ -140,10 +123,7 @@ fn small_llama() -> Fetched {
     let mut t = vec![("model.embed_tokens.weight".to_string(), vec![v, d])];
     for i in 0..n {
         let p = format!("model.layers.{i}");
-        t.push((format!("{p}.self_attn.q_proj.weight"), vec![h * hd, d]));
-        t.push((format!("{p}.self_attn.k_proj.weight"), vec![kv * hd, d]));
-        t.push((format!("{p}.self_attn.v_proj.weight"), vec![kv * hd, d]));
-        t.push((format!("{p}.self_attn.o_proj.weight"), vec![d, h * hd]));
+        t.extend(super::common::attention_tensors(&p, d, h, kv, hd));
         t.push((format!("{p}.mlp.gate_proj.weight"), vec![ff, d]));
         t.push((format!("{p}.mlp.up_proj.weight"), vec![ff, d]));
         t.push((format!("{p}.mlp.down_proj.weight"), vec![d, ff]));

@@ -11,26 +11,8 @@ use serde_json::{json, Value};
 
 type Tensors = Vec<(String, Vec<u64>)>;
 
-/// A bf16 safetensors file known by its header alone (the data is never read).
 fn file(name: &str, tensors: &Tensors) -> FileHead {
-    let mut header = serde_json::Map::new();
-    let mut off = 0u64;
-    for (n, shape) in tensors {
-        let bytes = shape.iter().product::<u64>() * 2;
-        header.insert(
-            n.clone(),
-            json!({"dtype": "BF16", "shape": shape, "data_offsets": [off, off + bytes]}),
-        );
-        off += bytes;
-    }
-    let h = serde_json::to_vec(&header).unwrap();
-    let mut head = (h.len() as u64).to_le_bytes().to_vec();
-    head.extend_from_slice(&h);
-    FileHead {
-        name: name.into(),
-        size: head.len() as u64 + off,
-        head,
-    }
+    super::common::safetensors_head(name, tensors)
 }
 
 fn llama_tensors(d: u64, layers: u64, h: u64, kv: u64, ff: u64, v: u64) -> Tensors {

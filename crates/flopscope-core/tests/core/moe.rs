@@ -17,10 +17,7 @@ fn mixtral_8x7b() -> Fetched {
     let mut t = vec![("model.embed_tokens.weight".to_string(), vec![v, d])];
     for i in 0..n {
         let p = format!("model.layers.{i}");
-        t.push((format!("{p}.self_attn.q_proj.weight"), vec![h * hd, d]));
-        t.push((format!("{p}.self_attn.k_proj.weight"), vec![kv * hd, d]));
-        t.push((format!("{p}.self_attn.v_proj.weight"), vec![kv * hd, d]));
-        t.push((format!("{p}.self_attn.o_proj.weight"), vec![d, h * hd]));
+        t.extend(super::common::attention_tensors(&p, d, h, kv, hd));
         t.push((format!("{p}.block_sparse_moe.gate.weight"), vec![e, d]));
         for x in 0..e {
             let q = format!("{p}.block_sparse_moe.experts.{x}");
