@@ -41,7 +41,7 @@ pub(crate) fn write(
     let text = if json {
         serde_json::to_string_pretty(e).map_err(|x| Error::Usage(x.to_string()))? + "\n"
     } else {
-        e.render(markdown)
+        flopscope_report::conventions::explain_table(e, markdown)
     };
     crate::write_out(out, &text)
 }

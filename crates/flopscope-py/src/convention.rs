@@ -29,6 +29,9 @@ pub(crate) fn explain(
     .map_err(|e| to_py(py, e))
     .and_then(|(e, _)| {
         let json = serde_json::to_string(&e).map_err(|x| PyRuntimeError::new_err(x.to_string()))?;
-        Ok((json, e.render(markdown)))
+        Ok((
+            json,
+            flopscope_report::conventions::explain_table(&e, markdown),
+        ))
     })
 }

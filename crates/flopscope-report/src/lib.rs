@@ -8,6 +8,7 @@ pub mod bench;
 pub mod budget;
 pub mod chart;
 pub mod compare;
+pub mod conventions;
 pub mod devices;
 pub mod export;
 pub mod notebook;

@@ -32,7 +32,7 @@ pub struct Explain {
 }
 
 /// A convention's headline unit: MACs when it has them, else FLOPs.
-fn unit(c: &Counted) -> &'static str {
+pub fn unit(c: &Counted) -> &'static str {
     if c.macs.is_some() {
         "MACs"
     } else {
@@ -128,68 +128,5 @@ impl Explain {
             rows,
             differences,
         }
-    }
-
-    /// The table as Markdown (`text = false`) or aligned plain text.
-    pub fn render(&self, markdown: bool) -> String {
-        let mut head = vec!["".to_string()];
-        head.extend(
-            self.conventions
-                .iter()
-                .map(|c| format!("{} ({})", c.convention, unit(c))),
-        );
-        let fmt = |v: Option<u64>| v.map(human).unwrap_or_else(|| "—".into());
-        let mut body: Vec<Vec<String>> = Vec::new();
-        let mut tot = vec!["total".to_string()];
-        tot.extend(self.conventions.iter().map(|c| fmt(c.macs.or(c.flops))));
-        body.push(tot);
-        let mut par = vec!["params".to_string()];
-        par.extend(self.conventions.iter().map(|c| fmt(c.params)));
-        body.push(par);
-        for r in &self.rows {
-            let mut line = vec![r.operator.clone()];
-            line.extend(r.values.iter().map(|&v| fmt(v)));
-            body.push(line);
-        }
-        let mut out = String::new();
-        if markdown {
-            out += &format!("| {} |\n", head.join(" | "));
-            out += &format!("|{}\n", "---|".repeat(head.len()));
-            for l in &body {
-                out += &format!("| {} |\n", l.join(" | "));
-            }
-        } else {
-            let w: Vec<usize> = (0..head.len())
-                .map(|i| {
-                    body.iter()
-                        .chain([&head])
-                        .map(|l| l[i].chars().count())
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            for l in [&head].into_iter().chain(&body) {
-                let cells: Vec<String> = l
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        if i == 0 {
-                            format!("{s:<w$}", w = w[i])
-                        } else {
-                            format!("{s:>w$}", w = w[i])
-                        }
-                    })
-                    .collect();
-                out += cells.join("  ").trim_end();
-                out.push('\n');
-            }
-        }
-        if !self.differences.is_empty() {
-            out.push('\n');
-            for d in &self.differences {
-                out += &format!("{}{d}\n", if markdown { "- " } else { "" });
-            }
-        }
-        out
     }
 }

@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::schema::Profile;
 
-pub use explain::{Explain, ExplainRow};
+pub use explain::{unit, Explain, ExplainRow};
 pub use observe::Observation;
 pub use tally::{category, OpRow};
 
