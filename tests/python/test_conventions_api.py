@@ -5,13 +5,12 @@ themselves."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest
 
 import flopscope
-from test_profile import requires
+from test_profile import cli_binary, requires
 
 torch = requires("torch", "torch is not installed: pip install '.[torch]'")
 nn = torch.nn
@@ -65,13 +64,13 @@ def test_explain_says_what_each_convention_misses():
 
 
 def test_cli_reads_a_saved_trace_the_same_way(tmp_path):
-    binary = os.environ.get("FLOPSCOPE_BIN")
-    if not binary:
-        pytest.skip("FLOPSCOPE_BIN names the CLI binary this test compares with")
+    binary = cli_binary()  # what `cargo test` built, as the other CLI comparisons use
+    if binary is None:
+        pytest.skip("the flopscope binary is not built (cargo build, or set FLOPSCOPE_BIN)")
     p = flopscope.profile(Net(), X)
     path = tmp_path / "net.json"
     p.save_trace(path)
-    out = subprocess.run([binary, "profile", str(path), "--convention", "torchinfo", "-f", "json"],
+    out = subprocess.run([str(binary), "profile", str(path), "--convention", "torchinfo", "-f", "json"],
                          capture_output=True, text=True, check=True)
     c = json.loads(out.stdout)["conventions"][0]
     assert (c["macs"], c["params"]) == (30, 15)

@@ -203,11 +203,15 @@ impl Observation {
         if self.grad_enabled != Some(false) {
             return vec![];
         }
-        let by_name = |n: &str| mods.iter().find(|m| m.name == n);
+        let names: std::collections::HashMap<&str, &Module> =
+            mods.iter().map(|m| (m.name.as_str(), m)).collect();
+        let by_name = |n: &str| names.get(n).copied();
         calls
             .iter()
             .filter_map(|c| {
-                let m = mods.get(c.m)?;
+                let m = mods
+                    .get(c.m)
+                    .filter(|m| m.is_nn(&["TransformerEncoderLayer"]))?;
                 let att = by_name(&format!("{}.self_attn", m.name))?;
                 let x = c.args.first().and_then(shape)?;
                 let e = att.attr_int("embed_dim")?;

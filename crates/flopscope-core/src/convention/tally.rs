@@ -27,6 +27,10 @@ pub fn category(op: &str) -> &'static str {
     let base = base.split('.').next().unwrap_or(base).trim_matches('_');
     let b = base.to_ascii_lowercase();
     let has = |ks: &[&str]| ks.iter().any(|k| b.contains(k));
+    // Hugging Face's `Conv1D` (GPT-2) is a linear layer with its weight transposed.
+    if base == "Conv1D" {
+        return "matmul";
+    }
     if has(&["attention", "multiheadattention", "multi_head"]) {
         "attention"
     } else if has(&["conv"]) {

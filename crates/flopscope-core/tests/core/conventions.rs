@@ -111,3 +111,30 @@ fn unknown_convention_names_the_choices() {
         Convention::Flopcountermode
     );
 }
+
+#[test]
+fn operator_families_line_up_across_levels() {
+    use flopscope_core::convention::category;
+    // One family whatever level a tool observes: ATen call, torch function, module class,
+    // ONNX node.
+    for op in [
+        "aten.addmm.default",
+        "torch.nn.functional.linear",
+        "torch.Tensor.__matmul__",
+        "torch.nn.modules.linear.Linear",
+        "transformers.pytorch_utils.Conv1D",
+        "Gemm",
+    ] {
+        assert_eq!(category(op), "matmul", "{op}");
+    }
+    for op in [
+        "aten._native_multi_head_attention.default",
+        "torch.nn.functional.scaled_dot_product_attention",
+        "torch.nn.modules.activation.MultiheadAttention",
+        "Attention",
+    ] {
+        assert_eq!(category(op), "attention", "{op}");
+    }
+    assert_eq!(category("torch.nn.modules.conv.Conv2d"), "convolution");
+    assert_eq!(category("torch.nn.functional.layer_norm"), "normalization");
+}
