@@ -279,6 +279,15 @@ def _by_name(func: Any, attr: str, frame: Any) -> bool:
     return callee.rsplit(".", 1)[1] == attr
 
 
+# The module-level functions some tool monkey-patches (calflops', DeepSpeed's and ptflops'
+# patch lists): only for these does it matter how the caller reached them.
+_PATCHED = {"torch.nn.functional." + n for n in (
+    "linear conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d relu prelu "
+    "elu leaky_relu relu6 silu gelu batch_norm layer_norm instance_norm group_norm avg_pool1d "
+    "avg_pool2d avg_pool3d max_pool1d max_pool2d max_pool3d adaptive_avg_pool1d "
+    "adaptive_avg_pool2d adaptive_avg_pool3d adaptive_max_pool1d adaptive_max_pool2d "
+    "adaptive_max_pool3d upsample interpolate softmax embedding scaled_dot_product_attention"
+).split()} | {"torch." + n for n in "matmul mm bmm addmm baddbmm mul add einsum".split()}
 _CALLEES: dict = {}
 _DISPATCH = {"handle_torch_function", "if_true", "if_false"}
 _TORCH_FILES = {torch.nn.functional.__file__, torch._jit_internal.__file__}
@@ -355,7 +364,7 @@ class Observer(TorchFunctionMode):
         stored = False
         if type(func) in _TENSOR_METHOD:
             name = _operator(func, sys._getframe(1)) or name
-        elif not name.startswith("torch.Tensor."):
+        elif name in _PATCHED:
             stored = not _by_name(func, name.rsplit(".", 1)[-1], sys._getframe(1))
         stack = self.stack
         ev = Event(name, [encode(a) for a in args],
