@@ -327,7 +327,7 @@ class ModuleCall:
     """One module call: the module's index in `modules`, its encoded arguments and output,
     the enclosing call, and the ATen calls and events made inside it ([first, end) each)."""
 
-    __slots__ = ("m", "args", "kwargs", "out", "parent", "first", "end", "ffirst", "fend")
+    __slots__ = ("m", "args", "kwargs", "out", "parent", "same", "first", "end", "ffirst", "fend")
 
 
 class Observer(TorchFunctionMode):
@@ -402,6 +402,9 @@ class Observer(TorchFunctionMode):
         with torch._C.DisableTorchFunction():  # reading shapes must not reach this mode
             c.args = [encode(a) for a in args]
         c.m, c.kwargs, c.out = m, {}, None
+        # One tensor as query, key and value (self-attention): what nn.MultiheadAttention's
+        # fused inference path requires, which shapes alone cannot tell.
+        c.same = len(args) >= 3 and args[0] is args[1] and args[1] is args[2]
         c.parent = next((p for p in reversed(self.mstack) if p is not None), None)
         c.first = c.end = len(self.calls)
         c.ffirst = c.fend = len(self.events)
@@ -453,6 +456,7 @@ class Observer(TorchFunctionMode):
                      for e in self.events if e.keep]
         ids = {id(c): i for i, c in enumerate(self.module_calls)}
         module_calls = [{"m": c.m, "args": c.args, "kwargs": c.kwargs, "out": c.out,
+                         **({"same_qkv": True} if c.same else {}),
                          "parent": None if c.parent is None else ids[id(c.parent)],
                          "calls": [c.first, c.end], "functions": [before[c.ffirst], before[c.fend]]}
                         for c in self.module_calls]

@@ -119,3 +119,18 @@ def test_conventions_run_the_model_in_the_tools_modes():
     # Unfused (with grad): in and out projections 2 × 10 × 64 × (192 + 64) and the attention
     # 2 × 2 × 4 × 10 × 10 × 16.
     assert unfused.flops == 2 * 10 * 64 * 256 + 4 * 4 * 10 * 10 * 16
+
+    # Cross-attention (a key/value tensor other than the query, same shape): PyTorch's fast
+    # path needs one tensor for all three, so even in eval under no_grad nothing is fused.
+    class Cross(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.att = m
+
+        def forward(self, x, y):
+            return self.att(x, y, y, need_weights=False)[0]
+
+    with torch.no_grad():
+        cross = flopscope.profile(Cross().eval(), (x, torch.randn(1, 10, 64)),
+                                  convention="flopcountermode")
+    assert cross.flops == unfused.flops

@@ -112,6 +112,9 @@ pub(crate) struct ModuleCall {
     pub calls: Option<[usize; 2]>,
     #[serde(default)]
     pub functions: Option<[usize; 2]>,
+    /// Its first three arguments are one tensor (self-attention).
+    #[serde(default)]
+    pub same_qkv: bool,
 }
 
 /// The parts of a trace document the conventions read.
@@ -185,9 +188,8 @@ impl Observation {
                     && m.attr_int("vdim") == Some(e)
                     && !m.attr_bool("add_zero_attn")
                     && m.param("bias_k").is_none()
-                    && shapes.len() == 3
-                    && shapes[0].as_ref().is_some_and(|s| s.len() == 3)
-                    && shapes.iter().all(|s| *s == shapes[0]);
+                    && c.same_qkv
+                    && shapes[0].as_ref().is_some_and(|s| s.len() == 3);
                 ok.then_some((c.calls?, c.functions?))
             })
             .collect()
