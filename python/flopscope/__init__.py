@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import nullcontext as _nullcontext
 from dataclasses import asdict, dataclass
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional, Tuple, Union
@@ -622,13 +623,10 @@ def profile(
         if training or any(v is not None for v in (gpus, zero, tokens, mfu)) or roofline:
             raise UsageError("convention= counts one forward pass as a tool does: no training "
                              "or roofline keywords with it")
-        if _is_torch_module(model):
-            with _conventions.modes(model, conv):
-                p = _profile(model, inputs, input_shape, dims, classes, name, None, recompute,
-                             loss_fn)
-        else:
+        with _conventions.modes(model, conv) if _is_torch_module(model) else _nullcontext():
+            # `attention` reaches the exact count; the tools count every score.
             p = _profile(model, inputs, input_shape, dims, classes, name, None, recompute,
-                         loss_fn)
+                         loss_fn, attention)
         return p.as_convention(conv)
     if not isinstance(roofline, bool):
         raise UsageError(f"roofline must be True or False, got {roofline!r}")

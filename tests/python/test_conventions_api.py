@@ -134,3 +134,17 @@ def test_conventions_run_the_model_in_the_tools_modes():
         cross = flopscope.profile(Cross().eval(), (x, torch.randn(1, 10, 64)),
                                   convention="flopcountermode")
     assert cross.flops == unfused.flops
+
+
+def test_the_causal_switch_reaches_exact_and_no_tool():
+    class Causal(nn.Module):
+        def forward(self, q):
+            return F.scaled_dot_product_attention(q, q, q, is_causal=True)
+
+    q = torch.randn(1, 4, 128, 64)
+    whole = 2 * 4 * 128 * 128 * 64  # QKᵀ and PV: 4 heads × 128² × 64 each
+    assert flopscope.profile(Causal(), q, convention="exact").macs == whole
+    assert flopscope.profile(Causal(), q, convention="exact", attention="causal-half").macs == whole // 2
+    # FlopCounterMode counts the whole score matrix whatever the switch says.
+    fcm = flopscope.profile(Causal(), q, convention="flopcountermode", attention="causal-half")
+    assert fcm.flops == 2 * whole
