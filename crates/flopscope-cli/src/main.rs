@@ -329,8 +329,12 @@ struct CompareArgs {
     bench: bool,
     /// Explain one traced module under these conventions (`thop,fvcore,exact`): totals, the
     /// operator families, and where each departs from the exact count.
-    #[arg(long, value_name = "A,B,…")]
+    #[arg(long, value_name = "A,B,…", conflicts_with = "convention")]
     pub(crate) conventions: Option<String>,
+    /// Compare the models as one tool counts them (traced modules' `.json`): each model's
+    /// MACs, FLOPs and parameters under that convention.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) convention: Option<String>,
     #[command(flatten)]
     shape: ShapeArgs,
     #[command(flatten)]

@@ -122,6 +122,46 @@ pub(crate) fn compare(a: CompareArgs) -> Result<(), Error> {
         )));
     }
     let opts = a.shape.options()?;
+    if let Some(name) = &a.convention {
+        if a.diff || a.bench {
+            return Err(Error::Usage(
+                "--convention compares the models' totals (no --diff or --bench)".into(),
+            ));
+        }
+        let counted = a
+            .models
+            .iter()
+            .map(|m| {
+                let p = crate::profile_model(m, &opts)?;
+                let e = crate::convention::explained(m, name, &p)?;
+                Ok(e.conventions.into_iter().next().expect("one convention"))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let names: Vec<String> = a
+            .models
+            .iter()
+            .map(|m| flopscope_remote::redact(m))
+            .collect();
+        let text = match a.format {
+            CompareFormat::Json => {
+                serde_json::to_string_pretty(
+                    &names
+                        .iter()
+                        .zip(&counted)
+                        .map(|(n, c)| serde_json::json!({"model": n, "counted": c}))
+                        .collect::<Vec<_>>(),
+                )
+                .map_err(|e| Error::Usage(e.to_string()))?
+                    + "\n"
+            }
+            f => flopscope_report::conventions::models_table(
+                &names,
+                &counted,
+                matches!(f, CompareFormat::Markdown),
+            ),
+        };
+        return crate::write_out(a.output.as_ref(), &text);
+    }
     if let Some(names) = &a.conventions {
         if a.models.len() != 1 || a.diff || a.bench {
             return Err(Error::Usage(

@@ -48,3 +48,23 @@ fn a_convention_needs_a_trace() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown convention 'thopp'"));
 }
+
+#[test]
+fn compare_under_one_convention_lists_each_models_figures() {
+    let j = run_json(&[
+        "compare",
+        TRACE,
+        TRACE,
+        "--convention",
+        "calflops",
+        "-f",
+        "json",
+    ]);
+    let rows = j.as_array().expect("one entry per model");
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        // F.linear: 120 MACs, 240 FLOPs; the GELU called by name: 30 more FLOPs.
+        assert_eq!(r["counted"]["macs"], 120);
+        assert_eq!(r["counted"]["flops"], 270);
+    }
+}
