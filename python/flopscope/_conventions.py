@@ -102,8 +102,7 @@ def explain(trace: Optional[bytes], raw: Any, names: list[str]) -> Explain:
             "conventions other than 'exact' reproduce PyTorch tools and need a profile of a "
             "torch.nn.Module (flopscope.profile(module, inputs))")
     data = trace if trace is not None else b'{"schema":"flopscope.trace/1","values":[],"calls":[]}'
-    doc, text = _rs.explain(data, ",".join(names), raw, False)
-    _, md = _rs.explain(data, ",".join(names), raw, True)
+    doc, text, md = _rs.explain(data, ",".join(names), raw)
     return Explain(json.loads(doc), text, md)
 
 

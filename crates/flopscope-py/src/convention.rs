@@ -9,17 +9,15 @@ use crate::errors::to_py;
 use crate::profile::Profile;
 
 /// `trace` (the `flopscope.trace/1` bytes `exact` was profiled from) under the conventions
-/// in `names` (comma-separated): the explain document as JSON, and its table as text
-/// (`markdown`: as Markdown).
+/// in `names` (comma-separated): the explain document as JSON, its table as text and as
+/// Markdown.
 #[pyfunction]
-#[pyo3(signature = (trace, names, exact, markdown=false))]
 pub(crate) fn explain(
     py: Python<'_>,
     trace: Vec<u8>,
     names: &str,
     exact: &Profile,
-    markdown: bool,
-) -> PyResult<(String, String)> {
+) -> PyResult<(String, String, String)> {
     let p = &exact.inner;
     py.detach(|| {
         let list = parse_list(names)?;
@@ -29,9 +27,7 @@ pub(crate) fn explain(
     .map_err(|e| to_py(py, e))
     .and_then(|(e, _)| {
         let json = serde_json::to_string(&e).map_err(|x| PyRuntimeError::new_err(x.to_string()))?;
-        Ok((
-            json,
-            flopscope_report::conventions::explain_table(&e, markdown),
-        ))
+        let table = |md| flopscope_report::conventions::explain_table(&e, md);
+        Ok((json, table(false), table(true)))
     })
 }
