@@ -3,7 +3,7 @@
 //! every other operator is 0. Formulas from `flop_counter.py` (`mm_flop`, `conv_flop_count`,
 //! `sdpa_flop_count`).
 
-use super::observe::{numel, Observation};
+use super::observe::{inside, numel, Observation};
 use super::tally::Tally;
 use crate::error::Result;
 
@@ -23,18 +23,17 @@ pub(crate) fn flopcountermode(obs: &Observation) -> Result<Tally> {
         }
         false
     };
-    let mut fused: Vec<[usize; 2]> = obs.fused_attention().into_iter().map(|x| x.0).collect();
-    for _ in &fused {
+    let attention: Vec<[usize; 2]> = obs.fused_attention().into_iter().map(|x| x.0).collect();
+    let encoder = obs.fused_encoder_layers();
+    for _ in &attention {
         t.add("aten._native_multi_head_attention.default", 0, 0);
     }
-    for r in obs.fused_encoder_layers() {
+    for _ in &encoder {
         t.add("aten._transformer_encoder_layer_fwd.default", 0, 0);
-        fused.push(r);
     }
-    for (i, c) in obs.forward().iter().enumerate() {
-        if fused.iter().any(|[a, b]| (*a..*b).contains(&i)) {
-            continue;
-        }
+    let calls = obs.forward();
+    let fused = inside(calls.len(), attention.into_iter().chain(encoder));
+    for (c, _) in calls.iter().zip(&fused).filter(|(_, &f)| !f) {
         let base = c.op.split('.').nth(1).unwrap_or("");
         let s = |n: &str| obs.arg_shape(c, n).unwrap_or(&[]);
         let flops: Option<u128> = match base {

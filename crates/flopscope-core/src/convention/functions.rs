@@ -5,7 +5,7 @@
 use serde_json::Value as J;
 
 use super::modules::rnn_patched;
-use super::observe::{is_tensor, numel, shape, Function, Observation};
+use super::observe::{inside, is_tensor, numel, shape, Function, Observation};
 use super::tally::Tally;
 use crate::error::Result;
 
@@ -32,32 +32,21 @@ fn out_shape(f: &Function) -> Vec<u64> {
 pub(crate) fn fvcore(obs: &Observation) -> Result<Tally> {
     let fns = obs.functions("fvcore")?;
     let mut t = Tally::new(true, false);
-    let mut inner = vec![true; fns.len()];
+    // The innermost functions (those that call no other recorded one), outside fused calls.
+    let mut skip = fused_functions(obs, &mut t);
     for f in fns {
-        if let Some(p) = f.parent {
-            if let Some(x) = inner.get_mut(p) {
-                *x = false;
-            }
+        if let Some(x) = f.parent.and_then(|p| skip.get_mut(p)) {
+            *x = true;
         }
     }
-    let fused = fused_functions(obs, &mut t);
-    for (f, _) in fns
-        .iter()
-        .zip(&inner)
-        .enumerate()
-        .filter(|(i, (_, &leaf))| leaf && !fused(*i))
-        .map(|(_, x)| x)
-    {
+    for (f, _) in fns.iter().zip(&skip).filter(|(_, &s)| !s) {
         let b = base(&f.name);
         let x = || sh(f, 0, "input");
         let macs: Option<u128> = match b {
             "linear" => {
                 Some(numel(&x()) * sh(f, 1, "weight").first().copied().unwrap_or(0) as u128)
             }
-            "addmm" => {
-                let (a, w) = (sh(f, 1, "mat1"), sh(f, 2, "mat2"));
-                Some(numel(&a) * w.last().copied().unwrap_or(0) as u128)
-            }
+            "addmm" => Some(addmm_macs(f)),
             "matmul" | "mm" => {
                 let (a, w) = if f.name.ends_with("__rmatmul__") {
                     (sh(f, 1, "other"), sh(f, 0, "input"))
@@ -80,19 +69,10 @@ pub(crate) fn fvcore(obs: &Observation) -> Result<Tally> {
                         * numel(sp.get(2..).unwrap_or(&[])),
                 )
             }
-            "batch_norm" => {
-                let training = f.arg(5, "training").and_then(J::as_bool).unwrap_or(false);
-                let affine = f.arg(1, "weight").is_some();
-                let n = numel(&x());
-                Some(match (training, affine) {
-                    (true, a) => n * if a { 5 } else { 4 },
-                    (false, a) => n * if a { 2 } else { 1 },
-                })
-            }
-            "layer_norm" | "group_norm" => {
-                Some(numel(&x()) * if f.arg(2, "weight").is_some() { 5 } else { 4 })
-            }
-            "instance_norm" => Some(numel(&x()) * if f.arg(1, "weight").is_some() { 5 } else { 4 }),
+            // torch.batch_norm(input, weight, bias, mean, var, training, …)
+            "batch_norm" => Some(numel(&x()) * batch_norm_factor(f, 1)),
+            "layer_norm" | "group_norm" => Some(numel(&x()) * norm_factor(f, 2)),
+            "instance_norm" => Some(numel(&x()) * norm_factor(f, 1)),
             "upsample_nearest2d" => Some(numel(&out_shape(f))),
             "upsample_bilinear2d" | "grid_sampler" => Some(4 * numel(&out_shape(f))),
             "adaptive_avg_pool2d" => Some(numel(&x())),
@@ -115,10 +95,7 @@ pub(crate) fn patched(obs: &Observation, deepspeed: bool) -> Result<Tally> {
     let fns = obs.functions(who)?;
     let mut t = Tally::new(true, true);
     let fused = fused_functions(obs, &mut t);
-    for (i, f) in fns.iter().enumerate() {
-        if fused(i) || f.stored {
-            continue;
-        }
+    for (f, _) in fns.iter().zip(&fused).filter(|(f, &x)| !x && !f.stored) {
         let n = f.name.as_str();
         let fb = n.strip_prefix("torch.nn.functional.");
         let x = || sh(f, 0, "input");
@@ -136,23 +113,11 @@ pub(crate) fn patched(obs: &Observation, deepspeed: bool) -> Result<Tally> {
             {
                 (numel(&x()), 0)
             }
-            (Some("batch_norm"), _) => {
-                let training = f.arg(5, "training").and_then(J::as_bool).unwrap_or(false);
-                let affine = f.arg(3, "weight").is_some();
-                let k = match (training, affine) {
-                    (true, true) => 5,
-                    (true, false) => 4,
-                    (false, true) => 2,
-                    (false, false) => 1,
-                };
-                (numel(&x()) * k, 0)
-            }
+            // F.batch_norm(input, mean, var, weight, bias, training, …)
+            (Some("batch_norm"), _) => (numel(&x()) * batch_norm_factor(f, 3), 0),
             (Some(a @ ("layer_norm" | "group_norm" | "instance_norm")), _) => {
                 let w = if a == "instance_norm" { 3 } else { 2 };
-                (
-                    numel(&x()) * if f.arg(w, "weight").is_some() { 5 } else { 4 },
-                    0,
-                )
+                (numel(&x()) * norm_factor(f, w), 0)
             }
             (Some("upsample" | "interpolate"), _) => (upsample(f, deepspeed), 0),
             (Some("embedding"), _) => (0, 0),
@@ -174,8 +139,7 @@ pub(crate) fn patched(obs: &Observation, deepspeed: bool) -> Result<Tally> {
                 | "torch.Tensor.bmm",
             ) if deepspeed => matmul(f),
             (_, "torch.addmm" | "torch.Tensor.addmm" | "torch.baddbmm") => {
-                let m = numel(&sh(f, 1, "mat1"))
-                    * sh(f, 2, "mat2").last().copied().unwrap_or(0) as u128;
+                let m = addmm_macs(f);
                 (2 * m + numel(&x()), m)
             }
             (_, "torch.mul" | "torch.Tensor.mul" | "torch.add" | "torch.Tensor.add") => {
@@ -246,8 +210,7 @@ pub(crate) fn ptflops_functions(obs: &Observation, t: &mut Tally) -> Result<f64>
                 | "torch.bmm"
                 | "torch.Tensor.bmm" => matmul(f).1 as f64,
                 "torch.addmm" | "torch.baddbmm" | "torch.Tensor.addmm" => {
-                    let m = numel(&sh(f, 1, "mat1"))
-                        * sh(f, 2, "mat2").last().copied().unwrap_or(0) as u128;
+                    let m = addmm_macs(f);
                     let beta = f.kwargs.get("beta").and_then(J::as_f64).unwrap_or(1.0);
                     (m + if beta != 0.0 { numel(&x()) } else { 0 }) as f64
                 }
@@ -263,14 +226,42 @@ pub(crate) fn ptflops_functions(obs: &Observation, t: &mut Tally) -> Result<f64>
     Ok(total)
 }
 
-/// Whether function `i` ran inside a fused attention call (those get a zero row, as the
-/// tools see `torch._native_multi_head_attention`).
-fn fused_functions(obs: &Observation, t: &mut Tally) -> impl Fn(usize) -> bool {
+/// Which functions ran inside a fused attention call (those get a zero row, as the tools
+/// see `torch._native_multi_head_attention`).
+fn fused_functions(obs: &Observation, t: &mut Tally) -> Vec<bool> {
     let r: Vec<[usize; 2]> = obs.fused_attention().into_iter().map(|x| x.1).collect();
     for _ in &r {
         t.add("torch._native_multi_head_attention", 0, 0);
     }
-    move |i| r.iter().any(|[a, b]| (*a..*b).contains(&i))
+    inside(obs.functions.as_deref().map_or(0, <[_]>::len), r)
+}
+
+/// `addmm(input, mat1, mat2)` and `baddbmm`: `prod(mat1) × mat2[-1]`, as every tool reads it.
+fn addmm_macs(f: &Function) -> u128 {
+    numel(&sh(f, 1, "mat1")) * sh(f, 2, "mat2").last().copied().unwrap_or(0) as u128
+}
+
+/// A batch norm's operations per element: 5 or 4 in training, 2 or 1 in eval, with or without
+/// the weight at argument `weight` (fvcore's `batchnorm_flop_jit`, calflops' and DeepSpeed's
+/// `_batch_norm_flops_compute`; `training` is the sixth argument of both spellings).
+fn batch_norm_factor(f: &Function, weight: usize) -> u128 {
+    let training = f.arg(5, "training").and_then(J::as_bool).unwrap_or(false);
+    match (training, f.arg(weight, "weight").is_some()) {
+        (true, true) => 5,
+        (true, false) => 4,
+        (false, true) => 2,
+        (false, false) => 1,
+    }
+}
+
+/// Layer, group and instance norm: 5 operations per element with the weight at argument
+/// `weight`, 4 without.
+fn norm_factor(f: &Function, weight: usize) -> u128 {
+    if f.arg(weight, "weight").is_some() {
+        5
+    } else {
+        4
+    }
 }
 
 fn matmul(f: &Function) -> (u128, u128) {

@@ -179,7 +179,6 @@ impl Observation {
             .filter_map(|c| {
                 let m = mods.get(c.m)?;
                 let e = m.attr_int("embed_dim")?;
-                let shapes: Vec<Option<Vec<u64>>> = c.args.iter().take(3).map(shape).collect();
                 let ok = m.is_nn(&["MultiheadAttention"])
                     && !m.attr_bool("training")
                     && m.attr_bool("batch_first")
@@ -189,7 +188,7 @@ impl Observation {
                     && !m.attr_bool("add_zero_attn")
                     && m.param("bias_k").is_none()
                     && c.same_qkv
-                    && shapes[0].as_ref().is_some_and(|s| s.len() == 3);
+                    && c.args.first().and_then(shape).is_some_and(|s| s.len() == 3);
                 ok.then_some((c.calls?, c.functions?))
             })
             .collect()
@@ -217,8 +216,7 @@ impl Observation {
                 let att = by_name(&format!("{}.self_attn", m.name))?;
                 let x = c.args.first().and_then(shape)?;
                 let e = att.attr_int("embed_dim")?;
-                let ok = m.is_nn(&["TransformerEncoderLayer"])
-                    && !m.attr_bool("training")
+                let ok = !m.attr_bool("training")
                     && m.attr_int("activation_relu_or_gelu").unwrap_or(0) > 0
                     && att.attr_bool("batch_first")
                     && att.param("in_proj_bias").is_some()
@@ -249,6 +247,17 @@ fn missing(who: &str, what: &str) -> Error {
     Error::Usage(format!(
         "convention '{who}' needs the {what} a trace records (flopscope ≥ 0.24 records them when it profiles a torch.nn.Module); this input has none"
     ))
+}
+
+/// `len` flags, set for the indices inside any of the `[first, end)` ranges.
+pub(crate) fn inside(len: usize, ranges: impl IntoIterator<Item = [usize; 2]>) -> Vec<bool> {
+    let mut m = vec![false; len];
+    for [a, b] in ranges {
+        for x in m.iter_mut().take(b.min(len)).skip(a) {
+            *x = true;
+        }
+    }
+    m
 }
 
 /// A tensor argument's shape (`{"shape": [...], "dtype": ...}`).
