@@ -259,7 +259,7 @@ class Profile:
         modes the tool runs the model in (see docs/conventions.md)."""
         from . import _conventions
 
-        return _conventions.explain(self._trace, self._raw, _conventions.check(name)).conventions[0]
+        return _conventions.explain(self._trace, self._raw, [_conventions.check_one(name)]).conventions[0]
 
     def explain(self, *names: str) -> "Explain":
         """This model under several conventions (default: all of them) in one table: totals,
@@ -267,7 +267,7 @@ class Profile:
         result; ``.markdown``; ``.differences``), as ``flopscope compare MODEL --conventions``."""
         from . import _conventions
 
-        ns = _conventions.check(list(names) or list(_conventions.NAMES))
+        ns = _conventions.check(list(names))
         return _conventions.explain(self._trace, self._raw, ns)
 
     def _data(self) -> dict:
@@ -619,7 +619,7 @@ def profile(
     if convention is not None:
         from . import _conventions
 
-        (conv,) = _conventions.check(convention)
+        conv = _conventions.check_one(convention)
         if training or any(v is not None for v in (gpus, zero, tokens, mfu)) or roofline:
             raise UsageError("convention= counts one forward pass as a tool does: no training "
                              "or roofline keywords with it")

@@ -10,8 +10,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-NAMES = ("exact", "thop", "fvcore", "ptflops", "torchinfo", "calflops", "deepspeed",
-         "flopcountermode")
 # Tools that run the forward pass under torch.no_grad() themselves (fused inference paths),
 # and those that call model.eval() first.
 _NO_GRAD = {"thop", "torchinfo"}
@@ -75,22 +73,29 @@ def _counted(c: dict) -> Counted:
 
 
 def check(names: Any) -> list[str]:
+    """The canonical names of `names` (a name or a list of names; none: every convention),
+    read by the core as ``--convention`` reads them."""
     from . import UsageError
+    from . import _flopscope as _rs
 
     if isinstance(names, str):
         names = [names]
-    out = []
+    if not names:
+        return _rs.convention_names()
     for n in names:
         if not isinstance(n, str):
             raise UsageError(f"a convention is a name, got {n!r}")
-        k = n.strip().lower().replace("-", "").replace("_", "")
-        k = {"flopcounter": "flopcountermode", "flopscope": "exact"}.get(k, k)
-        if k not in NAMES:
-            raise UsageError(f"unknown convention '{n}' (one of: {', '.join(NAMES)})")
-        out.append(k)
-    if not out:
-        raise UsageError("no convention given")
-    return out
+    return _rs.convention_names(list(names))
+
+
+def check_one(name: Any) -> str:
+    """One convention's canonical name."""
+    from . import UsageError
+
+    got = check(name) if isinstance(name, str) and name.strip() else []
+    if len(got) != 1:
+        raise UsageError(f"convention= takes one convention name, got {name!r}")
+    return got[0]
 
 
 def explain(trace: Optional[bytes], raw: Any, names: list[str]) -> Explain:
@@ -101,8 +106,7 @@ def explain(trace: Optional[bytes], raw: Any, names: list[str]) -> Explain:
         raise UsageError(
             "conventions other than 'exact' reproduce PyTorch tools and need a profile of a "
             "torch.nn.Module (flopscope.profile(module, inputs))")
-    data = trace if trace is not None else b'{"schema":"flopscope.trace/1","values":[],"calls":[]}'
-    doc, text, md = _rs.explain(data, ",".join(names), raw)
+    doc, text, md = _rs.explain(trace, names, raw)
     return Explain(json.loads(doc), text, md)
 
 

@@ -19,16 +19,11 @@ fn trace_of(model: &str) -> Result<Vec<u8>, Error> {
 pub(crate) fn explained(model: &str, names: &str, exact: &Profile) -> Result<Explain, Error> {
     let list = parse_list(names)?;
     let trace = if list.iter().all(|c| *c == Convention::Exact) {
-        Vec::new()
+        None
     } else {
-        trace_of(model)?
+        Some(trace_of(model)?)
     };
-    if trace.is_empty() {
-        // Only `exact`: nothing to parse.
-        let e = flopscope_core::convention::exact_only(exact);
-        return Ok(Explain::new(vec![e.clone(); list.len()], &e));
-    }
-    explain(&trace, model, &list, exact)
+    explain(trace.as_deref(), model, &list, exact)
 }
 
 /// Writes an explain document: JSON, Markdown or the aligned table.

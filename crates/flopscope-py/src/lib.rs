@@ -39,6 +39,7 @@ fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(profile_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(zoo_names, m)?)?;
     m.add_function(wrap_pyfunction!(convention::explain, m)?)?;
+    m.add_function(wrap_pyfunction!(convention::convention_names, m)?)?;
     m.add_function(wrap_pyfunction!(check_training, m)?)?;
     m.add_function(wrap_pyfunction!(with_roofline, m)?)?;
     m.add_class::<Sampler>()?;

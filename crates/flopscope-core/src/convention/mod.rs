@@ -89,19 +89,6 @@ impl Convention {
             Convention::Flopcountermode => "torch.utils.flop_counter (torch 2.15)",
         }
     }
-    /// Whether the tool runs the forward pass under `torch.no_grad()` itself (thop and
-    /// torchinfo do; the others run it in the caller's grad mode), which decides whether
-    /// PyTorch takes its fused inference paths.
-    pub fn forces_no_grad(self) -> bool {
-        matches!(self, Convention::Thop | Convention::Torchinfo)
-    }
-    /// Whether the tool puts the model in eval mode first.
-    pub fn forces_eval(self) -> bool {
-        !matches!(
-            self,
-            Convention::Exact | Convention::Fvcore | Convention::Flopcountermode
-        )
-    }
 }
 
 impl fmt::Display for Convention {
@@ -169,10 +156,10 @@ pub fn count(obs: &Observation, convention: Convention, exact: &Profile) -> Resu
     t.finish(convention)
 }
 
-/// A traced module under each of `conventions` (parsed from `trace`, the
-/// `flopscope.trace/1` bytes `exact` was profiled from), lined up against the exact count.
+/// A model under each of `conventions`, lined up against the exact count. `trace` is the
+/// `flopscope.trace/1` document `exact` was profiled from; only `exact` needs none.
 pub fn explain(
-    trace: &[u8],
+    trace: Option<&[u8]>,
     name: &str,
     conventions: &[Convention],
     exact: &Profile,
@@ -180,17 +167,23 @@ pub fn explain(
     if conventions.is_empty() {
         return Err(Error::Usage("no convention to explain".into()));
     }
-    let obs = Observation::parse(trace, name)?;
-    let counted = conventions
-        .iter()
-        .map(|&c| count(&obs, c, exact))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Explain::new(counted, &tally::exact(exact)))
-}
-
-/// The exact count alone (no trace needed).
-pub fn exact_only(exact: &Profile) -> Counted {
-    tally::exact(exact)
+    let e = tally::exact(exact);
+    let counted = match (trace, conventions.iter().find(|&&c| c != Convention::Exact)) {
+        (_, None) => vec![e.clone(); conventions.len()],
+        (None, Some(c)) => {
+            return Err(Error::Usage(format!(
+                "convention '{c}' reproduces a PyTorch tool: it needs a traced torch.nn.Module"
+            )))
+        }
+        (Some(bytes), Some(_)) => {
+            let obs = Observation::parse(bytes, name)?;
+            conventions
+                .iter()
+                .map(|&c| count(&obs, c, exact))
+                .collect::<Result<Vec<_>>>()?
+        }
+    };
+    Ok(Explain::new(counted, &e))
 }
 
 /// Parses a comma-separated list of convention names (`thop,fvcore,exact`).

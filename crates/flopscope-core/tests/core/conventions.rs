@@ -74,7 +74,7 @@ fn flopcountermode_counts_two_flops_per_product() {
 fn explain_names_what_each_convention_misses() {
     let exact = profile_bytes(TRACE.as_bytes(), &Options::default()).unwrap();
     let e = explain(
-        TRACE.as_bytes(),
+        Some(TRACE.as_bytes()),
         "lin.json",
         &[Convention::Torchinfo, Convention::Exact],
         &exact,
