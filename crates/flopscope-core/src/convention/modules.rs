@@ -496,50 +496,19 @@ pub(crate) fn torchinfo(obs: &Observation) -> Result<Tally> {
     let leaf = |i: usize| mods[i].children.is_empty();
     let mut seen = HashSet::new();
     let recursive: Vec<bool> = calls.iter().map(|c| !seen.insert(c.m)).collect();
-    let mut kids: Vec<Vec<usize>> = vec![vec![]; calls.len()];
-    for (j, c) in calls.iter().enumerate() {
-        if let Some(p) = c.parent {
-            if let Some(k) = kids.get_mut(p) {
-                k.push(j);
-            }
+    // ModelStatistics: a non-leaf layer's parameters count as what is left after every
+    // non-recursive layer nested under it (`LayerInfo.children` holds all of them, not only
+    // direct ones). Calls are in pre-order, so one backward pass sums each call's nested
+    // layers before the call itself is reached.
+    let mut nested = vec![0i128; calls.len()];
+    let mut leftover = vec![0i128; calls.len()];
+    for j in (0..calls.len()).rev() {
+        let n = num[calls[j].m] as i128;
+        leftover[j] = if leaf(calls[j].m) { n } else { n - nested[j] };
+        if let Some(p) = calls[j].parent.filter(|&p| p < j) {
+            nested[p] += nested[j] + if recursive[j] { 0 } else { leftover[j] };
         }
     }
-    // `LayerInfo.children` is every layer nested under this one, not only direct ones.
-    fn descendants(j: usize, kids: &[Vec<usize>], out: &mut Vec<usize>) {
-        for &k in &kids[j] {
-            out.push(k);
-            descendants(k, kids, out);
-        }
-    }
-    let leftover = |j: usize, memo: &mut HashMap<usize, i128>| -> i128 {
-        fn go(
-            j: usize,
-            calls: &[ModuleCall],
-            kids: &[Vec<usize>],
-            rec: &[bool],
-            num: &[u128],
-            leaf: &dyn Fn(usize) -> bool,
-            memo: &mut HashMap<usize, i128>,
-        ) -> i128 {
-            if let Some(&v) = memo.get(&j) {
-                return v;
-            }
-            let mut all = Vec::new();
-            descendants(j, kids, &mut all);
-            let mut v = num[calls[j].m] as i128;
-            for k in all.into_iter().filter(|&k| !rec[k]) {
-                v -= if leaf(calls[k].m) {
-                    num[calls[k].m] as i128
-                } else {
-                    go(k, calls, kids, rec, num, leaf, memo)
-                };
-            }
-            memo.insert(j, v);
-            v
-        }
-        go(j, calls, &kids, &recursive, &num, &leaf, memo)
-    };
-    let mut memo = HashMap::new();
     let mut params = 0i128;
     for (j, c) in calls.iter().enumerate() {
         let m = &mods[c.m];
@@ -566,7 +535,7 @@ pub(crate) fn torchinfo(obs: &Observation) -> Result<Tally> {
                 params += num[c.m] as i128;
             }
         } else if !recursive[j] {
-            params += leftover(j, &mut memo).max(0);
+            params += leftover[j].max(0);
         }
     }
     t.params = Some(params.max(0) as u128);
